@@ -1,0 +1,20 @@
+"""symml: derive, print and compile the mathematics of machine-learning models.
+
+>>> import symml as sm
+>>> n, d = sm.dims("n d")
+>>> X, w = sm.tensor("X", (n, d)), sm.tensor("w", (d,))
+>>> sm.grad(sm.norm2(X @ w), w).shape
+(d,)
+"""
+from .calculus import DerivativeError, grad, hessian, hvp, jacobian, substitute, taylor, value_and_grad
+from .dsl import *  # noqa: F401,F403
+from .dsl import __all__ as _dsl_all
+from .evaluate import evaluate
+from .nodes import Dim, Expr, dims
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
+    "evaluate", "DerivativeError", *_dsl_all,
+]

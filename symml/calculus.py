@@ -1,0 +1,286 @@
+"""Reverse-mode calculus on the tensor graph: grad, jacobian, hessian, hvp, taylor.
+
+Adjoints flow from the output to the inputs through each node's vector-Jacobian
+product. Elementwise maps are differentiated by SymPy (``sympy.diff`` of the map's
+scalar expression); contractions by index bookkeeping; structured nodes by their own
+rules (:mod:`symml.structured`). Jacobians carry the output axes as a leading batch of
+the adjoint, seeded with identities, so ``hessian`` is the Jacobian of the gradient and
+``hvp`` the gradient of a directional derivative, as in JAX.
+
+Named intermediates (``sm.let``) get named adjoints ``delta_<name>``: printed, these are
+the δ equations of backpropagation.
+
+Takes: graph nodes. Gives: graph nodes.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import sympy as sp
+
+from .nodes import (
+    Einsum, Expr, Eye, Let, Map, Tensor, as_expr, const, fmt_shape, is_zero, leaves, make_einsum,
+    make_map, placeholder, walk,
+)
+
+
+class DerivativeError(ValueError):
+    """A derivative was asked of something that cannot be differentiated as requested."""
+
+
+# --------------------------------------------------------------------------- vjp rules
+
+
+def _einsum_vjp(node: Einsum, k: int, g: Expr, batch: tuple) -> Expr:
+    b = [("b", j) for j in range(len(batch))]
+    sizes = {("b", j): s for j, s in enumerate(batch)}
+    sizes.update(enumerate(node.sizes))
+    target = list(node.subs[k])
+    ops, subs = [g], [b + list(node.out)]
+    seen: set = set()
+    for pos, lab in enumerate(target):  # a repeated index (a diagonal) scatters through δ
+        if lab in seen:
+            fresh = ("r", pos)
+            sizes[fresh] = node.sizes[lab]
+            ops.append(Eye.new(node.sizes[lab]))
+            subs.append([lab, fresh])
+            target[pos] = fresh
+        seen.add(lab)
+    for j, (o, s) in enumerate(zip(node.operands, node.subs)):
+        if j != k:
+            ops.append(o)
+            subs.append(list(s))
+    return make_einsum(ops, subs, b + target, sizes, node.coef)
+
+
+def _map_vjp(node: Map, k: int, g: Expr, batch: tuple) -> Expr:
+    local = sp.diff(node.expr, placeholder(k))
+    if local == 0:
+        return None
+    op = node.operands[k]
+    if not batch and op.shape == node.shape:
+        return make_map(placeholder(0) * local.xreplace({placeholder(i): placeholder(i + 1) for i in range(len(node.operands))}),
+                        [g, *node.operands], node.shape)
+    lm = make_map(local, node.operands, node.shape)
+    b = [("b", j) for j in range(len(batch))]
+    s = [("s", j) for j in range(node.ndim)]
+    sizes = {("b", j): v for j, v in enumerate(batch)}
+    sizes.update({("s", j): v for j, v in enumerate(node.shape)})
+    return make_einsum([g, lm], [b + s, s], b + (s if op.shape else []), sizes)
+
+
+def _let_vjp(node: Let, k: int, g: Expr, batch: tuple) -> Expr:
+    return g
+
+
+def vjp(node: Expr, k: int, g: Expr, batch: tuple):
+    """The adjoint of operand ``k`` of ``node`` given the node's adjoint ``g``."""
+    if isinstance(node, Einsum):
+        return _einsum_vjp(node, k, g, batch)
+    if isinstance(node, Map):
+        return _map_vjp(node, k, g, batch)
+    if isinstance(node, Let):
+        return _let_vjp(node, k, g, batch)
+    rule = getattr(node, "vjp", None)
+    if rule is None:
+        raise DerivativeError(f"no derivative rule for {type(node).__name__}")
+    return rule(k, g, batch)
+
+
+def add(a: Expr | None, b: Expr | None) -> Expr | None:
+    if a is None or is_zero(a):
+        return b
+    if b is None or is_zero(b):
+        return a
+    return make_map(placeholder(0) + placeholder(1), [a, b], a.shape)
+
+
+# --------------------------------------------------------------------------- backprop
+
+
+def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_adjoints: bool = True):
+    """Propagate ``seed`` (the adjoint of y, shape batch + y.shape) back to ``targets``."""
+    order = walk([y])
+    adj: dict[int, Expr] = {y.uid: seed}
+    result: dict[int, Expr] = {}
+    target_ids = {t.uid for t in targets}
+    for node in reversed(order):
+        g = adj.pop(node.uid, None)
+        if g is None or is_zero(g):
+            continue
+        if node.uid in target_ids:
+            result[node.uid] = g
+        if isinstance(node, Let) and name_adjoints and not isinstance(g, (Tensor, Let)):
+            g = Let.new("delta_" + node.name, g)
+        for k, op in enumerate(node.operands):
+            if isinstance(op, Map) and not op.operands:
+                continue  # constants have no adjoint
+            c = vjp(node, k, g, batch)
+            if c is not None:
+                adj[op.uid] = add(adj.get(op.uid), c)
+    out = []
+    for t in targets:
+        r = result.get(t.uid)
+        out.append(r if r is not None else const(0, tuple(batch) + t.shape))
+    return out
+
+
+def _targets(f: Expr, wrt, verb: str):
+    many = isinstance(wrt, (list, tuple))
+    ts = list(wrt) if many else [wrt]
+    if not ts:
+        raise DerivativeError(f"sm.{verb}: give at least one tensor to differentiate with respect to")
+    present = {t.uid for t in leaves(f)}
+    names = ", ".join(t.name for t in leaves(f)) or "no named tensors"
+    for t in ts:
+        if not isinstance(t, Tensor):
+            raise DerivativeError(
+                f"sm.{verb}: can only differentiate with respect to an input tensor from sm.tensor/sm.scalar, "
+                f"got {type(t).__name__}"
+            )
+        if t.uid not in present:
+            raise DerivativeError(f"sm.{verb}: {t.name} does not appear in the expression, which depends on {names}")
+    return ts, many
+
+
+def _check_scalar(f, verb):
+    f = as_expr(f)
+    if f.ndim != 0:
+        raise DerivativeError(
+            f"sm.{verb} needs a scalar expression, got shape {fmt_shape(f.shape)}; use sm.jacobian for tensor outputs"
+        )
+    return f
+
+
+def grad(f, wrt):
+    """∇f with respect to one tensor (result has its shape) or a list of tensors (a tuple).
+
+    >>> import symml as sm
+    >>> d, = sm.dims("d")
+    >>> w = sm.tensor("w", (d,))
+    >>> sm.grad(sm.norm2(w), w).shape
+    (d,)
+    """
+    f = _check_scalar(f, "grad")
+    ts, many = _targets(f, wrt, "grad")
+    gs = backprop(f, ts, const(1), ())
+    return tuple(gs) if many else gs[0]
+
+
+def value_and_grad(f, wrt):
+    """(f, ∇f), sharing the forward pass when compiled."""
+    return as_expr(f), grad(f, wrt)
+
+
+def _identity(shape: tuple) -> Expr:
+    """δ over every axis: the seed of shape ``shape + shape``."""
+    if not shape:
+        return const(1)
+    ops = [Eye.new(s) for s in shape]
+    subs = [[("o", k), ("i", k)] for k in range(len(shape))]
+    sizes = {}
+    for k, s in enumerate(shape):
+        sizes[("o", k)] = s
+        sizes[("i", k)] = s
+    return make_einsum(ops, subs, [("o", k) for k in range(len(shape))] + [("i", k) for k in range(len(shape))], sizes)
+
+
+def jacobian(f, wrt):
+    """∂f/∂x with shape f.shape + x.shape (a tuple of them for a list of targets)."""
+    f = as_expr(f)
+    ts, many = _targets(f, wrt, "jacobian")
+    js = backprop(f, ts, _identity(f.shape), f.shape)
+    return tuple(js) if many else js[0]
+
+
+def hessian(f, wrt):
+    """∇²f: the Jacobian of the gradient, shape x.shape + x.shape.
+
+    With a list of targets, a tuple of rows of blocks ``H[i][j] = ∂²f/∂x_i∂x_j``.
+    """
+    f = _check_scalar(f, "hessian")
+    ts, many = _targets(f, wrt, "hessian")
+    if not many:
+        return jacobian(grad(f, ts[0]), ts[0])
+    gs = grad(f, ts)
+    return tuple(tuple(_jac_or_zero(g, t) for t in ts) for g in gs)
+
+
+def _jac_or_zero(g, t):
+    if t.uid not in {l.uid for l in leaves(g)}:
+        return const(0, g.shape + t.shape)
+    return jacobian(g, t)
+
+
+def hvp(f, wrt, v):
+    """∇²f · v, computed as ∇(∇f · v) (reverse over reverse), never forming ∇²f."""
+    f = _check_scalar(f, "hvp")
+    ts, many = _targets(f, wrt, "hvp")
+    vs = list(v) if many else [v]
+    if len(vs) != len(ts):
+        raise DerivativeError(f"sm.hvp: {len(ts)} targets but {len(vs)} directions")
+    gs = grad(f, ts) if many else (grad(f, ts[0]),)
+    total = None
+    for g, vk, t in zip(gs, vs, ts):
+        vk = as_expr(vk)
+        if vk.shape != t.shape:
+            raise DerivativeError(f"sm.hvp: direction has shape {fmt_shape(vk.shape)}, expected {t.name}'s {fmt_shape(t.shape)}")
+        labels = list(range(t.ndim))
+        total = add(total, make_einsum([g, vk], [labels, labels], [], {}))
+    present = {l.uid for l in leaves(total)}
+    res = [backprop(total, [t], const(1), ())[0] if t.uid in present else const(0, t.shape) for t in ts]
+    return tuple(res) if many else res[0]
+
+
+def substitute(expr: Expr, mapping: dict) -> Expr:
+    """Replace input tensors by expressions of the same shape, rebuilding the graph."""
+    for k, v in mapping.items():
+        if not isinstance(k, Tensor):
+            raise TypeError(f"substitute: keys must be input tensors, got {type(k).__name__}")
+        if as_expr(v).shape != k.shape:
+            raise ValueError(f"substitute: {k.name} has shape {fmt_shape(k.shape)}, replacement {fmt_shape(as_expr(v).shape)}")
+    new = {k.uid: as_expr(v) for k, v in mapping.items()}
+    for node in walk([expr]):
+        if node.uid in new:
+            continue
+        ops = [new.get(o.uid, o) for o in node.operands]
+        if all(a is b for a, b in zip(ops, node.operands)):
+            new[node.uid] = node
+        else:
+            new[node.uid] = rebuild(node, ops)
+    return new[expr.uid]
+
+
+def rebuild(node: Expr, ops: list) -> Expr:
+    """The same node kind over new operands."""
+    if isinstance(node, Einsum):
+        sizes = dict(enumerate(node.sizes))
+        return make_einsum(ops, [list(s) for s in node.subs], list(node.out), sizes, node.coef)
+    if isinstance(node, Map):
+        return make_map(node.expr, ops, node.shape)
+    if isinstance(node, Let):
+        return Let.new(node.name, ops[0])
+    return node.rebuild(ops)
+
+
+def taylor(f, x, x0, order: int = 2) -> Expr:
+    """The Taylor polynomial of scalar f in x about x0: Σ_k Dᵏf(x0)[x − x0]ᵏ / k!."""
+    f = _check_scalar(f, "taylor")
+    (x,), _ = _targets(f, x, "taylor")
+    x0 = as_expr(x0)
+    if x0.shape != x.shape:
+        raise DerivativeError(f"sm.taylor: x0 has shape {fmt_shape(x0.shape)}, expected {fmt_shape(x.shape)}")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise DerivativeError(f"sm.taylor: order must be a non-negative int, got {order!r}")
+    h = Tensor._make(("_h", x.shape), (), x.shape, name="_h")
+    labels = list(range(x.ndim))
+    term, total, fact = f, f, 1
+    for k in range(1, order + 1):
+        if x.uid not in {l.uid for l in leaves(term)}:
+            break
+        g = backprop(term, [x], const(1), (), name_adjoints=False)[0]
+        term = make_einsum([g, h], [labels, labels], [], {})
+        fact *= k
+        total = add(total, make_map(placeholder(0) / fact, [term]))
+    shifted = substitute(total, {x: x0})
+    return substitute(shifted, {h: x - x0})

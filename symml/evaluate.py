@@ -1,0 +1,191 @@
+"""The numpy reference evaluator: slow, simple, and independent of codegen.
+
+``evaluate(expr, **arrays)`` binds dimension sizes from the arrays, checks every shape,
+and computes the expression node by node with numpy (einsum for contractions, a small
+interpreter over the SymPy tree for elementwise maps). Codegen kernels are tested
+against it, and finite differences test it.
+
+Takes: graph nodes and numpy arrays. Gives: numpy arrays.
+"""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import sympy as sp
+
+from .functions import NUMPY_FUNCTIONS
+from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
+
+
+class BindError(ValueError):
+    """An input array does not fit the expression."""
+
+
+def bind_dims(inputs, arrays: dict) -> dict:
+    """Check arrays against input tensors and return {Dim: int}.
+
+    Raises BindError naming the tensor, its expected shape in dimension names and the
+    actual shape.
+    """
+    env: dict = {}
+    names = {t.name for t in inputs}
+    unknown = sorted(set(arrays) - names)
+    if unknown:
+        raise BindError(f"unknown input {unknown[0]!r}: expected only {', '.join(sorted(names)) or 'no inputs'}")
+    for t in inputs:
+        if t.name not in arrays:
+            raise BindError(f"missing input {t.name!r}: expected an array of shape {fmt_shape(t.shape)}")
+        a = np.asarray(arrays[t.name])
+        if a.ndim != t.ndim:
+            raise BindError(f"{t.name}: expected rank {t.ndim} with shape {fmt_shape(t.shape)}, got shape {a.shape}")
+        for s, actual in zip(t.shape, a.shape):
+            if isinstance(s, Dim) and s not in env:
+                env[s] = sp.Integer(int(actual))
+    for t in inputs:
+        a = np.asarray(arrays[t.name])
+        want = tuple(int(s.xreplace(env)) if s.free_symbols <= set(env) else None for s in t.shape)
+        if any(w is not None and w != g for w, g in zip(want, a.shape)):
+            pretty = ", ".join(f"{s}={env[s]}" for s in sorted(env, key=str))
+            raise BindError(
+                f"{t.name}: expected shape {fmt_shape(t.shape)} = {tuple(want)} (with {pretty}), got {a.shape}"
+            )
+    return env
+
+
+def size_of(s, env) -> int:
+    v = sp.sympify(sp.sympify(s).xreplace(env))
+    if not v.is_number:
+        raise BindError(f"size {s} depends on a dimension that no input binds")
+    return int(v)
+
+
+def eval_scalar(expr: sp.Expr, args: list, env: dict):
+    """Evaluate a SymPy scalar expression with numpy arrays for the placeholders."""
+    if expr.is_Symbol:
+        if expr.name.startswith("_t"):
+            return args[int(expr.name[2:])]
+        if expr in env:
+            return float(env[expr])
+        raise BindError(f"unbound symbol {expr} in an elementwise expression")
+    if expr.is_Number or expr.is_NumberSymbol:
+        return float(expr)
+    if expr.is_Add:
+        out = eval_scalar(expr.args[0], args, env)
+        for a in expr.args[1:]:
+            out = out + eval_scalar(a, args, env)
+        return out
+    if expr.is_Mul:
+        out = eval_scalar(expr.args[0], args, env)
+        for a in expr.args[1:]:
+            out = out * eval_scalar(a, args, env)
+        return out
+    if expr.is_Pow:
+        base = eval_scalar(expr.args[0], args, env)
+        e = expr.args[1]
+        if e == sp.Rational(1, 2):
+            return np.sqrt(base)
+        if e.is_Integer and e < 0:
+            return 1.0 / np.power(base, -int(e))
+        return np.power(base, eval_scalar(e, args, env))
+    fn = NUMPY_FUNCTIONS.get(expr.func)
+    if fn is None:
+        raise TypeError(f"no numeric form for {expr.func.__name__} in an elementwise expression")
+    return fn(*[eval_scalar(a, args, env) for a in expr.args])
+
+
+def _letters(n):
+    pool = string.ascii_letters
+    if n > len(pool):
+        raise ValueError("einsum with more than 52 distinct indices")
+    return pool[:n]
+
+
+def eval_node(node: Expr, vals: list, env: dict, arrays: dict):
+    """One node's value from its operands' values."""
+    if isinstance(node, Tensor):
+        return np.asarray(arrays[node.name], dtype=float)
+    if isinstance(node, Eye):
+        return np.eye(size_of(node.shape[0], env))
+    if isinstance(node, Let):
+        return vals[0]
+    shape = tuple(size_of(s, env) for s in node.shape)
+    if isinstance(node, Map):
+        with np.errstate(all="ignore"):
+            v = eval_scalar(node.expr, [np.asarray(x, dtype=float) for x in vals], env)
+        return np.broadcast_to(np.asarray(v, dtype=float), shape).copy()
+    if isinstance(node, Einsum):
+        L = _letters(len(node.sizes))
+        present = {l for s in node.subs for l in s}
+        inner_out = [l for l in node.out if l in present]
+        spec = ",".join("".join(L[l] for l in s) for s in node.subs) + "->" + "".join(L[l] for l in inner_out)
+        if node.operands:
+            v = np.einsum(spec, *vals, optimize=True)
+        else:
+            v = np.array(1.0)
+        v = v * float(node.coef.xreplace(env))
+        # broadcast over output labels that no operand has
+        full = [slice(None) if l in present else None for l in node.out]
+        v = np.asarray(v)[tuple(full)] if full else np.asarray(v)
+        return np.broadcast_to(v, shape).copy()
+    return node.numpy(*vals)
+
+
+def evaluate(expr, **arrays):
+    """Compute an expression, a tuple or a dict of expressions with numpy.
+
+    Args:
+        expr: a symml expression, or a tuple/list/dict of them.
+        **arrays: one array (or number) per input tensor, by name.
+
+    Returns:
+        numpy arrays in the same structure as ``expr``.
+
+    >>> import numpy as np, symml as sm
+    >>> d, = sm.dims("d")
+    >>> w = sm.tensor("w", (d,))
+    >>> float(sm.evaluate(sm.norm2(w), w=np.array([3.0, 4.0])))
+    25.0
+    """
+    if isinstance(expr, dict):
+        keys = list(expr)
+        vals = evaluate(tuple(expr[k] for k in keys), **arrays)
+        return dict(zip(keys, vals))
+    if isinstance(expr, (tuple, list)):
+        flat, rebuild = _flatten(expr)
+        roots = [as_expr(e) for e in flat]
+    else:
+        roots = [as_expr(expr)]
+    inputs = []
+    for r in roots:
+        for t in leaves(r):
+            if t not in inputs:
+                inputs.append(t)
+    env = bind_dims(inputs, arrays)
+    cache: dict[int, np.ndarray] = {}
+    for node in walk(roots):
+        cache[node.uid] = eval_node(node, [cache[o.uid] for o in node.operands], env, arrays)
+    outs = [cache[r.uid] for r in roots]
+    if isinstance(expr, (tuple, list)):
+        return rebuild(outs)
+    return outs[0]
+
+
+def _flatten(tree):
+    flat = []
+
+    def go(t):
+        if isinstance(t, (tuple, list)):
+            return [go(x) for x in t]
+        flat.append(t)
+        return len(flat) - 1
+
+    shape = go(tree)
+
+    def rebuild(vals):
+        def back(s):
+            return tuple(back(x) for x in s) if isinstance(s, list) else vals[s]
+
+        return back(shape)
+
+    return flat, rebuild

@@ -1,0 +1,529 @@
+"""The tensor expression graph: hash-consed nodes with symbolic shapes.
+
+Every tensor expression is a DAG of a few node kinds:
+
+- ``Tensor`` (a named input), ``Eye`` (the identity δ_ij);
+- ``Einsum``: any contraction, transpose, sum, trace, diagonal or broadcast, with a
+  scalar coefficient; nested einsums are flattened and identities contracted away;
+- ``Map``: an elementwise function of same-shape (or rank-0) operands, held as a SymPy
+  scalar expression in placeholder symbols ``_t0, _t1, ...``; SymPy differentiates it;
+- a few structured nodes with their own derivative rules (in :mod:`symml.structured`).
+
+Nodes are interned: structurally equal expressions are the same Python object, so
+common subexpressions are shared by construction. Shapes are tuples of SymPy integer
+expressions in dimension symbols; nothing is ever created per tensor entry.
+
+Takes: user DSL calls. Gives: the graph that calculus, printing and codegen read.
+"""
+from __future__ import annotations
+
+import itertools
+import keyword
+from typing import Iterable, Sequence
+
+import sympy as sp
+
+from .functions import drop_distributions
+
+# --------------------------------------------------------------------------- dims
+
+
+class Dim(sp.Symbol):
+    """A symbolic size: a positive integer symbol such as n or d."""
+
+    def __new__(cls, name: str):
+        return super().__new__(cls, name, integer=True, positive=True)
+
+
+def dims(names: str) -> tuple[Dim, ...]:
+    """Create dimension symbols.
+
+    >>> n, d = dims("n d")
+    >>> n
+    n
+    """
+    parts = names.replace(",", " ").split()
+    if not parts:
+        raise ValueError("dims() needs at least one name, e.g. sm.dims('n d')")
+    for p in parts:
+        _check_name(p, "dimension")
+    out = tuple(Dim(p) for p in parts)
+    return out
+
+
+def _check_name(name, what: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise ValueError(
+            f"invalid {what} name {name!r}: expected a Python identifier that is not a keyword "
+            "and does not start with '_' (for example 'X', 'w', 'lam')"
+        )
+    return name
+
+
+def as_dim(s) -> sp.Expr:
+    """Coerce a size given by the user (Dim, int, SymPy integer expression)."""
+    if isinstance(s, bool):
+        raise TypeError(f"a size must be a dimension symbol or a positive int, got {s!r}")
+    if isinstance(s, int):
+        if s <= 0:
+            raise ValueError(f"a size must be positive, got {s}")
+        return sp.Integer(s)
+    if isinstance(s, sp.Expr) and s.is_integer is not False and all(isinstance(f, Dim) for f in s.free_symbols):
+        return s
+    raise TypeError(
+        f"a size must be a dimension from sm.dims(...) or a positive int, got {s!r} ({type(s).__name__})"
+    )
+
+
+def fmt_shape(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# --------------------------------------------------------------------------- base
+
+_INTERN: dict = {}
+_ids = itertools.count()
+T = [sp.Symbol(f"_t{i}", real=True) for i in range(64)]
+
+
+def placeholder(i: int) -> sp.Symbol:
+    while i >= len(T):
+        T.append(sp.Symbol(f"_t{len(T)}", real=True))
+    return T[i]
+
+
+class Expr:
+    """A tensor expression with a symbolic shape. Build it with the DSL, not directly."""
+
+    __slots__ = ("shape", "operands", "uid", "__weakref__")
+    precedence = 100
+
+    @classmethod
+    def _make(cls, key_params: tuple, operands: tuple, shape: tuple, **attrs):
+        key = (cls, key_params, tuple(o.uid for o in operands))
+        hit = _INTERN.get(key)
+        if hit is not None:
+            return hit
+        obj = object.__new__(cls)
+        obj.shape = tuple(shape)
+        obj.operands = tuple(operands)
+        obj.uid = next(_ids)
+        for k, v in attrs.items():
+            object.__setattr__(obj, k, v)
+        _INTERN[key] = obj
+        return obj
+
+    # -- basic facts
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __hash__(self):
+        return self.uid
+
+    def __eq__(self, other):
+        return self is other
+
+    def __bool__(self):
+        return True
+
+    def __iter__(self):
+        raise TypeError("a symml tensor expression is not iterable; index it in sm.einsum instead")
+
+    # -- arithmetic (numpy semantics, elementwise with broadcasting)
+    def __add__(self, o):
+        return elementwise(lambda a, b: a + b, self, o, op="+")
+
+    def __radd__(self, o):
+        return elementwise(lambda a, b: a + b, o, self, op="+")
+
+    def __sub__(self, o):
+        return elementwise(lambda a, b: a - b, self, o, op="-")
+
+    def __rsub__(self, o):
+        return elementwise(lambda a, b: a - b, o, self, op="-")
+
+    def __mul__(self, o):
+        return elementwise(lambda a, b: a * b, self, o, op="*")
+
+    def __rmul__(self, o):
+        return elementwise(lambda a, b: a * b, o, self, op="*")
+
+    def __truediv__(self, o):
+        return elementwise(lambda a, b: a / b, self, o, op="/")
+
+    def __rtruediv__(self, o):
+        return elementwise(lambda a, b: a / b, o, self, op="/")
+
+    def __pow__(self, o):
+        return elementwise(lambda a, b: a**b, self, o, op="**")
+
+    def __rpow__(self, o):
+        return elementwise(lambda a, b: a**b, o, self, op="**")
+
+    def __neg__(self):
+        return elementwise(lambda a: -a, self, op="-")
+
+    def __pos__(self):
+        return self
+
+    def __matmul__(self, o):
+        return matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return matmul(as_expr(o), self)
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    # -- display (the printing stage registers itself; see symml.printing)
+    def _repr_latex_(self):
+        from .printing import latex
+
+        return "$\\displaystyle " + latex(self) + "$"
+
+    def __repr__(self):
+        from .printing import pretty
+
+        try:
+            return pretty(self)
+        except Exception:  # pragma: no cover - repr must never raise
+            return f"<{type(self).__name__} shape={fmt_shape(self.shape)}>"
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------- leaves
+
+
+class Tensor(Expr):
+    """A named input tensor (a parameter, data or hyper-parameter)."""
+
+    __slots__ = ("name",)
+
+    @classmethod
+    def new(cls, name: str, shape: Sequence = ()):
+        _check_name(name, "tensor")
+        if isinstance(shape, (int, sp.Expr)):
+            shape = (shape,)
+        shape = tuple(as_dim(s) for s in shape)
+        return cls._make((name, shape), (), shape, name=name)
+
+
+class Eye(Expr):
+    """The identity matrix I (δ_ij) of a symbolic size."""
+
+    __slots__ = ()
+
+    @classmethod
+    def new(cls, d):
+        d = as_dim(d)
+        return cls._make((d,), (), (d, d))
+
+
+class Let(Expr):
+    """A named intermediate: printing and codegen keep it as one name."""
+
+    __slots__ = ("name",)
+
+    @classmethod
+    def new(cls, name: str, expr: "Expr"):
+        if not (isinstance(name, str) and name.replace("δ", "d").isidentifier()):
+            raise ValueError(f"invalid intermediate name {name!r}: expected an identifier such as 'z' or 'h1'")
+        expr = as_expr(expr)
+        if isinstance(expr, (Tensor, Let)) or is_const(expr):
+            return expr
+        return cls._make((name,), (expr,), expr.shape, name=name)
+
+    @property
+    def body(self) -> Expr:
+        return self.operands[0]
+
+
+# --------------------------------------------------------------------------- Map
+
+
+class Map(Expr):
+    """Elementwise SymPy expression ``expr`` of operands that share ``shape`` or are rank 0."""
+
+    __slots__ = ("expr",)
+
+    @classmethod
+    def raw(cls, expr, operands, shape):
+        return cls._make((expr, tuple(shape)), tuple(operands), shape, expr=expr)
+
+
+def const(value, shape=()) -> Expr:
+    """A constant tensor filled with ``value`` (a number or SymPy expression in dims)."""
+    return Map.raw(sp.sympify(value), (), tuple(shape))
+
+
+def is_const(e: Expr, value=None) -> bool:
+    if not (isinstance(e, Map) and not e.operands):
+        return False
+    return value is None or e.expr == value
+
+
+def is_zero(e: Expr) -> bool:
+    return is_const(e, 0)
+
+
+def zeros(shape) -> Expr:
+    return const(0, shape)
+
+
+def make_map(expr: sp.Expr, operands: Sequence[Expr], shape=None) -> Expr:
+    """Smart constructor: inline inner maps, dedupe operands, drop unused ones."""
+    operands = [as_expr(o) for o in operands]
+    if shape is None:
+        shapes = {o.shape for o in operands if o.shape}
+        if len(shapes) > 1:
+            raise ValueError("elementwise operands must share one shape: " + ", ".join(fmt_shape(s) for s in shapes))
+        shape = shapes.pop() if shapes else ()
+    shape = tuple(shape)
+    expr = drop_distributions(sp.sympify(expr))
+    new_ops: list[Expr] = []
+
+    def slot(op: Expr) -> sp.Symbol:
+        for j, o in enumerate(new_ops):
+            if o is op:
+                return placeholder(j)
+        new_ops.append(op)
+        return placeholder(len(new_ops) - 1)
+
+    repl = {}
+    for k, op in enumerate(operands):
+        if op.shape and op.shape != shape:
+            raise ValueError(f"elementwise operand of shape {fmt_shape(op.shape)} does not match {fmt_shape(shape)}")
+        if isinstance(op, Map):
+            inner = {placeholder(j): slot(o) for j, o in enumerate(op.operands)}
+            repl[placeholder(k)] = op.expr.xreplace(inner)
+        elif isinstance(op, Einsum) and all(o.ndim == 0 for o in op.operands):
+            # a scalar broadcast to the map's shape: keep the scalar, not the broadcast
+            factors = [o.expr.xreplace({placeholder(j): slot(x) for j, x in enumerate(o.operands)})
+                       if isinstance(o, Map) else slot(o) for o in op.operands]
+            repl[placeholder(k)] = op.coef * sp.Mul(*factors)
+        else:
+            repl[placeholder(k)] = slot(op)
+    expr = expr.xreplace(repl)
+    # drop operands that the expression no longer uses
+    used = [j for j in range(len(new_ops)) if placeholder(j) in expr.free_symbols]
+    if len(used) != len(new_ops):
+        expr = expr.xreplace({placeholder(j): placeholder(i) for i, j in enumerate(used)})
+        new_ops = [new_ops[j] for j in used]
+    if expr == placeholder(0) and len(new_ops) == 1 and new_ops[0].shape == shape:
+        return new_ops[0]
+    return Map.raw(expr, new_ops, shape)
+
+
+def elementwise(fn, *args, op: str = "") -> Expr:
+    """Apply a SymPy-level function elementwise with numpy broadcasting."""
+    exprs = [as_expr(a) for a in args]
+    shape = broadcast_shapes([e.shape for e in exprs], op)
+    exprs = [broadcast_to(e, shape) if e.shape and e.shape != shape else e for e in exprs]
+    return make_map(fn(*[placeholder(i) for i in range(len(exprs))]), exprs, shape)
+
+
+def broadcast_shapes(shapes: Sequence[tuple], op: str = "") -> tuple:
+    rank = max((len(s) for s in shapes), default=0)
+    out = []
+    for k in range(1, rank + 1):
+        sizes = {s[-k] for s in shapes if len(s) >= k and s[-k] != 1}
+        if len(sizes) > 1:
+            what = f"'{op}'" if op else "an elementwise operation"
+            raise ValueError(
+                f"shapes {' and '.join(fmt_shape(s) for s in shapes)} do not broadcast in {what}: "
+                "expected equal sizes or rank-0 operands (numpy broadcasting rules)"
+            )
+        out.append(sizes.pop() if sizes else sp.Integer(1))
+    return tuple(reversed(out))
+
+
+def broadcast_to(e: Expr, shape: tuple) -> Expr:
+    """Broadcast ``e`` (numpy rules, aligned on the right) to ``shape``."""
+    off = len(shape) - len(e.shape)
+    out = list(range(len(shape)))
+    sub = []
+    sizes = dict(enumerate(shape))
+    for k, s in enumerate(e.shape):
+        if s == shape[off + k]:
+            sub.append(off + k)
+        else:  # a size-1 axis being stretched: give it its own summed-over index
+            sub.append(("one", k))
+            sizes[("one", k)] = s
+    return make_einsum([e], [sub], out, sizes)
+
+
+# --------------------------------------------------------------------------- Einsum
+
+
+class Einsum(Expr):
+    """coef · Σ_{contracted} Π_k operand_k[subs_k], indexed by ``out``.
+
+    Index labels are small ints, canonically numbered; ``sizes[label]`` is its size.
+    Labels in ``out`` that no operand has broadcast the result along that axis.
+    """
+
+    __slots__ = ("subs", "out", "sizes", "coef")
+
+
+class _Fresh:
+    __slots__ = ()
+
+
+def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
+    """Smart constructor: flatten nested einsums, contract identities, fold constants."""
+    coef = sp.sympify(coef)
+    sizes = dict(sizes)
+    work = [(as_expr(o), list(s)) for o, s in zip(operands, subs)]
+    out = list(out)
+    if len(set(out)) != len(out):
+        raise ValueError("einsum output indices must be distinct")
+    ops: list[tuple[Expr, list]] = []
+    eyes: list[list] = []
+    while work:
+        op, sub = work.pop(0)
+        if len(sub) != op.ndim:
+            raise ValueError(f"einsum operand of shape {fmt_shape(op.shape)} given {len(sub)} indices")
+        for lab, s in zip(sub, op.shape):
+            if lab in sizes and sizes[lab] != s:
+                raise ValueError(f"einsum index bound to sizes {sizes[lab]} and {s}")
+            sizes[lab] = s
+        if isinstance(op, Einsum):
+            ren = {}
+            for lab_in, lab_out in zip(op.out, sub):
+                if lab_in in ren and ren[lab_in] != lab_out:  # pragma: no cover - out is distinct
+                    raise AssertionError
+                ren[lab_in] = lab_out
+            for lab_in, size in enumerate(op.sizes):
+                if lab_in not in ren:
+                    f = _Fresh()
+                    ren[lab_in] = f
+                    sizes[f] = size
+            coef *= op.coef
+            work = [(o, [ren[l] for l in s]) for o, s in zip(op.operands, op.subs)] + work
+        elif isinstance(op, Map) and all(not o.shape for o in op.operands):
+            if op.expr == 0:
+                return zeros(tuple(sizes[l] for l in out))
+            if op.operands:
+                ops.append((Map.raw(op.expr, op.operands, ()), []))
+            else:
+                coef *= op.expr
+        elif isinstance(op, Eye):
+            eyes.append(sub)
+        else:
+            ops.append((op, sub))
+    # contract identities: δ_ab with a (or b) summed over is a renaming a → b
+    kept_eyes = []
+    for k in range(len(eyes)):
+        a, b = eyes[k]
+        if a == b:
+            continue  # δ_aa = 1; if a is then unused the size rule below adds the factor
+        if a in out and b in out:
+            kept_eyes.append([a, b])
+            continue
+        x, y = (a, b) if a not in out else (b, a)
+        ops = [(o, [y if l == x else l for l in s]) for o, s in ops]
+        for j in range(k + 1, len(eyes)):
+            eyes[j] = [y if l == x else l for l in eyes[j]]
+        sizes.pop(x, None)
+    ops += [(Eye.new(sizes[a]), [a, b]) for a, b in kept_eyes]
+    # an index used by nothing and not in the output sums a constant 1: a factor of its size
+    used = {l for _, s in ops for l in s} | set(out)
+    for l in [l for l in sizes if l not in used]:
+        coef *= sizes[l]
+    out_shape = tuple(sizes[l] for l in out)
+    if coef == 0:
+        return zeros(out_shape)
+    if not ops:
+        return const(coef, out_shape)
+    if len(ops) == 1 and ops[0][1] == out and coef == 1:
+        return ops[0][0]
+    # canonical label numbering
+    canon: dict = {}
+    for l in out + [l for _, s in ops for l in s]:
+        if l not in canon:
+            canon[l] = len(canon)
+    c_subs = tuple(tuple(canon[l] for l in s) for _, s in ops)
+    c_out = tuple(canon[l] for l in out)
+    c_sizes = tuple(sizes[l] for l in sorted(canon, key=canon.get))
+    operands_ = tuple(o for o, _ in ops)
+    return Einsum._make(
+        (c_subs, c_out, c_sizes, coef), operands_, out_shape, subs=c_subs, out=c_out, sizes=c_sizes, coef=coef
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def as_expr(x) -> Expr:
+    """Coerce numbers and SymPy scalars (in dims) to rank-0 constants."""
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, bool):
+        raise TypeError("booleans are not tensor expressions")
+    if isinstance(x, (int, float)):
+        return const(sp.nsimplify(x) if isinstance(x, float) and float(x).is_integer() else sp.sympify(x))
+    if isinstance(x, sp.Expr) and all(isinstance(s, Dim) for s in x.free_symbols):
+        return const(x)
+    raise TypeError(
+        f"expected a symml tensor expression or a number, got {type(x).__name__}: "
+        "create inputs with sm.tensor(name, shape) or sm.scalar(name)"
+    )
+
+
+def matmul(a, b) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"'@' needs operands of rank 1 or 2, got shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)}; use '*' for scalars"
+        )
+    if a.ndim > 2 or b.ndim > 2:
+        raise ValueError(
+            f"'@' supports vectors and matrices, got shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)}; use sm.einsum for higher ranks"
+        )
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(
+            f"shape mismatch in '@': {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}; "
+            f"the inner sizes must agree ({a.shape[-1]} ≠ {b.shape[0]})"
+        )
+    sa = ["i", "k"][-a.ndim:] if a.ndim == 2 else ["k"]
+    sb = ["k", "j"] if b.ndim == 2 else ["k"]
+    out = [l for l in sa + sb if l != "k"]
+    sizes = {}
+    return make_einsum([a, b], [sa, sb], out, sizes)
+
+
+def transpose(a, axes: Iterable[int] | None = None) -> Expr:
+    a = as_expr(a)
+    labels = list(range(a.ndim))
+    out = list(reversed(labels)) if axes is None else [labels[k] for k in axes]
+    if sorted(out) != labels:
+        raise ValueError(f"axes {axes} are not a permutation of the {a.ndim} axes")
+    return make_einsum([a], [labels], out, {})
+
+
+def walk(roots: Sequence[Expr]) -> list[Expr]:
+    """All nodes reachable from ``roots``, operands before users (topological order)."""
+    seen: set[int] = set()
+    order: list[Expr] = []
+    stack = [(r, False) for r in reversed(list(roots))]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if node.uid in seen:
+            continue
+        seen.add(node.uid)
+        stack.append((node, True))
+        for o in reversed(node.operands):
+            if o.uid not in seen:
+                stack.append((o, False))
+    return order
+
+
+def leaves(expr: Expr) -> list[Tensor]:
+    """The named input tensors of an expression, in order of first appearance."""
+    return [n for n in walk([expr]) if isinstance(n, Tensor)]
