@@ -407,7 +407,7 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
             if op.expr == 0:
                 return zeros(tuple(sizes[l] for l in out))
             if op.operands:
-                ops.append((Map.raw(op.expr, op.operands, ()), []))
+                ops.append((make_map(op.expr, op.operands, ()), []))
             else:
                 coef *= op.expr
         elif isinstance(op, Eye):
