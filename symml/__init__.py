@@ -6,15 +6,18 @@
 >>> sm.grad(sm.norm2(X @ w), w).shape
 (d,)
 """
+__version__ = "0.1.0"
+
 from .calculus import DerivativeError, grad, hessian, hvp, jacobian, substitute, taylor, value_and_grad
 from .dsl import *  # noqa: F401,F403
 from .dsl import __all__ as _dsl_all
 from .evaluate import evaluate
 from .nodes import Dim, Expr, dims
+from .codegen import compile
+from .catalog import Derivation, catalog, load
 
-__version__ = "0.1.0"
 
 __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
-    "evaluate", "DerivativeError", *_dsl_all,
+    "evaluate", "DerivativeError", "compile", "Derivation", "catalog", "load", *_dsl_all,
 ]

@@ -1,0 +1,1 @@
+"""The model catalog: one module per derivation, each defining ``derivation``."""

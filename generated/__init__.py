@@ -1,0 +1,1 @@
+"""Kernel modules written by ``symml generate``. Never edit these by hand."""

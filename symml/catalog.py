@@ -1,0 +1,243 @@
+"""The catalog: derivation specs, ``sm.load``/``sm.catalog``, and generation of generated/.
+
+A derivation file in derivations/ states a model's mathematics and ends with one
+declarative ``Derivation(...)``: the loss, its parameters, data and hyper-parameters,
+and the kernels to emit. This module derives the requested results (through
+:mod:`symml.calculus`), names the kernels with the fixed vocabulary (``loss``, ``grad``,
+``value_and_grad``, ``hessian``, ``hvp``, plus named extras) and writes each module
+atomically. A module's header carries a hash of its inputs; identical input gives
+identical bytes.
+
+Takes: derivation modules. Gives: generated kernel modules and their text.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import sympy as sp
+
+from . import __version__
+from .calculus import grad, hessian, hvp
+from .codegen import CODEGEN_VERSION, KernelSpec, module_source, write_atomic
+from .nodes import Expr, Tensor, as_expr, fmt_shape, leaves
+
+ROOT = Path(__file__).resolve().parent.parent
+DERIVATIONS = ROOT / "derivations"
+GENERATED = ROOT / "generated"
+STANDARD_KERNELS = ("loss", "grad", "value_and_grad", "hessian", "hvp")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class CatalogError(ValueError):
+    """An unknown or malformed derivation."""
+
+
+@dataclass(eq=False)
+class Derivation:
+    """A model of the catalog: what it computes and which kernels to emit.
+
+    Args:
+        name: the module name, e.g. "logistic_regression".
+        loss: a scalar expression.
+        params: the tensors optimised over (kernel arguments come first, in this order).
+        data: data tensors (next).
+        hyper: hyper-parameters, rank 0 (last).
+        kernels: which standard kernels to emit.
+        extra: further kernels, name → expression (or tuple of expressions); arguments
+            are the inputs the expression uses, in params, data, hyper order.
+        title: one line for the module header.
+        doc: the formula and reference (the derivation file's docstring).
+    """
+
+    name: str
+    loss: Expr
+    params: list
+    data: list = field(default_factory=list)
+    hyper: list = field(default_factory=list)
+    kernels: tuple = ("loss", "grad", "value_and_grad")
+    extra: dict = field(default_factory=dict)
+    title: str = ""
+    doc: str = ""
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not _NAME.match(self.name or ""):
+            raise CatalogError(f"derivation name {self.name!r}: expected lowercase letters, digits and '_'")
+        self.loss = as_expr(self.loss)
+        if self.loss.ndim != 0:
+            raise CatalogError(f"{self.name}: the loss must be a scalar, got shape {fmt_shape(self.loss.shape)}")
+        for role in ("params", "data", "hyper"):
+            ts = list(getattr(self, role))
+            for t in ts:
+                if not isinstance(t, Tensor):
+                    raise CatalogError(f"{self.name}: {role} must be tensors from sm.tensor/sm.scalar, got {t!r}")
+            setattr(self, role, ts)
+        for t in self.hyper:
+            if t.ndim:
+                raise CatalogError(f"{self.name}: hyper-parameter {t.name} must be a scalar")
+        unknown = [k for k in self.kernels if k not in STANDARD_KERNELS]
+        if unknown:
+            raise CatalogError(f"{self.name}: unknown kernel {unknown[0]!r}; standard kernels: {', '.join(STANDARD_KERNELS)}")
+        declared = {t.uid for t in self.inputs}
+        for t in leaves(self.loss):
+            if t.uid not in declared:
+                raise CatalogError(f"{self.name}: the loss uses {t.name}, which is not in params, data or hyper")
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        return self.params + self.data + self.hyper
+
+    # -- derived results (each computed once)
+    @cached_property
+    def grads(self) -> tuple:
+        return grad(self.loss, self.params) if len(self.params) > 1 else (grad(self.loss, self.params[0]),)
+
+    @cached_property
+    def directions(self) -> list[Tensor]:
+        return [Tensor._make((f"v_{p.name}", p.shape), (), p.shape, name=f"v_{p.name}") for p in self.params]
+
+    @cached_property
+    def hvps(self) -> tuple:
+        if len(self.params) == 1:
+            return (hvp(self.loss, self.params[0], self.directions[0]),)
+        return hvp(self.loss, self.params, self.directions)
+
+    @cached_property
+    def hessian_blocks(self) -> list:
+        if len(self.params) == 1:
+            return [hessian(self.loss, self.params[0])]
+        return [b for row in hessian(self.loss, self.params) for b in row]
+
+    def grad_of(self, param) -> Expr:
+        """The gradient with respect to one parameter (a tensor or its name)."""
+        for p, g in zip(self.params, self.grads):
+            if p is param or p.name == param:
+                return g
+        raise CatalogError(f"{self.name}: unknown parameter {param!r}; parameters: {', '.join(p.name for p in self.params)}")
+
+    # -- kernels
+    def kernel_specs(self) -> list[KernelSpec]:
+        rest = self.data + self.hyper
+        specs = []
+        single = len(self.params) == 1
+        for k in self.kernels:
+            if k == "loss":
+                specs.append(KernelSpec("loss", self.params + rest, [self.loss], self._doc("loss"), "value"))
+            elif k == "grad":
+                specs.append(KernelSpec("grad", self.params + rest, list(self.grads), self._doc("grad"),
+                                        "value" if single else "tuple"))
+            elif k == "value_and_grad":
+                specs.append(KernelSpec("value_and_grad", self.params + rest, [self.loss, *self.grads],
+                                        self._doc("value_and_grad"), "pair"))
+            elif k == "hessian":
+                specs.append(KernelSpec("hessian", self.params + rest, self.hessian_blocks, self._doc("hessian"),
+                                        "blocks", block_params=list(self.params)))
+            elif k == "hvp":
+                specs.append(KernelSpec("hvp", self.params + self.directions + rest, list(self.hvps),
+                                        self._doc("hvp"), "value" if single else "tuple"))
+        order = {t.uid: i for i, t in enumerate(self.inputs)}
+        for name, value in self.extra.items():
+            if not _NAME.match(name) or name in STANDARD_KERNELS:
+                raise CatalogError(f"{self.name}: extra kernel name {name!r} must be a new lowercase identifier")
+            outs = list(value) if isinstance(value, (tuple, list)) else [value]
+            outs = [as_expr(o) for o in outs]
+            used = {t.uid for o in outs for t in leaves(o)}
+            for uid in used:
+                if uid not in order:
+                    raise CatalogError(f"{self.name}: extra kernel {name!r} uses an undeclared tensor")
+            args = [t for t in self.inputs if t.uid in used]
+            specs.append(KernelSpec(name, args, outs, self.notes.get(name, name),
+                                    "tuple" if isinstance(value, (tuple, list)) else "value"))
+        return specs
+
+    def _doc(self, kernel: str) -> str:
+        head = {
+            "loss": "The loss L.",
+            "grad": "∇L, one array per parameter (" + ", ".join(p.name for p in self.params) + ").",
+            "value_and_grad": "(L, ∇L) in one fused pass.",
+            "hessian": "∇²L as a square matrix over the parameters, each flattened in row-major (C) order "
+                       "and concatenated in the order " + ", ".join(p.name for p in self.params) + ".",
+            "hvp": "∇²L·v for directions " + ", ".join(d.name for d in self.directions) + " (shaped like the parameters).",
+        }[kernel]
+        return head + ("\n\n" + self.notes[kernel] if kernel in self.notes else "")
+
+    def _repr_latex_(self):
+        from .printing import latex
+
+        return "$\\displaystyle L = " + latex(self.loss) + "$"
+
+    def __repr__(self):
+        return f"<Derivation {self.name}: params {', '.join(p.name for p in self.params)}; kernels {', '.join(self.kernels)}>"
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def catalog() -> list[str]:
+    """The names of the catalog's derivations."""
+    return sorted(p.stem for p in DERIVATIONS.glob("*.py") if _NAME.match(p.stem))
+
+
+def load(name: str) -> Derivation:
+    """The derivation defined in derivations/<name>.py."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise CatalogError(f"invalid derivation name {name!r}: expected lowercase letters, digits and '_'")
+    if name not in catalog():
+        raise CatalogError(f"unknown derivation {name!r}; the catalog has: {', '.join(catalog())}")
+    module = importlib.import_module(f"derivations.{name}")
+    d = getattr(module, "derivation", None)
+    if not isinstance(d, Derivation):
+        raise CatalogError(f"derivations/{name}.py must define `derivation = sm.Derivation(...)`")
+    if not d.doc:
+        d.doc = (module.__doc__ or "").strip()
+    return d
+
+
+def input_hash(name: str) -> str:
+    """SHA-256 of what a generated module is a function of."""
+    h = hashlib.sha256()
+    h.update((DERIVATIONS / f"{name}.py").read_bytes())
+    h.update(f"symml={__version__};codegen={CODEGEN_VERSION};sympy={sp.__version__}".encode())
+    return h.hexdigest()
+
+
+def generated_source(name: str) -> str:
+    """The text of generated/<name>.py, computed in memory."""
+    d = load(name)
+    first = d.doc.strip().splitlines()[0] if d.doc.strip() else d.title
+    header = (
+        f"{name}: {d.title or first}\n\n"
+        f"Generated by symml {__version__} (codegen {CODEGEN_VERSION}, SymPy {sp.__version__}) from "
+        f"derivations/{name}.py. Do not edit: regenerate with `symml generate {name}`.\n"
+        f"Input hash: sha256:{input_hash(name)}\n\n"
+        f"Kernels take (params..., data..., hyper...): "
+        + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in d.inputs)
+    )
+    return module_source(header, d.kernel_specs()) + f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"
+
+
+def generate(names=None, check: bool = False, out_dir: Path | None = None) -> list[tuple[str, str]]:
+    """Write (or, with check, compare) generated modules. Returns [(name, status)].
+
+    Status is "written", "unchanged", "stale" or "missing".
+    """
+    out_dir = Path(out_dir) if out_dir else GENERATED
+    names = list(names) if names else catalog()
+    results = []
+    for name in names:
+        text = generated_source(name)
+        path = out_dir / f"{name}.py"
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old == text:
+            results.append((name, "unchanged"))
+        elif check:
+            results.append((name, "missing" if old is None else "stale"))
+        else:
+            write_atomic(path, text)
+            results.append((name, "written"))
+    return results

@@ -1,0 +1,417 @@
+"""Emit the body of one numba kernel from a set of output expressions.
+
+Every graph node becomes one statement group, in dependency order, so shared work is
+computed once for all outputs of a kernel (the graph is hash-consed: equal
+subexpressions are one node). Elementwise maps become one loop nest over their shape
+with SymPy's common subexpressions hoisted; contractions are split into pairwise steps,
+each a BLAS ``np.dot`` where it is a matrix product and a loop nest otherwise; the
+structured nodes have loop templates of their own. Nothing is unrolled over entries.
+
+Takes: graph nodes. Gives: Python source lines.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+
+import sympy as sp
+
+from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, walk
+from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad
+from .scalar import UnsupportedConstruct, scalar_block
+
+RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
+            "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_"}
+#: Kernel-internal names: loop indices (i0, j3), CSE temporaries (c_0), template sizes (N_).
+_INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Z]+_|[a-z]_|_[a-z]|t\d+)$")
+
+
+def safe_identifier(name: str) -> str:
+    """A Python identifier for ``name`` that cannot collide with what kernels use."""
+    out = "".join(c if (c.isalnum() or c == "_") else "_" for c in name)
+    if not out or out[0].isdigit():
+        out = "v_" + out
+    if keyword.iskeyword(out) or out in RESERVED or out.startswith("__") or _INTERNAL.match(out):
+        out = out + "_"
+    return out
+
+
+def size_src(e, dim_names: dict) -> str:
+    """Integer source for a symbolic size (dims, + − ·, floor division)."""
+    e = sp.sympify(e)
+    if e.is_Integer:
+        return str(int(e))
+    if isinstance(e, Dim) or e.is_Symbol:
+        return dim_names[e]
+    if isinstance(e, sp.floor):
+        num, den = sp.fraction(sp.together(e.args[0]))
+        return f"(({size_src(num, dim_names)}) // {size_src(den, dim_names)})"
+    if e.is_Add:
+        return "(" + " + ".join(size_src(a, dim_names) for a in e.args) + ")"
+    if e.is_Mul:
+        return "(" + " * ".join(size_src(a, dim_names) for a in e.args) + ")"
+    if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        return "(" + " * ".join([size_src(e.base, dim_names)] * int(e.exp)) + ")"
+    raise UnsupportedConstruct(f"cannot spell the size {e} as integer arithmetic")
+
+
+class KernelBody:
+    """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order)."""
+
+    def __init__(self, inputs: list[Tensor], outputs: list[Expr], arg_names: dict, dim_names: dict,
+                 parallel: bool = True):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.var: dict[int, str] = {t.uid: arg_names[t.name] for t in inputs}
+        self.dim_names = dim_names
+        self.parallel = parallel
+        self.lines: list[str] = []
+        self.helpers: set[str] = set()
+        self.taken = set(self.var.values()) | set(dim_names.values()) | RESERVED
+        self.counter = 0
+        self.ops = sp.Integer(0)
+        self.preferred: dict[int, str] = {}
+        for node in walk(outputs):
+            if isinstance(node, Let) and not isinstance(node.body, Tensor):
+                self.preferred.setdefault(node.body.uid, node.name)
+
+    # -- names
+    def fresh(self, base: str = "t") -> str:
+        """An unused local name: ``t1, t2, ...`` for temporaries, the math name for lets."""
+        if base == "t":
+            while True:
+                self.counter += 1
+                name = f"t{self.counter}"
+                if name not in self.taken:
+                    break
+        else:
+            name = safe_identifier(base)
+            k = 1
+            while name in self.taken:
+                k += 1
+                name = f"{safe_identifier(base)}_{k}"
+        self.taken.add(name)
+        return name
+
+    def size(self, e) -> str:
+        return size_src(e, self.dim_names)
+
+    def shape_src(self, shape) -> str:
+        return "(" + ", ".join(self.size(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+    def loop(self, var: str, size: str, outer: bool) -> str:
+        kind = "prange" if (outer and self.parallel) else "range"
+        return f"for {var} in {kind}({size}):"
+
+    # -- driver
+    def build(self) -> list[str]:
+        for node in walk(self.outputs):
+            if node.uid in self.var:
+                continue
+            name = self.fresh(self.preferred.get(node.uid, "t"))
+            meth = getattr(self, "_emit_" + type(node).__name__, None)
+            if meth is None:
+                raise UnsupportedConstruct(f"codegen has no rule for {type(node).__name__} nodes")
+            meth(node, name)
+            self.var[node.uid] = name
+        return self.lines
+
+    def emit(self, depth: int, text: str):
+        self.lines.append("    " * depth + text)
+
+    def alloc(self, name: str, shape, zero: bool):
+        fn = "np.zeros" if zero else "np.empty"
+        self.emit(0, f"{name} = {fn}({self.shape_src(shape)}, dtype=dt)")
+
+    # -- leaves
+    def _emit_Eye(self, node, name):
+        self.emit(0, f"{name} = np.eye({self.size(node.shape[0])}, dtype=dt)")
+
+    def _emit_Let(self, node, name):
+        body = self.var[node.body.uid]
+        if body != name:
+            self.taken.discard(name)
+            self.var[node.uid] = body
+            self.lines.append(f"{name} = {body}")
+            self.taken.add(name)
+
+    # -- elementwise
+    def _emit_Map(self, node: Map, name: str):
+        idx = [f"i{k}" for k in range(node.ndim)]
+        ref = ", ".join(idx)
+        names = {}
+        for j, op in enumerate(node.operands):
+            v = self.var[op.uid]
+            names[sp.Symbol(f"_t{j}", real=True)] = f"{v}[{ref}]" if op.ndim else v
+        names.update({d: n for d, n in self.dim_names.items()})
+        count = sp.Integer(sp.count_ops(node.expr, visual=False) + 1)
+        self.ops += count * sp.Mul(*node.shape)
+        if node.ndim == 0:
+            lines, helpers = scalar_block(node.expr, names, f"{name} = ", "", "c_")
+            self.helpers |= helpers
+            self.lines.extend(lines)
+            return
+        self.alloc(name, node.shape, zero=False)
+        for k, (i, s) in enumerate(zip(idx, node.shape)):
+            self.emit(k, self.loop(i, self.size(s), k == 0))
+        lines, helpers = scalar_block(node.expr, names, f"{name}[{ref}] = ", "    " * node.ndim, "c_")
+        self.helpers |= helpers
+        self.lines.extend(lines)
+
+    # -- contractions
+    def _emit_Einsum(self, node: Einsum, name: str):
+        factor = []
+        if node.coef != 1:
+            factor.append(_coef_src(node.coef, self.dim_names))
+        arrays = []
+        for op, sub in zip(node.operands, node.subs):
+            if op.ndim == 0:
+                factor.append(self.var[op.uid])
+            else:
+                arrays.append((self.var[op.uid], list(sub)))
+        sizes = dict(enumerate(node.sizes))
+        out = list(node.out)
+        while len(arrays) > 2:
+            (ia, ib), keep = _pick_pair(arrays, out)
+            (a, la), (b, lb) = arrays[ia], arrays[ib]
+            t = self.fresh("t")
+            self._contract(t, [(a, la), (b, lb)], keep, sizes, [])
+            arrays = [x for k, x in enumerate(arrays) if k not in (ia, ib)] + [(t, keep)]
+        self._contract(name, arrays, out, sizes, factor)
+
+    def _contract(self, name, arrays, out, sizes, factor):
+        """name[out] = Π factor · Σ Π arrays (at most two arrays)."""
+        fsrc = " * ".join(factor)
+        if len(arrays) == 2 and self._try_blas(name, arrays, out, sizes, fsrc):
+            return
+        labels = list(dict.fromkeys(out + [l for _, s in arrays for l in s]))
+        inner = [l for l in labels if l not in out]
+        vn = {l: f"j{l}" for l in labels}
+        total = sp.Integer(1)
+        for l in labels:
+            total *= sizes[l]
+        self.ops += total * max(len(arrays), 1)
+        prod = " * ".join(f"{a}[{', '.join(vn[l] for l in s)}]" for a, s in arrays) or "1.0"
+        if fsrc:
+            prod_final = f"{fsrc} * acc_"
+        else:
+            prod_final = "acc_"
+        if not out:
+            self.emit(0, f"{name} = 0.0")
+            for k, l in enumerate(inner):
+                self.emit(k, self.loop(vn[l], self.size(sizes[l]), k == 0))
+            self.emit(len(inner), f"{name} += {prod}")
+            if fsrc:
+                self.emit(0, f"{name} = {fsrc} * {name}")
+            return
+        self.alloc(name, [sizes[l] for l in out], zero=False)
+        for k, l in enumerate(out):
+            self.emit(k, self.loop(vn[l], self.size(sizes[l]), k == 0))
+        d = len(out)
+        tgt = f"{name}[{', '.join(vn[l] for l in out)}]"
+        if not inner:
+            self.emit(d, f"{tgt} = {fsrc + ' * ' if fsrc else ''}{prod}")
+            return
+        self.emit(d, "acc_ = 0.0")
+        for k, l in enumerate(inner):
+            self.emit(d + k, self.loop(vn[l], self.size(sizes[l]), False))
+        self.emit(d + len(inner), f"acc_ += {prod}")
+        self.emit(d, f"{tgt} = {prod_final}")
+
+    def _try_blas(self, name, arrays, out, sizes, fsrc) -> bool:
+        (a, la), (b, lb) = arrays
+        if len(set(la)) != len(la) or len(set(lb)) != len(lb) or len(la) > 2 or len(lb) > 2:
+            return False
+        shared = [l for l in la if l in lb]
+        if len(shared) != 1 or shared[0] in out:
+            return False
+        c = shared[0]
+        fa = [l for l in la if l != c]
+        fb = [l for l in lb if l != c]
+        if sorted(fa + fb) != sorted(out) or len(out) != len(fa) + len(fb):
+            return False
+        def arrange(v, labels, c_last):  # v or vᵀ, so that the contracted index comes last/first
+            return v if len(labels) == 1 or (labels[-1] == c) == c_last else f"{v}.T"
+
+        total = sp.Integer(2)
+        for l in set(la) | set(lb):
+            total *= sizes[l]
+        self.ops += total
+        if out == fa + fb:
+            expr = f"np.dot({arrange(a, la, True)}, {arrange(b, lb, False)})"
+        else:
+            expr = f"np.dot({arrange(b, lb, True)}, {arrange(a, la, False)})"
+        self.emit(0, f"{name} = {expr}")
+        if fsrc:
+            self.emit(0, f"{name} = {fsrc} * {name}")
+        return True
+
+    # -- structured nodes
+    def _emit_Inv(self, node, name):
+        self.emit(0, f"{name} = np.linalg.inv({self.var[node.operands[0].uid]})")
+
+    def _emit_Det(self, node, name):
+        self.emit(0, f"{name} = np.linalg.det({self.var[node.operands[0].uid]})")
+
+    def _emit_LogDet(self, node, name):
+        a = self.var[node.operands[0].uid]
+        self.emit(0, f"{name}_sign, {name} = np.linalg.slogdet({a})")
+        self.emit(0, f"if {name}_sign <= 0:")
+        self.emit(1, f"{name} = np.nan  # log det is real only for a positive determinant")
+
+    def _emit_LogSumExp(self, node: LogSumExp, name):
+        x = node.operands[0]
+        xv = self.var[x.uid]
+        ax = node.axis
+        idx = [f"i{k}" for k in range(x.ndim)]
+        outer = [i for k, i in enumerate(idx) if k != ax]
+        ref = lambda j: ", ".join(j if k == ax else i for k, i in enumerate(idx))  # noqa: E731
+        self.ops += 3 * sp.Mul(*x.shape)
+        depth = len(outer)
+        if depth:
+            self.alloc(name, node.shape, zero=False)
+        for k, i in enumerate(outer):
+            self.emit(k, self.loop(i, self.size(x.shape[idx.index(i)]), k == 0))
+        n_ax = self.size(x.shape[ax])
+        self.emit(depth, "m_ = -np.inf")
+        self.emit(depth, f"for j_ in range({n_ax}):")
+        self.emit(depth + 1, f"m_ = max(m_, {xv}[{ref('j_')}])")
+        self.emit(depth, "if not np.isfinite(m_):")
+        self.emit(depth + 1, "m_ = 0.0 if m_ < 0 else m_")
+        self.emit(depth, "s_ = 0.0")
+        self.emit(depth, f"for j_ in range({n_ax}):")
+        self.emit(depth + 1, f"s_ += np.exp({xv}[{ref('j_')}] - m_)")
+        tgt = f"{name}[{', '.join(outer)}]" if depth else name
+        self.emit(depth, f"{tgt} = m_ + np.log(s_)")
+
+    def _emit_Conv(self, node: Conv, name):
+        a, b = (self.var[o.uid] for o in node.operands)
+        self.ops += 2 * sp.Mul(*node.operands[0].shape) * sp.Mul(*node.operands[1].shape[1:])
+        if node.slot == "y":  # a = x (N,C,H,W), b = k (O,C,kh,kw)
+            self.emit(0, f"N_, C_, H_, W_ = {a}.shape")
+            self.emit(0, f"O_, _c, KH_, KW_ = {b}.shape")
+            self.emit(0, f"{name} = np.empty((N_, O_, H_ - KH_ + 1, W_ - KW_ + 1), dtype=dt)")
+            self.emit(0, self.loop("a_", "N_", True))
+            self.emit(1, "for o_ in range(O_):")
+            self.emit(2, "for p_ in range(H_ - KH_ + 1):")
+            self.emit(3, "for q_ in range(W_ - KW_ + 1):")
+            self.emit(4, "acc_ = 0.0")
+            self.emit(4, "for c_ in range(C_):")
+            self.emit(5, "for u_ in range(KH_):")
+            self.emit(6, "for v_ in range(KW_):")
+            self.emit(7, f"acc_ += {a}[a_, c_, p_ + u_, q_ + v_] * {b}[o_, c_, u_, v_]")
+            self.emit(4, f"{name}[a_, o_, p_, q_] = acc_")
+        elif node.slot == "x":  # a = k (O,C,kh,kw), b = y (N,O,P,Q)
+            self.emit(0, f"O_, C_, KH_, KW_ = {a}.shape")
+            self.emit(0, f"N_, _o, P_, Q_ = {b}.shape")
+            self.emit(0, f"{name} = np.zeros((N_, C_, P_ + KH_ - 1, Q_ + KW_ - 1), dtype=dt)")
+            self.emit(0, self.loop("a_", "N_", True))
+            self.emit(1, "for o_ in range(O_):")
+            self.emit(2, "for p_ in range(P_):")
+            self.emit(3, "for q_ in range(Q_):")
+            self.emit(4, f"g_ = {b}[a_, o_, p_, q_]")
+            self.emit(4, "for c_ in range(C_):")
+            self.emit(5, "for u_ in range(KH_):")
+            self.emit(6, "for v_ in range(KW_):")
+            self.emit(7, f"{name}[a_, c_, p_ + u_, q_ + v_] += g_ * {a}[o_, c_, u_, v_]")
+        else:  # a = x (N,C,H,W), b = y (N,O,P,Q)
+            self.emit(0, f"N_, C_, H_, W_ = {a}.shape")
+            self.emit(0, f"_n, O_, P_, Q_ = {b}.shape")
+            self.emit(0, f"{name} = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)")
+            self.emit(0, self.loop("o_", "O_", True))
+            self.emit(1, "for c_ in range(C_):")
+            self.emit(2, "for u_ in range(H_ - P_ + 1):")
+            self.emit(3, "for v_ in range(W_ - Q_ + 1):")
+            self.emit(4, "acc_ = 0.0")
+            self.emit(4, "for a_ in range(N_):")
+            self.emit(5, "for p_ in range(P_):")
+            self.emit(6, "for q_ in range(Q_):")
+            self.emit(7, f"acc_ += {a}[a_, c_, p_ + u_, q_ + v_] * {b}[a_, o_, p_, q_]")
+            self.emit(4, f"{name}[o_, c_, u_, v_] = acc_")
+
+    def _pool_head(self, x, h):
+        self.emit(0, f"H_, W_ = {x}.shape[-2], {x}.shape[-1]")
+        self.emit(0, f"xr_ = {x}.reshape((-1, H_, W_))")
+        self.emit(0, f"hr_ = {h}.reshape((-1, {h}.shape[-2], {h}.shape[-1]))")
+
+    def _emit_Pool(self, node: Pool, name):
+        x, h = (self.var[o.uid] for o in node.operands)
+        s = node.size
+        self.ops += sp.Mul(*node.operands[0].shape)
+        self._pool_head(x, h)
+        self.emit(0, f"P_, Q_ = H_ // {s}, W_ // {s}")
+        self.emit(0, "out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)")
+        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
+        self.emit(1, "for p_ in range(P_):")
+        self.emit(2, "for q_ in range(Q_):")
+        if node.kind == "avg":
+            self.emit(3, "acc_ = 0.0")
+            self.emit(3, f"for u_ in range({s}):")
+            self.emit(4, f"for v_ in range({s}):")
+            self.emit(5, f"acc_ += hr_[a_, {s} * p_ + u_, {s} * q_ + v_]")
+            self.emit(3, f"out_[a_, p_, q_] = acc_ / {s * s}.0")
+        else:
+            self.emit(3, f"bu_, bv_ = {s} * p_, {s} * q_")
+            self.emit(3, f"for u_ in range({s}):")
+            self.emit(4, f"for v_ in range({s}):")
+            self.emit(5, f"if xr_[a_, {s} * p_ + u_, {s} * q_ + v_] > xr_[a_, bu_, bv_]:")
+            self.emit(6, f"bu_, bv_ = {s} * p_ + u_, {s} * q_ + v_")
+            self.emit(3, "out_[a_, p_, q_] = hr_[a_, bu_, bv_]")
+        self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
+
+    def _emit_PoolGrad(self, node: PoolGrad, name):
+        x, g = (self.var[o.uid] for o in node.operands)
+        s = node.size
+        self.ops += sp.Mul(*node.shape)
+        self._pool_head(x, g)
+        self.emit(0, "P_, Q_ = hr_.shape[1], hr_.shape[2]")
+        self.emit(0, "out_ = np.zeros(xr_.shape, dtype=dt)")
+        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
+        self.emit(1, "for p_ in range(P_):")
+        self.emit(2, "for q_ in range(Q_):")
+        if node.kind == "avg":
+            self.emit(3, f"for u_ in range({s}):")
+            self.emit(4, f"for v_ in range({s}):")
+            self.emit(5, f"out_[a_, {s} * p_ + u_, {s} * q_ + v_] += hr_[a_, p_, q_] / {s * s}.0")
+        else:
+            self.emit(3, f"bu_, bv_ = {s} * p_, {s} * q_")
+            self.emit(3, f"for u_ in range({s}):")
+            self.emit(4, f"for v_ in range({s}):")
+            self.emit(5, f"if xr_[a_, {s} * p_ + u_, {s} * q_ + v_] > xr_[a_, bu_, bv_]:")
+            self.emit(6, f"bu_, bv_ = {s} * p_ + u_, {s} * q_ + v_")
+            self.emit(3, "out_[a_, bu_, bv_] += hr_[a_, p_, q_]")
+        self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
+
+
+def _coef_src(c, dim_names) -> str:
+    c = sp.sympify(c)
+    if c.is_Number:
+        return repr(float(c))
+    num, den = sp.fraction(c)
+    return f"({size_src(num, dim_names)} / {size_src(den, dim_names)})"
+
+
+def _pick_pair(arrays, out):
+    """Choose two operands to contract first, and the labels their product keeps."""
+    def others(skip):
+        labs = set(out)
+        for k, (_, s) in enumerate(arrays):
+            if k not in skip:
+                labs |= set(s)
+        return labs
+
+    best = None
+    for i in range(len(arrays)):
+        for j in range(len(arrays)):
+            if i == j:
+                continue
+            la, lb = arrays[i][1], arrays[j][1]
+            if set(la) <= set(lb) and len(la) < len(lb):  # a scaling: no new axes, cheap
+                return (i, j), list(lb)
+            score = len(set(la) & set(lb))
+            if i < j and (best is None or score > best[0]):
+                best = (score, i, j)
+    _, i, j = best
+    keep_set = others({i, j})
+    keep = [l for l in dict.fromkeys(arrays[i][1] + arrays[j][1]) if l in keep_set]
+    return (i, j), keep

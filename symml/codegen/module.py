@@ -1,0 +1,221 @@
+"""The file skeleton of a generated kernel module.
+
+A module has a header (what it was generated from, how to regenerate it, a hash of the
+inputs, no timestamp), imports of numpy and numba only, the argument checks, the stable
+scalar helpers it uses, and per kernel a private ``@njit(cache=True)`` function plus a
+plain-Python wrapper that validates every argument before numba runs.
+
+Takes: kernel specs (outputs as graph nodes, argument order, docs). Gives: source text.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..nodes import Dim, Expr, Tensor, fmt_shape
+from .emit import KernelBody, safe_identifier, size_src
+from .scalar import HELPERS
+
+CODEGEN_VERSION = "1"
+
+
+@dataclass
+class KernelSpec:
+    """One public kernel: its name, arguments, outputs and how to return them.
+
+    ``layout`` is "value" (one output), "tuple" (a tuple of outputs), "pair" (value,
+    then a tuple or single gradient), or "blocks" (a square block matrix of Hessian
+    blocks, flattened in row-major vec order of the parameters).
+    """
+
+    name: str
+    args: list[Tensor]
+    outputs: list[Expr]
+    doc: str = ""
+    layout: str = "value"
+    block_params: list[Tensor] = field(default_factory=list)
+
+
+CHECKS = '''
+_FLOATS = (np.float32, np.float64)
+
+
+def _array(x, name, rank, shape):
+    """x as a float array of the given rank, or a ValueError naming the argument."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+    if x.dtype.type not in _FLOATS:
+        raise ValueError(
+            f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
+            f"convert it with {name}.astype(np.float64)"
+        )
+    if x.ndim != rank:
+        raise ValueError(f"{name}: expected shape {shape} (rank {rank}), got shape {x.shape} (rank {x.ndim})")
+    return x
+
+
+def _scalar(x, name):
+    """x as a Python float, or a ValueError naming the argument."""
+    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+        raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
+    if isinstance(x, np.ndarray):
+        if x.ndim != 0:
+            raise ValueError(f"{name}: expected a real number, got an array of shape {x.shape}")
+        if x.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: expected a real number, got an array of dtype {x.dtype}")
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+
+
+def _size(name, x, axis, expected, dim, source, shape):
+    if x.shape[axis] != expected:
+        raise ValueError(
+            f"{name}: expected shape {shape} with {dim} = {expected} (from {source}), got shape {x.shape}"
+        )
+
+
+def _positive(dim, value, source):
+    if value < 1:
+        raise ValueError(f"{source}: dimension {dim} must be at least 1, got {value}")
+
+
+def _finite(**values):
+    for name, v in values.items():
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+
+
+def _dtype(*arrays):
+    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+'''
+
+
+def _dims_of(args: list[Tensor]):
+    """The plain dimensions and where each is first bound: {Dim: (arg, axis)}."""
+    bound = {}
+    for t in args:
+        for ax, s in enumerate(t.shape):
+            if isinstance(s, Dim) and s not in bound:
+                bound[s] = (t, ax)
+    return bound
+
+
+def kernel_source(spec: KernelSpec, parallel: bool) -> tuple[str, set[str]]:
+    """The private njit kernel and the public wrapper of one spec."""
+    arg_names = {t.name: safe_identifier(t.name) for t in spec.args}
+    bound = _dims_of(spec.args)
+    used_dims = set()
+    for o in spec.outputs:
+        for s in o.shape:
+            used_dims |= sp.sympify(s).free_symbols
+    taken = set(arg_names.values())
+    dim_names = {}
+    for d in sorted(set(bound) | {d for d in used_dims if isinstance(d, Dim)}, key=str):
+        nm = safe_identifier(d.name)
+        while nm in taken:
+            nm = nm + "_"
+        dim_names[d] = nm
+        taken.add(nm)
+    missing = [d for d in dim_names if d not in bound]
+    if missing:
+        raise ValueError(f"kernel {spec.name!r}: dimension {missing[0]} is not bound by any argument's shape")
+    body = KernelBody(spec.args, spec.outputs, arg_names, dim_names, parallel)
+    lines = body.build()
+    arrays = [t for t in spec.args if t.ndim]
+    params = ", ".join(arg_names[t.name] for t in spec.args)
+    k = []
+    k.append(f"@njit(cache=True{', parallel=True' if parallel else ''})")
+    k.append(f"def _{spec.name}({params}):")
+    k.append("    # inputs: " + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in spec.args))
+    k.append(f"    # ops ≈ {sp.simplify(body.ops)}")
+    if arrays:
+        k.append(f"    dt = {arg_names[arrays[0].name]}.dtype")
+    else:
+        k.append("    dt = np.float64")
+    for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
+        if d in dim_names:
+            k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
+    k += ["    " + ln for ln in lines]
+    outs = [body.var[o.uid] for o in spec.outputs]
+    k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+
+    w = []
+    w.append(f"def {spec.name}({params}, *, check_finite=True):")
+    doc = spec.doc.strip() or spec.name
+    w.append(textwrap.indent('"""' + doc + '\n\nArgs:\n' + "".join(
+        f"    {t.name}: {'array ' + fmt_shape(t.shape) if t.ndim else 'float'}\n" for t in spec.args
+    ) + '    check_finite: raise ValueError on NaN or inf in any argument (default True).\n"""', "    "))
+    for t in spec.args:
+        v = arg_names[t.name]
+        if t.ndim:
+            w.append(f"    {v} = _array({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r})")
+        else:
+            w.append(f"    {v} = _scalar({v}, {t.name!r})")
+    all_bound = {}
+    for t in spec.args:
+        for ax, s in enumerate(t.shape):
+            v = arg_names[t.name]
+            if isinstance(s, Dim) and s not in all_bound:
+                all_bound[s] = t
+                w.append(f"    {dim_names.get(s, safe_identifier(s.name))} = {v}.shape[{ax}]")
+                w.append(f"    _positive({s.name!r}, {dim_names.get(s, s.name)}, {t.name!r})")
+            else:
+                expected = size_src(s, {**{d: dim_names.get(d, d.name) for d in all_bound}})
+                src = ", ".join(sorted({all_bound[d].name for d in sp.sympify(s).free_symbols if d in all_bound})) or "its definition"
+                w.append(f"    _size({t.name!r}, {v}, {ax}, {expected}, {str(s)!r}, {src!r}, {fmt_shape(t.shape)!r})")
+    if arrays:
+        arr_names = ", ".join(arg_names[t.name] for t in arrays)
+        w.append(f"    dt = _dtype({arr_names}{',' if len(arrays) == 1 else ''})")
+    w.append("    if check_finite:")
+    w.append("        _finite(" + ", ".join(f"{t.name}={arg_names[t.name]}" for t in spec.args) + ")")
+    call_args = ", ".join(
+        f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
+    )
+    w.append(f"    out = _{spec.name}({call_args})")
+    w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
+    return "\n".join(k) + "\n\n\n" + "\n".join(w) + "\n", body.helpers
+
+
+def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
+    if spec.layout == "value":
+        return ["return out[0]"]
+    if spec.layout == "tuple":
+        return ["return out"]
+    if spec.layout == "pair":
+        return ["return out[0], (out[1] if len(out) == 2 else out[1:])"]
+    if spec.layout == "blocks":
+        sizes = [size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), wrapper_dims) for p in spec.block_params]
+        m = len(sizes)
+        rows = []
+        for i in range(m):
+            rows.append("[" + ", ".join(
+                f"np.asarray(out[{i * m + j}]).reshape({sizes[i]}, {sizes[j]})" for j in range(m)) + "]")
+        if m == 1:
+            return [f"return np.asarray(out[0]).reshape({sizes[0]}, {sizes[0]})"]
+        return ["return np.block([" + ", ".join(rows) + "])"]
+    raise ValueError(f"unknown layout {spec.layout!r}")
+
+
+def module_source(header: str, kernels: list[KernelSpec], parallel: bool = False) -> str:
+    """A complete module: header docstring, imports, checks, helpers, kernels, wrappers."""
+    parts, helpers = [], set()
+    for spec in kernels:
+        src, h = kernel_source(spec, parallel)
+        parts.append(src)
+        helpers |= h
+    names = [k.name for k in kernels]
+    out = ['"""' + header.strip() + '\n"""']
+    out.append("import numpy as np\nfrom numba import njit" + (", prange" if parallel else ""))
+    out.append("__all__ = [" + ", ".join(repr(n) for n in names) + "]")
+    out.append(CHECKS.strip())
+    for h in sorted(helpers):
+        out.append(HELPERS[h].strip())
+    out.extend(p.strip() for p in parts)
+    return "\n\n\n".join(out) + "\n"

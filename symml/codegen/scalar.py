@@ -1,0 +1,189 @@
+"""Spell SymPy scalar expressions as numba-compatible Python source.
+
+The spelling of each function is data (``FUNCTION_NAMES``), and each ML primitive has a
+numerically stable helper (``HELPERS``) emitted once into every generated module that
+uses it. Common subexpressions are eliminated with ``sympy.cse``.
+
+Takes: SymPy scalar expressions. Gives: Python source strings.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import functions as F
+
+#: SymPy function → how a generated kernel spells it.
+FUNCTION_NAMES = {
+    sp.exp: "np.exp",
+    sp.log: "np.log",
+    sp.tanh: "np.tanh",
+    sp.sinh: "np.sinh",
+    sp.cosh: "np.cosh",
+    sp.sin: "np.sin",
+    sp.cos: "np.cos",
+    sp.Abs: "abs",
+    sp.sign: "np.sign",
+    sp.erf: "math.erf",
+    F.sigmoid: "_sigmoid",
+    F.softplus: "_softplus",
+    F.log_sigmoid: "_log_sigmoid",
+    F.relu: "_relu",
+    F.step: "_step",
+}
+
+#: Stable scalar helpers, compiled inline into every kernel that calls them.
+HELPERS = {
+    "_sigmoid": '''
+@njit(cache=True, inline="always")
+def _sigmoid(x):
+    # σ(x) without overflow: e^{-|x|} never exceeds 1.
+    e = np.exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+''',
+    "_softplus": '''
+@njit(cache=True, inline="always")
+def _softplus(x):
+    # log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}), finite for every finite x.
+    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+''',
+    "_log_sigmoid": '''
+@njit(cache=True, inline="always")
+def _log_sigmoid(x):
+    # log σ(x) = min(x, 0) − log1p(e^{-|x|}).
+    return min(x, 0.0) - np.log1p(np.exp(-abs(x)))
+''',
+    "_relu": '''
+@njit(cache=True, inline="always")
+def _relu(x):
+    return x if x > 0 else 0.0
+''',
+    "_step": '''
+@njit(cache=True, inline="always")
+def _step(x):
+    return 1.0 if x > 0 else 0.0
+''',
+}
+
+
+class UnsupportedConstruct(TypeError):
+    """A SymPy construct that codegen cannot spell."""
+
+
+class ScalarPrinter:
+    """Print a SymPy expression with given names for its symbols.
+
+    Dispatches on the expression class (``_print_Add``, ``_print_Pow``...), the way
+    SymPy's printers do.
+    """
+
+    def __init__(self, names: dict):
+        self.names = names
+        self.helpers: set[str] = set()
+
+    def __call__(self, e) -> str:
+        for cls in type(e).__mro__:
+            meth = getattr(self, "_print_" + cls.__name__, None)
+            if meth is not None:
+                return meth(e)
+        return self._print_function(e)
+
+    def _print_Symbol(self, e):
+        try:
+            return self.names[e]
+        except KeyError:
+            raise UnsupportedConstruct(f"symbol {e} has no value in the kernel") from None
+
+    def _print_Integer(self, e):
+        return f"{int(e)}.0"
+
+    def _print_Rational(self, e):
+        return f"({int(e.p)}.0 / {int(e.q)}.0)"
+
+    def _print_Float(self, e):
+        return repr(float(e))
+
+    def _print_NumberSymbol(self, e):
+        return repr(float(e))
+
+    def _print_Half(self, e):
+        return "0.5"
+
+    def _print_NegativeOne(self, e):
+        return "-1.0"
+
+    def _print_Add(self, e):
+        terms = list(e.as_ordered_terms())
+        out = self(terms[0])
+        for t in terms[1:]:
+            c, rest = t.as_coeff_Mul()
+            if c < 0:
+                out += " - " + self._wrap(-t, add=True)
+            else:
+                out += " + " + self._wrap(t, add=True)
+        return out
+
+    def _wrap(self, e, add=False):
+        s = self(e)
+        if e.is_Add or (not add and (e.is_Mul and e.could_extract_minus_sign())):
+            return f"({s})"
+        if s.startswith("-"):
+            return f"({s})"
+        return s
+
+    def _print_Mul(self, e):
+        c, rest = e.as_coeff_Mul()
+        if c == -1:
+            return "-" + self._wrap(rest)
+        num, den = [], []
+        for f in e.as_ordered_factors():
+            if f.is_Pow and f.exp.is_Number and f.exp < 0:
+                den.append(f.base if f.exp == -1 else sp.Pow(f.base, -f.exp))
+            else:
+                num.append(f)
+        s = " * ".join(self._wrap(f) for f in num) if num else "1.0"
+        if den:
+            s += " / " + ("(" + " * ".join(self._wrap(f) for f in den) + ")" if len(den) > 1 else self._wrap(den[0]))
+        return s
+
+    def _print_Pow(self, e):
+        b, x = e.args
+        if x == sp.Rational(1, 2):
+            return f"np.sqrt({self(b)})"
+        if x == -1:
+            return f"1.0 / {self._wrap(b)}"
+        if x == 2:
+            s = self._wrap(b)
+            return f"{s} * {s}"
+        if x.is_Integer and x < 0:
+            return f"1.0 / {self._wrap(sp.Pow(b, -x))}"
+        if x.is_Integer:
+            return f"{self._wrap(b)} ** {int(x)}"
+        return f"{self._wrap(b)} ** {self._wrap(x)}"
+
+    def _print_function(self, e):
+        name = FUNCTION_NAMES.get(e.func)
+        if name is None:
+            raise UnsupportedConstruct(
+                f"codegen cannot spell {type(e).__name__} in an elementwise expression; supported: "
+                + ", ".join(sorted(f.__name__ for f in FUNCTION_NAMES))
+            )
+        if name.startswith("_"):
+            self.helpers.add(name)
+        return f"{name}({', '.join(self(a) for a in e.args)})"
+
+
+def scalar_block(expr: sp.Expr, names: dict, target: str, indent: str, tmp_prefix: str) -> tuple[list[str], set[str]]:
+    """Statements computing ``expr`` into ``target`` with CSE temporaries.
+
+    Returns the source lines and the helper functions they call.
+    """
+    expr = F.rewrite_stable(expr)
+    subs, (reduced,) = sp.cse(expr, symbols=sp.numbered_symbols(tmp_prefix), optimizations="basic")
+    names = dict(names)
+    printer = ScalarPrinter(names)
+    lines = []
+    for sym, value in subs:
+        lines.append(f"{indent}{sym.name} = {printer(value)}")
+        names[sym] = sym.name
+    lines.append(f"{indent}{target}{printer(reduced)}")
+    return lines, printer.helpers
