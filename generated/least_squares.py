@@ -102,11 +102,11 @@ def loss(w, b, X, y, *, check_finite=True):
     b = _scalar(b, 'b')
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -147,11 +147,11 @@ def grad(w, b, X, y, *, check_finite=True):
     b = _scalar(b, 'b')
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -198,11 +198,11 @@ def value_and_grad(w, b, X, y, *, check_finite=True):
     b = _scalar(b, 'b')
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -244,11 +244,11 @@ def hessian(w, b, X, y, *, check_finite=True):
     b = _scalar(b, 'b')
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -297,12 +297,12 @@ def hvp(w, b, v_w, v_b, X, y, *, check_finite=True):
     v_b = _scalar(v_b, 'v_b')
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
-    d = w.shape[0]
-    _positive('d', d, 'w')
-    _size('v_w', v_w, 0, d, 'd', 'w', '(d,)')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, v_w, X, y)
     if check_finite:

@@ -125,11 +125,11 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
     lam = _scalar(lam, 'lam')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -175,11 +175,11 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
     lam = _scalar(lam, 'lam')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -239,11 +239,11 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
     lam = _scalar(lam, 'lam')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -302,11 +302,11 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
     lam = _scalar(lam, 'lam')
-    d = w.shape[0]
-    _positive('d', d, 'w')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, X, y)
     if check_finite:
@@ -363,12 +363,12 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
     lam = _scalar(lam, 'lam')
-    d = w.shape[0]
-    _positive('d', d, 'w')
-    _size('v_w', v_w, 0, d, 'd', 'w', '(d,)')
     n = X.shape[0]
     _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'w', '(n, d)')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
     dt = _dtype(w, v_w, X, y)
     if check_finite:

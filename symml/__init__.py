@@ -15,9 +15,10 @@ from .evaluate import evaluate
 from .nodes import Dim, Expr, dims
 from .codegen import compile
 from .catalog import Derivation, catalog, load
+from .verify import check
 
 
 __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
-    "evaluate", "DerivativeError", "compile", "Derivation", "catalog", "load", *_dsl_all,
+    "evaluate", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", *_dsl_all,
 ]

@@ -51,6 +51,9 @@ class Derivation:
         extra: further kernels, name → expression (or tuple of expressions); arguments
             are the inputs the expression uses, in params, data, hyper order.
         title: one line for the module header.
+        notes: extra docstring text per kernel name.
+        domains: name → the set its values live in ("binary", "positive", "spd", "onehot",
+            "simplex", "count", "sign", "unit"); verification draws inputs from it.
         doc: the formula and reference (the derivation file's docstring).
     """
 
@@ -64,6 +67,7 @@ class Derivation:
     title: str = ""
     doc: str = ""
     notes: dict = field(default_factory=dict)
+    domains: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not _NAME.match(self.name or ""):

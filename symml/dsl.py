@@ -13,7 +13,7 @@ import sympy as sp
 
 from . import functions as F
 from .nodes import (
-    Expr, Eye, Let, Tensor, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
+    Dim, Expr, Eye, Let, Tensor, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
     make_einsum, make_map, matmul, placeholder, transpose,
 )
 from .structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, _norm_axis, softmax_of
@@ -38,7 +38,37 @@ def tensor(name: str, shape=()) -> Expr:
     >>> sm.tensor("X", (n, d)).shape
     (n, d)
     """
-    return Tensor.new(name, shape)
+    return Tensor.new(name, _check_shape(name, shape))
+
+
+def _check_shape(name, shape) -> tuple:
+    """Refuse shapes that are not a tuple of sizes, naming the entry and what a size may be."""
+    if isinstance(shape, (int, sp.Expr)) and not isinstance(shape, bool):
+        shape = (shape,)
+    where = f"sm.tensor({name!r}, shape)"
+    expected = "expected a dimension from sm.dims(...) or a positive int"
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(
+            f"{where}: shape must be a tuple of sizes such as (n, d) or (3,), each a dimension from "
+            f"sm.dims(...) or a positive int, got {shape!r} ({type(shape).__name__})"
+        )
+    for s in shape:
+        if isinstance(s, str):
+            raise TypeError(f"{where}: unknown dimension {s!r}; {expected}: create it with sm.dims({s!r})")
+        if isinstance(s, bool) or not isinstance(s, (int, sp.Expr)):
+            raise TypeError(f"{where}: size {s!r} ({type(s).__name__}) is not a size; {expected}")
+        if isinstance(s, int) and s <= 0:
+            raise ValueError(f"{where}: size {s} is not positive; {expected}")
+        if isinstance(s, sp.Expr):
+            strangers = sorted(str(f) for f in s.free_symbols if not isinstance(f, Dim))
+            if strangers:
+                raise TypeError(
+                    f"{where}: size {s} uses {', '.join(strangers)}, which is not a dimension; "
+                    f"{expected}: create it with sm.dims({' '.join(strangers)!r})"
+                )
+            if s.is_integer is not True:
+                raise TypeError(f"{where}: size {s} is not an integer; {expected}, or an integer expression such as n + 1")
+    return tuple(shape)
 
 
 def scalar(name: str) -> Expr:
@@ -47,11 +77,11 @@ def scalar(name: str) -> Expr:
 
 
 def vector(name: str, size) -> Expr:
-    return Tensor.new(name, (size,))
+    return tensor(name, (size,))
 
 
 def matrix(name: str, rows, cols) -> Expr:
-    return Tensor.new(name, (rows, cols))
+    return tensor(name, (rows, cols))
 
 
 def eye(d) -> Expr:
@@ -73,8 +103,7 @@ def sum(x, axis=None) -> Expr:  # noqa: A001 - the math name
     if axis is None:
         axes = set(range(x.ndim))
     else:
-        axes_in = axis if isinstance(axis, (tuple, list)) else (axis,)
-        axes = {_norm_axis(a, x.ndim, "sm.sum") for a in axes_in}
+        axes = set(_axes(axis, x.ndim, "sm.sum"))
     labels = list(range(x.ndim))
     return make_einsum([x], [labels], [l for l in labels if l not in axes], {})
 
@@ -85,9 +114,17 @@ def mean(x, axis=None) -> Expr:
     if axis is None:
         count = sp.Mul(*x.shape) if x.shape else sp.Integer(1)
     else:
-        axes_in = axis if isinstance(axis, (tuple, list)) else (axis,)
-        count = sp.Mul(*[x.shape[_norm_axis(a, x.ndim, "sm.mean")] for a in axes_in])
+        count = sp.Mul(*[x.shape[a] for a in _axes(axis, x.ndim, "sm.mean")])
     return sum(x, axis) / count
+
+
+def _axes(axis, ndim: int, what: str) -> list[int]:
+    """Normalised axes from an int or a tuple of ints; a repeated axis is an error, as in numpy."""
+    axes_in = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = [_norm_axis(a, ndim, what) for a in axes_in]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{what}: axis {tuple(axes_in)} repeats an axis; expected distinct axes of a rank-{ndim} tensor")
+    return axes
 
 
 def dot(a, b) -> Expr:
@@ -206,6 +243,8 @@ def einsum(spec: str, *operands) -> Expr:
         raise TypeError(f"sm.einsum: the spec must be a string such as 'ij,j->i', got {type(spec).__name__}")
     ops = [as_expr(o) for o in operands]
     spec = spec.replace(" ", "")
+    if spec.count("->") > 1:
+        raise ValueError(f"sm.einsum: spec {spec!r} has {spec.count('->')} arrows; expected at most one, as in 'ij,j->i'")
     if "->" in spec:
         lhs, rhs = spec.split("->", 1)
     else:
@@ -221,16 +260,23 @@ def einsum(spec: str, *operands) -> Expr:
     sizes = {}
     for t, o in zip(terms, ops):
         if len(t) != o.ndim:
-            raise ValueError(f"sm.einsum: term {t!r} has {len(t)} indices but its operand has shape {fmt_shape(o.shape)}")
+            raise ValueError(
+                f"sm.einsum: term {t!r} has {len(t)} indices but its operand has shape {fmt_shape(o.shape)}; "
+                f"expected {o.ndim} indices, one per axis"
+            )
         for c, s in zip(t, o.shape):
             if c in sizes and sizes[c] != s:
-                raise ValueError(f"sm.einsum: index {c!r} is bound to sizes {sizes[c]} and {s}")
+                raise ValueError(
+                    f"sm.einsum: index {c!r} is bound to sizes {sizes[c]} and {s}; expected one size per index letter"
+                )
             sizes[c] = s
     for c in rhs:
         if c not in sizes:
             raise ValueError(f"sm.einsum: output index {c!r} appears in no operand")
     if len(set(rhs)) != len(rhs):
-        raise ValueError(f"sm.einsum: output indices {rhs!r} repeat")
+        raise ValueError(
+            f"sm.einsum: output indices {rhs!r} repeat; expected each output index once (a diagonal is 'ii->i')"
+        )
     return make_einsum(ops, [list(t) for t in terms], list(rhs), sizes)
 
 

@@ -43,7 +43,7 @@ class Inv(Expr):
     def vjp(self, k, g, batch):
         # d(A⁻¹) = −A⁻¹ dA A⁻¹  ⇒  Ā = −A⁻ᵀ Ḡ A⁻ᵀ
         b = _b(batch)
-        return make_einsum([self, g, self], [["i", "k"], b + ["k", "l"], ["l", "j"]], b + ["i", "j"], _bsizes(batch), -1)
+        return make_einsum([self, g, self], [["k", "i"], b + ["k", "l"], ["j", "l"]], b + ["i", "j"], _bsizes(batch), -1)
 
     @staticmethod
     def numpy(A):

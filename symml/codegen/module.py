@@ -159,7 +159,9 @@ def kernel_source(spec: KernelSpec, parallel: bool) -> tuple[str, set[str]]:
         else:
             w.append(f"    {v} = _scalar({v}, {t.name!r})")
     all_bound = {}
-    for t in spec.args:
+    # bind sizes from the largest arrays first: "w: expected (d,) with d = 3 (from X)" is the
+    # message a user expects when X and w disagree
+    for t in sorted(spec.args, key=lambda t: -t.ndim):
         for ax, s in enumerate(t.shape):
             v = arg_names[t.name]
             if isinstance(s, Dim) and s not in all_bound:

@@ -1,0 +1,235 @@
+"""The ``symml`` command: list, show, derive, generate, check.
+
+Errors are one line on stderr (``symml: error: ...``); usage errors exit 2, failures
+exit 1. No SymPy or numba traceback reaches the terminal.
+
+Takes: command-line arguments. Gives: text on stdout and an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+EPILOG = "Run `symml COMMAND --help` for a command's options."
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2)."""
+
+
+def _fmt_printer(args):
+    from . import printing
+
+    if getattr(args, "latex", False):
+        return lambda e: printing.latex(e)
+    return lambda e: printing.pretty(e)
+
+
+def cmd_list(args) -> int:
+    from .catalog import catalog, load
+
+    for name in catalog():
+        d = load(name)
+        params = ", ".join(f"{p.name}" for p in d.params)
+        print(f"{name:<28} {d.title}  [params: {params}; kernels: {', '.join(d.kernels + tuple(d.extra))}]")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from . import printing
+    from .calculus import hessian
+    from .catalog import load
+
+    d = load(args.name)
+    show = _fmt_printer(args)
+    if args.report:
+        from .report import report  # optional stage, provided by the reports feature
+
+        print(report(d, fmt=args.format))
+        return 0
+    names = [p.name for p in d.params]
+
+    def pick(p):
+        if p is None:
+            return d.params
+        for t in d.params:
+            if t.name == p:
+                return [t]
+        raise UsageError(f"unknown parameter {p!r} of {d.name}: expected one of {', '.join(names)}")
+
+    def line(lhs, e):
+        if args.index:
+            print(printing.index_form(e, name=lhs[0], wrt=lhs[1], fmt="latex" if args.latex else "unicode"))
+        elif args.latex:
+            print(rf"\frac{{\partial {lhs[0]}}}{{\partial {lhs[1]}}} = {show(e)}" if lhs[1] else f"{lhs[0]} = {show(e)}")
+        else:
+            print(f"∂{lhs[0]}/∂{lhs[1]} = {show(e)}" if lhs[1] else f"{lhs[0]} = {show(e)}")
+
+    print(f"{d.name}: {d.title}")
+    print("L = " + show(d.loss) if not args.index else printing.index_form(d.loss, name="L"))
+    if args.hessian is None or args.grad is not None:
+        for p in pick(args.grad):
+            g = d.grad_of(p)
+            if _has_steps(g) and not args.index:
+                print(printing.equations({f"grad_{p.name}": g}, fmt="latex" if args.latex else "unicode"))
+            else:
+                line(("L", p.name), g)
+    if args.hessian is not None:
+        for p in pick(args.hessian or None):
+            H = hessian(d.loss, p)
+            if args.latex:
+                print(rf"\frac{{\partial^2 L}}{{\partial {p.name}^2}} = {show(H)}")
+            elif args.index:
+                print(printing.index_form(H, name="∂²L", wrt=p.name))
+            else:
+                print(f"∂²L/∂{p.name}² = {show(H)}")
+    return 0
+
+
+def _has_steps(e) -> bool:
+    from .nodes import Let, walk
+
+    return any(isinstance(n, Let) for n in walk([e]))
+
+
+def cmd_derive(args) -> int:
+    from . import printing
+    from .calculus import grad, hessian
+    from .parse import parse, tensors_from_specs
+
+    space = tensors_from_specs(args.shape or [])
+    expr = parse(args.expr, space)
+    if not args.wrt:
+        raise UsageError("derive needs --wrt NAME (the tensor to differentiate with respect to)")
+    if args.wrt not in space:
+        raise UsageError(f"--wrt {args.wrt}: not declared; declare it with --shape {args.wrt}=DIM,...")
+    x = space[args.wrt]
+    show = _fmt_printer(args)
+    print("f = " + show(expr))
+    if args.index:
+        print(printing.index_form(grad(expr, x), name="f", wrt=args.wrt))
+    else:
+        print(f"∂f/∂{args.wrt} = " + show(grad(expr, x)))
+    if args.hessian:
+        print(f"∂²f/∂{args.wrt}² = " + show(hessian(expr, x)))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .catalog import generate
+
+    results = generate(args.names or None, check=args.check)
+    bad = [(n, s) for n, s in results if s in ("stale", "missing")]
+    for n, s in results:
+        if args.check:
+            if s != "unchanged":
+                print(f"generated/{n}.py is {s}: run `symml generate {n}`")
+        else:
+            print(f"generated/{n}.py {s}")
+    if args.check and not bad:
+        print(f"{len(results)} generated modules are current")
+    return 1 if bad else 0
+
+
+def cmd_check(args) -> int:
+    from .catalog import catalog
+    from .verify import check
+
+    names = args.names or catalog()
+    ok = True
+    for n in names:
+        for dt in (np.float64, np.float32) if args.float32 else (np.float64,):
+            r = check(n, points=args.points, seed=args.seed, dtype=dt)
+            print(r)
+            ok &= r.ok
+    print("all checks passed" if ok else "some checks FAILED")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="symml", description="Derive, print, generate and verify the mathematics of ML models.", epilog=EPILOG
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("list", help="list the catalog's derivations", description="List the catalog's derivations.")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("show", help="print a derivation's loss, gradient and Hessian",
+                       description="Print a catalog model's loss and derivatives as a person writes them.")
+    s.add_argument("name", help="a derivation name (see `symml list`)")
+    s.add_argument("--grad", metavar="P", nargs="?", const=None, default=None,
+                   help="print the gradient with respect to parameter P (default: all)")
+    s.add_argument("--hessian", metavar="P", nargs="?", const="", default=None,
+                   help="print the Hessian with respect to parameter P (default: the first)")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", action="store_true", help="LaTeX output")
+    fmt.add_argument("--unicode", action="store_true", help="unicode output (the default)")
+    fmt.add_argument("--index", action="store_true", help="index notation")
+    s.add_argument("--report", action="store_true", help="a step-by-step derivation report")
+    s.add_argument("--format", choices=("md", "tex", "html"), default="md", help="report format (with --report)")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("derive", help="differentiate an expression typed in the shell",
+                       description="Differentiate an expression in the DSL's notation, e.g. "
+                                   "symml derive 'sum(softplus(X @ w) - y * (X @ w))' --shape X=n,d "
+                                   "--shape w=d --shape y=n --wrt w --hessian. The expression is parsed by a "
+                                   "restricted parser; nothing is evaluated.")
+    s.add_argument("expr", help="the expression (DSL operators and functions only)")
+    s.add_argument("--shape", action="append", metavar="NAME=DIMS",
+                   help="declare a tensor, e.g. X=n,d or w=d; NAME= declares a scalar")
+    s.add_argument("--wrt", metavar="NAME", help="differentiate with respect to this tensor")
+    s.add_argument("--hessian", action="store_true", help="also print the Hessian")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", action="store_true", help="LaTeX output")
+    fmt.add_argument("--index", action="store_true", help="index notation for the gradient")
+    s.set_defaults(func=cmd_derive)
+
+    s = sub.add_parser("generate", help="write generated/<name>.py for each derivation",
+                       description="Write the kernel modules in generated/ (atomically; unchanged files keep "
+                                   "their bytes). With --check, write nothing and exit 1 if any is stale or missing.")
+    s.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: the whole catalog)")
+    s.add_argument("--check", action="store_true", help="only check that generated/ is current")
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("check", help="verify kernels against finite differences",
+                       description="Compare every derivative kernel with central finite differences of the "
+                                   "kernel it differentiates. Exits 1 on any failure.")
+    s.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: the whole catalog)")
+    s.add_argument("--points", type=int, default=3, help="random points per scale (default 3)")
+    s.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
+    s.add_argument("--float32", action="store_true", help="also check the float32 path")
+    s.set_defaults(func=cmd_check)
+    return p
+
+
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+
+    def usage_error(message):
+        print(f"symml: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    for sp_ in [parser] + [a for a in parser._subparsers._group_actions[0].choices.values()]:
+        sp_.error = usage_error
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"symml: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, KeyError, ImportError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"symml: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

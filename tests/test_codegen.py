@@ -1,0 +1,242 @@
+"""Codegen end to end: generated kernels against sm.evaluate, wrapper errors, caching,
+golden generated files. Compile-heavy tests are marked ``compile``."""
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symml as sm
+from symml.catalog import GENERATED, catalog, generate, generated_source, load
+from symml.verify import sample_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _kernels(name):
+    return importlib.import_module(f"generated.{name}")
+
+
+@pytest.mark.parametrize("name", catalog())
+def test_generated_module_is_current(name):
+    """Golden file: the module regenerated in memory equals generated/<name>.py."""
+    path = GENERATED / f"{name}.py"
+    assert path.exists(), f"generated/{name}.py is missing: run `symml generate {name}`"
+    assert path.read_text(encoding="utf-8") == generated_source(name), (
+        f"generated/{name}.py is stale: run `symml generate {name}`"
+    )
+
+
+def test_generate_twice_changes_no_byte(tmp_path):
+    first = generate(["least_squares"], out_dir=tmp_path)
+    before = (tmp_path / "least_squares.py").read_bytes()
+    mtime = (tmp_path / "least_squares.py").stat().st_mtime_ns
+    second = generate(["least_squares"], out_dir=tmp_path)
+    assert first == [("least_squares", "written")] and second == [("least_squares", "unchanged")]
+    assert (tmp_path / "least_squares.py").read_bytes() == before
+    assert (tmp_path / "least_squares.py").stat().st_mtime_ns == mtime
+
+
+def test_generate_check_names_stale_and_missing(tmp_path):
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "missing")]
+    (tmp_path / "least_squares.py").write_text("# edited by hand\n")
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "stale")]
+
+
+def test_generated_module_imports_only_numpy_and_numba():
+    for name in catalog():
+        src = (GENERATED / f"{name}.py").read_text()
+        imports = [ln for ln in src.splitlines() if ln.startswith(("import ", "from "))]
+        assert imports == ["import numpy as np", "from numba import njit"] or imports == [
+            "import numpy as np", "from numba import njit, prange"], imports
+        assert "Input hash: sha256:" in src and "symml generate" in src
+
+
+def _reference(d, args):
+    outs = {"loss": d.loss}
+    for p, g in zip(d.params, d.grads):
+        outs[f"grad_{p.name}"] = g
+    return sm.evaluate(outs, **args)
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("name", catalog())
+@pytest.mark.parametrize("sizes", [None, {"n": 31, "d": 7, "h": 5, "K": 4}])
+def test_kernels_agree_with_evaluate(name, sizes):
+    d = load(name)
+    k = _kernels(name)
+    rng = np.random.default_rng(1)
+    args = sample_inputs(d, rng, sizes=sizes)
+    ref = _reference(d, args)
+    pargs = [args[p.name] for p in d.params] + [args[t.name] for t in d.data + d.hyper]
+    loss = k.loss(*pargs)
+    assert abs(loss - ref["loss"]) <= 1e-10 * max(1.0, abs(ref["loss"]))
+    g = k.grad(*pargs)
+    g = g if isinstance(g, tuple) else (g,)
+    for p, gi in zip(d.params, g):
+        r = ref[f"grad_{p.name}"]
+        assert np.max(np.abs(gi - r)) <= 1e-10 * max(1.0, np.max(np.abs(r)))
+    if hasattr(k, "hessian"):
+        H = k.hessian(*pargs)
+        values = sm.evaluate((d.loss, *d.hessian_blocks), **args)[1:]
+        rows = [p for p in d.params for _ in d.params]
+        blocks = [np.reshape(v, (int(np.prod(np.shape(args[p.name]), dtype=int)), -1)) for v, p in zip(values, rows)]
+        m = len(d.params)
+        Href = np.block([[blocks[i * m + j] for j in range(m)] for i in range(m)])
+        assert np.max(np.abs(H - Href)) <= 1e-10 * max(1.0, np.max(np.abs(Href)))
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("name", catalog())
+def test_symml_check_passes(name):
+    assert sm.check(name, points=2).ok
+    assert sm.check(name, points=1, dtype=np.float32).ok
+
+
+# ---------------------------------------------------------------- wrapper errors
+
+@pytest.fixture(scope="module")
+def logistic():
+    k = _kernels("logistic_regression")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    y = (rng.random(20) < 0.5).astype(float)
+    return k, dict(w=np.zeros(3), b=0.0, X=X, y=y, lam=0.1)
+
+
+def _call(k, a, fn="grad", **kw):
+    return getattr(k, fn)(a["w"], a["b"], a["X"], a["y"], a["lam"], **kw)
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("change, match", [
+    (dict(w=np.zeros((3, 1))), r"w: expected shape \(d,\) \(rank 1\), got shape \(3, 1\)"),
+    (dict(w=np.zeros(4)), r"w: expected shape \(d,\) with d = 3 \(from X\), got shape \(4,\)"),
+    (dict(y=np.zeros(19)), r"y: expected shape \(n,\) with n = 20 \(from X\), got shape \(19,\)"),
+    (dict(X=np.zeros((20, 3), dtype=np.int64)), r"X: expected a float32 or float64 array .* got dtype int64"),
+    (dict(X=np.zeros((20, 3), dtype=bool)), r"X: expected a float32 or float64 array .* got dtype bool"),
+    (dict(X=np.zeros((20, 3), dtype=complex)), r"X: expected a float32 or float64 array .* got dtype complex128"),
+    (dict(X=np.zeros((0, 3))), r"X: dimension n must be at least 1, got 0"),
+    (dict(lam=np.ones(2)), r"lam: expected a real number, got an array of shape \(2,\)"),
+    (dict(lam="big"), r"lam: expected a real number, got str"),
+    (dict(lam=1j), r"lam: expected a real number, got complex"),
+    (dict(X=np.full((20, 3), np.nan)), r"X: contains NaN or inf"),
+    (dict(lam=float("inf")), r"lam: contains NaN or inf"),
+])
+def test_wrapper_errors(logistic, change, match):
+    k, a = logistic
+    with pytest.raises(ValueError, match=match):
+        _call(k, {**a, **change})
+
+
+@pytest.mark.compile
+def test_wrapper_missing_and_unknown_names(logistic):
+    k, a = logistic
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'lam'"):
+        k.grad(a["w"], a["b"], a["X"], a["y"])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'alpha'"):
+        k.grad(a["w"], a["b"], a["X"], a["y"], alpha=1.0)
+
+
+@pytest.mark.compile
+def test_wrapper_accepts_float32_and_noncontiguous(logistic):
+    k, a = logistic
+    ref = _call(k, a)
+    X32 = a["X"].astype(np.float32)
+    g32 = k.grad(a["w"].astype(np.float32), a["b"], X32, a["y"].astype(np.float32), a["lam"])
+    assert g32[0].dtype == np.float32
+    assert np.allclose(g32[0], ref[0], rtol=1e-4, atol=1e-5)
+    Xbig = np.asfortranarray(np.repeat(a["X"], 2, axis=1))[:, ::2]
+    assert not Xbig.flags.c_contiguous
+    g = k.grad(a["w"], a["b"], Xbig, a["y"], a["lam"])
+    assert np.allclose(g[0], ref[0], rtol=1e-13, atol=0)
+    assert _call(k, {**a, "X": np.full((20, 3), np.nan)}, check_finite=False)[0].shape == (3,)
+
+
+@pytest.mark.compile
+def test_scipy_minimize_plugs_in():
+    scipy_opt = pytest.importorskip("scipy.optimize")
+    from generated import least_squares as k
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
+    theta = np.zeros(4)
+
+    def fun(t):
+        return k.value_and_grad(t[:3], t[3], X, y)
+
+    def pack(res):
+        f, (gw, gb) = res
+        return f, np.append(gw, gb)
+
+    r = scipy_opt.minimize(lambda t: pack(fun(t)), theta, jac=True, method="L-BFGS-B", options={"gtol": 1e-12})
+    assert np.allclose(r.x, [1.0, -2.0, 0.5, 0.3], atol=1e-6)
+
+
+# ---------------------------------------------------------------- sm.compile
+
+@pytest.mark.compile
+def test_compile_adhoc_matches_evaluate(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    n, d = sm.dims("n d")
+    X, w, y = sm.tensor("X", (n, d)), sm.tensor("w", (d,)), sm.tensor("y", (n,))
+    L = sm.sum(sm.log_sigmoid(y * (X @ w)))
+    k = sm.compile({"loss": L, "grad": sm.grad(L, w)})
+    rng = np.random.default_rng(0)
+    for m, p in [(9, 2), (40, 6)]:
+        args = dict(X=rng.normal(size=(m, p)), w=rng.normal(size=p), y=np.sign(rng.normal(size=m)))
+        out, ref = k(**args), sm.evaluate({"loss": L, "grad": sm.grad(L, w)}, **args)
+        assert abs(out["loss"] - ref["loss"]) <= 1e-10 * abs(ref["loss"])
+        assert np.allclose(out["grad"], ref["grad"], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="missing input 'y'"):
+        k(X=args["X"], w=args["w"])
+    with pytest.raises(ValueError, match="unknown input 'z'"):
+        k(z=1.0, **args)
+    assert len(list(tmp_path.glob("k_*.py"))) == 1
+
+
+SCRIPT = textwrap.dedent("""
+    import time, sys
+    t0 = time.perf_counter()
+    import numpy as np, symml as sm
+    from symml.codegen import jit
+    n, d = sm.dims("n d")
+    X, w, y = sm.tensor("X", (n, d)), sm.tensor("w", (d,)), sm.tensor("y", (n,))
+    L = sm.sum(sm.softplus(X @ w) - y * (X @ w))
+    outs = {"loss": L, "grad": sm.grad(L, w)}
+    calls = []
+    real = jit.module_source
+    jit.module_source = lambda *a, **k: calls.append(1) or real(*a, **k)
+    t1 = time.perf_counter()
+    k = sm.compile(outs)
+    r = k(X=np.ones((5, 2)), w=np.zeros(2), y=np.ones(5))
+    t2 = time.perf_counter()
+    print(len(calls), round(t2 - t1, 3), round(r["loss"], 6))
+""")
+
+
+@pytest.mark.compile
+def test_compile_second_process_reuses_cache(tmp_path):
+    env = {**os.environ, "SYMML_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    first = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    n1, t1, v1 = first.stdout.split()
+    n2, t2, v2 = second.stdout.split()
+    assert (n1, n2) == ("1", "0"), "the second process must not generate code again"
+    assert v1 == v2 == str(round(5 * np.log(2), 6))
+    assert float(t2) < float(t1)
+
+
+def test_compile_corrupt_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    d, = sm.dims("d")
+    w = sm.tensor("w", (d,))
+    k = sm.compile(sm.norm2(w))
+    k.path.write_text(k.path.read_text()[:200])  # truncated
+    k2 = sm.compile(sm.norm2(w))
+    assert "SYMML_KEY" in k2.path.read_text()
