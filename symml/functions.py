@@ -126,14 +126,19 @@ NUMPY_FUNCTIONS = {
     sp.cos: np.cos,
     sp.Abs: np.abs,
     sp.sign: np.sign,
+    sp.Max: lambda *a: np.maximum.reduce(np.broadcast_arrays(*a)),
+    sp.Min: lambda *a: np.minimum.reduce(np.broadcast_arrays(*a)),
+    sp.loggamma: None,  # filled below when scipy is present
     sp.erf: None,  # filled below when scipy is present
 }
 try:  # scipy is optional for the core; erf appears in Gaussian CDFs only.
     from scipy import special as _special
 
     NUMPY_FUNCTIONS[sp.erf] = _special.erf
+    NUMPY_FUNCTIONS[sp.loggamma] = _special.gammaln
 except ImportError:  # pragma: no cover
     del NUMPY_FUNCTIONS[sp.erf]
+    del NUMPY_FUNCTIONS[sp.loggamma]
 
 ML_FUNCTIONS = (sigmoid, softplus, log_sigmoid, step, relu)
 for _f in ML_FUNCTIONS:

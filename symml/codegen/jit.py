@@ -34,11 +34,23 @@ def cache_dir() -> Path:
     return path
 
 
+def _codegen_digest() -> str:
+    """A hash of codegen's own source: a change to how kernels are spelled invalidates the cache."""
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+_CODEGEN_DIGEST = _codegen_digest()
+
+
 def graph_key(exprs: list[Expr], args) -> str:
     """A structural hash of the expressions (stable across processes)."""
     index: dict[int, int] = {}
     h = hashlib.sha256()
-    h.update(f"codegen={CODEGEN_VERSION};sympy={sp.__version__};numba={numba.__version__};numpy={np.__version__}".encode())
+    h.update(f"codegen={CODEGEN_VERSION}:{_CODEGEN_DIGEST};sympy={sp.__version__};numba={numba.__version__};"
+             f"numpy={np.__version__}".encode())
     for node in walk(exprs):
         index[node.uid] = len(index)
         attrs = []

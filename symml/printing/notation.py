@@ -1,0 +1,373 @@
+"""Spelling: how printed fragments look in unicode and in LaTeX.
+
+A printed fragment is a :class:`Piece`: its text plus what a printer needs in order to
+place it next to others (a precedence for parentheses, whether it may touch its
+neighbours without a space, whether it is a rank-0 value). The two :class:`Spelling`
+classes turn the same structural request (transpose this, call ``diag`` on that,
+juxtapose these, a fraction) into unicode or LaTeX. Name tables are data.
+
+Takes: strings and pieces. Gives: pieces.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+import sympy as sp
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.latex import translate as _latex_name
+from sympy.printing.pretty.pretty_symbology import greek_unicode
+
+# --------------------------------------------------------------------------- precedence
+
+NEG = ADD = 10  # a sum, or a leading minus sign
+HADAMARD = DIV = 50  # a ⊙ b, a/b
+MATMUL = 60  # juxtaposition: AB, λw, 2x
+POSTFIX = 90  # Aᵀ, A⁻¹, x², ‖x‖²
+ATOM = 100  # names, numbers, calls, parenthesized groups
+
+
+@dataclass(frozen=True)
+class RightFactor:
+    """A column chain ``coef · prefix · vector``: lets ``Ax + Aᵀx`` print as ``(A + Aᵀ)x``."""
+
+    coef: Any
+    prefix: "Piece"
+    key: tuple
+    vector: "Piece"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A printed fragment.
+
+    Attributes:
+        text: the printed text.
+        prec: binding strength; a piece is parenthesized where a stronger one is needed.
+        ltight, rtight: whether juxtaposition may touch the piece on that side without a
+            space (unicode only: ``2Xᵀ`` but ``Xᵀ diag(s) X``).
+        scalar: the piece stands for a rank-0 value.
+        open_right: the piece extends to the right (``Σ_i x_i``), so nothing may follow it
+            unparenthesized.
+        n_scalars: rank-0 factors inside (orders the terms of a sum).
+        right: set for a matrix-vector product, to factor sums that share the vector.
+    """
+
+    text: str
+    prec: int = ATOM
+    ltight: bool = True
+    rtight: bool = True
+    scalar: bool = False
+    open_right: bool = False
+    n_scalars: int = 0
+    right: RightFactor | None = None
+
+
+# --------------------------------------------------------------------------- names
+
+#: Names that mean a Greek letter but are not spelled as one (``lambda`` is a keyword).
+NAME_ALIASES = {"lam": "lambda", "lamda": "lambda", "Lam": "Lambda", "Lamda": "Lambda"}
+
+#: Operators printed as applied functions: key → (unicode, LaTeX).
+OPERATORS = {
+    "diag": ("diag", r"\operatorname{diag}"),
+    "tr": ("tr", r"\operatorname{tr}"),
+    "sum": ("sum", r"\operatorname{sum}"),
+    "det": ("det", r"\det"),
+    "logdet": ("log det", r"\log\det"),
+    "logsumexp": ("logsumexp", r"\operatorname{logsumexp}"),
+    "conv2d": ("conv2d", r"\operatorname{conv2d}"),
+    "conv2d_transpose": ("conv2d_transpose", r"\operatorname{conv2d\_transpose}"),
+    "conv2d_weight": ("conv2d_weight", r"\operatorname{conv2d\_weight}"),
+    "maxpool2d": ("maxpool2d", r"\operatorname{maxpool2d}"),
+    "avgpool2d": ("avgpool2d", r"\operatorname{avgpool2d}"),
+    "maxunpool2d": ("maxunpool2d", r"\operatorname{maxunpool2d}"),
+    "avgunpool2d": ("avgunpool2d", r"\operatorname{avgunpool2d}"),
+}
+
+_SUB_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_TIGHT_NAME = re.compile(r"[^\W\d_][₀-₉′]*")
+
+
+# --------------------------------------------------------------------------- spellings
+
+
+class Spelling:
+    """The notation-independent interface; :class:`Unicode` and :class:`Latex` implement it."""
+
+    fmt = ""
+    minus = "-"
+    odot = ""
+    transpose_mark = ""
+    inverse_mark = ""
+    inverse_transpose_mark = ""
+    identity = "I"
+    ones = "1"
+
+    # -- primitives each spelling defines
+    def name(self, name: str) -> Piece:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def paren(self, p: Piece) -> Piece:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def join(self, a: str, b: Piece, a_piece: Piece) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fraction(self, num: Piece, den: Piece) -> Piece:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def power(self, base: Piece, exp: Piece | int) -> Piece:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared structure
+    def number(self, value) -> Piece:
+        """A non-negative number."""
+        value = sp.sympify(value)
+        if value.is_Integer:
+            return Piece(str(value))
+        if value.is_Rational:
+            return self.fraction(Piece(str(value.p)), Piece(str(value.q)))
+        if value.is_Float:
+            return Piece(f"{float(value):g}")
+        return Piece(str(value), prec=ADD, ltight=False, rtight=False)
+
+    def negate(self, p: Piece) -> Piece:
+        inner = self.paren(p) if p.prec <= ADD else p
+        return replace(inner, text=self.minus.strip() + inner.text, prec=NEG, ltight=False, right=None)
+
+    def postfix(self, base: Piece, mark: str) -> Piece:
+        if base.prec < ATOM:
+            base = self.paren(base)
+        return replace(base, text=base.text + mark, prec=POSTFIX, open_right=False, right=None)
+
+    def transpose(self, base: Piece) -> Piece:
+        return self.postfix(base, self.transpose_mark)
+
+    def call(self, op: str, *args: Piece, raw: str | None = None) -> Piece:
+        """``op(args)``; ``op`` is a key of :data:`OPERATORS`, or ``raw`` gives the name."""
+        name = raw if raw is not None else OPERATORS[op][self.fmt == "latex"]
+        tight = len(name) == 1
+        body = ", ".join(a.text for a in args)
+        return Piece(name + self.paren(Piece(body)).text, ltight=tight, rtight=tight)
+
+    def juxtapose(self, pieces: Sequence[Piece], hadamard: bool = False) -> Piece:
+        """A product: matrix-chain juxtaposition, or ⊙ between non-scalar factors.
+
+        Factors are parenthesized where they bind less tightly than a product, where they
+        extend to the right and something follows, and where a rank-0 product would run
+        into the next factor (``(xᵀy)w``).
+        """
+        pieces = list(pieces)
+        if len(pieces) == 1:
+            return pieces[0]
+        need = MATMUL if hadamard else POSTFIX
+        fixed = []
+        for k, p in enumerate(pieces):
+            last = k == len(pieces) - 1
+            if p.prec < need or (p.open_right and not last) or (
+                p.scalar and p.prec == MATMUL and not last
+            ):
+                p = self.paren(p)
+            fixed.append(p)
+        text, used_odot, prev = fixed[0].text, False, fixed[0]
+        for p in fixed[1:]:
+            if hadamard and not prev.scalar and not p.scalar:
+                text += self.odot
+                text += p.text
+                used_odot = True
+            else:
+                text = self.join(text, p, prev)
+            prev = p
+        return Piece(
+            text,
+            prec=HADAMARD if used_odot else MATMUL,
+            ltight=fixed[0].ltight,
+            rtight=fixed[-1].rtight,
+            scalar=all(p.scalar for p in pieces),
+            open_right=fixed[-1].open_right,
+        )
+
+    def norm_squared(self, p: Piece) -> Piece:
+        return self.power(self._norm(p), 2)
+
+    def equation(self, lhs: str, rhs: str) -> str:
+        return f"{lhs} = {rhs}"
+
+
+class Unicode(Spelling):
+    """Unicode, one line: ``2Xᵀ(Xw − y)``."""
+
+    fmt = "unicode"
+    minus = " − "
+    odot = " ⊙ "
+    transpose_mark = "ᵀ"
+    inverse_mark = "⁻¹"
+    inverse_transpose_mark = "⁻ᵀ"
+    ones = "𝟏"
+
+    def name(self, name: str) -> Piece:
+        text = self._name_text(name)
+        tight = bool(_TIGHT_NAME.fullmatch(text))
+        return Piece(text, ltight=tight, rtight=tight)
+
+    def _name_text(self, name: str) -> str:
+        base, sups, subs = split_super_sub(name)
+        base = NAME_ALIASES.get(base, base)
+        text = greek_unicode.get(base, base)
+        for s in subs:
+            text += s.translate(_SUB_DIGITS) if s.isdigit() else "_" + self._name_text(s)
+        for s in sups:
+            text += s.translate(_SUP) if s.isdigit() else "^" + self._name_text(s)
+        return text
+
+    def paren(self, p: Piece) -> Piece:
+        return replace(p, text=f"({p.text})", prec=ATOM, ltight=True, rtight=True, open_right=False, right=None)
+
+    def join(self, a: str, b: Piece, a_piece: Piece) -> str:
+        sep = "" if a_piece.rtight and b.ltight else " "
+        return a + sep + b.text
+
+    def fraction(self, num: Piece, den: Piece) -> Piece:
+        if num.prec < MATMUL or num.open_right:
+            num = self.paren(num)
+        if den.prec < POSTFIX:
+            den = self.paren(den)
+        return Piece(f"{num.text}/{den.text}", prec=DIV, ltight=num.ltight, rtight=den.rtight,
+                     scalar=num.scalar and den.scalar)
+
+    def power(self, base: Piece, exp) -> Piece:
+        if base.prec < ATOM:
+            base = self.paren(base)
+        if isinstance(exp, int) or (isinstance(exp, sp.Basic) and exp.is_Integer):
+            return self.postfix(base, str(exp).translate(_SUP))
+        exp_p = exp if isinstance(exp, Piece) else Piece(str(exp))
+        e = exp_p.text if exp_p.prec >= ATOM and " " not in exp_p.text else f"({exp_p.text})"
+        return self.postfix(base, "^" + e)
+
+    def sqrt(self, p: Piece) -> Piece:
+        inner = p if p.prec >= ATOM and p.ltight else self.paren(p)
+        return Piece("√" + inner.text, rtight=inner.rtight)
+
+    def _norm(self, p: Piece) -> Piece:
+        return Piece(f"‖{p.text}‖")
+
+    def subscript(self, base: Piece, indices: Sequence[str]) -> Piece:
+        if not (len(base.text) == 1 or (base.prec >= ATOM and base.text.endswith(")"))):
+            base = self.paren(base)
+        idx = "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
+        return Piece(f"{base.text}_{idx}", ltight=base.ltight, rtight=False)
+
+    def big_sum(self, indices: Sequence[str], limits: Sequence[tuple], body: Piece) -> Piece:
+        idx = "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
+        if body.prec <= ADD:
+            body = self.paren(body)
+        return Piece(f"Σ_{idx} {body.text}", prec=ADD, ltight=False, rtight=body.rtight, open_right=True)
+
+    def delta(self, indices: Sequence[str]) -> Piece:
+        return self.subscript(Piece("δ"), indices)
+
+    def partial(self, f: str, wrt: Sequence[str]) -> str:
+        order = len(wrt)
+        top = "∂" + ("" if order == 1 else str(order).translate(_SUP))
+        return f"{top}{f}/" + "".join("∂" + w for w in wrt)
+
+    def equations(self, rows: Sequence[tuple[str, str]]) -> str:
+        width = max((len(lhs) for lhs, _ in rows), default=0)
+        return "\n".join(f"{lhs.ljust(width)} = {rhs}" for lhs, rhs in rows)
+
+
+class Latex(Spelling):
+    """LaTeX: ``2 X^{\\top} \\left(X w - y\\right)``."""
+
+    fmt = "latex"
+    minus = " - "
+    odot = r" \odot "
+    transpose_mark = r"^{\top}"
+    inverse_mark = "^{-1}"
+    inverse_transpose_mark = r"^{-\top}"
+    ones = r"\mathbf{1}"
+
+    def name(self, name: str) -> Piece:
+        return Piece(self._name_text(name))
+
+    def _name_text(self, name: str) -> str:
+        base, sups, subs = split_super_sub(name)
+        base = NAME_ALIASES.get(base, base)
+        text = _latex_name(base)
+        if len(base) > 1 and text == base:
+            text = r"\mathrm{%s}" % base
+        if subs:
+            text += "_{" + ",".join(self._name_text(s) if not s.isdigit() else s for s in subs) + "}"
+        if sups:
+            text += "^{" + ",".join(self._name_text(s) if not s.isdigit() else s for s in sups) + "}"
+        return text
+
+    def paren(self, p: Piece) -> Piece:
+        return replace(p, text=rf"\left({p.text}\right)", prec=ATOM, open_right=False, right=None)
+
+    def join(self, a: str, b: Piece, a_piece: Piece) -> str:
+        return a + " " + b.text
+
+    def fraction(self, num: Piece, den: Piece) -> Piece:
+        return Piece(rf"\frac{{{num.text}}}{{{den.text}}}", prec=POSTFIX, scalar=num.scalar and den.scalar)
+
+    def power(self, base: Piece, exp) -> Piece:
+        if base.prec < ATOM:
+            base = self.paren(base)
+        e = exp.text if isinstance(exp, Piece) else str(exp)
+        return self.postfix(base, "^{" + e + "}")
+
+    def sqrt(self, p: Piece) -> Piece:
+        return Piece(rf"\sqrt{{{p.text}}}")
+
+    def _norm(self, p: Piece) -> Piece:
+        return Piece(rf"\left\lVert {p.text} \right\rVert")
+
+    def subscript(self, base: Piece, indices: Sequence[str]) -> Piece:
+        if base.prec < ATOM or (re.search(r"[_^]", base.text) and not base.text.endswith(")")):
+            base = self.paren(base)
+        sep = "" if all(len(i) == 1 for i in indices) else ","
+        return Piece(f"{base.text}_{{{sep.join(indices)}}}")
+
+    def big_sum(self, indices: Sequence[str], limits: Sequence[tuple], body: Piece) -> Piece:
+        if body.prec <= ADD:
+            body = self.paren(body)
+        head = " ".join(rf"\sum_{{{i}={lo}}}^{{{hi}}}" for i, (lo, hi) in zip(indices, limits))
+        return Piece(f"{head} {body.text}", prec=ADD, open_right=True)
+
+    def delta(self, indices: Sequence[str]) -> Piece:
+        return self.subscript(Piece(r"\delta"), indices)
+
+    def partial(self, f: str, wrt: Sequence[str]) -> str:
+        order = len(wrt)
+        top = r"\partial" + ("" if order == 1 else f"^{{{order}}}")
+        return rf"\frac{{{top} {f}}}{{" + " ".join(r"\partial " + w for w in wrt) + "}"
+
+    def equations(self, rows: Sequence[tuple[str, str]]) -> str:
+        body = " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in rows)
+        return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
+
+
+UNICODE = Unicode()
+LATEX = Latex()
+SPELLINGS = {"unicode": UNICODE, "latex": LATEX}
+
+
+def spelling_for(fmt: str) -> Spelling:
+    """The spelling named ``fmt`` ("unicode" or "latex"), or a ValueError that lists both."""
+    try:
+        return SPELLINGS[fmt]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown format {fmt!r}: expected 'unicode' or 'latex'") from None
+
+
+def name_text(name: str, fmt: str = "unicode") -> str:
+    """A tensor or intermediate name as printed: Greek words become letters, digits subscripts.
+
+    >>> name_text("lam"), name_text("W1"), name_text("delta_z"), name_text("lam", "latex")
+    ('λ', 'W₁', 'δ_z', '\\\\lambda')
+    """
+    return spelling_for(fmt).name(name).text
