@@ -13,12 +13,14 @@ from .dsl import *  # noqa: F401,F403
 from .dsl import __all__ as _dsl_all
 from .evaluate import evaluate
 from .nodes import Dim, Expr, dims
+from .parse import parse
 from .codegen import compile
 from .catalog import Derivation, catalog, load
 from .verify import check
+from .solve import NoClosedForm, solve_entrywise, solve_linear, solve_scalar, stationary_point
 
 
 __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
-    "evaluate", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", *_dsl_all,
+    "evaluate", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "NoClosedForm", *_dsl_all,
 ]

@@ -22,7 +22,7 @@ __all__ = [
     "tensor", "scalar", "vector", "matrix", "eye", "let", "sum", "mean", "dot", "outer", "diag", "trace",
     "inv", "det", "logdet", "norm2", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "softplus",
     "log_sigmoid", "relu", "logsumexp", "softmax", "log_softmax", "einsum", "conv2d", "maxpool2d",
-    "avgpool2d", "transpose", "matmul", "where_positive",
+    "avgpool2d", "transpose", "matmul", "where_positive", "expand_dims",
 ]
 
 
@@ -67,7 +67,9 @@ def _check_shape(name, shape) -> tuple:
                     f"{expected}: create it with sm.dims({' '.join(strangers)!r})"
                 )
             if s.is_integer is not True:
-                raise TypeError(f"{where}: size {s} is not an integer; {expected}, or an integer expression such as n + 1")
+                raise TypeError(
+                    f"{where}: size {s} is not an integer; {expected}, or an integer expression such as n + 1"
+                )
     return tuple(shape)
 
 
@@ -92,6 +94,21 @@ def eye(d) -> Expr:
 def let(name: str, expr) -> Expr:
     """Name an intermediate, e.g. ``z = sm.let("z", X @ w)``; printing and codegen keep it."""
     return Let.new(name, expr)
+
+
+def expand_dims(x, axis: int) -> Expr:
+    """Insert an axis of size 1 (numpy's np.expand_dims), to broadcast against other tensors.
+
+    >>> import symml as sm
+    >>> n, d = sm.dims("n d")
+    >>> sm.expand_dims(sm.tensor("x", (n, d)), 1).shape
+    (n, 1, d)
+    """
+    x = as_expr(x)
+    axis = _norm_axis(axis, x.ndim + 1, "sm.expand_dims")
+    labels = list(range(x.ndim))
+    out = labels[:axis] + ["new"] + labels[axis:]
+    return make_einsum([x], [labels], out, {"new": sp.Integer(1)})
 
 
 # --------------------------------------------------------------------------- reductions
@@ -123,7 +140,9 @@ def _axes(axis, ndim: int, what: str) -> list[int]:
     axes_in = axis if isinstance(axis, (tuple, list)) else (axis,)
     axes = [_norm_axis(a, ndim, what) for a in axes_in]
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{what}: axis {tuple(axes_in)} repeats an axis; expected distinct axes of a rank-{ndim} tensor")
+        raise ValueError(
+            f"{what}: axis {tuple(axes_in)} repeats an axis; expected distinct axes of a rank-{ndim} tensor"
+        )
     return axes
 
 
@@ -244,7 +263,9 @@ def einsum(spec: str, *operands) -> Expr:
     ops = [as_expr(o) for o in operands]
     spec = spec.replace(" ", "")
     if spec.count("->") > 1:
-        raise ValueError(f"sm.einsum: spec {spec!r} has {spec.count('->')} arrows; expected at most one, as in 'ij,j->i'")
+        raise ValueError(
+            f"sm.einsum: spec {spec!r} has {spec.count('->')} arrows; expected at most one, as in 'ij,j->i'"
+        )
     if "->" in spec:
         lhs, rhs = spec.split("->", 1)
     else:

@@ -382,8 +382,10 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
         raise ValueError("einsum output indices must be distinct")
     ops: list[tuple[Expr, list]] = []
     eyes: list[list] = []
+    seen = set(out)  # labels that some operand (or the output) carries; `sizes` alone makes no index
     while work:
         op, sub = work.pop(0)
+        seen.update(sub)
         if len(sub) != op.ndim:
             raise ValueError(f"einsum operand of shape {fmt_shape(op.shape)} given {len(sub)} indices")
         for lab, s in zip(sub, op.shape):
@@ -431,7 +433,7 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
     ops += [(Eye.new(sizes[a]), [a, b]) for a, b in kept_eyes]
     # an index used by nothing and not in the output sums a constant 1: a factor of its size
     used = {l for _, s in ops for l in s} | set(out)
-    for l in [l for l in sizes if l not in used]:
+    for l in [l for l in sizes if l in seen and l not in used]:
         coef *= sizes[l]
     out_shape = tuple(sizes[l] for l in out)
     if coef == 0:

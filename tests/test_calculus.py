@@ -428,7 +428,8 @@ def test_mlp_hvp_matches_hessian(sizes, rng):
     got = evaluate(hv, L, **point, **{"v_" + k: a for k, a in v.items()})
     values = evaluate(Hs, L, **point)
     for gi, row in zip(got, values):
-        np.testing.assert_allclose(gi, fd.jvp_of_jacobians(dict(zip(names(MLP_PARAMS), row)))(v), rtol=1e-10, atol=1e-12)
+        want = fd.jvp_of_jacobians(dict(zip(names(MLP_PARAMS), row)))(v)
+        np.testing.assert_allclose(gi, want, rtol=1e-10, atol=1e-12)
 
 
 def test_cnn_grad_and_hvp(sizes, rng):
@@ -636,8 +637,7 @@ def test_symbolic_d_creates_no_entry_symbols():
         "mlp": sm.hessian(mlp_loss()[0], MLP_PARAMS),
     }
     for what, G in graphs.items():
-        nodes = walk(list(G) if isinstance(G, tuple) and not isinstance(G[0], tuple) else
-                     [e for row in G for e in row] if isinstance(G, tuple) else [G])
+        nodes = walk(_flat(G))
         maps = [nd for nd in nodes if isinstance(nd, Map)]
         assert maps, what
         for nd in nodes:

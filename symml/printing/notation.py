@@ -105,6 +105,7 @@ class Spelling:
     inverse_transpose_mark = ""
     identity = "I"
     ones = "1"
+    nabla = "∇"
 
     # -- primitives each spelling defines
     def name(self, name: str) -> Piece:  # pragma: no cover - abstract
@@ -269,6 +270,10 @@ class Unicode(Spelling):
     def delta(self, indices: Sequence[str]) -> Piece:
         return self.subscript(Piece("δ"), indices)
 
+    def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
+        idx = "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
+        return Piece(f"[{body.text}]_{idx}", rtight=False)
+
     def partial(self, f: str, wrt: Sequence[str]) -> str:
         order = len(wrt)
         top = "∂" + ("" if order == 1 else str(order).translate(_SUP))
@@ -289,6 +294,7 @@ class Latex(Spelling):
     inverse_mark = "^{-1}"
     inverse_transpose_mark = r"^{-\top}"
     ones = r"\mathbf{1}"
+    nabla = r"\nabla"
 
     def name(self, name: str) -> Piece:
         return Piece(self._name_text(name))
@@ -340,6 +346,10 @@ class Latex(Spelling):
 
     def delta(self, indices: Sequence[str]) -> Piece:
         return self.subscript(Piece(r"\delta"), indices)
+
+    def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
+        sep = "" if all(len(i) == 1 for i in indices) else ","
+        return Piece(rf"\left[{body.text}\right]_{{{sep.join(indices)}}}")
 
     def partial(self, f: str, wrt: Sequence[str]) -> str:
         order = len(wrt)

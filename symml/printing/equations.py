@@ -1,0 +1,128 @@
+"""Equations: a derived result printed as the sequence of named assignments it is.
+
+``equations(outputs)`` reads :func:`symml.program.program_from_outputs` and prints each
+step (forward intermediates, then the adjoints ``δ_z`` that backpropagation names), then
+each output; ``grad_W1`` prints as ``∂L/∂W₁``. ``index_form`` prints one entry of an
+expression in index notation, with ``∂L/∂w_k`` on the left when asked.
+
+Takes: graph nodes and programs. Gives: strings.
+"""
+from __future__ import annotations
+
+from ..nodes import Let, Tensor, as_expr
+from ..program import program_from_outputs
+from .index import OUTPUT_INDEX_NAMES, IndexBuilder, render
+from .matrix import MatrixPrinter
+from .notation import Piece, Spelling, spelling_for
+
+#: Output-name prefixes that mean a derivative of the loss, with their order.
+DERIVATIVE_PREFIXES = {"grad_": 1, "hessian_": 2, "hess_": 2}
+#: Output names that mean the whole gradient or Hessian: name → order.
+DERIVATIVE_NAMES = {"grad": 1, "hessian": 2, "hess": 2}
+
+
+def output_lhs(name: str, spelling: Spelling, loss: str = "L") -> str:
+    """The left-hand side for an output: ``loss`` → L, ``grad_W1`` → ∂L/∂W₁, else the name.
+
+    >>> from symml.printing.notation import UNICODE
+    >>> output_lhs("grad_W1", UNICODE), output_lhs("hessian_w", UNICODE), output_lhs("loss", UNICODE)
+    ('∂L/∂W₁', '∂²L/∂w∂wᵀ', 'L')
+    """
+    f = spelling.name(loss).text
+    if name == "loss":
+        return f
+    if name in DERIVATIVE_NAMES:
+        nabla = Piece(spelling.nabla)
+        head = nabla if DERIVATIVE_NAMES[name] == 1 else spelling.power(nabla, 2)
+        return head.text + (" " if spelling.fmt == "latex" else "") + f
+    for prefix, order in DERIVATIVE_PREFIXES.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            w = spelling.name(name[len(prefix):])
+            wrt = [w.text] if order == 1 else [w.text, spelling.transpose(w).text]
+            return spelling.partial(f, wrt)
+    return spelling.name(name).text
+
+
+def equations(outputs, fmt: str = "unicode", loss: str = "L") -> str:
+    """The program that computes ``outputs``, one equation per line.
+
+    Args:
+        outputs: an expression, or a dict name → expression (``{"loss": L, "grad_W1": g}``).
+        fmt: "unicode" (lines ``lhs = rhs``, aligned) or "latex" (an ``aligned`` block).
+        loss: the name of the differentiated function in ``∂L/∂W``-style lines.
+
+    Returns:
+        The forward intermediates, then the adjoints ``δ_x``, then the outputs.
+
+    >>> import symml as sm
+    >>> n, d = sm.dims("n d")
+    >>> X, w, y = sm.tensor("X", (n, d)), sm.tensor("w", (d,)), sm.tensor("y", (n,))
+    >>> z = sm.let("z", X @ w)
+    >>> print(equations({"grad_w": sm.grad(sm.sum(sm.softplus(z) - y * z), w)}))
+    z     = Xw
+    δ_z   = σ(z) − y
+    ∂L/∂w = Xᵀ δ_z
+    """
+    spelling = spelling_for(fmt)
+    prog = program_from_outputs(outputs)
+    printer = MatrixPrinter(spelling, names=prog.names)
+    rows = [(spelling.name(step.name).text, printer.print_node(step.node.body).text) for step in prog.steps]
+    rows += [(output_lhs(name, spelling, loss), printer.print_node(expr).text) for name, expr in prog.outputs.items()]
+    return spelling.equations(rows)
+
+
+def named_equations(items: dict, spelling: Spelling, loss: str = "L") -> str:
+    """One aligned equation per item of ``items`` (name → expression); Lets print as names."""
+    rows = []
+    for name, expr in items.items():
+        rows.append((output_lhs(str(name), spelling, loss), MatrixPrinter(spelling).doprint(as_expr(expr))))
+    return spelling.equations(rows)
+
+
+def index_form(expr, name: str | None = None, wrt=None, fmt: str = "unicode", expand_adjoints: bool = True) -> str:
+    """One entry of ``expr`` in index notation, e.g. ``∂L/∂w_k = Σ_i X_ik (σ(z_i) − y_i)``.
+
+    The entry is a SymPy expression (``Indexed`` entries, ``Sum`` over 0 … n − 1),
+    printed in one line (unicode) or in LaTeX.
+
+    Args:
+        expr: any tensor expression.
+        name: the name of the function; with ``wrt`` the left side is ``∂name/∂wrt_k``,
+            without it ``name_k``. No left side when both are None.
+        wrt: the tensor (or its name) differentiated by. A tensor tells a Hessian (rank
+            twice its own) from a gradient.
+        fmt: "unicode" or "latex".
+        expand_adjoints: print the definition of the ``delta_*`` intermediates that
+            calculus names, rather than their names (user Lets always print as names).
+
+    >>> import symml as sm
+    >>> n, d = sm.dims("n d")
+    >>> X, w = sm.tensor("X", (n, d)), sm.tensor("w", (d,))
+    >>> index_form(X @ w, name="z")
+    'z_i = Σ_j X_ij w_j'
+    """
+    spelling = spelling_for(fmt)
+    expr = as_expr(expr)
+    top = expr.body if isinstance(expr, Let) else expr
+    builder = IndexBuilder(expr, expand_adjoints=expand_adjoints)
+    if wrt is not None and name is None:
+        name = "L"
+    idx = [builder.index(OUTPUT_INDEX_NAMES if wrt is not None else "ijklmpqrstuv") for _ in range(expr.ndim)]
+    printer = MatrixPrinter(spelling)
+    rhs = render(builder.entry(top, idx), builder.labels, spelling, printer.print_node).text
+    if name is None:
+        return rhs
+    names = [spelling.name(str(i)).text for i in idx]
+    f = spelling.name(name)
+    if wrt is None:
+        lhs = spelling.subscript(f, names).text if names else f.text
+    else:
+        w = spelling.name(wrt.name if isinstance(wrt, Tensor) else str(wrt))
+        rank = wrt.ndim if isinstance(wrt, Tensor) else None
+        if rank and expr.ndim == 2 * rank:
+            parts = [names[:rank], names[rank:]]
+        else:
+            parts = [names]
+        wrt_parts = [spelling.subscript(w, p).text if p else w.text for p in parts]
+        lhs = spelling.partial(f.text, wrt_parts)
+    return spelling.equation(lhs, rhs)

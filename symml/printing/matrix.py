@@ -1,0 +1,291 @@
+"""Matrix notation: a tensor expression as a person writes it at a blackboard.
+
+:class:`MatrixPrinter` dispatches on the node class (``_print_Einsum``, ``_print_Map``,
+...), as SymPy's printers do. Contractions print as matrix products where one exists
+(:mod:`symml.printing.chains`), elementwise maps through
+:class:`~symml.printing.scalar.ScalarPrinter`, structured nodes as named applications.
+A named intermediate (``sm.let``) always prints as its name. A node with no matrix form
+prints in index notation (``[Σ_k A_ijk x_k]_ij``); a node that cannot be printed at all
+prints as ``<Name shape=(...)>``: printing never raises at the user.
+
+Takes: graph nodes. Gives: pieces and strings.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sympy as sp
+
+from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, placeholder
+from ..structured import Inv
+from . import chains
+from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
+from .index import IndexBuilder, render
+from .notation import Piece, RightFactor, Spelling
+from .scalar import print_scalar
+
+#: Set True (tests do) to raise instead of falling back when a node fails to print.
+STRICT = False
+
+#: Convolution slot → (operator, the order of its two operands in the printed call).
+CONV_FORMS = {"y": ("conv2d", (0, 1)), "x": ("conv2d_transpose", (1, 0)), "k": ("conv2d_weight", (0, 1))}
+
+
+def split_numeric(expr: sp.Expr):
+    """``expr`` as (numeric coefficient, rest): ``2*a - 2*b`` → ``(2, a - b)``."""
+    c, p = expr.as_content_primitive()
+    if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
+        c, p = -c, -p
+    if p.is_Mul:
+        c2, p = p.as_coeff_Mul()
+        c *= c2
+    return c, p
+
+
+class MatrixPrinter:
+    """Print graph nodes in matrix notation.
+
+    Args:
+        spelling: :data:`~symml.printing.notation.UNICODE` or ``LATEX``.
+        names: Let uid → printed name (a program's unique names); default: each Let's name.
+
+    >>> import symml as sm
+    >>> from symml.printing.notation import UNICODE
+    >>> n, d = sm.dims("n d")
+    >>> X, w = sm.tensor("X", (n, d)), sm.tensor("w", (d,))
+    >>> MatrixPrinter(UNICODE).doprint(X.T @ (X @ w))
+    'XᵀXw'
+    """
+
+    def __init__(self, spelling: Spelling, names: dict | None = None):
+        self.sp = spelling
+        self.names = names or {}
+        self._memo: dict[int, Piece] = {}
+        self._active: set[int] = set()
+
+    def doprint(self, expr: Expr) -> str:
+        """The text of ``expr``; a Let at the top prints its definition, not its name."""
+        return self.print_node(expr.body if isinstance(expr, Let) else expr).text
+
+    def print_node(self, node: Expr) -> Piece:
+        """The piece of one node (memoized: shared subexpressions print once)."""
+        hit = self._memo.get(node.uid)
+        if hit is not None:
+            return hit
+        if node.uid in self._active:  # a fallback asked for the node being printed
+            return self.opaque(node)
+        self._active.add(node.uid)
+        try:
+            piece = self._dispatch(node)
+        except Exception:  # noqa: BLE001 - printing never raises; index form is always there
+            if STRICT:
+                raise
+            piece = self.fallback(node)
+        finally:
+            self._active.discard(node.uid)
+        piece = replace(piece, scalar=node.ndim == 0)
+        self._memo[node.uid] = piece
+        return piece
+
+    def _dispatch(self, node: Expr) -> Piece:
+        for cls in type(node).__mro__:
+            method = getattr(self, "_print_" + cls.__name__, None)
+            if method is not None:
+                return method(node)
+        return self.fallback(node)  # pragma: no cover - Expr has a method
+
+    # ----------------------------------------------------------------- fallbacks
+
+    def opaque(self, node: Expr) -> Piece:
+        return Piece(f"<{type(node).__name__} shape={fmt_shape(node.shape)}>", ltight=False, rtight=False)
+
+    def fallback(self, node: Expr) -> Piece:
+        """Index notation of ``node``, or ``<Name shape=...>`` if even that fails."""
+        try:
+            return self.index_piece(node)
+        except Exception:  # noqa: BLE001 - the last resort must not raise either
+            if STRICT:
+                raise
+            return self.opaque(node)
+
+    def index_piece(self, node: Expr) -> Piece:
+        """``[entry]_ij``: the index form of ``node`` as a piece inside matrix notation."""
+        builder = IndexBuilder(node, names=self.names)
+        idx = [builder.index() for _ in range(node.ndim)]
+        body = render(builder.entry(node, idx), builder.labels, self.sp, self.print_node)
+        if not idx:
+            return body
+        return self.sp.entries(body, [str(i) for i in idx])
+
+    _print_Expr = fallback
+
+    # ----------------------------------------------------------------- leaves
+
+    def _print_Tensor(self, node):
+        return self.sp.name(node.name)
+
+    def _print_Let(self, node):
+        return self.sp.name(self.names.get(node.uid, node.name))
+
+    def _print_Eye(self, node):
+        return Piece(self.sp.identity)
+
+    # ----------------------------------------------------------------- elementwise
+
+    def _print_Map(self, node):
+        if not node.operands:  # a constant tensor
+            value = print_scalar(node.expr, self.sp)
+            if not node.ndim or node.expr == 0:
+                return value
+            ones = Piece(self.sp.ones)
+            return ones if node.expr == 1 else self.sp.juxtapose([replace(value, scalar=True), ones])
+        return self.map_piece(node.expr, node)
+
+    def map_piece(self, expr: sp.Expr, node: Map) -> Piece:
+        """The map's scalar expression ``expr`` (in its placeholders) with operands printed."""
+        leaves = {placeholder(k): self.print_node(op) for k, op in enumerate(node.operands)}
+        piece = print_scalar(expr, self.sp, leaves)
+        if node.ndim and all(op.ndim == 0 for op in node.operands):  # a scalar broadcast
+            piece = self.sp.juxtapose([replace(piece, scalar=True), Piece(self.sp.ones)])
+        return piece
+
+    def operand(self, op: Expr):
+        """(numeric coefficient, piece): ``2(Xw − y)`` gives ``(2, Xw − y)``."""
+        if isinstance(op, Map) and op.operands:
+            c, rest = split_numeric(op.expr)
+            if c != 1:
+                return c, replace(self.map_piece(rest, op), scalar=op.ndim == 0)
+        return sp.S.One, self.print_node(op)
+
+    # ----------------------------------------------------------------- contractions
+
+    def _print_Einsum(self, node: Einsum):
+        form = chains.analyze(node)
+        if form is None:
+            return self.index_piece(node)
+        coef = sp.sympify(node.coef)
+        pieces: list[Piece] = []
+        for op in form.scalars:
+            c, p = self.operand(op)
+            coef *= c
+            pieces.append(replace(p, scalar=True))
+        for comp in form.components:
+            c, p = self.component(comp)
+            coef *= c
+            pieces.append(replace(p, scalar=True))
+        for item in form.main or []:
+            c, p = self.item(item)
+            coef *= c
+            pieces.append(p)
+        piece = self.scaled(coef, pieces, hadamard=form.hadamard)
+        n_scalars = len(form.scalars) + len(form.components) + (1 if coef.free_symbols else 0)
+        piece = replace(piece, n_scalars=n_scalars)
+        if node.ndim == 1 and form.main and not form.hadamard and len(pieces) > 1:
+            last = form.main[-1]
+            if last.elem.kind == PLAIN and not last.transposed and last.elem.operand.ndim == 1:
+                prefix = self.sp.juxtapose(pieces[:-1])
+                key = (last.elem.operand.uid, pieces[-1].text)
+                piece = replace(piece, right=RightFactor(coef, prefix, key, pieces[-1]))
+        return piece
+
+    def scaled(self, coef, pieces, hadamard=False) -> Piece:
+        """coef · pieces, the coefficient in front and its sign leading."""
+        neg = coef.could_extract_minus_sign()
+        if neg:
+            coef = -coef
+        lead = [] if coef == 1 else [replace(print_scalar(coef, self.sp), scalar=True)]
+        if not lead and not pieces:
+            lead = [Piece("1", scalar=True)]
+        body = self.sp.juxtapose(lead + pieces, hadamard=hadamard)
+        return self.sp.negate(body) if neg else body
+
+    def item(self, item: chains.Item):
+        """(coefficient, piece) of one chain element, oriented."""
+        e = item.elem
+        if e.kind == ONES:
+            ones = Piece(self.sp.ones)
+            return sp.S.One, self.sp.transpose(ones) if item.transposed else ones
+        c, p = self.operand(e.operand)
+        if e.kind == PLAIN and item.transposed:
+            p = self.transposed(e.operand, p)
+        elif e.kind == VDIAG:
+            p = self.sp.call("diag", p)
+        elif e.kind == MDIAG:
+            p = self.sp.call("diag", p)
+            p = self.sp.transpose(p) if item.transposed else p
+        elif e.kind == MDIAG_VDIAG:
+            p = self.sp.call("diag", self.sp.call("diag", p))
+        return c, p
+
+    def transposed(self, op: Expr, p: Piece) -> Piece:
+        if isinstance(op, Eye):
+            return p
+        if isinstance(op, Inv):
+            return self.sp.postfix(self.print_node(op.operands[0]), self.sp.inverse_transpose_mark)
+        return self.sp.transpose(p)
+
+    def component(self, comp):
+        """(coefficient, piece) of a rank-0 factor: a chain xᵀAy, a trace, or a sum."""
+        kind, items = comp
+        if kind == "sum":
+            e = items[0].elem
+            if e.kind == MDIAG:
+                c, p = self.operand(e.operand)
+                return c, self.sp.call("tr", p)
+            op = e.operand
+            if isinstance(op, Map) and op.operands:
+                c, rest = split_numeric(op.expr)
+                if rest.is_Pow and rest.exp == 2:
+                    return c, self.sp.norm_squared(self.map_piece(rest.base, op))
+            c, p = self.operand(op)
+            return c, self.sp.call("sum", p)
+        coef, pieces = sp.S.One, []
+        for item in items:
+            c, p = self.item(item)
+            coef *= c
+            pieces.append(p)
+        chain = self.sp.juxtapose(pieces)
+        return coef, self.sp.call("tr", chain) if kind == "trace" else chain
+
+    # ----------------------------------------------------------------- structured nodes
+
+    def _print_Inv(self, node):
+        return self.sp.postfix(self.print_node(node.operands[0]), self.sp.inverse_mark)
+
+    def _print_Det(self, node):
+        return self.sp.call("det", self.print_node(node.operands[0]))
+
+    def _print_LogDet(self, node):
+        return self.sp.call("logdet", self.print_node(node.operands[0]))
+
+    def _print_LogSumExp(self, node):
+        x = node.operands[0]
+        args = [self.print_node(x)]
+        if x.ndim > 1:
+            args.append(self._keyword("axis", node.axis))
+        return self.sp.call("logsumexp", *args)
+
+    def _print_Conv(self, node):
+        op, order = CONV_FORMS[node.slot]
+        return self.sp.call(op, *[self.print_node(node.operands[k]) for k in order])
+
+    def _print_Pool(self, node):
+        x, h = node.operands
+        return self._pool(f"{node.kind}pool2d", node, h, x)
+
+    def _print_PoolGrad(self, node):
+        x, g = node.operands
+        return self._pool(f"{node.kind}unpool2d", node, g, x)
+
+    def _pool(self, op, node, values, selector):
+        """``maxpool2d(h; x)``: pool ``values`` at the argmax windows of ``selector``."""
+        text = self.print_node(values).text
+        if node.kind == "max" and selector is not values:
+            text += "; " + self.print_node(selector).text
+        args = [Piece(text)]
+        if node.size != 2:
+            args.append(self._keyword("size", node.size))
+        return self.sp.call(op, *args)
+
+    def _keyword(self, key: str, value) -> Piece:
+        return Piece(rf"\mathrm{{{key}}}={value}" if self.sp.fmt == "latex" else f"{key}={value}")

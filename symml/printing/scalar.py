@@ -1,0 +1,299 @@
+"""Print SymPy scalar expressions as a person writes them, in either spelling.
+
+:class:`ScalarPrinter` is a SymPy ``Printer`` whose ``_print_<Class>`` methods return
+:class:`~symml.printing.notation.Piece` objects instead of strings. It prints two kinds
+of expression:
+
+- the scalar expression of an elementwise ``Map``, whose placeholders ``_t0, _t1, ...``
+  are *leaves*: pieces already printed (in matrix form) for the map's operands. Between
+  two non-scalar factors a product is ⊙; a scalar times a tensor is juxtaposition;
+- an index-notation entry built from ``Indexed``, ``Sum`` and ``KroneckerDelta``.
+
+Terms and factors are ordered for reading, not as SymPy stores them: in a product the
+numeric coefficient, then rank-0 factors, then other factors, then sums in parentheses;
+in a sum the terms with fewer rank-0 factors first, positive before negative. A common
+numeric factor is pulled out of a sum, and matrix-vector products that share their
+vector are factored: ``Ax + Aᵀx`` prints ``(A + Aᵀ)x``. An unknown SymPy construct is
+printed by SymPy's own printers, never raised.
+
+Takes: SymPy expressions and leaf pieces. Gives: pieces.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+import sympy as sp
+from sympy.printing.printer import Printer
+
+from .. import functions as F
+from .notation import ADD, Piece, Spelling
+
+#: Elementwise functions printed as ``name(arg)``: function → (unicode, LaTeX).
+FUNCTION_NAMES = {
+    sp.exp: ("exp", r"\exp"),
+    sp.log: ("log", r"\log"),
+    sp.tanh: ("tanh", r"\tanh"),
+    sp.sinh: ("sinh", r"\sinh"),
+    sp.cosh: ("cosh", r"\cosh"),
+    sp.sin: ("sin", r"\sin"),
+    sp.cos: ("cos", r"\cos"),
+    sp.sign: ("sign", r"\operatorname{sign}"),
+    sp.erf: ("erf", r"\operatorname{erf}"),
+    **{f: (f.unicode_name, f.latex_name) for f in F.ML_FUNCTIONS},
+}
+
+#: Functions with their own layout; ``%s`` is the printed argument.
+FUNCTION_TEMPLATES = {
+    F.step: ("𝟙[%s > 0]", r"\mathbb{1}\left[%s > 0\right]"),
+    sp.Abs: ("|%s|", r"\left|%s\right|"),
+}
+
+#: Constants: SymPy class name → (unicode, LaTeX).
+CONSTANTS = {"Pi": ("π", r"\pi"), "Exp1": ("e", "e"), "Infinity": ("∞", r"\infty"), "ImaginaryUnit": ("i", "i")}
+
+
+class ScalarPrinter(Printer):
+    """Print a SymPy scalar expression to a :class:`Piece`.
+
+    Args:
+        spelling: :data:`~symml.printing.notation.UNICODE` or ``LATEX``.
+        leaves: symbol → piece; a leaf prints as its piece (an operand's matrix form, or
+            the base of an ``Indexed``).
+
+    >>> import sympy as sp
+    >>> from symml.printing.notation import UNICODE, Piece
+    >>> a, b = sp.symbols("a b")
+    >>> leaves = {a: Piece("u"), b: Piece("v")}
+    >>> ScalarPrinter(UNICODE, leaves).piece(2 * a * b - 2 * b).text
+    '2(u ⊙ v − v)'
+    """
+
+    printmethod = "_symml_piece"  # nothing defines it: every class is printed here
+
+    def __init__(self, spelling: Spelling, leaves: Mapping[sp.Symbol, Piece] | None = None):
+        super().__init__()
+        self.sp = spelling
+        self.leaves = dict(leaves or {})
+        self.latex = spelling.fmt == "latex"
+
+    def piece(self, expr) -> Piece:
+        """The printed piece of ``expr``."""
+        return self._print(sp.sympify(expr))
+
+    def _print(self, expr, **kwargs) -> Piece:
+        if isinstance(expr, sp.Symbol) and expr in self.leaves:
+            return self.leaves[expr]
+        p = super()._print(expr, **kwargs)
+        if not isinstance(p, Piece):  # pragma: no cover - every method returns a Piece
+            p = Piece(str(p), prec=ADD, ltight=False, rtight=False)
+        return replace(p, scalar=self._is_scalar(expr))
+
+    # ----------------------------------------------------------------- facts
+
+    def _is_scalar(self, e) -> bool:
+        if not isinstance(e, sp.Basic):
+            return True
+        return all(self.leaves[s].scalar for s in e.free_symbols if s in self.leaves)
+
+    def _is_addlike(self, e) -> bool:
+        return e.is_Add or (e in self.leaves and self.leaves[e].prec <= ADD)
+
+    def _n_scalars(self, term) -> int:
+        count = 0
+        for f in sp.Mul.make_args(term):
+            if f.is_number:
+                continue
+            leaf = self.leaves.get(f)
+            if leaf is not None:
+                count += leaf.n_scalars + (1 if leaf.scalar else 0)
+            elif self._is_scalar(f):
+                count += 1
+        return count
+
+    # ----------------------------------------------------------------- atoms
+
+    def _print_Symbol(self, expr):
+        return replace(self.sp.name(expr.name), scalar=True)
+
+    def _print_Rational(self, expr):
+        if expr < 0:
+            return self.sp.negate(self.sp.number(-expr))
+        return self.sp.number(expr)
+
+    _print_Float = _print_Rational
+
+    def _print_NumberSymbol(self, expr):
+        names = CONSTANTS.get(type(expr).__name__)
+        return Piece(names[self.latex]) if names else self.emptyPrinter(expr)
+
+    _print_ImaginaryUnit = _print_Infinity = _print_NumberSymbol
+
+    def _print_NegativeInfinity(self, expr):
+        return self.sp.negate(self._print(-expr))
+
+    # ----------------------------------------------------------------- sums
+
+    def _print_Add(self, expr):
+        c, p = expr.as_content_primitive()
+        if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
+            c, p = -c, -p
+        if c != 1 and p.is_Add:
+            return self.product(c, [self._terms(p)], [])
+        return self._terms(expr)
+
+    def _terms(self, add) -> Piece:
+        terms = list(add.as_ordered_terms())
+        order = sorted(range(len(terms)), key=lambda k: (self._n_scalars(terms[k]), terms[k].could_extract_minus_sign(), k))
+        entries, groups = [], {}
+        for k in order:
+            t = terms[k]
+            c, rest = t.as_coeff_Mul()
+            leaf = self.leaves.get(rest)
+            if leaf is not None and leaf.right is not None:
+                key = leaf.right.key
+                if key in groups:
+                    groups[key].append((c, leaf.right))
+                    continue
+                groups[key] = [(c, leaf.right)]
+                entries.append((key, t))
+            else:
+                entries.append((None, t))
+        parts = []
+        for key, t in entries:
+            if key is not None and len(groups[key]) > 1:
+                parts.append(self._group(groups[key]))
+            else:
+                neg = t.could_extract_minus_sign()
+                parts.append((neg, self._print(-t if neg else t)))
+        return self.join_terms(parts)
+
+    def join_terms(self, parts) -> Piece:
+        """``parts`` is a list of (negative?, piece); the first sign prints as a leading minus."""
+        if len(parts) == 1:
+            neg, p = parts[0]
+            return self.sp.negate(p) if neg else p
+        text = ""
+        for k, (neg, p) in enumerate(parts):
+            if (p.prec <= ADD and (k > 0 or neg)) or (p.open_right and k < len(parts) - 1):
+                p = self.sp.paren(p)
+            if k == 0:
+                text = (self.sp.minus.strip() if neg else "") + p.text
+            else:
+                text += (self.sp.minus if neg else " + ") + p.text
+        return Piece(text, prec=ADD, ltight=not parts[0][0] and parts[0][1].ltight, rtight=parts[-1][1].rtight,
+                     open_right=parts[-1][1].open_right)
+
+    def _group(self, members):
+        """(c₁P₁ + c₂P₂)v for matrix-vector products ``c_k P_k v`` that share v."""
+        totals = [(sp.sympify(c * rf.coef), rf) for c, rf in members]
+        flip = all(t.could_extract_minus_sign() for t, _ in totals)
+        inner = []
+        for total, rf in totals:
+            if flip:
+                total = -total
+            neg = total.could_extract_minus_sign()
+            num, rest = (-total if neg else total).as_coeff_Mul()
+            factors = ([] if rest == 1 else [self._print(rest)]) + [rf.prefix]
+            inner.append((neg, self.product(num, factors, [])))
+        grouped = self.sp.juxtapose([self.sp.paren(self.join_terms(inner)), members[0][1].vector])
+        return flip, grouped
+
+    # ----------------------------------------------------------------- products
+
+    def _print_Mul(self, expr):
+        coef, factors = expr.as_coeff_mul()
+        num, den = [], []
+        for f in factors:
+            if isinstance(f, sp.Pow) and f.exp.is_Rational and f.exp.is_negative:
+                den.append(f.base if f.exp == -1 else sp.Pow(f.base, -f.exp))
+            else:
+                num.append(f)
+        num.sort(key=lambda f: (not self._is_scalar(f), self._is_addlike(f)))
+        return self.product(coef, [self._print(f) for f in num], [self._print(f) for f in den])
+
+    def product(self, coef, factors, den) -> Piece:
+        """coef · Π factors / Π den, with the sign in front."""
+        coef = sp.sympify(coef)
+        neg = coef.is_negative is True
+        if neg:
+            coef = -coef
+        p, q = (coef.p, coef.q) if coef.is_Rational else (coef, 1)
+        numer = ([replace(self.sp.number(p), scalar=True)] if p != 1 or not factors else []) + list(factors)
+        body = self.sp.juxtapose(numer, hadamard=True)
+        den = ([replace(self.sp.number(q), scalar=True)] if q != 1 else []) + list(den)
+        if den:
+            body = self.sp.fraction(body, self.sp.juxtapose(den, hadamard=True))
+        return self.sp.negate(body) if neg else body
+
+    def _print_Pow(self, expr):
+        b, e = expr.args
+        if e.is_Rational and e.is_negative:
+            return self.product(1, [], [self._print(sp.Pow(b, -e))])
+        if e == sp.S.Half:
+            return self.sp.sqrt(self._print(b))
+        base = self._print(b)
+        if e.is_Integer:
+            return self.sp.power(base, int(e))
+        return self.sp.power(base, self._print(e))
+
+    # ----------------------------------------------------------------- functions
+
+    def _print_Function(self, expr):
+        args = [self._print(a) for a in expr.args]
+        template = FUNCTION_TEMPLATES.get(expr.func)
+        if template is not None:
+            return Piece(template[self.latex] % ", ".join(a.text for a in args))
+        names = FUNCTION_NAMES.get(expr.func)
+        if names is not None:
+            name = names[self.latex]
+        else:
+            fname = getattr(expr.func, "__name__", str(expr.func))
+            name = r"\operatorname{%s}" % fname.replace("_", r"\_") if self.latex else fname
+        return self.sp.call("", *args, raw=name)
+
+    def _print_Piecewise(self, expr):
+        return self.emptyPrinter(expr)
+
+    # ----------------------------------------------------------------- index notation
+
+    def _index_text(self, i) -> str:
+        text = self._print(i).text
+        return text if self.latex else text.replace(" ", "").replace("−", "-")
+
+    def _print_Indexed(self, expr):
+        label = expr.base.label
+        base = self.leaves.get(label) or self.sp.name(str(label))
+        return self.sp.subscript(base, [self._index_text(i) for i in expr.indices])
+
+    def _print_Sum(self, expr):
+        body = self._print(expr.function)
+        limits = list(reversed(expr.limits))
+        names = [self._index_text(i) for i, _, _ in limits]
+        bounds = [(self._print(lo).text, self._print(hi).text) for _, lo, hi in limits]
+        return self.sp.big_sum(names, bounds, body)
+
+    def _print_KroneckerDelta(self, expr):
+        return self.sp.delta([self._index_text(i) for i in expr.args])
+
+    # ----------------------------------------------------------------- anything else
+
+    def emptyPrinter(self, expr):
+        """SymPy's own one-line printers, with leaves spelled as their pieces."""
+        try:
+            if not isinstance(expr, sp.Basic):
+                return Piece(str(expr), prec=ADD, ltight=False, rtight=False)
+            syms = [s for s in expr.free_symbols if isinstance(s, sp.Symbol)]
+            names = {s: self._print(s).text for s in syms}
+            if self.latex:
+                text = sp.latex(expr, symbol_names=names)
+            else:
+                text = sp.sstr(expr.xreplace({s: sp.Symbol(t) for s, t in names.items()}))
+        except Exception:  # noqa: BLE001 - a printer must not raise at the user
+            text = f"<{type(expr).__name__}>"
+        return Piece(text, prec=ADD, ltight=False, rtight=False)
+
+
+def print_scalar(expr, spelling: Spelling, leaves=None) -> Piece:
+    """Print ``expr`` with ``leaves`` (symbol → piece) in ``spelling``."""
+    return ScalarPrinter(spelling, leaves).piece(expr)

@@ -1,0 +1,232 @@
+"""Closed forms by solving stationarity ∇L = 0, symbolically.
+
+Two solvers, both refusing clearly when their assumptions fail:
+
+- ``solve_linear(g, p)``: g is affine in p (its Jacobian A does not involve p), so
+  g(p) = A·p + g(0) = 0 gives p = −A⁻¹ g(0). ``stationary_point(L, [b, w])`` eliminates
+  parameters in order: solve ∂L/∂b = 0 for b, substitute into the remaining conditions,
+  solve for w, and substitute back. This is how the normal equations are derived.
+- ``solve_scalar(g, θ)``: g is a scalar built from sums over samples, Σᵢ m(θ, xᵢ). Each
+  sum is split into Σ_k a_k(θ) · Σᵢ u_k(xᵢ) (sufficient statistics), and SymPy's
+  ``solve`` solves the scalar equation in θ. This is how maximum-likelihood estimates
+  are derived. ``solve_entrywise`` does the same for a tensor parameter whose
+  stationarity conditions separate entry by entry (class means, variances, mixture
+  updates given responsibilities).
+
+Takes: graph nodes. Gives: graph nodes.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .calculus import DerivativeError, grad, jacobian, substitute
+from .nodes import Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder
+from .structured import Inv
+
+
+class NoClosedForm(DerivativeError):
+    """Stationarity could not be solved in closed form by the method asked for."""
+
+
+def _depends(e: Expr, p: Tensor) -> bool:
+    return p.uid in {t.uid for t in leaves(e)}
+
+
+def solve_linear(g: Expr, p: Tensor) -> Expr:
+    """Solve g(p) = 0 for p when g is affine in p (p a scalar, a vector or a matrix)."""
+    g = as_expr(g)
+    if g.shape != p.shape:
+        raise NoClosedForm(f"solve_linear: the equation has shape {fmt_shape(g.shape)}, {p.name} has {fmt_shape(p.shape)}")
+    if not _depends(g, p):
+        raise NoClosedForm(f"solve_linear: the equation does not involve {p.name}")
+    A = jacobian(g, p)
+    if _depends(A, p):
+        raise NoClosedForm(
+            f"stationarity is not linear in {p.name} (its Jacobian still involves {p.name}); "
+            "no closed form by a linear solve"
+        )
+    c = substitute(g, {p: const(0, p.shape)})
+    if p.ndim == 0:
+        return make_map(-placeholder(1) / placeholder(0), [A, c], ())
+    if p.ndim == 1:
+        coef_a, A1 = _split_coef(A)
+        coef_c, c1 = _split_coef(c)
+        return make_einsum([Inv.new(A1), c1], [["i", "j"], ["j"]], ["i"], {}, -coef_c / coef_a)
+    raise NoClosedForm(f"solve_linear: {p.name} has rank {p.ndim}; use solve_entrywise for separable matrix equations")
+
+
+def _split_coef(e: Expr):
+    """(c, e') with e = c·e' and c a number, so that (2A)⁻¹(2b) prints as A⁻¹b."""
+    if isinstance(e, Einsum) and e.coef.is_Number and e.coef != 1:
+        return e.coef, make_einsum(e.operands, [list(s) for s in e.subs], list(e.out), dict(enumerate(e.sizes)))
+    if isinstance(e, Map):
+        c, rest = sp.factor_terms(e.expr).as_coeff_Mul()
+        if c.is_Number and c not in (0, 1):
+            return c, make_map(rest, e.operands, e.shape)
+    return sp.Integer(1), e
+
+
+def stationary_point(loss: Expr, params: list[Tensor]) -> dict:
+    """Solve ∇L = 0 for each parameter by elimination in the given order.
+
+    Returns {param: closed-form expression in the data and hyper-parameters}.
+    """
+    loss = as_expr(loss)
+    solved: dict = {}
+    for k, p in enumerate(params):
+        g = grad(loss, p)
+        for q, sol in solved.items():  # earlier parameters as functions of the later ones
+            g = substitute(g, {q: sol}) if _depends(g, q) else g
+        solved[p] = solve_linear(g, p)
+    out = {}
+    for p in reversed(params):  # back-substitution
+        sol = solved[p]
+        for q in out:
+            if _depends(sol, q):
+                sol = substitute(sol, {q: out[q]})
+        out[p] = sol
+    return {p: out[p] for p in params}
+
+
+# --------------------------------------------------------------------------- scalar solve
+
+
+class _Lifter:
+    """Rewrite a scalar graph as a SymPy expression in θ and θ-free statistics."""
+
+    def __init__(self, theta: Tensor, entry: bool):
+        self.theta = theta
+        self.sym = sp.Symbol("theta", positive=True)
+        self.stats: list[Expr] = []
+        self.symbols: list[sp.Symbol] = []
+        self.entry = entry
+
+    def stat(self, e: Expr) -> sp.Symbol:
+        for s, x in zip(self.symbols, self.stats):
+            if x is e:
+                return s
+        s = sp.Symbol(f"s{len(self.stats)}", real=True)
+        self.stats.append(e)
+        self.symbols.append(s)
+        return s
+
+    def lift(self, e: Expr) -> sp.Expr:
+        if not _depends(e, self.theta):
+            return self.stat(e)
+        if e is self.theta:
+            return self.sym
+        if isinstance(e, Let):
+            return self.lift(e.body)
+        if isinstance(e, Map):
+            return e.expr.xreplace({placeholder(i): self._lift_operand(o, e) for i, o in enumerate(e.operands)})
+        if isinstance(e, Einsum):
+            return self._lift_sum(e)
+        raise NoClosedForm(f"cannot separate {self.theta.name} from a {type(e).__name__} node")
+
+    def _lift_operand(self, o, parent):
+        if o.shape != parent.shape or o.ndim == 0:
+            return self.lift(o)
+        return self.lift(o)
+
+    def _lift_sum(self, e: Einsum) -> sp.Expr:
+        """Σ over samples of a map in θ: split into θ-parts times statistics."""
+        dep = [k for k, o in enumerate(e.operands) if _depends(o, self.theta)]
+        scalars = [k for k in dep if e.operands[k].ndim == 0]
+        tensors = [k for k in dep if e.operands[k].ndim > 0]
+        if len(tensors) > 1:
+            raise NoClosedForm(f"{self.theta.name} enters a contraction through several factors")
+        factor = sp.Mul(*[self.lift(e.operands[k]) for k in scalars])
+        keep = [k for k in range(len(e.operands)) if k not in dep]
+        sizes = dict(enumerate(e.sizes))
+
+        def stat_with(extra_op=None, extra_sub=None):
+            ops = [e.operands[k] for k in keep] + ([extra_op] if extra_op is not None else [])
+            subs = [list(e.subs[k]) for k in keep] + ([list(extra_sub)] if extra_op is not None else [])
+            return self.stat(make_einsum(ops, subs, list(e.out), sizes, e.coef))
+
+        if not tensors:
+            return factor * stat_with()
+        k = tensors[0]
+        m = e.operands[k]
+        if not isinstance(m, Map):
+            raise NoClosedForm(f"cannot separate {self.theta.name} inside a {type(m).__name__} under a sum")
+        repl = {}
+        for i, o in enumerate(m.operands):
+            if o is self.theta:
+                repl[placeholder(i)] = self.sym
+            elif _depends(o, self.theta):
+                if o.ndim:
+                    raise NoClosedForm(f"{self.theta.name} enters a summand through an intermediate; no separable form")
+                repl[placeholder(i)] = self.lift(o)
+            elif o.ndim == 0:  # a θ-free scalar (a hyper-parameter, another parameter): a symbol, so it can cancel
+                repl[placeholder(i)] = self.stat(o)
+            elif self.entry:
+                hoisted = _hoist(o, e.subs[k], e)
+                if hoisted is not None:  # constant along the summed axes: a per-entry symbol
+                    repl[placeholder(i)] = self.stat(hoisted)
+        expr = sp.expand(m.expr.xreplace(repl))
+        scalars_syms = [self.sym, *self.symbols]
+        groups: dict = {}
+        for t in sp.Add.make_args(expr):
+            data_part, theta_part = t.as_independent(*scalars_syms, as_Add=False)
+            groups[theta_part] = groups.get(theta_part, 0) + data_part
+        total = sp.Integer(0)
+        for theta_part, data_part in groups.items():
+            total += theta_part * stat_with(make_map(data_part, m.operands, m.shape), e.subs[k])
+        return factor * total
+
+
+def _hoist(o: Expr, m_sub, e: Einsum):
+    """``o`` (an operand of a summand with labels ``m_sub`` in ``e``) re-indexed to e's output,
+    if it is a broadcast that does not vary along any summed axis; else None."""
+    if not (isinstance(o, Einsum) and len(o.operands) == 1 and o.coef == 1):
+        return None
+    src, src_sub = o.operands[0], o.subs[0]
+    pos = {lab: j for j, lab in enumerate(o.out)}
+    if any(lab not in pos for lab in src_sub) or len(set(src_sub)) != len(src_sub):
+        return None
+    labels = [m_sub[pos[lab]] for lab in src_sub]
+    if any(lab not in e.out for lab in labels):
+        return None
+    return make_einsum([src], [labels], list(e.out), dict(enumerate(e.sizes)))
+
+
+def _pick(solutions, what):
+    sols = [s for s in solutions if not s.has(sp.zoo, sp.oo, sp.nan)]
+    if len(sols) != 1:
+        raise NoClosedForm(f"stationarity in {what} has {len(sols)} closed-form solutions: {sols}")
+    return sols[0]
+
+
+def solve_scalar(g: Expr, theta: Tensor) -> Expr:
+    """Solve the scalar equation g(θ) = 0, where θ enters only through sums over samples."""
+    g = as_expr(g)
+    if theta.ndim != 0 or g.ndim != 0:
+        raise NoClosedForm("solve_scalar needs a scalar equation in a scalar parameter")
+    lifter = _Lifter(theta, entry=False)
+    eq = lifter.lift(g)
+    sol = _pick(sp.solve(sp.together(eq), lifter.sym), theta.name)
+    return make_map(sol.xreplace({s: placeholder(i) for i, s in enumerate(lifter.symbols)}), lifter.stats, ())
+
+
+def solve_entrywise(g: Expr, p: Tensor) -> Expr:
+    """Solve g(p) = 0 when entry g[j] involves only p[j] (a separable tensor equation).
+
+    The equation for one entry is read off the graph with p's entry as a scalar θ; the
+    statistics keep p's shape.
+    """
+    g = as_expr(g)
+    if g.shape != p.shape:
+        raise NoClosedForm(f"solve_entrywise: the equation has shape {fmt_shape(g.shape)}, {p.name} has {fmt_shape(p.shape)}")
+    theta = Tensor._make(("_theta", ()), (), (), name="_theta")
+    lifter = _Lifter(theta, entry=True)
+    entry = _entry_graph(g, p, theta)
+    eq = lifter.lift(entry)
+    sol = _pick(sp.solve(sp.together(eq), lifter.sym), p.name)
+    return make_map(sol.xreplace({s: placeholder(i) for i, s in enumerate(lifter.symbols)}), lifter.stats, p.shape)
+
+
+def _entry_graph(g, p, theta):
+    """Replace p by a broadcast scalar θ where p appears elementwise, refusing otherwise."""
+    bcast = make_einsum([theta], [[]], list(range(p.ndim)), dict(enumerate(p.shape)))
+    return substitute(g, {p: bcast})
