@@ -13,6 +13,7 @@ from .dsl import *  # noqa: F401,F403
 from .dsl import __all__ as _dsl_all
 from .evaluate import evaluate
 from .nodes import Dim, Expr, dims
+from .printing import equations, index_form, latex, pretty
 from .parse import parse
 from .codegen import compile
 from .catalog import Derivation, catalog, load
@@ -22,5 +23,5 @@ from .solve import NoClosedForm, solve_entrywise, solve_linear, solve_scalar, st
 
 __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
-    "evaluate", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "NoClosedForm", *_dsl_all,
+    "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "NoClosedForm", *_dsl_all,
 ]

@@ -201,7 +201,7 @@ def hessian(f, wrt):
     f = _check_scalar(f, "hessian")
     ts, many = _targets(f, wrt, "hessian")
     if not many:
-        return jacobian(grad(f, ts[0]), ts[0])
+        return _jac_or_zero(grad(f, ts[0]), ts[0])
     gs = grad(f, ts)
     return tuple(tuple(_jac_or_zero(g, t) for t in ts) for g in gs)
 
@@ -266,7 +266,10 @@ def rebuild(node: Expr, ops: list) -> Expr:
 def taylor(f, x, x0, order: int = 2) -> Expr:
     """The Taylor polynomial of scalar f in x about x0: Σ_k Dᵏf(x0)[x − x0]ᵏ / k!."""
     f = _check_scalar(f, "taylor")
-    (x,), _ = _targets(f, x, "taylor")
+    ts, many = _targets(f, x, "taylor")
+    if many:
+        raise DerivativeError(f"sm.taylor expands in one tensor, got a list of {len(ts)}; pass a single tensor")
+    x = ts[0]
     x0 = as_expr(x0)
     if x0.shape != x.shape:
         raise DerivativeError(f"sm.taylor: x0 has shape {fmt_shape(x0.shape)}, expected {fmt_shape(x.shape)}")

@@ -22,14 +22,28 @@ class BindError(ValueError):
     """An input array does not fit the expression."""
 
 
-def bind_dims(inputs, arrays: dict) -> dict:
+def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
     """Check arrays against input tensors and return {Dim: int}.
 
     Raises BindError naming the tensor, its expected shape in dimension names and the
     actual shape.
     """
     env: dict = {}
+    for k, v in (dims or {}).items():
+        key = k if isinstance(k, Dim) else Dim(str(k))
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise BindError(f"dims: {key} must be a positive int, got {v!r}")
+        env[key] = sp.Integer(int(v))
     names = {t.name for t in inputs}
+    if len(names) != len(inputs):
+        seen = {}
+        for t in inputs:
+            if t.name in seen:
+                raise BindError(
+                    f"two different input tensors are named {t.name!r} (shapes {fmt_shape(seen[t.name].shape)} and "
+                    f"{fmt_shape(t.shape)}); give each tensor its own name"
+                )
+            seen[t.name] = t
     unknown = sorted(set(arrays) - names)
     if unknown:
         raise BindError(f"unknown input {unknown[0]!r}: expected only {', '.join(sorted(names)) or 'no inputs'}")
@@ -37,18 +51,23 @@ def bind_dims(inputs, arrays: dict) -> dict:
         if t.name not in arrays:
             raise BindError(f"missing input {t.name!r}: expected an array of shape {fmt_shape(t.shape)}")
         a = np.asarray(arrays[t.name])
+        if a.dtype.kind not in "biuf":
+            raise BindError(f"input {t.name!r}: expected a real array of shape {fmt_shape(t.shape)}, got dtype {a.dtype}")
         if a.ndim != t.ndim:
             raise BindError(f"{t.name}: expected rank {t.ndim} with shape {fmt_shape(t.shape)}, got shape {a.shape}")
         for s, actual in zip(t.shape, a.shape):
             if isinstance(s, Dim) and s not in env:
                 env[s] = sp.Integer(int(actual))
+            elif isinstance(s, Dim) and int(env[s]) != actual and dims and (s in dims or s.name in dims):
+                raise BindError(f"{t.name}: dimension {s} is {actual} but dims= gives {env[s]}")
     for t in inputs:
         a = np.asarray(arrays[t.name])
         want = tuple(int(s.xreplace(env)) if s.free_symbols <= set(env) else None for s in t.shape)
         if any(w is not None and w != g for w, g in zip(want, a.shape)):
             pretty = ", ".join(f"{s}={env[s]}" for s in sorted(env, key=str))
             raise BindError(
-                f"{t.name}: expected shape {fmt_shape(t.shape)} = {tuple(want)} (with {pretty}), got {a.shape}"
+                f"{t.name}: expected shape {fmt_shape(t.shape)} = {tuple(want)}"
+                + (f" (with {pretty})" if pretty else "") + f", got {a.shape}"
             )
     return env
 
@@ -131,11 +150,13 @@ def eval_node(node: Expr, vals: list, env: dict, arrays: dict):
     return node.numpy(*vals)
 
 
-def evaluate(expr, **arrays):
+def evaluate(expr, dims: dict | None = None, **arrays):
     """Compute an expression, a tuple or a dict of expressions with numpy.
 
     Args:
         expr: a symml expression, or a tuple/list/dict of them.
+        dims: sizes of dimensions that no input binds, e.g. ``{"n": 5}`` (needed when a
+            derivative no longer reads the inputs that fixed its size).
         **arrays: one array (or number) per input tensor, by name.
 
     Returns:
@@ -149,7 +170,7 @@ def evaluate(expr, **arrays):
     """
     if isinstance(expr, dict):
         keys = list(expr)
-        vals = evaluate(tuple(expr[k] for k in keys), **arrays)
+        vals = evaluate(tuple(expr[k] for k in keys), dims=dims, **arrays)
         return dict(zip(keys, vals))
     if isinstance(expr, (tuple, list)):
         flat, rebuild = _flatten(expr)
@@ -161,7 +182,7 @@ def evaluate(expr, **arrays):
         for t in leaves(r):
             if t not in inputs:
                 inputs.append(t)
-    env = bind_dims(inputs, arrays)
+    env = bind_dims(inputs, arrays, dims)
     cache: dict[int, np.ndarray] = {}
     for node in walk(roots):
         cache[node.uid] = eval_node(node, [cache[o.uid] for o in node.operands], env, arrays)

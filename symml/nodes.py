@@ -42,6 +42,8 @@ def dims(names: str) -> tuple[Dim, ...]:
     >>> n
     n
     """
+    if not isinstance(names, str):
+        raise TypeError(f"sm.dims takes a string of names such as 'n d', got {type(names).__name__}")
     parts = names.replace(",", " ").split()
     if not parts:
         raise ValueError("dims() needs at least one name, e.g. sm.dims('n d')")
@@ -97,6 +99,8 @@ class Expr:
 
     __slots__ = ("shape", "operands", "uid", "__weakref__")
     precedence = 100
+    # numpy defers to our reflected operators (ndarray + Expr → Expr.__radd__, which refuses arrays)
+    __array_ufunc__ = None
 
     @classmethod
     def _make(cls, key_params: tuple, operands: tuple, shape: tuple, **attrs):
@@ -184,9 +188,9 @@ class Expr:
         return "$\\displaystyle " + latex(self) + "$"
 
     def __repr__(self):
-        from .printing import pretty
-
         try:
+            from .printing import pretty
+
             return pretty(self)
         except Exception:  # pragma: no cover - repr must never raise
             return f"<{type(self).__name__} shape={fmt_shape(self.shape)}>"
@@ -283,6 +287,8 @@ def make_map(expr: sp.Expr, operands: Sequence[Expr], shape=None) -> Expr:
         shape = shapes.pop() if shapes else ()
     shape = tuple(shape)
     expr = drop_distributions(sp.sympify(expr))
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ValueError("the expression divides by zero or is otherwise undefined (SymPy gives it as ∞ or nan)")
     new_ops: list[Expr] = []
 
     def slot(op: Expr) -> sp.Symbol:

@@ -179,6 +179,11 @@ class Conv(Expr):
                     f"conv2d: input channels disagree: x {fmt_shape(x.shape)} has {x.shape[1]}, kernel {fmt_shape(k.shape)} has {k.shape[1]}"
                 )
             shape = (x.shape[0], k.shape[0], x.shape[2] - k.shape[2] + 1, x.shape[3] - k.shape[3] + 1)
+            for s in shape[2:]:
+                if s.is_number and s < 1:
+                    raise ValueError(
+                        f"conv2d: the kernel {fmt_shape(k.shape)} does not fit in the image {fmt_shape(x.shape)}"
+                    )
         elif slot == "x":
             k, y = get["k"], get["y"]
             shape = (y.shape[0], k.shape[1], y.shape[2] + k.shape[2] - 1, y.shape[3] + k.shape[3] - 1)
@@ -249,6 +254,8 @@ class Pool(Expr):
         if x.ndim < 2:
             raise ValueError(f"{kind}pool2d needs a tensor of rank ≥ 2, got shape {fmt_shape(x.shape)}")
         shape = x.shape[:-2] + tuple(sp.floor(s / size) for s in x.shape[-2:])
+        if any(s.is_number and s < 1 for s in shape[-2:]):
+            raise ValueError(f"{kind}pool2d: a {size}×{size} window does not fit in an image of shape {fmt_shape(x.shape)}")
         return cls._make((kind, size), (x, h), shape, kind=kind, size=size)
 
     def rebuild(self, ops):

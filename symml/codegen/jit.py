@@ -18,7 +18,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numba
 import numpy as np
 import sympy as sp
 
@@ -48,6 +47,8 @@ _CODEGEN_DIGEST = _codegen_digest()
 def graph_key(exprs: list[Expr], args) -> str:
     """A structural hash of the expressions (stable across processes)."""
     index: dict[int, int] = {}
+    import numba  # imported here: deriving and printing never need numba
+
     h = hashlib.sha256()
     h.update(f"codegen={CODEGEN_VERSION}:{_CODEGEN_DIGEST};sympy={sp.__version__};numba={numba.__version__};"
              f"numpy={np.__version__}".encode())

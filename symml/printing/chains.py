@@ -107,7 +107,7 @@ def analyze(node: Einsum) -> ChainForm | None:
         if outs:
             main_comps.append(comp)
             continue
-        vectors = [e for e in comp if e.is_vector]
+        vectors = sorted((e for e in comp if e.is_vector), key=lambda e: e.kind != ONES)  # 𝟏ᵀXw, not wᵀXᵀ𝟏
         if vectors:
             form.components.append(("chain", _drop_eyes(_walk_from_vector(vectors[0], by_label))))
         else:

@@ -9,7 +9,7 @@ Takes: graph nodes and programs. Gives: strings.
 """
 from __future__ import annotations
 
-from ..nodes import Let, Tensor, as_expr
+from ..nodes import Let, Tensor, as_expr, leaves
 from ..program import program_from_outputs
 from .index import OUTPUT_INDEX_NAMES, IndexBuilder, render
 from .matrix import MatrixPrinter
@@ -89,8 +89,8 @@ def index_form(expr, name: str | None = None, wrt=None, fmt: str = "unicode", ex
         expr: any tensor expression.
         name: the name of the function; with ``wrt`` the left side is ``∂name/∂wrt_k``,
             without it ``name_k``. No left side when both are None.
-        wrt: the tensor (or its name) differentiated by. A tensor tells a Hessian (rank
-            twice its own) from a gradient.
+        wrt: the tensor (or its name) differentiated by; an expression of twice its rank
+            is a Hessian (``∂²L/∂w_k∂w_l``).
         fmt: "unicode" or "latex".
         expand_adjoints: print the definition of the ``delta_*`` intermediates that
             calculus names, rather than their names (user Lets always print as names).
@@ -117,7 +117,9 @@ def index_form(expr, name: str | None = None, wrt=None, fmt: str = "unicode", ex
     if wrt is None:
         lhs = spelling.subscript(f, names).text if names else f.text
     else:
-        w = spelling.name(wrt.name if isinstance(wrt, Tensor) else str(wrt))
+        if not isinstance(wrt, Tensor):  # a name: find the tensor, to tell a Hessian from a gradient
+            wrt = next((t for t in leaves(expr) if t.name == str(wrt)), str(wrt))
+        w = spelling.name(wrt.name if isinstance(wrt, Tensor) else wrt)
         rank = wrt.ndim if isinstance(wrt, Tensor) else None
         if rank and expr.ndim == 2 * rank:
             parts = [names[:rank], names[rank:]]

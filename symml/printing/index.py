@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..nodes import Dim, Expr, Let, Tensor, placeholder, walk
 from .notation import Piece, Spelling
-from .scalar import print_scalar
+from .scalar import numeric_content, print_scalar
 
 #: Index names, in the order they are handed out.
 INDEX_NAMES = "ijklmpqrstuvabcefgh"
@@ -51,9 +51,9 @@ class IndexBuilder:
     >>> n, d = sm.dims("n d")
     >>> X, w = sm.tensor("X", (n, d)), sm.tensor("w", (d,))
     >>> b = IndexBuilder(X @ w)
-    >>> i = b.index()
-    >>> b.entry(X @ w, [i])
-    Sum(X[i, j]*w[j], (j, 0, d - 1))
+    >>> entry = b.entry(X @ w, [b.index()])
+    >>> entry.limits, sorted(node.name for node in b.labels.values())
+    (((j, 0, d - 1),), ['X', 'w'])
     """
 
     def __init__(self, root: Expr, expand_adjoints: bool = False, names: dict | None = None):
@@ -125,10 +125,16 @@ class IndexBuilder:
             if label not in sym:
                 sym[label] = self.index()
                 limits.append((sym[label], 0, size - 1))
-        body = sp.Mul(*[self.entry(op, [sym[l] for l in sub]) for op, sub in zip(node.operands, node.subs)])
+        coef, factors = sp.sympify(node.coef), []
+        for op, sub in zip(node.operands, node.subs):
+            c, f = numeric_content(self.entry(op, [sym[l] for l in sub]))
+            coef *= c
+            factors.append(f)
+        # unevaluated, so the factors keep the operands' order: X_ij w_j, as in Xw
+        body = sp.Mul(*factors, evaluate=False) if len(factors) > 1 else factors[0]
         if limits:
             body = sp.Sum(body, *reversed(limits))  # the first label is the outermost sum
-        return node.coef * body
+        return coef * body
 
     def _entry_LogSumExp(self, node, idx):
         x = node.operands[0]

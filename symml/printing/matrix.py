@@ -22,7 +22,7 @@ from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
 from .index import IndexBuilder, render
 from .notation import Piece, RightFactor, Spelling
-from .scalar import print_scalar
+from .scalar import numeric_content, print_scalar
 
 #: Set True (tests do) to raise instead of falling back when a node fails to print.
 STRICT = False
@@ -33,9 +33,7 @@ CONV_FORMS = {"y": ("conv2d", (0, 1)), "x": ("conv2d_transpose", (1, 0)), "k": (
 
 def split_numeric(expr: sp.Expr):
     """``expr`` as (numeric coefficient, rest): ``2*a - 2*b`` → ``(2, a - b)``."""
-    c, p = expr.as_content_primitive()
-    if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
-        c, p = -c, -p
+    c, p = numeric_content(expr)
     if p.is_Mul:
         c2, p = p.as_coeff_Mul()
         c *= c2
@@ -146,7 +144,7 @@ class MatrixPrinter:
         leaves = {placeholder(k): self.print_node(op) for k, op in enumerate(node.operands)}
         piece = print_scalar(expr, self.sp, leaves)
         if node.ndim and all(op.ndim == 0 for op in node.operands):  # a scalar broadcast
-            piece = self.sp.juxtapose([replace(piece, scalar=True), Piece(self.sp.ones)])
+            piece = self.sp.juxtapose([replace(piece, scalar=True), Piece(self.sp.ones)], hadamard=True)
         return piece
 
     def operand(self, op: Expr):

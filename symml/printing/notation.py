@@ -48,6 +48,8 @@ class Piece:
         ltight, rtight: whether juxtaposition may touch the piece on that side without a
             space (unicode only: ``2Xᵀ`` but ``Xᵀ diag(s) X``).
         scalar: the piece stands for a rank-0 value.
+        chain: a matrix product (``xᵀAy``): a rank-0 chain is parenthesized before
+            another factor, so ``(xᵀy)w`` does not read as ``xᵀ(yw)``.
         open_right: the piece extends to the right (``Σ_i x_i``), so nothing may follow it
             unparenthesized.
         n_scalars: rank-0 factors inside (orders the terms of a sum).
@@ -62,6 +64,7 @@ class Piece:
     open_right: bool = False
     n_scalars: int = 0
     right: RightFactor | None = None
+    chain: bool = False
 
 
 # --------------------------------------------------------------------------- names
@@ -136,13 +139,13 @@ class Spelling:
         return Piece(str(value), prec=ADD, ltight=False, rtight=False)
 
     def negate(self, p: Piece) -> Piece:
-        inner = self.paren(p) if p.prec <= ADD else p
+        inner = self.paren(p) if p.prec <= ADD and not p.open_right else p
         return replace(inner, text=self.minus.strip() + inner.text, prec=NEG, ltight=False, right=None)
 
     def postfix(self, base: Piece, mark: str) -> Piece:
         if base.prec < ATOM:
             base = self.paren(base)
-        return replace(base, text=base.text + mark, prec=POSTFIX, open_right=False, right=None)
+        return replace(base, text=base.text + mark, prec=POSTFIX, open_right=False, right=None, chain=False)
 
     def transpose(self, base: Piece) -> Piece:
         return self.postfix(base, self.transpose_mark)
@@ -169,7 +172,7 @@ class Spelling:
         for k, p in enumerate(pieces):
             last = k == len(pieces) - 1
             if p.prec < need or (p.open_right and not last) or (
-                p.scalar and p.prec == MATMUL and not last
+                p.scalar and p.chain and not last
             ):
                 p = self.paren(p)
             fixed.append(p)
@@ -189,6 +192,7 @@ class Spelling:
             rtight=fixed[-1].rtight,
             scalar=all(p.scalar for p in pieces),
             open_right=fixed[-1].open_right,
+            chain=not hadamard,
         )
 
     def norm_squared(self, p: Piece) -> Piece:
@@ -225,7 +229,8 @@ class Unicode(Spelling):
         return text
 
     def paren(self, p: Piece) -> Piece:
-        return replace(p, text=f"({p.text})", prec=ATOM, ltight=True, rtight=True, open_right=False, right=None)
+        return replace(p, text=f"({p.text})", prec=ATOM, ltight=True, rtight=True, open_right=False, right=None,
+                       chain=False)
 
     def join(self, a: str, b: Piece, a_piece: Piece) -> str:
         sep = "" if a_piece.rtight and b.ltight else " "
@@ -312,7 +317,7 @@ class Latex(Spelling):
         return text
 
     def paren(self, p: Piece) -> Piece:
-        return replace(p, text=rf"\left({p.text}\right)", prec=ATOM, open_right=False, right=None)
+        return replace(p, text=rf"\left({p.text}\right)", prec=ATOM, open_right=False, right=None, chain=False)
 
     def join(self, a: str, b: Piece, a_piece: Piece) -> str:
         return a + " " + b.text

@@ -100,6 +100,9 @@ class ScalarPrinter(Printer):
         return e.is_Add or (e in self.leaves and self.leaves[e].prec <= ADD)
 
     def _n_scalars(self, term) -> int:
+        """Rank-0 factors scaling a tensor term (0 for a rank-0 term)."""
+        if self._is_scalar(term):
+            return 0
         count = 0
         for f in sp.Mul.make_args(term):
             if f.is_number:
@@ -135,16 +138,19 @@ class ScalarPrinter(Printer):
     # ----------------------------------------------------------------- sums
 
     def _print_Add(self, expr):
-        c, p = expr.as_content_primitive()
-        if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
-            c, p = -c, -p
+        c, p = numeric_content(expr)
         if c != 1 and p.is_Add:
             return self.product(c, [self._terms(p)], [])
         return self._terms(expr)
 
     def _terms(self, add) -> Piece:
         terms = list(add.as_ordered_terms())
-        order = sorted(range(len(terms)), key=lambda k: (self._n_scalars(terms[k]), terms[k].could_extract_minus_sign(), k))
+        def key(k):
+            t = terms[k]
+            opens = isinstance(t, sp.Sum) or (t.is_Mul and isinstance(t.args[-1], sp.Sum))
+            return self._n_scalars(t), t.could_extract_minus_sign(), opens, k
+
+        order = sorted(range(len(terms)), key=key)
         entries, groups = [], {}
         for k in order:
             t = terms[k]
@@ -175,7 +181,9 @@ class ScalarPrinter(Printer):
             return self.sp.negate(p) if neg else p
         text = ""
         for k, (neg, p) in enumerate(parts):
-            if (p.prec <= ADD and (k > 0 or neg)) or (p.open_right and k < len(parts) - 1):
+            last = k == len(parts) - 1
+            trailing_sum = p.open_right and last and not p.text.startswith(self.sp.minus.strip())
+            if (p.prec <= ADD and (k > 0 or neg) and not trailing_sum) or (p.open_right and not last):
                 p = self.sp.paren(p)
             if k == 0:
                 text = (self.sp.minus.strip() if neg else "") + p.text
@@ -292,6 +300,25 @@ class ScalarPrinter(Printer):
         except Exception:  # noqa: BLE001 - a printer must not raise at the user
             text = f"<{type(expr).__name__}>"
         return Piece(text, prec=ADD, ltight=False, rtight=False)
+
+
+def numeric_content(expr: sp.Expr):
+    """A numeric factor common to all terms, and the rest: ``2a − 2b`` → ``(2, a − b)``.
+
+    A fractional factor is taken out of a sum only when no term keeps a coefficient, so
+    ``a/2 + b/2`` gives ``(1/2, a + b)`` but ``a + b/2`` stays as it is.
+
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b")
+    >>> numeric_content(2 * a - 2 * b), numeric_content(a + b / 2), numeric_content(-a - b)
+    ((2, a - b), (1, a + b/2), (-1, a + b))
+    """
+    c, p = expr.as_content_primitive()
+    if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
+        c, p = -c, -p
+    if p.is_Add and not c.is_Integer and any(abs(t.as_coeff_Mul()[0]) != 1 for t in p.args):
+        return sp.S.One, expr
+    return c, p
 
 
 def print_scalar(expr, spelling: Spelling, leaves=None) -> Piece:
