@@ -319,8 +319,6 @@ def test_single_target_hessian_matches_block(sizes, rng):
     np.testing.assert_allclose(H1, H2, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="calculus.hessian: single target of a function linear in it raises "
-                   "DerivativeError 'x does not appear' instead of returning zeros (reported)")
 def test_hessian_of_linear_function_is_zero():
     H = sm.hessian(sm.sum(x * x2), x)
     assert H.shape == (d, d)

@@ -115,7 +115,7 @@ class MatrixPrinter:
             return body
         return self.sp.entries(body, [str(i) for i in idx])
 
-    _print_Expr = fallback
+    _print_Expr = opaque  # a node kind this printer does not know
 
     # ----------------------------------------------------------------- leaves
 
@@ -207,12 +207,12 @@ class MatrixPrinter:
         if e.kind == PLAIN and item.transposed:
             p = self.transposed(e.operand, p)
         elif e.kind == VDIAG:
-            p = self.sp.call("diag", p)
+            p = self.sp.apply("diag", p)
         elif e.kind == MDIAG:
-            p = self.sp.call("diag", p)
+            p = self.sp.apply("diag", p)
             p = self.sp.transpose(p) if item.transposed else p
         elif e.kind == MDIAG_VDIAG:
-            p = self.sp.call("diag", self.sp.call("diag", p))
+            p = self.sp.apply("diag", self.sp.apply("diag", p))
         return c, p
 
     def transposed(self, op: Expr, p: Piece) -> Piece:
@@ -229,21 +229,21 @@ class MatrixPrinter:
             e = items[0].elem
             if e.kind == MDIAG:
                 c, p = self.operand(e.operand)
-                return c, self.sp.call("tr", p)
+                return c, self.sp.apply("tr", p)
             op = e.operand
             if isinstance(op, Map) and op.operands:
                 c, rest = split_numeric(op.expr)
                 if rest.is_Pow and rest.exp == 2:
                     return c, self.sp.norm_squared(self.map_piece(rest.base, op))
             c, p = self.operand(op)
-            return c, self.sp.call("sum", p)
+            return c, self.sp.apply("sum", p)
         coef, pieces = sp.S.One, []
         for item in items:
             c, p = self.item(item)
             coef *= c
             pieces.append(p)
         chain = self.sp.juxtapose(pieces)
-        return coef, self.sp.call("tr", chain) if kind == "trace" else chain
+        return coef, self.sp.apply("tr", chain) if kind == "trace" else chain
 
     # ----------------------------------------------------------------- structured nodes
 
@@ -251,21 +251,21 @@ class MatrixPrinter:
         return self.sp.postfix(self.print_node(node.operands[0]), self.sp.inverse_mark)
 
     def _print_Det(self, node):
-        return self.sp.call("det", self.print_node(node.operands[0]))
+        return self.sp.apply("det", self.print_node(node.operands[0]))
 
     def _print_LogDet(self, node):
-        return self.sp.call("logdet", self.print_node(node.operands[0]))
+        return self.sp.apply("logdet", self.print_node(node.operands[0]))
 
     def _print_LogSumExp(self, node):
         x = node.operands[0]
         args = [self.print_node(x)]
         if x.ndim > 1:
             args.append(self._keyword("axis", node.axis))
-        return self.sp.call("logsumexp", *args)
+        return self.sp.apply("logsumexp", *args)
 
     def _print_Conv(self, node):
         op, order = CONV_FORMS[node.slot]
-        return self.sp.call(op, *[self.print_node(node.operands[k]) for k in order])
+        return self.sp.apply(op, *[self.print_node(node.operands[k]) for k in order])
 
     def _print_Pool(self, node):
         x, h = node.operands
@@ -283,7 +283,7 @@ class MatrixPrinter:
         args = [Piece(text)]
         if node.size != 2:
             args.append(self._keyword("size", node.size))
-        return self.sp.call(op, *args)
+        return self.sp.apply(op, *args)
 
     def _keyword(self, key: str, value) -> Piece:
         return Piece(rf"\mathrm{{{key}}}={value}" if self.sp.fmt == "latex" else f"{key}={value}")

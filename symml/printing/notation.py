@@ -11,6 +11,7 @@ Takes: strings and pieces. Gives: pieces.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -97,46 +98,84 @@ _TIGHT_NAME = re.compile(r"[^\W\d_][₀-₉′]*")
 # --------------------------------------------------------------------------- spellings
 
 
-class Spelling:
-    """The notation-independent interface; :class:`Unicode` and :class:`Latex` implement it."""
+class Spelling(ABC):
+    """How structure is written. :class:`Unicode` and :class:`Latex` implement it.
+
+    The shared methods (products, transposes, applications) build on the abstract
+    primitives, so a printer asks for structure and never for a format.
+    """
 
     fmt = ""
-    minus = "-"
+    minus = "-"  # between terms, with its spaces; stripped for a leading sign
     odot = ""
     transpose_mark = ""
     inverse_mark = ""
     inverse_transpose_mark = ""
     identity = "I"
     ones = "1"
-    nabla = "∇"
+    nabla = ""
+    delta = ""
 
-    # -- primitives each spelling defines
-    def name(self, name: str) -> Piece:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # -- primitives
+    @abstractmethod
+    def name(self, name: str) -> Piece:
+        """A tensor, intermediate or dimension name."""
 
-    def paren(self, p: Piece) -> Piece:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def paren(self, p: Piece) -> Piece:
+        """``(p)``."""
 
-    def join(self, a: str, b: Piece, a_piece: Piece) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def join(self, a: str, b: Piece, a_piece: Piece) -> str:
+        """Juxtapose ``b`` after the text ``a`` (whose last piece is ``a_piece``)."""
 
-    def fraction(self, num: Piece, den: Piece) -> Piece:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def fraction(self, num: Piece, den: Piece) -> Piece:
+        """``num / den``."""
 
-    def power(self, base: Piece, exp: Piece | int) -> Piece:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def power(self, base: Piece, exp: Piece | int) -> Piece:
+        """``base`` to an integer or printed exponent."""
+
+    @abstractmethod
+    def sqrt(self, p: Piece) -> Piece:
+        """``√p``."""
+
+    @abstractmethod
+    def norm(self, p: Piece) -> Piece:
+        """``‖p‖``."""
+
+    @abstractmethod
+    def subscript(self, base: Piece, indices: Sequence[str]) -> Piece:
+        """An entry ``base_ij``."""
+
+    @abstractmethod
+    def big_sum(self, indices: Sequence[str], limits: Sequence[tuple], body: Piece) -> Piece:
+        """``Σ_i body`` with ``limits`` the printed (low, high) of each index."""
+
+    @abstractmethod
+    def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
+        """The tensor whose entries are ``body``: ``[body]_ij``."""
+
+    @abstractmethod
+    def partial(self, f: str, wrt: Sequence[str]) -> str:
+        """``∂f/∂w`` (one entry of ``wrt`` per order)."""
+
+    @abstractmethod
+    def equations(self, rows: Sequence[tuple[str, str]]) -> str:
+        """Aligned equations ``lhs = rhs``."""
 
     # -- shared structure
     def number(self, value) -> Piece:
         """A non-negative number."""
         value = sp.sympify(value)
         if value.is_Integer:
-            return Piece(str(value))
+            return Piece(str(value), scalar=True)
         if value.is_Rational:
-            return self.fraction(Piece(str(value.p)), Piece(str(value.q)))
+            return replace(self.fraction(Piece(str(value.p)), Piece(str(value.q))), scalar=True)
         if value.is_Float:
-            return Piece(f"{float(value):g}")
-        return Piece(str(value), prec=ADD, ltight=False, rtight=False)
+            return Piece(f"{float(value):g}", scalar=True)
+        return Piece(str(value), prec=ADD, ltight=False, rtight=False, scalar=True)
 
     def negate(self, p: Piece) -> Piece:
         inner = self.paren(p) if p.prec <= ADD and not p.open_right else p
@@ -150,19 +189,21 @@ class Spelling:
     def transpose(self, base: Piece) -> Piece:
         return self.postfix(base, self.transpose_mark)
 
-    def call(self, op: str, *args: Piece, raw: str | None = None) -> Piece:
-        """``op(args)``; ``op`` is a key of :data:`OPERATORS`, or ``raw`` gives the name."""
-        name = raw if raw is not None else OPERATORS[op][self.fmt == "latex"]
+    def call(self, name: str, *args: Piece) -> Piece:
+        """``name(args)``, a function applied; a one-letter name may touch its neighbours."""
         tight = len(name) == 1
-        body = ", ".join(a.text for a in args)
-        return Piece(name + self.paren(Piece(body)).text, ltight=tight, rtight=tight)
+        return Piece(name + self.paren(Piece(", ".join(a.text for a in args))).text, ltight=tight, rtight=tight)
+
+    def apply(self, op: str, *args: Piece) -> Piece:
+        """An operator of :data:`OPERATORS` applied: ``diag(v)``, ``tr(A)``, ``log det(A)``."""
+        return self.call(OPERATORS[op][self.fmt == "latex"], *args)
 
     def juxtapose(self, pieces: Sequence[Piece], hadamard: bool = False) -> Piece:
-        """A product: matrix-chain juxtaposition, or ⊙ between non-scalar factors.
+        """A product: a matrix chain, or (``hadamard``) ⊙ between non-scalar factors.
 
-        Factors are parenthesized where they bind less tightly than a product, where they
-        extend to the right and something follows, and where a rank-0 product would run
-        into the next factor (``(xᵀy)w``).
+        A factor is parenthesized where it binds less tightly than the product, where it
+        extends to the right (``Σ_i …``) and something follows, and where a rank-0
+        matrix product would run into the next factor: ``(xᵀy)w``.
         """
         pieces = list(pieces)
         if len(pieces) == 1:
@@ -171,20 +212,14 @@ class Spelling:
         fixed = []
         for k, p in enumerate(pieces):
             last = k == len(pieces) - 1
-            if p.prec < need or (p.open_right and not last) or (
-                p.scalar and p.chain and not last
-            ):
-                p = self.paren(p)
-            fixed.append(p)
-        text, used_odot, prev = fixed[0].text, False, fixed[0]
-        for p in fixed[1:]:
+            wrap = not last if p.open_right else p.prec < need or (p.scalar and p.chain and not last)
+            fixed.append(self.paren(p) if wrap else p)
+        text, used_odot = fixed[0].text, False
+        for prev, p in zip(fixed, fixed[1:]):
             if hadamard and not prev.scalar and not p.scalar:
-                text += self.odot
-                text += p.text
-                used_odot = True
+                text, used_odot = text + self.odot + p.text, True
             else:
                 text = self.join(text, p, prev)
-            prev = p
         return Piece(
             text,
             prec=HADAMARD if used_odot else MATMUL,
@@ -196,10 +231,15 @@ class Spelling:
         )
 
     def norm_squared(self, p: Piece) -> Piece:
-        return self.power(self._norm(p), 2)
+        return self.power(self.norm(p), 2)
 
     def equation(self, lhs: str, rhs: str) -> str:
         return f"{lhs} = {rhs}"
+
+
+def _index_text(indices: Sequence[str]) -> str:
+    """``ik`` for one-letter indices, else ``{i1,k}``."""
+    return "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
 
 
 class Unicode(Spelling):
@@ -212,6 +252,8 @@ class Unicode(Spelling):
     inverse_mark = "⁻¹"
     inverse_transpose_mark = "⁻ᵀ"
     ones = "𝟏"
+    nabla = "∇"
+    delta = "δ"
 
     def name(self, name: str) -> Piece:
         text = self._name_text(name)
@@ -257,27 +299,21 @@ class Unicode(Spelling):
         inner = p if p.prec >= ATOM and p.ltight else self.paren(p)
         return Piece("√" + inner.text, rtight=inner.rtight)
 
-    def _norm(self, p: Piece) -> Piece:
+    def norm(self, p: Piece) -> Piece:
         return Piece(f"‖{p.text}‖")
 
     def subscript(self, base: Piece, indices: Sequence[str]) -> Piece:
         if not (len(base.text) == 1 or (base.prec >= ATOM and base.text.endswith(")"))):
             base = self.paren(base)
-        idx = "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
-        return Piece(f"{base.text}_{idx}", ltight=base.ltight, rtight=False)
+        return Piece(f"{base.text}_{_index_text(indices)}", ltight=base.ltight, rtight=False)
 
     def big_sum(self, indices: Sequence[str], limits: Sequence[tuple], body: Piece) -> Piece:
-        idx = "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
         if body.prec <= ADD:
             body = self.paren(body)
-        return Piece(f"Σ_{idx} {body.text}", prec=ADD, ltight=False, rtight=body.rtight, open_right=True)
-
-    def delta(self, indices: Sequence[str]) -> Piece:
-        return self.subscript(Piece("δ"), indices)
+        return Piece(f"Σ_{_index_text(indices)} {body.text}", prec=ADD, ltight=False, rtight=body.rtight, open_right=True)
 
     def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
-        idx = "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
-        return Piece(f"[{body.text}]_{idx}", rtight=False)
+        return Piece(f"[{body.text}]_{_index_text(indices)}", rtight=False)
 
     def partial(self, f: str, wrt: Sequence[str]) -> str:
         order = len(wrt)
@@ -300,6 +336,7 @@ class Latex(Spelling):
     inverse_transpose_mark = r"^{-\top}"
     ones = r"\mathbf{1}"
     nabla = r"\nabla"
+    delta = r"\delta"
 
     def name(self, name: str) -> Piece:
         return Piece(self._name_text(name))
@@ -334,7 +371,7 @@ class Latex(Spelling):
     def sqrt(self, p: Piece) -> Piece:
         return Piece(rf"\sqrt{{{p.text}}}")
 
-    def _norm(self, p: Piece) -> Piece:
+    def norm(self, p: Piece) -> Piece:
         return Piece(rf"\left\lVert {p.text} \right\rVert")
 
     def subscript(self, base: Piece, indices: Sequence[str]) -> Piece:
@@ -348,9 +385,6 @@ class Latex(Spelling):
             body = self.paren(body)
         head = " ".join(rf"\sum_{{{i}={lo}}}^{{{hi}}}" for i, (lo, hi) in zip(indices, limits))
         return Piece(f"{head} {body.text}", prec=ADD, open_right=True)
-
-    def delta(self, indices: Sequence[str]) -> Piece:
-        return self.subscript(Piece(r"\delta"), indices)
 
     def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
         sep = "" if all(len(i) == 1 for i in indices) else ","

@@ -40,6 +40,10 @@ FUNCTION_NAMES = {
     sp.cos: ("cos", r"\cos"),
     sp.sign: ("sign", r"\operatorname{sign}"),
     sp.erf: ("erf", r"\operatorname{erf}"),
+    sp.loggamma: ("log Γ", r"\log\Gamma"),
+    sp.gamma: ("Γ", r"\Gamma"),
+    sp.Max: ("max", r"\max"),
+    sp.Min: ("min", r"\min"),
     **{f: (f.unicode_name, f.latex_name) for f in F.ML_FUNCTIONS},
 }
 
@@ -144,52 +148,54 @@ class ScalarPrinter(Printer):
         return self._terms(expr)
 
     def _terms(self, add) -> Piece:
-        terms = list(add.as_ordered_terms())
-        def key(k):
-            t = terms[k]
-            opens = isinstance(t, sp.Sum) or (t.is_Mul and isinstance(t.args[-1], sp.Sum))
-            return self._n_scalars(t), t.could_extract_minus_sign(), opens, k
-
-        order = sorted(range(len(terms)), key=key)
-        entries, groups = [], {}
-        for k in order:
-            t = terms[k]
-            c, rest = t.as_coeff_Mul()
-            leaf = self.leaves.get(rest)
-            if leaf is not None and leaf.right is not None:
-                key = leaf.right.key
-                if key in groups:
-                    groups[key].append((c, leaf.right))
-                    continue
-                groups[key] = [(c, leaf.right)]
-                entries.append((key, t))
-            else:
-                entries.append((None, t))
-        parts = []
-        for key, t in entries:
-            if key is not None and len(groups[key]) > 1:
-                parts.append(self._group(groups[key]))
-            else:
-                neg = t.could_extract_minus_sign()
-                parts.append((neg, self._print(-t if neg else t)))
+        """The terms in reading order; matrix-vector products that share a vector factored."""
+        terms = sorted(add.as_ordered_terms(), key=self._term_key)  # stable: ties keep SymPy's order
+        groups: dict = {}
+        for t in terms:
+            right = self._right_factor(t)
+            if right is not None:
+                groups.setdefault(right.key, []).append((t.as_coeff_Mul()[0], right))
+        parts, grouped = [], set()
+        for t in terms:
+            right = self._right_factor(t)
+            if right is not None and len(groups[right.key]) > 1:
+                if right.key not in grouped:
+                    grouped.add(right.key)
+                    parts.append(self._group(groups[right.key]))
+                continue
+            neg = t.could_extract_minus_sign()
+            parts.append((neg, self._print(-t if neg else t)))
         return self.join_terms(parts)
+
+    def _term_key(self, t):
+        """Tensor terms before scaled ones, positive before negative, open sums (Σ …) last."""
+        opens = any(isinstance(f, sp.Sum) for f in sp.Mul.make_args(t))
+        return self._n_scalars(t), t.could_extract_minus_sign(), opens
+
+    def _right_factor(self, term):
+        leaf = self.leaves.get(term.as_coeff_Mul()[1])
+        return leaf.right if leaf is not None else None
 
     def join_terms(self, parts) -> Piece:
         """``parts`` is a list of (negative?, piece); the first sign prints as a leading minus."""
         if len(parts) == 1:
             neg, p = parts[0]
             return self.sp.negate(p) if neg else p
+        minus = self.sp.minus.strip()
         text = ""
         for k, (neg, p) in enumerate(parts):
-            last = k == len(parts) - 1
-            trailing_sum = p.open_right and last and not p.text.startswith(self.sp.minus.strip())
-            if (p.prec <= ADD and (k > 0 or neg) and not trailing_sum) or (p.open_right and not last):
+            if p.open_right:  # Σ_i … runs to the end of the sum
+                wrap = k < len(parts) - 1 or (k > 0 and p.text.startswith(minus))
+            else:
+                wrap = p.prec <= ADD and (k > 0 or neg)
+            if wrap:
                 p = self.sp.paren(p)
             if k == 0:
-                text = (self.sp.minus.strip() if neg else "") + p.text
+                text = (minus if neg else "") + p.text
             else:
                 text += (self.sp.minus if neg else " + ") + p.text
-        return Piece(text, prec=ADD, ltight=not parts[0][0] and parts[0][1].ltight, rtight=parts[-1][1].rtight,
+        first_neg, first = parts[0]
+        return Piece(text, prec=ADD, ltight=not first_neg and first.ltight, rtight=parts[-1][1].rtight,
                      open_right=parts[-1][1].open_right)
 
     def _group(self, members):
@@ -258,7 +264,9 @@ class ScalarPrinter(Printer):
         else:
             fname = getattr(expr.func, "__name__", str(expr.func))
             name = r"\operatorname{%s}" % fname.replace("_", r"\_") if self.latex else fname
-        return self.sp.call("", *args, raw=name)
+        return self.sp.call(name, *args)
+
+    _print_Max = _print_Min = _print_Function  # lattice operations, not Function subclasses
 
     def _print_Piecewise(self, expr):
         return self.emptyPrinter(expr)
@@ -282,7 +290,7 @@ class ScalarPrinter(Printer):
         return self.sp.big_sum(names, bounds, body)
 
     def _print_KroneckerDelta(self, expr):
-        return self.sp.delta([self._index_text(i) for i in expr.args])
+        return self.sp.subscript(Piece(self.sp.delta), [self._index_text(i) for i in expr.args])
 
     # ----------------------------------------------------------------- anything else
 
