@@ -69,20 +69,19 @@ def cmd_show(args) -> int:
 
     print(f"{d.name}: {d.title}")
     print("L = " + show(d.loss) if not args.index else printing.index_form(d.loss, name="L"))
-    if args.hessian is None or args.grad is not None:
-        for p in pick(args.grad):
-            g = d.grad_of(p)
-            if _has_steps(g) and not args.index:
-                print(printing.equations({f"grad_{p.name}": g}, fmt="latex" if args.latex else "unicode"))
-            else:
-                line(("L", p.name), g)
+    for p in pick(args.grad):  # the gradient is always shown; --grad P narrows it to one parameter
+        g = d.grad_of(p)
+        if _has_steps(g) and not args.index:
+            print(printing.equations({f"grad_{p.name}": g}, fmt="latex" if args.latex else "unicode"))
+        else:
+            line(("L", p.name), g)
     if args.hessian is not None:
         for p in pick(args.hessian or None):
             H = hessian(d.loss, p)
             if args.latex:
                 print(rf"\frac{{\partial^2 L}}{{\partial {p.name}^2}} = {show(H)}")
             elif args.index:
-                print(printing.index_form(H, name="∂²L", wrt=p.name))
+                print(printing.index_form(H, name="L", wrt=p.name))
             else:
                 print(f"∂²L/∂{p.name}² = {show(H)}")
     return 0

@@ -11,7 +11,12 @@ Two solvers, both refusing clearly when their assumptions fail:
   ``solve`` solves the scalar equation in θ. This is how maximum-likelihood estimates
   are derived. ``solve_entrywise`` does the same for a tensor parameter whose
   stationarity conditions separate entry by entry (class means, variances, mixture
-  updates given responsibilities).
+  updates given responsibilities); it first proves the separation on the graph (each
+  entry g[j] must involve p only through one entry p[σ(j)], σ a permutation of axes)
+  and refuses otherwise.
+- ``solve_inverse(g, P)``: g involves the matrix P only through P⁻¹ (as ∇ log det P and
+  the Gaussian precision do), and is entrywise in P⁻¹: P⁻¹ is taken as the unknown,
+  so the covariance Σ = P⁻¹ of a Gaussian comes out of the precision's stationarity.
 
 Takes: graph nodes. Gives: graph nodes.
 """
@@ -19,8 +24,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .calculus import DerivativeError, grad, jacobian, substitute
-from .nodes import Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder
+from .calculus import DerivativeError, grad, jacobian, rebuild, substitute
+from .nodes import (
+    Dim, Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder, transpose,
+    walk,
+)
 from .structured import Inv
 
 
@@ -101,7 +109,19 @@ class _Lifter:
         self.symbols: list[sp.Symbol] = []
         self.entry = entry
 
-    def stat(self, e: Expr) -> sp.Symbol:
+    def stat(self, e: Expr) -> sp.Expr:
+        """A symbol standing for the θ-free ``e``; numeric factors and constants stay visible to SymPy."""
+        if isinstance(e, Map) and e.ndim == 0:  # a scalar function of statistics: SymPy sees through it
+            return e.expr.xreplace({placeholder(i): self.stat(o) for i, o in enumerate(e.operands)})
+        if isinstance(e, Map) and not e.operands:
+            return e.expr  # a number, or a size such as n
+        if isinstance(e, Einsum) and e.coef != 1:
+            return e.coef * self.stat(make_einsum(e.operands, [list(s) for s in e.subs], list(e.out),
+                                                  dict(enumerate(e.sizes))))
+        if isinstance(e, Map):
+            c, rest = sp.factor_terms(e.expr).as_coeff_Mul()
+            if c.is_Number and c not in (0, 1):
+                return c * self.stat(make_map(rest, e.operands, e.shape))
         for s, x in zip(self.symbols, self.stats):
             if x is e:
                 return s
@@ -165,14 +185,16 @@ class _Lifter:
                 if hoisted is not None:  # constant along the summed axes: a per-entry symbol
                     repl[placeholder(i)] = self.stat(hoisted)
         expr = sp.expand(m.expr.xreplace(repl))
-        scalars_syms = [self.sym, *self.symbols]
+        scalars_syms = [self.sym, *self.symbols, *(s for s in expr.free_symbols if isinstance(s, Dim))]
         groups: dict = {}
         for t in sp.Add.make_args(expr):
             data_part, theta_part = t.as_independent(*scalars_syms, as_Add=False)
             groups[theta_part] = groups.get(theta_part, 0) + data_part
         total = sp.Integer(0)
-        for theta_part, data_part in groups.items():
-            total += theta_part * stat_with(make_map(data_part, m.operands, m.shape), e.subs[k])
+        for theta_part, data_part in groups.items():  # one statistic per monomial: Σ(x − 1) is Σx − n
+            for term in sp.Add.make_args(sp.expand(data_part)):
+                c, rest = term.as_coeff_Mul()
+                total += theta_part * c * stat_with(make_map(rest, m.operands, m.shape), e.subs[k])
         return factor * total
 
 
@@ -213,17 +235,119 @@ def solve_entrywise(g: Expr, p: Tensor) -> Expr:
     """Solve g(p) = 0 when entry g[j] involves only p[j] (a separable tensor equation).
 
     The equation for one entry is read off the graph with p's entry as a scalar θ; the
-    statistics keep p's shape.
+    statistics keep g's shape. Separation is checked first: g[j] may involve p only
+    through p[σ(j)] for one permutation σ of the axes (σ ≠ id, e.g. N·Σᵀ − S = 0, gives
+    the solution transposed back), otherwise NoClosedForm is raised.
+
+    >>> import numpy as np, symml as sm
+    >>> n, K = sm.dims("n K")
+    >>> Y, x, m = sm.tensor("Y", (n, K)), sm.tensor("x", (n,)), sm.tensor("m", (K,))
+    >>> g = sm.grad(sm.sum(Y * (sm.expand_dims(x, 1) - m) ** 2), m)   # −2 Σᵢ Y_ik (xᵢ − m_k)
+    >>> m_hat = sm.solve_entrywise(g, m)                                 # Σᵢ Y_ik xᵢ / Σᵢ Y_ik
+    >>> sm.evaluate(m_hat, x=np.array([1.0, 2.0, 6.0]), Y=np.array([[1.0, 0], [1, 0], [0, 1]]))
+    array([1.5, 6. ])
     """
     g = as_expr(g)
-    if g.shape != p.shape:
-        raise NoClosedForm(f"solve_entrywise: the equation has shape {fmt_shape(g.shape)}, {p.name} has {fmt_shape(p.shape)}")
+    sigma = _alignment(g, p)
+    if sigma is None or any(a is None for a in sigma) or sorted(sigma) != list(range(p.ndim)) or any(
+            g.shape[ax] != p.shape[q] for ax, q in enumerate(sigma)):
+        raise NoClosedForm(
+            f"solve_entrywise: the equation (shape {fmt_shape(g.shape)}) does not separate entry by entry in "
+            f"{p.name} {fmt_shape(p.shape)}: an entry of it involves several entries of {p.name}"
+        )
     theta = Tensor._make(("_theta", ()), (), (), name="_theta")
     lifter = _Lifter(theta, entry=True)
     entry = _entry_graph(g, p, theta)
     eq = lifter.lift(entry)
     sol = _pick(sp.solve(sp.together(eq), lifter.sym), p.name)
-    return make_map(sol.xreplace({s: placeholder(i) for i, s in enumerate(lifter.symbols)}), lifter.stats, p.shape)
+    out = make_map(sol.xreplace({s: placeholder(i) for i, s in enumerate(lifter.symbols)}), lifter.stats, g.shape)
+    if list(sigma) != list(range(p.ndim)):  # g[j] pairs with p[σ(j)]: p = gᵀ in σ's sense
+        out = transpose(out, [sigma.index(q) for q in range(p.ndim)])
+    return out
+
+
+def _alignment(g: Expr, p: Tensor):
+    """σ with g[j] depending on p only through the entry whose axis σ[a] index is j[a].
+
+    Returns a tuple over g's axes (None for an axis along which g varies independently
+    of p), or None when some entry of g involves several entries of p (a sum over one of
+    p's axes, a product of two entries, a matrix function of p).
+    """
+    memo: dict[int, tuple | None] = {}
+    for node in walk([g]):
+        if not _depends(node, p):
+            continue
+        if node is p:
+            memo[node.uid] = tuple(range(p.ndim))
+        elif isinstance(node, Let):
+            memo[node.uid] = memo[node.body.uid]
+        elif isinstance(node, Map):
+            found = {memo[o.uid] for o in node.operands if _depends(o, p)}
+            ok = len(found) == 1 and all(o.shape == node.shape for o in node.operands if _depends(o, p))
+            memo[node.uid] = found.pop() if ok and (node.ndim or not p.ndim) else None
+        elif isinstance(node, Einsum):
+            memo[node.uid] = _einsum_alignment(node, p, memo)
+        else:
+            memo[node.uid] = None
+        if memo[node.uid] is None:
+            return None
+    return memo.get(g.uid, None)
+
+
+def _einsum_alignment(node: Einsum, p: Tensor, memo) -> tuple | None:
+    label_of: dict[int, object] = {}  # p axis → the einsum label that indexes it
+    for o, sub in zip(node.operands, node.subs):
+        if not _depends(o, p):
+            continue
+        for lab, q in zip(sub, memo[o.uid]):
+            if q is None:
+                continue
+            if label_of.setdefault(q, lab) != lab or lab not in node.out:
+                return None  # two labels for one axis of p, or a sum over an axis of p
+    if len(set(label_of.values())) != len(label_of) or len(label_of) != p.ndim:
+        return None
+    axis_of = {lab: q for q, lab in label_of.items()}
+    return tuple(axis_of.get(lab) for lab in node.out)
+
+
+def solve_inverse(g: Expr, P: Tensor) -> Expr:
+    """Solve g(P) = 0 for P⁻¹, when g involves P only through P⁻¹ and entrywise in it.
+
+    This is how a Gaussian's covariance comes out of the stationarity of its precision
+    P: ∇_P [½N log det P − ½ tr(P S)] = ½N P⁻ᵀ − ½S is linear in P⁻¹ (with a transpose,
+    handled by :func:`solve_entrywise`). Returns the closed form of P⁻¹.
+
+    >>> import numpy as np, symml as sm
+    >>> from symml.solve import solve_inverse
+    >>> n, d = sm.dims("n d")
+    >>> X, P = sm.tensor("X", (n, d)), sm.tensor("P", (d, d))
+    >>> ll = n / 2 * sm.logdet(P) - sm.einsum("ij,jk,ik->", X, P, X) / 2
+    >>> Sigma = solve_inverse(sm.grad(ll, P), P)                       # XᵀX / n
+    >>> Xv = np.array([[1.0, 2.0], [3.0, -1.0]])
+    >>> bool(np.allclose(sm.evaluate(Sigma, X=Xv), Xv.T @ Xv / 2))
+    True
+    """
+    g = as_expr(g)
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise NoClosedForm(f"solve_inverse: {P.name} must be a square matrix, got shape {fmt_shape(P.shape)}")
+    inverse = Tensor._make((f"_inv_{P.name}", P.shape), (), P.shape, name=f"{P.name}_inv")
+    h = _replace_nodes(g, {Inv.new(P): inverse})
+    if _depends(h, P):
+        raise NoClosedForm(f"solve_inverse: the equation involves {P.name} other than through {P.name}⁻¹")
+    if not _depends(h, inverse):
+        raise NoClosedForm(f"solve_inverse: the equation does not involve {P.name}⁻¹")
+    return solve_entrywise(h, inverse)
+
+
+def _replace_nodes(expr: Expr, mapping: dict) -> Expr:
+    """``expr`` with the given nodes (any kind, matched by identity) replaced."""
+    new = {k.uid: as_expr(v) for k, v in mapping.items()}
+    for node in walk([expr]):
+        if node.uid in new:
+            continue
+        ops = [new.get(o.uid, o) for o in node.operands]
+        new[node.uid] = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
+    return new[expr.uid]
 
 
 def _entry_graph(g, p, theta):

@@ -6,6 +6,7 @@ import doctest
 import importlib
 import pathlib
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -118,6 +119,18 @@ def test_common_factor_and_term_order():
     assert pretty(-(X @ w) - y) == "−(Xw + y)"
 
 
+def test_products_sharing_a_vector_are_factored():
+    B = sm.tensor("B", (d, d))
+    assert pretty(A @ x - A.T @ x) == "(A − Aᵀ)x"
+    assert pretty(2 * (A @ x) + A.T @ x) == "(2A + Aᵀ)x"
+    assert pretty(-(A @ x) - A.T @ x) == "−(A + Aᵀ)x"
+    assert pretty(lam * (A @ x) + B @ x) == "(B + λA)x"
+    assert pretty(A @ x / n + B @ x) == "(B + A/n)x"
+    assert latex(A @ x / 2 + B @ x / 3) == r"\left(\frac{A}{2} + \frac{B}{3}\right) x"
+    assert pretty(x - A @ x) == "x − Ax"  # nothing to share
+    assert pretty(sm.dot(x, w) * w) == "(xᵀw)w"  # a scalar chain is parenthesized before a factor
+
+
 def test_greek_and_subscript_names():
     theta, Sigma, W1 = sm.tensor("theta", (d,)), sm.tensor("Sigma", (d, d)), sm.tensor("W1", (d, d))
     assert pretty(Sigma @ theta) == "Σθ"
@@ -134,6 +147,72 @@ def test_let_prints_as_its_name():
     g = sm.grad(sm.sum(sm.softplus(z) - y * z), w)
     assert pretty(g) == "Xᵀ δ_z"
     assert latex(g) == r"X^{\top} \delta_{z}"
+
+
+# --------------------------------------------------------------------------- chains against numpy
+
+CHAIN_SPECS = [
+    "ij,jk->ik", "ij,jk->ki", "ij,j->i", "i,ij->j", "i,j->ij", "ki,k,kj->ij", "i,ij->ij", "ii->", "ii->i",
+    "ij,ji->", "ij->", "ij->j", "ij->ji", "ij,jk,k->i", "i,jk->ij", "i,i,i->", "ij,ij->ij", "ij,ji->ij",
+    "ij,j,j->i", "ij,jk,kl,l->i", "i,jk,k->ij", "ij,kj->ik",
+]
+
+
+def _chain_value(node, values):
+    """What the ChainForm that chains.analyze reports computes, with numpy: an independent oracle."""
+    from symml.printing import chains
+
+    form = chains.analyze(node)
+    assert form is not None, node
+
+    def as2d(item):
+        e = item.elem
+        if e.kind == chains.ONES:
+            v = np.ones(int(node.sizes[e.labels[0]]))
+        else:
+            v = values[e.operand.name]
+            if e.kind in (chains.MDIAG, chains.MDIAG_VDIAG):
+                v = np.diag(v)
+            if e.kind in (chains.VDIAG, chains.MDIAG_VDIAG):
+                return np.diag(v)
+        if v.ndim == 1:
+            v = v[:, None]
+        return v.T if item.transposed else v
+
+    total = float(node.coef) * np.prod([values[o.name] for o in form.scalars])
+    for kind, items in form.components:
+        if kind == "sum":
+            e = items[0].elem
+            v = values[e.operand.name]
+            total = total * (np.trace(v) if e.kind == chains.MDIAG else v.sum())
+        else:
+            prod = np.linalg.multi_dot([as2d(i) for i in items]) if len(items) > 1 else as2d(items[0])
+            total = total * (np.trace(prod) if kind == "trace" else prod.item())
+    if form.main is None:
+        return total
+    mats = [as2d(i) for i in form.main]
+    if form.hadamard:
+        out = np.prod(np.stack(mats), axis=0)
+    else:
+        out = np.linalg.multi_dot(mats) if len(mats) > 1 else mats[0]
+    return total * out.reshape(node.shape and tuple(int(s) for s in node.shape))
+
+
+@pytest.mark.parametrize("spec", CHAIN_SPECS)
+def test_chain_forms_compute_the_einsum(spec, rng):
+    sizes = {c: 2 + k for k, c in enumerate("ijkl")}
+    terms = spec.split("->")[0].split(",")
+    ops = [sm.tensor(f"T{k}", tuple(sizes[c] for c in t)) for k, t in enumerate(terms)]
+    node = sm.einsum(spec, *ops)
+    values = {o.name: rng.standard_normal(tuple(int(s) for s in o.shape)) for o in ops}
+    np.testing.assert_allclose(_chain_value(node, values), sm.evaluate(node, **values), rtol=1e-12)
+    assert "[" not in pretty(node)  # a matrix form, not the index fallback
+
+
+def test_chains_refuse_what_is_not_a_chain():
+    T = sm.tensor("T", (n, d))
+    assert pretty(sm.einsum("ij,ij->i", T, X)) == "[Σ_j T_ij X_ij]_i"
+    assert pretty(sm.einsum("ij,jk,ki->i", A, A, A)) == "[Σ_jk A_ij A_jk A_ki]_i"
 
 
 # --------------------------------------------------------------------------- containers and display
@@ -212,6 +291,12 @@ def test_index_form_cases():
     assert index_form(sm.logdet(S) + lam) == "log det(S) + λ"
     assert index_form(sm.diag(x)) == "x_i δ_ij"
     assert index_form(lam * w, fmt="latex") == r"\lambda w_{i}"
+    # a Σ ends a product or a sum unparenthesized, and is parenthesized anywhere else
+    total = sm.sum(X @ w)
+    assert index_form(y * (total + y)) == "y_i (y_i + Σ_jk X_jk w_k)"
+    assert index_form(y - total * y) == "y_i − y_i Σ_jk X_jk w_k"
+    assert index_form(total - y) == "(Σ_jk X_jk w_k) − y_i"
+    assert index_form(-total) == "−Σ_ij X_ij w_j"
 
 
 def test_no_matrix_form_falls_back_to_index_form():

@@ -71,19 +71,19 @@ def analyze(node: Einsum) -> ChainForm | None:
     [('X', True), ('X', False)]
     """
     out = list(node.out)
-    form = ChainForm()
+    form = ChainForm(scalars=[op for op in node.operands if op.ndim == 0])
+    hadamard = _hadamard_items(node)
+    if hadamard is not None and (len(hadamard) > 1 or any(op.ndim > 2 for op in node.operands)):
+        form.main, form.hadamard = hadamard, True
+        return form
     elems: list[Elem] = []
     for op, sub in zip(node.operands, node.subs):
-        if op.ndim == 0:
-            form.scalars.append(op)
-        elif op.ndim > 2:
-            return _hadamard(node, form)
-        elif op.ndim == 2 and sub[0] == sub[1]:
+        if op.ndim > 2:
+            return None
+        if op.ndim == 2 and sub[0] == sub[1]:
             elems.append(Elem(MDIAG, op, [sub[0]]))
-        else:
+        elif op.ndim:
             elems.append(Elem(PLAIN, op, list(sub)))
-    if _hadamard(node, ChainForm()) is not None and len(elems) > 1:
-        return _hadamard(node, form)
     if not _split_diagonals(elems, out, len(node.sizes)):
         return None
     counts = _counts(elems, out)
@@ -96,52 +96,50 @@ def analyze(node: Einsum) -> ChainForm | None:
     for l, c in counts.items():
         if c == 1:
             elems.append(Elem(ONES, None, [l]))
-    comps = _components(elems)
     by_label: dict = {}
     for e in elems:
         for l in e.labels:
             by_label.setdefault(l, []).append(e)
-    main_comps = []
-    for comp in comps:
-        outs = [l for l in out if any(l in e.labels for e in comp)]
-        if outs:
-            main_comps.append(comp)
-            continue
+    walked: list[list[Item]] = []
+    for comp in _components(elems):
+        if any(l in e.labels for e in comp for l in out):
+            continue  # holds an output index: part of the main chain
         vectors = sorted((e for e in comp if e.is_vector), key=lambda e: e.kind != ONES)  # 𝟏ᵀXw, not wᵀXᵀ𝟏
-        if vectors:
-            form.components.append(("chain", _drop_eyes(_walk_from_vector(vectors[0], by_label))))
-        else:
-            form.components.append(("trace", _drop_eyes(_cycle(comp[0], by_label))))
-    if len(out) == 0:
-        form.main = None
-    elif len(out) == 1:
-        form.main = _drop_eyes(_walk(out[0], None, by_label))
+        items = _walk_from_vector(vectors[0], by_label) if vectors else _cycle(comp[0], by_label)
+        walked.append(items)
+        form.components.append(("chain" if vectors else "trace", _drop_eyes(items)))
+    if len(out) == 1:
+        main = _walk(out[0], None, by_label)
     elif len(out) == 2:
-        first = _walk(out[0], None, by_label)
-        if first and not first[-1].elem.is_vector:
-            form.main = _drop_eyes(first)  # a matrix chain from the first index to the second
-        else:
-            row = [Item(i.elem, not i.transposed) for i in reversed(_walk(out[1], None, by_label))]
-            form.main = _drop_eyes(first + row)
-    else:
+        main = _walk(out[0], None, by_label)
+        if not main or main[-1].elem.is_vector:  # an outer product: a column times a row
+            main += [Item(i.elem, not i.transposed) for i in reversed(_walk(out[1], None, by_label))]
+    elif out:
+        return None
+    if out:
+        walked.append(main)
+        form.main = _drop_eyes(main)
+    placed = [id(i.elem) for items in walked for i in items]
+    if sorted(placed) != sorted(id(e) for e in elems):  # not a union of chains: no matrix form
         return None
     return form
 
 
-def _hadamard(node: Einsum, form: ChainForm) -> ChainForm | None:
-    """Operands that each carry exactly the output indices: a ⊙ product."""
+def _hadamard_items(node: Einsum) -> list[Item] | None:
+    """Operands that each carry exactly the output indices (a ⊙ product), or None.
+
+    A matrix may carry them swapped (it prints transposed); a higher rank may not.
+    """
     out = list(node.out)
-    if len(out) > 2 and any(list(s) != out for o, s in zip(node.operands, node.subs) if o.ndim):
-        return None
     items = []
     for op, sub in zip(node.operands, node.subs):
         if op.ndim == 0:
             continue
-        if len(sub) != len(out) or set(sub) != set(out) or len(set(sub)) != len(sub):
+        sub = list(sub)
+        if sub != out and (len(out) > 2 or len(sub) != len(out) or set(sub) != set(out) or len(set(sub)) < len(sub)):
             return None
-        items.append(Item(Elem(PLAIN, op, list(sub)), transposed=list(sub) != out))
-    form.main, form.hadamard = items, True
-    return form
+        items.append(Item(Elem(PLAIN, op, sub), transposed=sub != out))
+    return items
 
 
 def _counts(elems, out) -> dict:

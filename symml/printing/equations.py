@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..nodes import Let, Tensor, as_expr, leaves
 from ..program import program_from_outputs
-from .index import OUTPUT_INDEX_NAMES, IndexBuilder, render
+from . import matrix
+from .index import INDEX_NAMES, OUTPUT_INDEX_NAMES, IndexBuilder, render
 from .matrix import MatrixPrinter
 from .notation import Piece, Spelling, spelling_for
 
@@ -107,9 +108,14 @@ def index_form(expr, name: str | None = None, wrt=None, fmt: str = "unicode", ex
     builder = IndexBuilder(expr, expand_adjoints=expand_adjoints)
     if wrt is not None and name is None:
         name = "L"
-    idx = [builder.index(OUTPUT_INDEX_NAMES if wrt is not None else "ijklmpqrstuv") for _ in range(expr.ndim)]
+    idx = [builder.index(OUTPUT_INDEX_NAMES if wrt is not None else INDEX_NAMES) for _ in range(expr.ndim)]
     printer = MatrixPrinter(spelling)
-    rhs = render(builder.entry(top, idx), builder.labels, spelling, printer.print_node).text
+    try:
+        rhs = render(builder.entry(top, idx), builder.labels, spelling, printer.print_node).text
+    except Exception:  # noqa: BLE001 - never a SymPy traceback at the user: say it in matrix form
+        if matrix.STRICT:
+            raise
+        rhs = printer.print_node(top).text
     if name is None:
         return rhs
     names = [spelling.name(str(i)).text for i in idx]

@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..nodes import Dim, Expr, Let, Tensor, placeholder, walk
 from .notation import Piece, Spelling
-from .scalar import numeric_content, print_scalar
+from .scalar import constant_factor, print_scalar
 
 #: Index names, in the order they are handed out.
 INDEX_NAMES = "ijklmpqrstuvabcefgh"
@@ -62,6 +62,7 @@ class IndexBuilder:
         self.labels: dict[sp.Symbol, Expr] = {}
         self._label_of: dict[int, sp.Symbol] = {}
         self._used: set[str] = set()
+        self._memo: dict = {}
         for node in walk([root]):
             if isinstance(node, (Tensor, Let)):
                 self._used.add(node.name)
@@ -94,11 +95,13 @@ class IndexBuilder:
     def entry(self, node: Expr, idx: Sequence) -> sp.Expr:
         """The entry ``node[idx]`` as a SymPy expression."""
         idx = list(idx)
-        for cls in type(node).__mro__:
-            method = getattr(self, "_entry_" + cls.__name__, None)
-            if method is not None:
-                return method(node, idx)
-        return self._indexed(node, idx)  # pragma: no cover - Expr itself has a rule
+        key = (node.uid, tuple(idx))
+        hit = self._memo.get(key)  # a shared subexpression is built once (its summed indices are unique)
+        if hit is None:
+            method = next(getattr(self, "_entry_" + c.__name__) for c in type(node).__mro__
+                          if hasattr(self, "_entry_" + c.__name__))
+            hit = self._memo[key] = method(node, idx)
+        return hit
 
     def _indexed(self, node, idx):
         sym = self.label(node)
@@ -127,7 +130,7 @@ class IndexBuilder:
                 limits.append((sym[label], 0, size - 1))
         coef, factors = sp.sympify(node.coef), []
         for op, sub in zip(node.operands, node.subs):
-            c, f = numeric_content(self.entry(op, [sym[l] for l in sub]))
+            c, f = constant_factor(self.entry(op, [sym[l] for l in sub]))
             coef *= c
             factors.append(f)
         # unevaluated, so the factors keep the operands' order: X_ij w_j, as in Xw

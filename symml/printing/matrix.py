@@ -22,22 +22,13 @@ from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
 from .index import IndexBuilder, render
 from .notation import Piece, RightFactor, Spelling
-from .scalar import numeric_content, print_scalar
+from .scalar import constant_factor, print_scalar
 
 #: Set True (tests do) to raise instead of falling back when a node fails to print.
 STRICT = False
 
 #: Convolution slot → (operator, the order of its two operands in the printed call).
 CONV_FORMS = {"y": ("conv2d", (0, 1)), "x": ("conv2d_transpose", (1, 0)), "k": ("conv2d_weight", (0, 1))}
-
-
-def split_numeric(expr: sp.Expr):
-    """``expr`` as (numeric coefficient, rest): ``2*a - 2*b`` → ``(2, a - b)``."""
-    c, p = numeric_content(expr)
-    if p.is_Mul:
-        c2, p = p.as_coeff_Mul()
-        c *= c2
-    return c, p
 
 
 class MatrixPrinter:
@@ -148,10 +139,10 @@ class MatrixPrinter:
         return piece
 
     def operand(self, op: Expr):
-        """(numeric coefficient, piece): ``2(Xw − y)`` gives ``(2, Xw − y)``."""
+        """(constant coefficient, piece): ``2(Xw − y)/n`` gives ``(2/n, Xw − y)``."""
         if isinstance(op, Map) and op.operands:
-            c, rest = split_numeric(op.expr)
-            if c != 1:
+            c, rest = constant_factor(op.expr)
+            if c != 1 or rest != op.expr:
                 return c, replace(self.map_piece(rest, op), scalar=op.ndim == 0)
         return sp.S.One, self.print_node(op)
 
@@ -232,7 +223,7 @@ class MatrixPrinter:
                 return c, self.sp.apply("tr", p)
             op = e.operand
             if isinstance(op, Map) and op.operands:
-                c, rest = split_numeric(op.expr)
+                c, rest = constant_factor(op.expr)
                 if rest.is_Pow and rest.exp == 2:
                     return c, self.sp.norm_squared(self.map_piece(rest.base, op))
             c, p = self.operand(op)

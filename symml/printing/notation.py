@@ -23,6 +23,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 # --------------------------------------------------------------------------- precedence
 
 NEG = ADD = 10  # a sum, or a leading minus sign
+BIGOP = 20  # Σ_i …: binds its whole right side, so it may end a product or a sum unparenthesized
 HADAMARD = DIV = 50  # a ⊙ b, a/b
 MATMUL = 60  # juxtaposition: AB, λw, 2x
 POSTFIX = 90  # Aᵀ, A⁻¹, x², ‖x‖²
@@ -178,7 +179,7 @@ class Spelling(ABC):
         return Piece(str(value), prec=ADD, ltight=False, rtight=False, scalar=True)
 
     def negate(self, p: Piece) -> Piece:
-        inner = self.paren(p) if p.prec <= ADD and not p.open_right else p
+        inner = self.paren(p) if p.prec <= ADD else p
         return replace(inner, text=self.minus.strip() + inner.text, prec=NEG, ltight=False, right=None)
 
     def postfix(self, base: Piece, mark: str) -> Piece:
@@ -212,7 +213,12 @@ class Spelling(ABC):
         fixed = []
         for k, p in enumerate(pieces):
             last = k == len(pieces) - 1
-            wrap = not last if p.open_right else p.prec < need or (p.scalar and p.chain and not last)
+            if p.prec <= ADD:
+                wrap = True
+            elif p.open_right:
+                wrap = not last
+            else:
+                wrap = p.prec < need or (p.scalar and p.chain and not last)
             fixed.append(self.paren(p) if wrap else p)
         text, used_odot = fixed[0].text, False
         for prev, p in zip(fixed, fixed[1:]):
@@ -310,7 +316,8 @@ class Unicode(Spelling):
     def big_sum(self, indices: Sequence[str], limits: Sequence[tuple], body: Piece) -> Piece:
         if body.prec <= ADD:
             body = self.paren(body)
-        return Piece(f"Σ_{_index_text(indices)} {body.text}", prec=ADD, ltight=False, rtight=body.rtight, open_right=True)
+        text = f"Σ_{_index_text(indices)} {body.text}"
+        return Piece(text, prec=BIGOP, ltight=False, rtight=body.rtight, open_right=True)
 
     def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
         return Piece(f"[{body.text}]_{_index_text(indices)}", rtight=False)
@@ -384,7 +391,7 @@ class Latex(Spelling):
         if body.prec <= ADD:
             body = self.paren(body)
         head = " ".join(rf"\sum_{{{i}={lo}}}^{{{hi}}}" for i, (lo, hi) in zip(indices, limits))
-        return Piece(f"{head} {body.text}", prec=ADD, open_right=True)
+        return Piece(f"{head} {body.text}", prec=BIGOP, open_right=True)
 
     def entries(self, body: Piece, indices: Sequence[str]) -> Piece:
         sep = "" if all(len(i) == 1 for i in indices) else ","

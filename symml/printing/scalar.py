@@ -27,6 +27,7 @@ import sympy as sp
 from sympy.printing.printer import Printer
 
 from .. import functions as F
+from ..nodes import Dim
 from .notation import ADD, Piece, Spelling
 
 #: Elementwise functions printed as ``name(arg)``: function → (unicode, LaTeX).
@@ -152,12 +153,12 @@ class ScalarPrinter(Printer):
         terms = sorted(add.as_ordered_terms(), key=self._term_key)  # stable: ties keep SymPy's order
         groups: dict = {}
         for t in terms:
-            right = self._right_factor(t)
+            c, right = self._right_factor(t)
             if right is not None:
-                groups.setdefault(right.key, []).append((t.as_coeff_Mul()[0], right))
+                groups.setdefault(right.key, []).append((c, right))
         parts, grouped = [], set()
         for t in terms:
-            right = self._right_factor(t)
+            _, right = self._right_factor(t)
             if right is not None and len(groups[right.key]) > 1:
                 if right.key not in grouped:
                     grouped.add(right.key)
@@ -173,8 +174,12 @@ class ScalarPrinter(Printer):
         return self._n_scalars(t), t.could_extract_minus_sign(), opens
 
     def _right_factor(self, term):
-        leaf = self.leaves.get(term.as_coeff_Mul()[1])
-        return leaf.right if leaf is not None else None
+        """(scalar coefficient, RightFactor) when ``term`` is a scaled matrix-vector product."""
+        factors = sp.Mul.make_args(term)
+        found = [f for f in factors if f in self.leaves and self.leaves[f].right is not None]
+        if len(found) != 1 or not all(self._is_scalar(f) for f in factors if f is not found[0]):
+            return None, None
+        return sp.Mul(*[f for f in factors if f is not found[0]]), self.leaves[found[0]].right
 
     def join_terms(self, parts) -> Piece:
         """``parts`` is a list of (negative?, piece); the first sign prints as a leading minus."""
@@ -184,10 +189,10 @@ class ScalarPrinter(Printer):
         minus = self.sp.minus.strip()
         text = ""
         for k, (neg, p) in enumerate(parts):
-            if p.open_right:  # Σ_i … runs to the end of the sum
-                wrap = k < len(parts) - 1 or (k > 0 and p.text.startswith(minus))
-            else:
-                wrap = p.prec <= ADD and (k > 0 or neg)
+            if p.prec <= ADD:  # a negation, or a sum standing for one term
+                wrap = k > 0 or neg
+            else:  # Σ_i … runs to the end of the sum
+                wrap = p.open_right and k < len(parts) - 1
             if wrap:
                 p = self.sp.paren(p)
             if k == 0:
@@ -208,14 +213,19 @@ class ScalarPrinter(Printer):
                 total = -total
             neg = total.could_extract_minus_sign()
             num, rest = (-total if neg else total).as_coeff_Mul()
-            factors = ([] if rest == 1 else [self._print(rest)]) + [rf.prefix]
-            inner.append((neg, self.product(num, factors, [])))
+            top, bottom = sp.fraction(rest)
+            factors = ([] if top == 1 else [self._print(top)]) + [rf.prefix]
+            inner.append((neg, self.product(num, factors, [] if bottom == 1 else [self._print(bottom)])))
         grouped = self.sp.juxtapose([self.sp.paren(self.join_terms(inner)), members[0][1].vector])
         return flip, grouped
 
     # ----------------------------------------------------------------- products
 
     def _print_Mul(self, expr):
+        if any(f.is_Add and numeric_content(f)[0] != 1 for f in expr.args):
+            tidy = sp.Mul(*expr.as_content_primitive())  # (2a + 2b)/(2n) → (a + b)/n
+            if tidy != expr:
+                return self._print(tidy)
         coef, factors = expr.as_coeff_mul()
         num, den = [], []
         for f in factors:
@@ -233,9 +243,9 @@ class ScalarPrinter(Printer):
         if neg:
             coef = -coef
         p, q = (coef.p, coef.q) if coef.is_Rational else (coef, 1)
-        numer = ([replace(self.sp.number(p), scalar=True)] if p != 1 or not factors else []) + list(factors)
+        numer = ([self.sp.number(p)] if p != 1 or not factors else []) + list(factors)
         body = self.sp.juxtapose(numer, hadamard=True)
-        den = ([replace(self.sp.number(q), scalar=True)] if q != 1 else []) + list(den)
+        den = ([self.sp.number(q)] if q != 1 else []) + list(den)
         if den:
             body = self.sp.fraction(body, self.sp.juxtapose(den, hadamard=True))
         return self.sp.negate(body) if neg else body
@@ -326,6 +336,23 @@ def numeric_content(expr: sp.Expr):
         c, p = -c, -p
     if p.is_Add and not c.is_Integer and any(abs(t.as_coeff_Mul()[0]) != 1 for t in p.args):
         return sp.S.One, expr
+    return c, p
+
+
+def constant_factor(expr: sp.Expr):
+    """The factor of ``expr`` made of numbers and dimensions, and the rest: ``2(a − b)/n`` → ``(2/n, a − b)``.
+
+    >>> import sympy as sp
+    >>> import symml as sm
+    >>> n, = sm.dims("n")
+    >>> a, b = sp.symbols("a b")
+    >>> constant_factor((2 * a - 2 * b) / n)
+    (2/n, a - b)
+    """
+    c, p = numeric_content(expr)
+    if p.is_Mul:
+        k, p = p.as_independent(*[s for s in p.free_symbols if not isinstance(s, Dim)], as_Add=False)
+        c *= k
     return c, p
 
 
