@@ -119,7 +119,7 @@ class CompiledKernel:
         return f"<symml kernel ({', '.join(self.args)}) -> {', '.join(self.output_names)}; {self.path.name}>"
 
 
-def compile(outputs, *, parallel: bool = False) -> CompiledKernel:  # noqa: A001 - the verb users expect
+def compile(outputs, *, parallel: bool = False, fuse: bool = True) -> CompiledKernel:  # noqa: A001 - the verb users expect
     """Compile one expression or a dict name → expression into one fused numba kernel.
 
     >>> import numpy as np, symml as sm
@@ -142,13 +142,13 @@ def compile(outputs, *, parallel: bool = False) -> CompiledKernel:  # noqa: A001
         for t in leaves(e):
             if t not in args:
                 args.append(t)
-    key = graph_key(exprs, args)
-    path = cache_dir() / f"k_{key[:24]}.py"
+    key = graph_key(exprs, args) + ("p" if parallel else "") + ("f" if fuse else "")
+    path = cache_dir() / f"k_{key[:24]}{key[64:]}.py"
     stamp = f"SYMML_KEY = {key!r}"
     if not (path.exists() and stamp in path.read_text(encoding="utf-8", errors="replace")):
         spec = KernelSpec("kernel", args, exprs, doc="Ad-hoc kernel compiled by sm.compile.", layout="tuple")
         header = f"Ad-hoc symml kernel (sm.compile), cached under its key.\n\nOutputs: {', '.join(named)}"
-        src = module_source(header, [spec], parallel=parallel) + f"\n\n{stamp}\n"
+        src = module_source(header, [spec], parallel=parallel, fuse=fuse) + f"\n\n{stamp}\n"
         write_atomic(path, src)
     module = import_path(path, f"symml_kernel_{key[:24]}")
     if getattr(module, "SYMML_KEY", None) != key:  # pragma: no cover - a foreign file raced us

@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..nodes import Dim, Expr, Tensor, fmt_shape
 from .emit import KernelBody, safe_identifier, size_src
+from .fuse import FusedKernelBody
 from .scalar import HELPERS
 
 CODEGEN_VERSION = "1"
@@ -88,7 +89,9 @@ def _positive(dim, value, source):
 
 def _finite(**values):
     for name, v in values.items():
-        if not np.all(np.isfinite(v)):
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
 
 
@@ -107,7 +110,7 @@ def _dims_of(args: list[Tensor]):
     return bound
 
 
-def kernel_source(spec: KernelSpec, parallel: bool) -> tuple[str, set[str]]:
+def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[str, set[str]]:
     """The private njit kernel and the public wrapper of one spec."""
     arg_names = {t.name: safe_identifier(t.name) for t in spec.args}
     bound = _dims_of(spec.args)
@@ -126,12 +129,16 @@ def kernel_source(spec: KernelSpec, parallel: bool) -> tuple[str, set[str]]:
     missing = [d for d in dim_names if d not in bound]
     if missing:
         raise ValueError(f"kernel {spec.name!r}: dimension {missing[0]} is not bound by any argument's shape")
-    body = KernelBody(spec.args, spec.outputs, arg_names, dim_names, parallel)
+    body = (FusedKernelBody if fuse else KernelBody)(spec.args, spec.outputs, arg_names, dim_names, parallel)
     lines = body.build()
     arrays = [t for t in spec.args if t.ndim]
     params = ", ".join(arg_names[t.name] for t in spec.args)
     k = []
-    k.append(f"@njit(cache=True{', parallel=True' if parallel else ''})")
+    # NOTE(numba): fastmath "reassoc"/"contract" lets LLVM vectorise reductions and use FMA; it
+    # does not assume away NaN or inf, so the stable primitives keep their guarantees.
+    flags = ", parallel=True" if parallel else ""
+    flags += ', fastmath={"reassoc", "contract"}' if fuse else ""
+    k.append(f"@njit(cache=True{flags})")
     k.append(f"def _{spec.name}({params}):")
     k.append("    # inputs: " + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in spec.args))
     k.append(f"    # ops ≈ {sp.simplify(body.ops)}")
@@ -205,11 +212,11 @@ def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
     raise ValueError(f"unknown layout {spec.layout!r}")
 
 
-def module_source(header: str, kernels: list[KernelSpec], parallel: bool = False) -> str:
+def module_source(header: str, kernels: list[KernelSpec], parallel: bool = False, fuse: bool = True) -> str:
     """A complete module: header docstring, imports, checks, helpers, kernels, wrappers."""
     parts, helpers = [], set()
     for spec in kernels:
-        src, h = kernel_source(spec, parallel)
+        src, h = kernel_source(spec, parallel, fuse)
         parts.append(src)
         helpers |= h
     names = [k.name for k in kernels]

@@ -146,6 +146,11 @@ class ScalarPrinter:
             return f"({s})"
         return s
 
+    def _divisor(self, e) -> str:
+        """``e`` as the right operand of '/': parenthesised unless it is a name or a number."""
+        s = self(e)
+        return s if (e.is_Symbol or e.is_Number) and not s.startswith("-") else f"({s})"
+
     def _print_Mul(self, e):
         c, rest = e.as_coeff_Mul()
         if c == -1:
@@ -158,7 +163,9 @@ class ScalarPrinter:
                 num.append(f)
         s = " * ".join(self._wrap(f) for f in num) if num else "1.0"
         if den:
-            s += " / " + ("(" + " * ".join(self._wrap(f) for f in den) + ")" if len(den) > 1 else self._wrap(den[0]))
+            d = " * ".join(self._wrap(f) for f in den)
+            # a divisor is one operand: x / (p * p), never x / p * p
+            s += " / " + (d if len(den) == 1 and (den[0].is_Symbol or den[0].is_Number) else f"({d})")
         return s
 
     def _print_Pow(self, e):
@@ -166,12 +173,12 @@ class ScalarPrinter:
         if x == sp.Rational(1, 2):
             return f"np.sqrt({self(b)})"
         if x == -1:
-            return f"1.0 / {self._wrap(b)}"
+            return f"1.0 / {self._divisor(b)}"
         if x == 2:
             s = self._wrap(b)
             return f"{s} * {s}"
         if x.is_Integer and x < 0:
-            return f"1.0 / {self._wrap(sp.Pow(b, -x))}"
+            return f"1.0 / {self._divisor(sp.Pow(b, -x))}"
         if x.is_Integer:
             return f"{self._wrap(b)} ** {int(x)}"
         return f"{self._wrap(b)} ** {self._wrap(x)}"
