@@ -15,7 +15,8 @@ negated score:
 Nothing in the right-hand columns is typed in: the MLE solves the score equation ∇L = 0 with
 ``sm.solve_scalar`` (for the Normal, μ first, then σ² with μ̂ substituted), and the Fisher information
 is the symbolic Hessian with each sum Σᵢ m(xᵢ) replaced by n·E[m(x)] (``symml.probability.expectation``,
-from E[x] and E[x²] of each distribution), divided by n. The Binomial's m (trials) is known.
+from E[x] and E[x²] of each distribution), divided by n. The Binomial's m (trials) is known; its
+sample is declared binary for ``symml check``, which draws m from (0.5, 2): counts must not exceed m.
 
 Reference: Casella & Berger, Statistical Inference, §7.2.2 (MLE) and §7.3.2 (Fisher information).
 """
@@ -57,7 +58,7 @@ derivations = [
            {"x": "binary", "p": "unit"}),
     family("distribution_binomial",
            loggamma(m + 1) - loggamma(x + 1) - loggamma(m - x + 1) + x * sm.log(p) + (m - x) * sm.log(1 - p),
-           [p], {1: m * p, 2: m * p * (1 - p) + (m * p) ** 2}, {"x": "count", "p": "unit"}, hyper=[m]),
+           [p], {1: m * p, 2: m * p * (1 - p) + (m * p) ** 2}, {"x": "binary", "p": "unit"}, hyper=[m]),
     family("distribution_poisson", x * sm.log(lam) - lam - loggamma(x + 1), [lam], {1: lam, 2: lam + lam**2},
            {"x": "count", "lam": "positive"}),
     family("distribution_normal", normal_logpdf(x, mu, sigma2), [mu, sigma2], {1: mu, 2: sigma2 + mu**2},

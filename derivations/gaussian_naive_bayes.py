@@ -51,6 +51,6 @@ derivation = sm.Derivation(
     notes={"mle": "(π̂, M̂, V̂), the maximum-likelihood priors, class means and class variances, solved from\n"
                   "the stationarity of the log-likelihood (priors by a Lagrange multiplier on the simplex).\n"
                   "sklearn.naive_bayes.GaussianNB(var_smoothing=0): class_prior_, theta_, var_.\n"
-                  "A class with no sample gives 0/0 = nan."},
+                  "Every class needs at least one sample (the estimates divide by class counts)."},
     title="Gaussian naive Bayes, joint negative log-likelihood and closed-form MLE",
 )

@@ -63,7 +63,9 @@ def _positive(dim, value, source):
 
 def _finite(**values):
     for name, v in values.items():
-        if not np.all(np.isfinite(v)):
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
 
 
@@ -71,27 +73,34 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(w, b, X, y, alpha, rho, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()
     # ops ≈ 2*d*n + 3*d + 5*n + 8
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = 0.5 * (-alpha * t5 * (rho - 1.0) + t3 / n)
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = (t4 + b - y[r_]) * (t4 + b - y[r_])
+            t3_acc += t5
+        t3_part[ch_] = t3_acc
+    t3 = np.sum(t3_part)
+    t6 = 0.5 * (-alpha * t2 * (rho - 1.0) + t3 / n)
     return t6,
 
 
@@ -131,29 +140,38 @@ def loss(w, b, X, y, alpha, rho, eta, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(w, b, X, y, alpha, rho, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()
     # ops ≈ 4*d*n + 5*d + 15*n
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) / n
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = (t3 + b - y[r_]) / n
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t5 = 2.0 * (t3 + b - y[r_])
+            t2_acc += t5
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = (1 / (2 * n)) * np.sum(t2_part)
+    t6 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = -alpha * w[i0] * (rho - 1.0) + t3[i0]
-    t5 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t5[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t6 = 0.0
-    for j0 in range(n):
-        t6 += t5[j0]
-    t6 = (1 / (2 * n)) * t6
-    return t4, t6
+        t6[i0] = -alpha * w[i0] * (rho - 1.0) + t1[i0]
+    return t6, t2
 
 
 def grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
@@ -192,42 +210,51 @@ def grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(w, b, X, y, alpha, rho, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()
     # ops ≈ 4*d*n + 8*d + 20*n + 8
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = 0.5 * (-alpha * t5 * (rho - 1.0) + t3 / n)
-    t7 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t7[i0] = (t1[i0] + b - y[i0]) / n
-    t8 = np.dot(t7, X)
-    t9 = np.empty((d,), dtype=dt)
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    t4_part = np.zeros((nch_, d), dtype=dt)
+    t5_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        t5_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t6 = 0.0
+            for k1_ in range(d):
+                t6 += X[r_, k1_] * w[k1_]
+            t7 = (t6 + b - y[r_]) * (t6 + b - y[r_])
+            t3_acc += t7
+            t8 = (t6 + b - y[r_]) / n
+            for k0_ in range(d):
+                t4_part[ch_, k0_] += t8 * X[r_, k0_]
+            t9 = 2.0 * (t6 + b - y[r_])
+            t5_acc += t9
+        t3_part[ch_] = t3_acc
+        t5_part[ch_] = t5_acc
+    t3 = np.sum(t3_part)
+    t4 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t4 += t4_part[ch_]
+    t5 = (1 / (2 * n)) * np.sum(t5_part)
+    t10 = 0.5 * (-alpha * t2 * (rho - 1.0) + t3 / n)
+    t11 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t9[i0] = -alpha * w[i0] * (rho - 1.0) + t8[i0]
-    t10 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t10[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t11 = 0.0
-    for j0 in range(n):
-        t11 += t10[j0]
-    t11 = (1 / (2 * n)) * t11
-    return t6, t9, t11
+        t11[i0] = -alpha * w[i0] * (rho - 1.0) + t4[i0]
+    return t10, t11, t5
 
 
 def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
@@ -266,7 +293,7 @@ def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(w, b, X, y, alpha, rho, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()
     # ops ≈ 2*d**2*n + 3*d**2 + d*n + 4
@@ -279,20 +306,26 @@ def _hessian(w, b, X, y, alpha, rho, eta):
     for j0 in range(d):
         for j1 in range(d):
             t3[j0, j1] = t1 * t2[j0, j1]
-    t4 = np.dot(X.T, X)
-    t4 = (1 / n) * t4
-    t5 = np.empty((d, d), dtype=dt)
+    t4 = 1.0
+    nch_ = min(n, 64)
+    t5_part = np.zeros((nch_, d), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        for r_ in range(lo_, hi_):
+            for k0_ in range(d):
+                t5_part[ch_, k0_] += X[r_, k0_]
+    t5 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t5 += t5_part[ch_]
+    t5 = (1 / n) * t5
+    t6 = np.dot(X.T, X)
+    t6 = (1 / n) * t6
+    t7 = np.empty((d, d), dtype=dt)
     for i0 in range(d):
         for i1 in range(d):
-            t5[i0, i1] = t3[i0, i1] + t4[i0, i1]
-    t6 = np.empty((d,), dtype=dt)
-    for j0 in range(d):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += X[j1, j0]
-        t6[j0] = (1 / n) * acc_
-    t7 = 1.0
-    return t5, t6, t6, t7
+            t7[i0, i1] = t3[i0, i1] + t6[i0, i1]
+    return t7, t5, t5, t4
 
 
 def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=True):
@@ -331,28 +364,39 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=True):
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(w, b, v_w, v_b, X, y, alpha, rho, eta):
     # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), alpha (), rho (), eta ()
     # ops ≈ 6*d*n + 5*d + 4*n + 2
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(v_w, X.T)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (v_b + t1[i0]) / n
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += v_w[k1_] * X[r_, k1_]
+            t4 = (v_b + t3) / n
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            for k0_ in range(d):
+                t2_acc += v_w[k0_] * X[r_, k0_]
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = (1 / n) * np.sum(t2_part)
+    t5 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = -v_w[i0] * alpha * (rho - 1.0) + t3[i0]
-    t5 = 0.0
-    for j0 in range(d):
-        for j1 in range(n):
-            t5 += v_w[j0] * X[j1, j0]
-    t5 = (1 / n) * t5
-    t6 = v_b + t5
-    return t4, t6
+        t5[i0] = -v_w[i0] * alpha * (rho - 1.0) + t1[i0]
+    t6 = v_b + t2
+    return t5, t6
 
 
 def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=True):
@@ -396,33 +440,40 @@ def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _objective(w, b, X, y, alpha, rho):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), rho ()
     # ops ≈ 2*d*n + 6*d + 5*n + 11
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = np.empty((d,), dtype=dt)
+        t2 += t1[j0]
+    t3 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t6[i0] = abs(w[i0])
-    t7 = 0.0
+        t3[i0] = abs(w[i0])
+    t4 = 0.0
     for j0 in range(d):
-        t7 += t6[j0]
-    t8 = alpha * rho * t7 - 0.5 * alpha * t5 * (rho - 1.0) + 0.5 * t3 / n
+        t4 += t3[j0]
+    nch_ = min(n, 64)
+    t5_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t5_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t6 = 0.0
+            for k1_ in range(d):
+                t6 += X[r_, k1_] * w[k1_]
+            t7 = (t6 + b - y[r_]) * (t6 + b - y[r_])
+            t5_acc += t7
+        t5_part[ch_] = t5_acc
+    t5 = np.sum(t5_part)
+    t8 = alpha * rho * t4 - 0.5 * alpha * t2 * (rho - 1.0) + 0.5 * t5 / n
     return t8,
 
 
@@ -457,31 +508,40 @@ def objective(w, b, X, y, alpha, rho, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _prox_step(w, b, X, y, alpha, rho, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()
     # ops ≈ 4*d*n + 20*d + 15*n + 3
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) / n
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = (t3 + b - y[r_]) / n
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t5 = 2.0 * (t3 + b - y[r_])
+            t2_acc += t5
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = (1 / (2 * n)) * np.sum(t2_part)
+    t6 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        c_0 = w[i0] * alpha * (rho - 1.0) - t3[i0]
-        t4[i0] = np.sign(w[i0] + eta * c_0) * max(0.0, -eta * alpha * rho + abs(w[i0] + eta * c_0))
-    t5 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t5[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t6 = 0.0
-    for j0 in range(n):
-        t6 += t5[j0]
-    t6 = (1 / (2 * n)) * t6
-    t7 = b - eta * t6
-    return t4, t7
+        c_0 = w[i0] * alpha * (rho - 1.0) - t1[i0]
+        t6[i0] = np.sign(w[i0] + eta * c_0) * max(0.0, -eta * alpha * rho + abs(w[i0] + eta * c_0))
+    t7 = b - eta * t2
+    return t6, t7
 
 
 def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=True):

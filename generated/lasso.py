@@ -63,7 +63,9 @@ def _positive(dim, value, source):
 
 def _finite(**values):
     for name, v in values.items():
-        if not np.all(np.isfinite(v)):
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
 
 
@@ -71,21 +73,28 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(w, b, X, y, alpha, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), eta ()
     # ops ≈ 2*d*n + 5*n + 3
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = 0.5 * t3 / n
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = 0.0
+            for k1_ in range(d):
+                t2 += X[r_, k1_] * w[k1_]
+            t3 = (t2 + b - y[r_]) * (t2 + b - y[r_])
+            t1_acc += t3
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    t4 = 0.5 * t1 / n
     return t4,
 
 
@@ -123,26 +132,35 @@ def loss(w, b, X, y, alpha, eta, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(w, b, X, y, alpha, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), eta ()
     # ops ≈ n*(4*d + 15)
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) / n
-    t3 = np.dot(t2, X)
-    t4 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t4[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t5 = 0.0
-    for j0 in range(n):
-        t5 += t4[j0]
-    t5 = (1 / (2 * n)) * t5
-    return t3, t5
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = (t3 + b - y[r_]) / n
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t5 = 2.0 * (t3 + b - y[r_])
+            t2_acc += t5
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = (1 / (2 * n)) * np.sum(t2_part)
+    return t1, t2
 
 
 def grad(w, b, X, y, alpha, eta, *, check_finite=True):
@@ -179,33 +197,42 @@ def grad(w, b, X, y, alpha, eta, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(w, b, X, y, alpha, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), eta ()
     # ops ≈ 4*d*n + 20*n + 3
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = 0.5 * t3 / n
-    t5 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t5[i0] = (t1[i0] + b - y[i0]) / n
-    t6 = np.dot(t5, X)
-    t7 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t7[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t8 = 0.0
-    for j0 in range(n):
-        t8 += t7[j0]
-    t8 = (1 / (2 * n)) * t8
-    return t4, t6, t8
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = (t4 + b - y[r_]) * (t4 + b - y[r_])
+            t1_acc += t5
+            t6 = (t4 + b - y[r_]) / n
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t7 = 2.0 * (t4 + b - y[r_])
+            t3_acc += t7
+        t1_part[ch_] = t1_acc
+        t3_part[ch_] = t3_acc
+    t1 = np.sum(t1_part)
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = (1 / (2 * n)) * np.sum(t3_part)
+    t8 = 0.5 * t1 / n
+    return t8, t2, t3
 
 
 def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=True):
@@ -242,23 +269,29 @@ def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=True):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(w, b, X, y, alpha, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), eta ()
     # ops ≈ 2*d**2*n + d*n + 1
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X.T, X)
-    t1 = (1 / n) * t1
-    t2 = np.empty((d,), dtype=dt)
-    for j0 in range(d):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += X[j1, j0]
-        t2[j0] = (1 / n) * acc_
-    t3 = 1.0
-    return t1, t2, t2, t3
+    t1 = 1.0
+    nch_ = min(n, 64)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        for r_ in range(lo_, hi_):
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += X[r_, k0_]
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t2 = (1 / n) * t2
+    t3 = np.dot(X.T, X)
+    t3 = (1 / n) * t3
+    return t3, t2, t2, t1
 
 
 def hessian(w, b, X, y, alpha, eta, *, check_finite=True):
@@ -295,25 +328,36 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=True):
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(w, b, v_w, v_b, X, y, alpha, eta):
     # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), alpha (), eta ()
     # ops ≈ 6*d*n + 4*n + 2
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, v_w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (v_b + t1[i0]) / n
-    t3 = np.dot(t2, X)
-    t4 = 0.0
-    for j0 in range(n):
-        for j1 in range(d):
-            t4 += X[j0, j1] * v_w[j1]
-    t4 = (1 / n) * t4
-    t5 = v_b + t4
-    return t3, t5
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * v_w[k1_]
+            t4 = (v_b + t3) / n
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            for k1_ in range(d):
+                t2_acc += X[r_, k1_] * v_w[k1_]
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = (1 / n) * np.sum(t2_part)
+    t5 = v_b + t2
+    return t1, t5
 
 
 def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=True):
@@ -355,27 +399,34 @@ def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _objective(w, b, X, y, alpha):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha ()
     # ops ≈ 2*d*n + 3*d + 5*n + 5
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = abs(w[i0])
-    t5 = 0.0
+        t1[i0] = abs(w[i0])
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = alpha * t5 + 0.5 * t3 / n
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = (t4 + b - y[r_]) * (t4 + b - y[r_])
+            t3_acc += t5
+        t3_part[ch_] = t3_acc
+    t3 = np.sum(t3_part)
+    t6 = alpha * t2 + 0.5 * t3 / n
     return t6,
 
 
@@ -408,31 +459,40 @@ def objective(w, b, X, y, alpha, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _prox_step(w, b, X, y, alpha, eta):
     # inputs: w (d,), b (), X (n, d), y (n,), alpha (), eta ()
     # ops ≈ 4*d*n + 11*d + 15*n + 3
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) / n
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = (t3 + b - y[r_]) / n
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t5 = 2.0 * (t3 + b - y[r_])
+            t2_acc += t5
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = (1 / (2 * n)) * np.sum(t2_part)
+    t6 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        c_0 = w[i0] - eta * t3[i0]
-        t4[i0] = np.sign(c_0) * max(0.0, -eta * alpha + abs(c_0))
-    t5 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t5[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t6 = 0.0
-    for j0 in range(n):
-        t6 += t5[j0]
-    t6 = (1 / (2 * n)) * t6
-    t7 = b - eta * t6
-    return t4, t7
+        c_0 = w[i0] - eta * t1[i0]
+        t6[i0] = np.sign(c_0) * max(0.0, -eta * alpha + abs(c_0))
+    t7 = b - eta * t2
+    return t6, t7
 
 
 def prox_step(w, b, X, y, alpha, eta, *, check_finite=True):

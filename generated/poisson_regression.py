@@ -63,7 +63,9 @@ def _positive(dim, value, source):
 
 def _finite(**values):
     for name, v in values.items():
-        if not np.all(np.isfinite(v)):
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
 
 
@@ -71,28 +73,35 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 2*d*n + 3*d + 7*n + 4
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        c_0 = t1[i0] + b
-        t2[i0] = -y[i0] * c_0 + np.exp(c_0)
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = t3 + 0.5 * lam * t5
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            c_0 = t4 + b
+            t5 = -y[r_] * c_0 + np.exp(c_0)
+            t3_acc += t5
+        t3_part[ch_] = t3_acc
+    t3 = np.sum(t3_part)
+    t6 = t3 + 0.5 * lam * t2
     return t6,
 
 
@@ -125,25 +134,37 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 3*d + 5*n
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = -y[i0] + np.exp(t1[i0] + b)
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = -y[r_] + np.exp(t3 + b)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    t5 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = lam * w[i0] + t3[i0]
-    t5 = 0.0
-    for j0 in range(n):
-        t5 += t2[j0]
-    return t4, t5
+        t5[i0] = lam * w[i0] + t1[i0]
+    return t5, t2
 
 
 def grad(w, b, X, y, lam, *, check_finite=True):
@@ -175,39 +196,51 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 6*d + 12*n + 4
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        c_0 = t1[i0] + b
-        t2[i0] = -y[i0] * c_0 + np.exp(c_0)
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = t3 + 0.5 * lam * t5
-    t7 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t7[i0] = -y[i0] + np.exp(t1[i0] + b)
-    t8 = np.dot(t7, X)
-    t9 = np.empty((d,), dtype=dt)
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    t4_part = np.zeros((nch_, d), dtype=dt)
+    t5_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        t5_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t6 = 0.0
+            for k1_ in range(d):
+                t6 += X[r_, k1_] * w[k1_]
+            c_0 = t6 + b
+            t7 = -y[r_] * c_0 + np.exp(c_0)
+            t3_acc += t7
+            t8 = -y[r_] + np.exp(t6 + b)
+            for k0_ in range(d):
+                t4_part[ch_, k0_] += t8 * X[r_, k0_]
+            t5_acc += t8
+        t3_part[ch_] = t3_acc
+        t5_part[ch_] = t5_acc
+    t3 = np.sum(t3_part)
+    t4 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t4 += t4_part[ch_]
+    t5 = np.sum(t5_part)
+    t9 = t3 + 0.5 * lam * t2
+    t10 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t9[i0] = lam * w[i0] + t8[i0]
-    t10 = 0.0
-    for j0 in range(n):
-        t10 += t7[j0]
-    return t6, t9, t10
+        t10[i0] = lam * w[i0] + t4[i0]
+    return t9, t10, t5
 
 
 def value_and_grad(w, b, X, y, lam, *, check_finite=True):
@@ -239,7 +272,7 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 2*d**2*n + 3*d**2 + 8*d*n + 4*n
@@ -251,25 +284,44 @@ def _hessian(w, b, X, y, lam):
     for j0 in range(d):
         for j1 in range(d):
             t2[j0, j1] = lam * t1[j0, j1]
-    t3 = np.dot(X, w)
-    t4 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t4[i0] = np.exp(t3[i0] + b)
-    t6 = np.empty((n, d), dtype=dt)
+    nch_ = min(n, 64)
+    t3_part = np.zeros((nch_, d), dtype=dt)
+    t4_part = np.zeros((nch_, d), dtype=dt)
+    t5_part = np.zeros(nch_, dtype=dt)
+    t6 = np.empty((n,), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t5_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t7 = 0.0
+            for k1_ in range(d):
+                t7 += X[r_, k1_] * w[k1_]
+            t8 = np.exp(t7 + b)
+            t6[r_] = t8
+            for k0_ in range(d):
+                t3_part[ch_, k0_] += X[r_, k0_] * t8
+            for k0_ in range(d):
+                t4_part[ch_, k0_] += t8 * X[r_, k0_]
+            t5_acc += t8
+        t5_part[ch_] = t5_acc
+    t3 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t3 += t3_part[ch_]
+    t4 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t4 += t4_part[ch_]
+    t5 = np.sum(t5_part)
+    t10 = np.empty((n, d), dtype=dt)
     for j2 in range(n):
         for j0 in range(d):
-            t6[j2, j0] = t4[j2] * X[j2, j0]
-    t5 = np.dot(t6.T, X)
-    t7 = np.empty((d, d), dtype=dt)
+            t10[j2, j0] = t6[j2] * X[j2, j0]
+    t9 = np.dot(t10.T, X)
+    t11 = np.empty((d, d), dtype=dt)
     for i0 in range(d):
         for i1 in range(d):
-            t7[i0, i1] = t2[i0, i1] + t5[i0, i1]
-    t8 = np.dot(X.T, t4)
-    t9 = np.dot(t4, X)
-    t10 = 0.0
-    for j0 in range(n):
-        t10 += t4[j0]
-    return t7, t8, t9, t10
+            t11[i0, i1] = t2[i0, i1] + t9[i0, i1]
+    return t11, t3, t4, t5
 
 
 def hessian(w, b, X, y, lam, *, check_finite=True):
@@ -301,30 +353,42 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(w, b, v_w, v_b, X, y, lam):
     # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), lam ()
     # ops ≈ 6*d*n + 3*d + 12*n
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(v_w, X.T)
-    t2 = np.dot(X, w)
-    t3 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t3[i0] = (v_b + t1[i0]) * np.exp(t2[i0] + b)
-    t4 = np.dot(t3, X)
-    t5 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += v_w[k1_] * X[r_, k1_]
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = (v_b + t3) * np.exp(t4 + b)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t5 * X[r_, k0_]
+            t6 = v_b + t3
+            t7 = np.exp(t4 + b)
+            t2_acc += t6 * t7
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    t8 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t5[i0] = v_w[i0] * lam + t4[i0]
-    t6 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t6[i0] = v_b + t1[i0]
-    t7 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t7[i0] = np.exp(t2[i0] + b)
-    t8 = np.dot(t6, t7)
-    return t5, t8
+        t8[i0] = v_w[i0] * lam + t1[i0]
+    return t8, t2
 
 
 def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):

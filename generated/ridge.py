@@ -63,7 +63,9 @@ def _positive(dim, value, source):
 
 def _finite(**values):
     for name, v in values.items():
-        if not np.all(np.isfinite(v)):
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
 
 
@@ -71,27 +73,34 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 2*d*n + 3*d + 5*n + 3
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = t3 + lam * t5
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = (t4 + b - y[r_]) * (t4 + b - y[r_])
+            t3_acc += t5
+        t3_part[ch_] = t3_acc
+    t3 = np.sum(t3_part)
+    t6 = t3 + lam * t2
     return t6,
 
 
@@ -124,25 +133,37 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 4*d + 7*n
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = 2.0 * (t3 + b - y[r_])
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    t5 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = 2.0 * lam * w[i0] + t3[i0]
-    t5 = 0.0
-    for j0 in range(n):
-        t5 += t2[j0]
-    return t4, t5
+        t5[i0] = 2.0 * lam * w[i0] + t1[i0]
+    return t5, t2
 
 
 def grad(w, b, X, y, lam, *, check_finite=True):
@@ -174,38 +195,50 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 7*d + 12*n + 3
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = (t1[i0] + b - y[i0]) * (t1[i0] + b - y[i0])
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = t3 + lam * t5
-    t7 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t7[i0] = 2.0 * (t1[i0] + b - y[i0])
-    t8 = np.dot(t7, X)
-    t9 = np.empty((d,), dtype=dt)
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    t4_part = np.zeros((nch_, d), dtype=dt)
+    t5_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        t5_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t6 = 0.0
+            for k1_ in range(d):
+                t6 += X[r_, k1_] * w[k1_]
+            t7 = (t6 + b - y[r_]) * (t6 + b - y[r_])
+            t3_acc += t7
+            t8 = 2.0 * (t6 + b - y[r_])
+            for k0_ in range(d):
+                t4_part[ch_, k0_] += t8 * X[r_, k0_]
+            t5_acc += t8
+        t3_part[ch_] = t3_acc
+        t5_part[ch_] = t5_acc
+    t3 = np.sum(t3_part)
+    t4 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t4 += t4_part[ch_]
+    t5 = np.sum(t5_part)
+    t9 = t3 + lam * t2
+    t10 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t9[i0] = 2.0 * lam * w[i0] + t8[i0]
-    t10 = 0.0
-    for j0 in range(n):
-        t10 += t7[j0]
-    return t6, t9, t10
+        t10[i0] = 2.0 * lam * w[i0] + t4[i0]
+    return t9, t10, t5
 
 
 def value_and_grad(w, b, X, y, lam, *, check_finite=True):
@@ -237,7 +270,7 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 2*d**2*n + 3*d**2 + d*n + 4
@@ -250,20 +283,26 @@ def _hessian(w, b, X, y, lam):
     for j0 in range(d):
         for j1 in range(d):
             t3[j0, j1] = t1 * t2[j0, j1]
-    t4 = np.dot(X.T, X)
-    t4 = 2.0 * t4
-    t5 = np.empty((d, d), dtype=dt)
+    t4 = 2.0 * n
+    nch_ = min(n, 64)
+    t5_part = np.zeros((nch_, d), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        for r_ in range(lo_, hi_):
+            for k0_ in range(d):
+                t5_part[ch_, k0_] += X[r_, k0_]
+    t5 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t5 += t5_part[ch_]
+    t5 = 2.0 * t5
+    t6 = np.dot(X.T, X)
+    t6 = 2.0 * t6
+    t7 = np.empty((d, d), dtype=dt)
     for i0 in range(d):
         for i1 in range(d):
-            t5[i0, i1] = t3[i0, i1] + t4[i0, i1]
-    t6 = np.empty((d,), dtype=dt)
-    for j0 in range(d):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += X[j1, j0]
-        t6[j0] = 2.0 * acc_
-    t7 = 2.0 * n
-    return t5, t6, t6, t7
+            t7[i0, i1] = t3[i0, i1] + t6[i0, i1]
+    return t7, t5, t5, t4
 
 
 def hessian(w, b, X, y, lam, *, check_finite=True):
@@ -295,29 +334,38 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(w, b, v_w, v_b, X, y, lam):
     # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 4*d + 7*n
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(v_w, X.T)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = 2.0 * (v_b + t1[i0])
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += v_w[k1_] * X[r_, k1_]
+            t4 = 2.0 * (v_b + t3)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t5 = v_b + t3
+            t2_acc += t5
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = 2.0 * np.sum(t2_part)
+    t6 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = 2.0 * v_w[i0] * lam + t3[i0]
-    t5 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t5[i0] = v_b + t1[i0]
-    t6 = 0.0
-    for j0 in range(n):
-        t6 += t5[j0]
-    t6 = 2.0 * t6
-    return t4, t6
+        t6[i0] = 2.0 * v_w[i0] * lam + t1[i0]
+    return t6, t2
 
 
 def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
@@ -354,7 +402,7 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y, lam):
     # inputs: X (n, d), y (n,), lam ()
     # ops ≈ 6*d**2*n + 3*d**2 + 3*d*n**2 + 7*d*n + 14*n + 6

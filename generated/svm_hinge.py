@@ -63,7 +63,9 @@ def _positive(dim, value, source):
 
 def _finite(**values):
     for name, v in values.items():
-        if not np.all(np.isfinite(v)):
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
 
 
@@ -81,27 +83,34 @@ def _step(x):
     return 1.0 if x > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 2*d*n + 3*d + 6*n + 4
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = _relu(-y[i0] * (t1[i0] + b) + 1.0)
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = t3 + 0.5 * lam * t5
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = _relu(-y[r_] * (t4 + b) + 1.0)
+            t3_acc += t5
+        t3_part[ch_] = t3_acc
+    t3 = np.sum(t3_part)
+    t6 = t3 + 0.5 * lam * t2
     return t6,
 
 
@@ -134,25 +143,37 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     return out[0]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 3*d + 8*n
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = -y[i0] * _step(-y[i0] * (t1[i0] + b) + 1.0)
-    t3 = np.dot(t2, X)
-    t4 = np.empty((d,), dtype=dt)
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = -y[r_] * _step(-y[r_] * (t3 + b) + 1.0)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    t5 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = lam * w[i0] + t3[i0]
-    t5 = 0.0
-    for j0 in range(n):
-        t5 += t2[j0]
-    return t4, t5
+        t5[i0] = lam * w[i0] + t1[i0]
+    return t5, t2
 
 
 def grad(w, b, X, y, lam, *, check_finite=True):
@@ -186,38 +207,50 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(w, b, X, y, lam):
     # inputs: w (d,), b (), X (n, d), y (n,), lam ()
     # ops ≈ 4*d*n + 6*d + 14*n + 4
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    t1 = np.dot(X, w)
-    t2 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t2[i0] = _relu(-y[i0] * (t1[i0] + b) + 1.0)
-    t3 = 0.0
-    for j0 in range(n):
-        t3 += t2[j0]
-    t4 = np.empty((d,), dtype=dt)
+    t1 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t4[i0] = w[i0] * w[i0]
-    t5 = 0.0
+        t1[i0] = w[i0] * w[i0]
+    t2 = 0.0
     for j0 in range(d):
-        t5 += t4[j0]
-    t6 = t3 + 0.5 * lam * t5
-    t7 = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        t7[i0] = -y[i0] * _step(-y[i0] * (t1[i0] + b) + 1.0)
-    t8 = np.dot(t7, X)
-    t9 = np.empty((d,), dtype=dt)
+        t2 += t1[j0]
+    nch_ = min(n, 64)
+    t3_part = np.zeros(nch_, dtype=dt)
+    t4_part = np.zeros((nch_, d), dtype=dt)
+    t5_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        t5_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t6 = 0.0
+            for k1_ in range(d):
+                t6 += X[r_, k1_] * w[k1_]
+            t7 = _relu(-y[r_] * (t6 + b) + 1.0)
+            t3_acc += t7
+            t8 = -y[r_] * _step(-y[r_] * (t6 + b) + 1.0)
+            for k0_ in range(d):
+                t4_part[ch_, k0_] += t8 * X[r_, k0_]
+            t5_acc += t8
+        t3_part[ch_] = t3_acc
+        t5_part[ch_] = t5_acc
+    t3 = np.sum(t3_part)
+    t4 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t4 += t4_part[ch_]
+    t5 = np.sum(t5_part)
+    t9 = t3 + 0.5 * lam * t2
+    t10 = np.empty((d,), dtype=dt)
     for i0 in range(d):
-        t9[i0] = lam * w[i0] + t8[i0]
-    t10 = 0.0
-    for j0 in range(n):
-        t10 += t7[j0]
-    return t6, t9, t10
+        t10[i0] = lam * w[i0] + t4[i0]
+    return t9, t10, t5
 
 
 def value_and_grad(w, b, X, y, lam, *, check_finite=True):

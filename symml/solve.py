@@ -115,9 +115,17 @@ class _Lifter:
             return e.expr.xreplace({placeholder(i): self.stat(o) for i, o in enumerate(e.operands)})
         if isinstance(e, Map) and not e.operands:
             return e.expr  # a number, or a size such as n
-        if isinstance(e, Einsum) and e.coef != 1:
-            return e.coef * self.stat(make_einsum(e.operands, [list(s) for s in e.subs], list(e.out),
-                                                  dict(enumerate(e.sizes))))
+        if isinstance(e, Einsum):
+            coef, ops = e.coef, []
+            for o in e.operands:  # numeric factors of the factors: Σ(−r/2)x is −½ Σ r x
+                if isinstance(o, Map) and o.ndim:
+                    c, rest = sp.factor_terms(o.expr).as_coeff_Mul()
+                    if c.is_Number and c not in (0, 1):
+                        coef, o = coef * c, make_map(rest, o.operands, o.shape)
+                ops.append(o)
+            if coef != 1:
+                return coef * self.stat(make_einsum(ops, [list(s) for s in e.subs], list(e.out),
+                                                    dict(enumerate(e.sizes))))
         if isinstance(e, Map):
             c, rest = sp.factor_terms(e.expr).as_coeff_Mul()
             if c.is_Number and c not in (0, 1):
@@ -159,9 +167,9 @@ class _Lifter:
         keep = [k for k in range(len(e.operands)) if k not in dep]
         sizes = dict(enumerate(e.sizes))
 
-        def stat_with(extra_op=None, extra_sub=None):
-            ops = [e.operands[k] for k in keep] + ([extra_op] if extra_op is not None else [])
-            subs = [list(e.subs[k]) for k in keep] + ([list(extra_sub)] if extra_op is not None else [])
+        def stat_with(extra=()):
+            ops = [e.operands[k] for k in keep] + [o for o, _ in extra]
+            subs = [list(e.subs[k]) for k in keep] + [list(s) for _, s in extra]
             return self.stat(make_einsum(ops, subs, list(e.out), sizes, e.coef))
 
         if not tensors:
@@ -194,8 +202,24 @@ class _Lifter:
         for theta_part, data_part in groups.items():  # one statistic per monomial: Σ(x − 1) is Σx − n
             for term in sp.Add.make_args(sp.expand(data_part)):
                 c, rest = term.as_coeff_Mul()
-                total += theta_part * c * stat_with(make_map(rest, m.operands, m.shape), e.subs[k])
+                factors = [_factor(f, m, e.subs[k]) for f in sp.Mul.make_args(rest)]  # Σᵢ 1 = n: keep the 1
+                total += theta_part * c * stat_with(factors)
         return factor * total
+
+
+def _factor(f: sp.Expr, m: Map, sub) -> tuple:
+    """One factor of a statistic's summand as an einsum operand (node, labels): a product of
+    factors is a contraction (Σᵢ Y_ik x_ij is YᵀX, not an (n, K, d) temporary), and a function of a
+    broadcast operand is computed before broadcasting."""
+    node = make_map(f, m.operands, m.shape)
+    if isinstance(node, Map) and len(node.operands) == 1:
+        o = node.operands[0]
+        if isinstance(o, Einsum) and len(o.operands) == 1 and o.coef == 1 and len(set(o.subs[0])) == len(o.subs[0]):
+            pos = {lab: j for j, lab in enumerate(o.out)}
+            if all(lab in pos for lab in o.subs[0]):
+                src = o.operands[0]
+                return make_map(node.expr, [src], src.shape), [sub[pos[lab]] for lab in o.subs[0]]
+    return node, list(sub)
 
 
 def _hoist(o: Expr, m_sub, e: Einsum):
@@ -226,7 +250,7 @@ def solve_scalar(g: Expr, theta: Tensor) -> Expr:
     if theta.ndim != 0 or g.ndim != 0:
         raise NoClosedForm("solve_scalar needs a scalar equation in a scalar parameter")
     lifter = _Lifter(theta, entry=False)
-    eq = lifter.lift(g)
+    eq = lifter.lift(_products_as_maps(g, theta))
     sol = _pick(sp.solve(sp.together(eq), lifter.sym), theta.name)
     return make_map(sol.xreplace({s: placeholder(i) for i, s in enumerate(lifter.symbols)}), lifter.stats, ())
 
@@ -273,6 +297,8 @@ def _alignment(g: Expr, p: Tensor):
     of p), or None when some entry of g involves several entries of p (a sum over one of
     p's axes, a product of two entries, a matrix function of p).
     """
+    if p.ndim == 0:  # one unknown: nothing to separate
+        return () if g.ndim == 0 else None
     memo: dict[int, tuple | None] = {}
     for node in walk([g]):
         if not _depends(node, p):
@@ -351,6 +377,29 @@ def _replace_nodes(expr: Expr, mapping: dict) -> Expr:
 
 
 def _entry_graph(g, p, theta):
-    """Replace p by a broadcast scalar θ where p appears elementwise, refusing otherwise."""
+    """Replace p by a broadcast scalar θ (g is separable: see :func:`_alignment`)."""
     bcast = make_einsum([theta], [[]], list(range(p.ndim)), dict(enumerate(p.shape)))
-    return substitute(g, {p: bcast})
+    return _products_as_maps(substitute(g, {p: bcast}), theta)
+
+
+def _products_as_maps(expr: Expr, theta: Tensor) -> Expr:
+    """Rewrite θ-dependent contractions that sum over nothing (elementwise products such as
+    rᵢ·(xᵢ − θ)) as elementwise maps, so that the lifter sees one map per summand."""
+    new: dict[int, Expr] = {}
+    for node in walk([expr]):
+        ops = [new.get(o.uid, o) for o in node.operands]
+        if not _depends(node, theta):
+            new[node.uid] = node
+            continue
+        if isinstance(node, Einsum) and len(ops) > 1 and _is_product(node):
+            sizes = dict(enumerate(node.sizes))
+            wide = [make_einsum([o], [list(s)], list(node.out), sizes) for o, s in zip(ops, node.subs)]
+            expr_ = node.coef * sp.Mul(*[placeholder(i) for i in range(len(wide))])
+            new[node.uid] = make_map(expr_, wide, node.shape)
+        else:
+            new[node.uid] = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
+    return new[expr.uid]
+
+
+def _is_product(e: Einsum) -> bool:
+    return all(len(set(s)) == len(s) and set(s) <= set(e.out) for s in e.subs)

@@ -167,10 +167,11 @@ def test_softmax_regression_matches_scikit_learn():
     # sklearn minimises C·Σ CE + ½‖W‖² (intercept not penalised): C = 1/λ is the same problem
     skl = linear_model.LogisticRegression(C=1 / lam, tol=1e-12, max_iter=100000).fit(X, labels)
     # the penalty fixes W's softmax gauge (Σ_k W[a, k] = 0 at the optimum); c is free up to a shift
-    np.testing.assert_allclose(W.T, skl.coef_, atol=1e-4)
-    np.testing.assert_allclose(c - c.mean(), skl.intercept_ - skl.intercept_.mean(), atol=1e-4)
+    # (measured: 2e-12 in every comparison; the issue asks for 1e-4)
+    np.testing.assert_allclose(W.T, skl.coef_, atol=1e-7)
+    np.testing.assert_allclose(c - c.mean(), skl.intercept_ - skl.intercept_.mean(), atol=1e-7)
     P = np.exp(X @ W + c)
-    np.testing.assert_allclose(P / P.sum(axis=1, keepdims=True), skl.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(P / P.sum(axis=1, keepdims=True), skl.predict_proba(X), atol=1e-8)
 
 
 # ---------------------------------------------------------------- MLP

@@ -43,7 +43,8 @@ def _minimize(k, args, x0, **kw):
         return k.hessian(t[:-1], t[-1], *args)
 
     r = scipy_opt.minimize(fun, x0, jac=True, hess=hess, method="trust-exact", options={"gtol": 1e-12, **kw})
-    assert r.success, r.message
+    # near gtol the trust region may stop on rounding noise ("bad approximation"): judge by the gradient
+    assert np.max(np.abs(r.jac)) < 1e-9 * max(1.0, abs(r.fun)), r.message
     return r
 
 
@@ -94,7 +95,8 @@ def test_soft_threshold_matches_brute_force_minimisation(rng):
         vs = np.concatenate([rng.normal(scale=3.0, size=60), [0.0, tv, -tv, tv * (1 + 1e-9)]])
         got = sm.evaluate(S, v=vs, t=tv)
         brute = np.array([_brute_prox(vi, tv) for vi in vs])
-        assert np.max(np.abs(got - brute)) < 1e-7
+        # Brent's method stops within about √ε·|x|
+        assert np.all(np.abs(got - brute) <= 1e-7 * np.maximum(1.0, np.abs(vs)))
         # the prox is the minimiser: no point found by brute force does better
         assert np.all(_prox_objective(got, vs, tv) <= _prox_objective(brute, vs, tv) + 1e-13)
 
@@ -246,7 +248,7 @@ def test_generated_prox_step_is_the_prox(rng):
     eta, alpha = 0.5, 0.7  # threshold ηα = 0.35
     w, b = k.prox_step(v, 0.25, X, y, alpha, eta)
     brute = np.array([_brute_prox(vi, eta * alpha) for vi in v])
-    assert np.max(np.abs(w - brute)) < 1e-7
+    assert np.all(np.abs(w - brute) <= 1e-7 * np.maximum(1.0, np.abs(v)))
     assert b == pytest.approx(0.25 * (1 - eta), abs=1e-15)  # ∂f/∂b = b with zero data
     assert np.array_equal(w[-3:], [0.0, 0.0, 0.0])
 

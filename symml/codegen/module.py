@@ -168,6 +168,12 @@ def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[
     all_bound = {}
     # bind sizes from the largest arrays first: "w: expected (d,) with d = 3 (from X)" is the
     # message a user expects when X and w disagree
+    def size_check(t, ax, s):
+        expected = size_src(s, {**{d: dim_names.get(d, d.name) for d in all_bound}})
+        src = ", ".join(sorted({all_bound[d].name for d in sp.sympify(s).free_symbols if d in all_bound})) or "its definition"
+        w.append(f"    _size({t.name!r}, {arg_names[t.name]}, {ax}, {expected}, {str(s)!r}, {src!r}, {fmt_shape(t.shape)!r})")
+
+    deferred = []
     for t in sorted(spec.args, key=lambda t: -t.ndim):
         for ax, s in enumerate(t.shape):
             v = arg_names[t.name]
@@ -175,10 +181,12 @@ def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[
                 all_bound[s] = t
                 w.append(f"    {dim_names.get(s, safe_identifier(s.name))} = {v}.shape[{ax}]")
                 w.append(f"    _positive({s.name!r}, {dim_names.get(s, s.name)}, {t.name!r})")
+            elif not sp.sympify(s).free_symbols <= set(all_bound):
+                deferred.append((t, ax, s))  # e.g. ⌊(H − kh + 1)/2⌋ before the argument that binds H
             else:
-                expected = size_src(s, {**{d: dim_names.get(d, d.name) for d in all_bound}})
-                src = ", ".join(sorted({all_bound[d].name for d in sp.sympify(s).free_symbols if d in all_bound})) or "its definition"
-                w.append(f"    _size({t.name!r}, {v}, {ax}, {expected}, {str(s)!r}, {src!r}, {fmt_shape(t.shape)!r})")
+                size_check(t, ax, s)
+    for t, ax, s in deferred:
+        size_check(t, ax, s)
     if arrays:
         arr_names = ", ".join(arg_names[t.name] for t in arrays)
         w.append(f"    dt = _dtype({arr_names}{',' if len(arrays) == 1 else ''})")
