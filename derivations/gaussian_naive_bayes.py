@@ -18,7 +18,8 @@ M̂ substituted:
 
 scikit-learn: ``GaussianNB(var_smoothing=0)`` has class_prior_ = π̂, theta_ = M̂, var_ = V̂.
 
-Reference: Murphy, Machine Learning: A Probabilistic Perspective, §3.5.1.2 and §4.2.4.
+Reference: Murphy, Machine Learning: A Probabilistic Perspective, §3.5 (naive Bayes classifiers) and
+§4.2 (Gaussian discriminant analysis, whose MLE this is with diagonal class covariances).
 """
 import symml as sm
 from symml.probability import normal_logpdf

@@ -5,18 +5,18 @@ computed through log_softmax so that no probability underflows to log 0:
 
     H(p)     = −Σᵢ Σ_k p_ik log p_ik                        ∇_a H = −p ⊙ (log p − Σ_k p log p)
     H(p, q)  = −Σᵢ Σ_k p_ik log q_ik                        ∇_c H(p, q) = q − p
-    KL(p‖q)  = Σᵢ Σ_k p_ik (log p_ik − log q_ik)            ∇_c KL = q − p,  ∇_a KL = p ⊙ (r − Σ_k p r), r = log p − log q
+    KL(p‖q)  = Σᵢ Σ_k p_ik (log p_ik − log q_ik)            ∇_c KL = q − p,  ∇_a KL = p ⊙ (r − Σ_k p r)
 
-(all summed over the n rows). Gaussian, N₀ = N(μ₀, Σ₀) and N₁ = N(μ₁, Σ₁) in d dimensions:
+(all summed over the n rows; r = log p − log q). Gaussian, N₀ = N(μ₀, Σ₀) and N₁ = N(μ₁, Σ₁) in d dimensions:
 
     KL(N₀‖N₁) = ½ [tr(Σ₁⁻¹Σ₀) + (μ₁ − μ₀)ᵀΣ₁⁻¹(μ₁ − μ₀) − d + log det Σ₁ − log det Σ₀]
     ∇_μ₀ = Σ₁⁻¹(μ₀ − μ₁),   ∇_Σ₀ = ½(Σ₁⁻¹ − Σ₀⁻¹),   ∇_Σ₁ = ½(Σ₁⁻¹ − Σ₁⁻¹[Σ₀ + δδᵀ]Σ₁⁻¹), δ = μ₁ − μ₀
 
-The gradients w.r.t. Σ₀, Σ₁ are taken entrywise over the full matrices (no symmetry imposed);
-the transposes above vanish for symmetric Σ.
+The gradients w.r.t. Σ₀, Σ₁ are taken entrywise over the full matrices (no symmetry imposed): at
+a non-symmetric point the inverses above appear transposed (Σ⁻ᵀ); at symmetric Σ they are as written.
 
-Reference: Cover & Thomas, Elements of Information Theory, §2.1–2.3 and §8.6; Petersen & Pedersen,
-The Matrix Cookbook, §8.1.2 (KL of Gaussians).
+Reference: Cover & Thomas, Elements of Information Theory, §2.1–2.3; Rasmussen & Williams, Gaussian
+Processes for Machine Learning, §A.5 (KL divergence of Gaussians).
 """
 import symml as sm
 

@@ -86,7 +86,7 @@ def _step(x):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(Kc, b, V, c, X, Y):
     # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
-    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 11*K*N + 6*N*O*(H - kh + 1)*(W - kw + 1) + 2
+    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 11*K*N + K + 6*N*O*(H - kh + 1)*(W - kw + 1) + N + O + 2
     dt = Kc.dtype
     C = Kc.shape[1]
     H = X.shape[2]
@@ -109,29 +109,32 @@ def _loss(Kc, b, V, c, X, Y):
                             for v_ in range(KW_):
                                 acc_ += X[a_, c_, p_ + u_, q_ + v_] * Kc[o_, c_, u_, v_]
                     t1[a_, o_, p_, q_] = acc_
+    t3 = np.empty((O,), dtype=dt)
+    for j1 in range(O):
+        t3[j1] = b[j1]
     t2 = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    t2[j0, j1, j2, j3] = b[j1]
+                    t2[j0, j1, j2, j3] = t3[j1]
     A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
                     A[i0, i1, i2, i3] = t1[i0, i1, i2, i3] + t2[i0, i1, i2, i3]
-    t3 = A
+    t4 = A
     R = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    R[i0, i1, i2, i3] = _relu(t3[i0, i1, i2, i3])
-    t4 = R
-    H_, W_ = t4.shape[-2], t4.shape[-1]
-    xr_ = t4.reshape((-1, H_, W_))
-    hr_ = t4.reshape((-1, t4.shape[-2], t4.shape[-1]))
+                    R[i0, i1, i2, i3] = _relu(t4[i0, i1, i2, i3])
+    t5 = R
+    H_, W_ = t5.shape[-2], t5.shape[-1]
+    xr_ = t5.reshape((-1, H_, W_))
+    hr_ = t5.reshape((-1, t5.shape[-2], t5.shape[-1]))
     P_, Q_ = H_ // 2, W_ // 2
     out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -144,50 +147,56 @@ def _loss(Kc, b, V, c, X, Y):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, p_, q_] = hr_[a_, bu_, bv_]
     S = out_.reshape((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)))
-    t5 = S
-    t6 = np.empty((N, K), dtype=dt)
+    t6 = S
+    t7 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(O):
                 for j3 in range((((1 + (-1 * kh) + H)) // 2)):
                     for j4 in range((((1 + (-1 * kw) + W)) // 2)):
-                        acc_ += t5[j0, j2, j3, j4] * V[j1, j2, j3, j4]
-            t6[j0, j1] = acc_
-    t7 = np.empty((N, K), dtype=dt)
+                        acc_ += t6[j0, j2, j3, j4] * V[j1, j2, j3, j4]
+            t7[j0, j1] = acc_
+    t9 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t9[j1] = c[j1]
+    t8 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t7[j0, j1] = c[j1]
+            t8[j0, j1] = t9[j1]
     z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            z[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t8 = z
-    t9 = np.empty((N,), dtype=dt)
+            z[i0, i1] = t7[i0, i1] + t8[i0, i1]
+    t10 = z
+    t11 = np.empty((N,), dtype=dt)
     for i0 in range(N):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t8[i0, j_])
+            m_ = max(m_, t10[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t8[i0, j_] - m_)
-        t9[i0] = m_ + np.log(s_)
-    t10 = np.empty((N, K), dtype=dt)
+            s_ += np.exp(t10[i0, j_] - m_)
+        t11[i0] = m_ + np.log(s_)
+    t13 = np.empty((N,), dtype=dt)
+    for j0 in range(N):
+        t13[j0] = t11[j0]
+    t12 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t10[j0, j1] = t9[j0]
-    t11 = np.empty((N, K), dtype=dt)
+            t12[j0, j1] = t13[j0]
+    t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t11[i0, i1] = Y[i0, i1] * (t8[i0, i1] - t10[i0, i1])
-    t12 = 0.0
+            t14[i0, i1] = Y[i0, i1] * (t10[i0, i1] - t12[i0, i1])
+    t15 = 0.0
     for j0 in range(N):
         for j1 in range(K):
-            t12 += t11[j0, j1]
-    t13 = -t12
-    return t13,
+            t15 += t14[j0, j1]
+    t16 = -t15
+    return t16,
 
 
 def loss(Kc, b, V, c, X, Y, *, check_finite=True):
@@ -242,7 +251,7 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(Kc, b, V, c, X, Y):
     # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
-    # ops ≈ N*(2*C**2*H*W*kh*kw + 2*C*H*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2 + 6*K*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 13*K + 11*O*(H - kh + 1)*(W - kw + 1))
+    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 13*K*N + K + 11*N*O*(H - kh + 1)*(W - kw + 1) + N + O
     dt = Kc.dtype
     C = Kc.shape[1]
     H = X.shape[2]
@@ -265,29 +274,32 @@ def _grad(Kc, b, V, c, X, Y):
                             for v_ in range(KW_):
                                 acc_ += X[a_, c_, p_ + u_, q_ + v_] * Kc[o_, c_, u_, v_]
                     t1[a_, o_, p_, q_] = acc_
+    t3 = np.empty((O,), dtype=dt)
+    for j1 in range(O):
+        t3[j1] = b[j1]
     t2 = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    t2[j0, j1, j2, j3] = b[j1]
+                    t2[j0, j1, j2, j3] = t3[j1]
     A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
                     A[i0, i1, i2, i3] = t1[i0, i1, i2, i3] + t2[i0, i1, i2, i3]
-    t3 = A
+    t4 = A
     R = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    R[i0, i1, i2, i3] = _relu(t3[i0, i1, i2, i3])
-    t4 = R
-    H_, W_ = t4.shape[-2], t4.shape[-1]
-    xr_ = t4.reshape((-1, H_, W_))
-    hr_ = t4.reshape((-1, t4.shape[-2], t4.shape[-1]))
+                    R[i0, i1, i2, i3] = _relu(t4[i0, i1, i2, i3])
+    t5 = R
+    H_, W_ = t5.shape[-2], t5.shape[-1]
+    xr_ = t5.reshape((-1, H_, W_))
+    hr_ = t5.reshape((-1, t5.shape[-2], t5.shape[-1]))
     P_, Q_ = H_ // 2, W_ // 2
     out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -300,56 +312,62 @@ def _grad(Kc, b, V, c, X, Y):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, p_, q_] = hr_[a_, bu_, bv_]
     S = out_.reshape((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)))
-    t5 = S
-    t6 = np.empty((N, K), dtype=dt)
+    t6 = S
+    t7 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(O):
                 for j3 in range((((1 + (-1 * kh) + H)) // 2)):
                     for j4 in range((((1 + (-1 * kw) + W)) // 2)):
-                        acc_ += t5[j0, j2, j3, j4] * V[j1, j2, j3, j4]
-            t6[j0, j1] = acc_
-    t7 = np.empty((N, K), dtype=dt)
+                        acc_ += t6[j0, j2, j3, j4] * V[j1, j2, j3, j4]
+            t7[j0, j1] = acc_
+    t9 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t9[j1] = c[j1]
+    t8 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t7[j0, j1] = c[j1]
+            t8[j0, j1] = t9[j1]
     z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            z[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t8 = z
-    t9 = np.empty((N,), dtype=dt)
+            z[i0, i1] = t7[i0, i1] + t8[i0, i1]
+    t10 = z
+    t11 = np.empty((N,), dtype=dt)
     for i0 in range(N):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t8[i0, j_])
+            m_ = max(m_, t10[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t8[i0, j_] - m_)
-        t9[i0] = m_ + np.log(s_)
-    t10 = np.empty((N, K), dtype=dt)
+            s_ += np.exp(t10[i0, j_] - m_)
+        t11[i0] = m_ + np.log(s_)
+    t13 = np.empty((N,), dtype=dt)
+    for j0 in range(N):
+        t13[j0] = t11[j0]
+    t12 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t10[j0, j1] = t9[j0]
-    t11 = np.empty((N, K), dtype=dt)
+            t12[j0, j1] = t13[j0]
+    t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t11[i0, i1] = np.exp(t8[i0, i1] - t10[i0, i1])
-    t12 = np.empty((N, K), dtype=dt)
+            t14[i0, i1] = np.exp(t10[i0, i1] - t12[i0, i1])
+    t15 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t11[j0, j1]
-            t12[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t14[j0, j1]
+            t15[j0, j1] = acc_
     delta_z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t12[i0, i1]
-    t13 = delta_z
+            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
+    t16 = delta_z
     delta_S = np.empty((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
@@ -357,12 +375,12 @@ def _grad(Kc, b, V, c, X, Y):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(K):
-                        acc_ += t13[j0, j4] * V[j4, j1, j2, j3]
+                        acc_ += t16[j0, j4] * V[j4, j1, j2, j3]
                     delta_S[j0, j1, j2, j3] = acc_
-    t14 = delta_S
-    H_, W_ = t4.shape[-2], t4.shape[-1]
-    xr_ = t4.reshape((-1, H_, W_))
-    hr_ = t14.reshape((-1, t14.shape[-2], t14.shape[-1]))
+    t17 = delta_S
+    H_, W_ = t5.shape[-2], t5.shape[-1]
+    xr_ = t5.reshape((-1, H_, W_))
+    hr_ = t17.reshape((-1, t17.shape[-2], t17.shape[-1]))
     P_, Q_ = hr_.shape[1], hr_.shape[2]
     out_ = np.zeros(xr_.shape, dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -375,17 +393,17 @@ def _grad(Kc, b, V, c, X, Y):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, bu_, bv_] += hr_[a_, p_, q_]
     delta_R = out_.reshape((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
-    t15 = delta_R
+    t18 = delta_R
     delta_A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    delta_A[i0, i1, i2, i3] = t15[i0, i1, i2, i3] * _step(t3[i0, i1, i2, i3])
-    t16 = delta_A
+                    delta_A[i0, i1, i2, i3] = t18[i0, i1, i2, i3] * _step(t4[i0, i1, i2, i3])
+    t19 = delta_A
     N_, C_, H_, W_ = X.shape
-    _n, O_, P_, Q_ = t16.shape
-    t17 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
+    _n, O_, P_, Q_ = t19.shape
+    t20 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
     for o_ in range(O_):
         for c_ in range(C_):
             for u_ in range(H_ - P_ + 1):
@@ -394,32 +412,32 @@ def _grad(Kc, b, V, c, X, Y):
                     for a_ in range(N_):
                         for p_ in range(P_):
                             for q_ in range(Q_):
-                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t16[a_, o_, p_, q_]
-                    t17[o_, c_, u_, v_] = acc_
-    t18 = np.empty((O,), dtype=dt)
+                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t19[a_, o_, p_, q_]
+                    t20[o_, c_, u_, v_] = acc_
+    t21 = np.empty((O,), dtype=dt)
     for j0 in range(O):
         acc_ = 0.0
         for j1 in range(N):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    acc_ += t16[j1, j0, j2, j3]
-        t18[j0] = acc_
-    t19 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+                    acc_ += t19[j1, j0, j2, j3]
+        t21[j0] = acc_
+    t22 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(K):
         for j1 in range(O):
             for j2 in range((((1 + (-1 * kh) + H)) // 2)):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(N):
-                        acc_ += t13[j4, j0] * t5[j4, j1, j2, j3]
-                    t19[j0, j1, j2, j3] = acc_
-    t20 = np.empty((K,), dtype=dt)
+                        acc_ += t16[j4, j0] * t6[j4, j1, j2, j3]
+                    t22[j0, j1, j2, j3] = acc_
+    t23 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(N):
-            acc_ += t13[j1, j0]
-        t20[j0] = acc_
-    return t17, t18, t19, t20
+            acc_ += t16[j1, j0]
+        t23[j0] = acc_
+    return t20, t21, t22, t23
 
 
 def grad(Kc, b, V, c, X, Y, *, check_finite=True):
@@ -474,7 +492,7 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(Kc, b, V, c, X, Y):
     # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
-    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 17*K*N + 11*N*O*(H - kh + 1)*(W - kw + 1) + 2
+    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 17*K*N + K + 11*N*O*(H - kh + 1)*(W - kw + 1) + N + O + 2
     dt = Kc.dtype
     C = Kc.shape[1]
     H = X.shape[2]
@@ -497,29 +515,32 @@ def _value_and_grad(Kc, b, V, c, X, Y):
                             for v_ in range(KW_):
                                 acc_ += X[a_, c_, p_ + u_, q_ + v_] * Kc[o_, c_, u_, v_]
                     t1[a_, o_, p_, q_] = acc_
+    t3 = np.empty((O,), dtype=dt)
+    for j1 in range(O):
+        t3[j1] = b[j1]
     t2 = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    t2[j0, j1, j2, j3] = b[j1]
+                    t2[j0, j1, j2, j3] = t3[j1]
     A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
                     A[i0, i1, i2, i3] = t1[i0, i1, i2, i3] + t2[i0, i1, i2, i3]
-    t3 = A
+    t4 = A
     R = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    R[i0, i1, i2, i3] = _relu(t3[i0, i1, i2, i3])
-    t4 = R
-    H_, W_ = t4.shape[-2], t4.shape[-1]
-    xr_ = t4.reshape((-1, H_, W_))
-    hr_ = t4.reshape((-1, t4.shape[-2], t4.shape[-1]))
+                    R[i0, i1, i2, i3] = _relu(t4[i0, i1, i2, i3])
+    t5 = R
+    H_, W_ = t5.shape[-2], t5.shape[-1]
+    xr_ = t5.reshape((-1, H_, W_))
+    hr_ = t5.reshape((-1, t5.shape[-2], t5.shape[-1]))
     P_, Q_ = H_ // 2, W_ // 2
     out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -532,65 +553,71 @@ def _value_and_grad(Kc, b, V, c, X, Y):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, p_, q_] = hr_[a_, bu_, bv_]
     S = out_.reshape((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)))
-    t5 = S
-    t6 = np.empty((N, K), dtype=dt)
+    t6 = S
+    t7 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(O):
                 for j3 in range((((1 + (-1 * kh) + H)) // 2)):
                     for j4 in range((((1 + (-1 * kw) + W)) // 2)):
-                        acc_ += t5[j0, j2, j3, j4] * V[j1, j2, j3, j4]
-            t6[j0, j1] = acc_
-    t7 = np.empty((N, K), dtype=dt)
+                        acc_ += t6[j0, j2, j3, j4] * V[j1, j2, j3, j4]
+            t7[j0, j1] = acc_
+    t9 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t9[j1] = c[j1]
+    t8 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t7[j0, j1] = c[j1]
+            t8[j0, j1] = t9[j1]
     z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            z[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t8 = z
-    t9 = np.empty((N,), dtype=dt)
+            z[i0, i1] = t7[i0, i1] + t8[i0, i1]
+    t10 = z
+    t11 = np.empty((N,), dtype=dt)
     for i0 in range(N):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t8[i0, j_])
+            m_ = max(m_, t10[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t8[i0, j_] - m_)
-        t9[i0] = m_ + np.log(s_)
-    t10 = np.empty((N, K), dtype=dt)
+            s_ += np.exp(t10[i0, j_] - m_)
+        t11[i0] = m_ + np.log(s_)
+    t13 = np.empty((N,), dtype=dt)
+    for j0 in range(N):
+        t13[j0] = t11[j0]
+    t12 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t10[j0, j1] = t9[j0]
-    t11 = np.empty((N, K), dtype=dt)
-    for i0 in range(N):
-        for i1 in range(K):
-            t11[i0, i1] = Y[i0, i1] * (t8[i0, i1] - t10[i0, i1])
-    t12 = 0.0
-    for j0 in range(N):
-        for j1 in range(K):
-            t12 += t11[j0, j1]
-    t13 = -t12
+            t12[j0, j1] = t13[j0]
     t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(t8[i0, i1] - t10[i0, i1])
-    t15 = np.empty((N, K), dtype=dt)
+            t14[i0, i1] = Y[i0, i1] * (t10[i0, i1] - t12[i0, i1])
+    t15 = 0.0
+    for j0 in range(N):
+        for j1 in range(K):
+            t15 += t14[j0, j1]
+    t16 = -t15
+    t17 = np.empty((N, K), dtype=dt)
+    for i0 in range(N):
+        for i1 in range(K):
+            t17[i0, i1] = np.exp(t10[i0, i1] - t12[i0, i1])
+    t18 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t14[j0, j1]
-            t15[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t17[j0, j1]
+            t18[j0, j1] = acc_
     delta_z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
-    t16 = delta_z
+            delta_z[i0, i1] = -Y[i0, i1] + t18[i0, i1]
+    t19 = delta_z
     delta_S = np.empty((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
@@ -598,12 +625,12 @@ def _value_and_grad(Kc, b, V, c, X, Y):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(K):
-                        acc_ += t16[j0, j4] * V[j4, j1, j2, j3]
+                        acc_ += t19[j0, j4] * V[j4, j1, j2, j3]
                     delta_S[j0, j1, j2, j3] = acc_
-    t17 = delta_S
-    H_, W_ = t4.shape[-2], t4.shape[-1]
-    xr_ = t4.reshape((-1, H_, W_))
-    hr_ = t17.reshape((-1, t17.shape[-2], t17.shape[-1]))
+    t20 = delta_S
+    H_, W_ = t5.shape[-2], t5.shape[-1]
+    xr_ = t5.reshape((-1, H_, W_))
+    hr_ = t20.reshape((-1, t20.shape[-2], t20.shape[-1]))
     P_, Q_ = hr_.shape[1], hr_.shape[2]
     out_ = np.zeros(xr_.shape, dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -616,17 +643,17 @@ def _value_and_grad(Kc, b, V, c, X, Y):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, bu_, bv_] += hr_[a_, p_, q_]
     delta_R = out_.reshape((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
-    t18 = delta_R
+    t21 = delta_R
     delta_A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    delta_A[i0, i1, i2, i3] = t18[i0, i1, i2, i3] * _step(t3[i0, i1, i2, i3])
-    t19 = delta_A
+                    delta_A[i0, i1, i2, i3] = t21[i0, i1, i2, i3] * _step(t4[i0, i1, i2, i3])
+    t22 = delta_A
     N_, C_, H_, W_ = X.shape
-    _n, O_, P_, Q_ = t19.shape
-    t20 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
+    _n, O_, P_, Q_ = t22.shape
+    t23 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
     for o_ in range(O_):
         for c_ in range(C_):
             for u_ in range(H_ - P_ + 1):
@@ -635,32 +662,32 @@ def _value_and_grad(Kc, b, V, c, X, Y):
                     for a_ in range(N_):
                         for p_ in range(P_):
                             for q_ in range(Q_):
-                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t19[a_, o_, p_, q_]
-                    t20[o_, c_, u_, v_] = acc_
-    t21 = np.empty((O,), dtype=dt)
+                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t22[a_, o_, p_, q_]
+                    t23[o_, c_, u_, v_] = acc_
+    t24 = np.empty((O,), dtype=dt)
     for j0 in range(O):
         acc_ = 0.0
         for j1 in range(N):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    acc_ += t19[j1, j0, j2, j3]
-        t21[j0] = acc_
-    t22 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+                    acc_ += t22[j1, j0, j2, j3]
+        t24[j0] = acc_
+    t25 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(K):
         for j1 in range(O):
             for j2 in range((((1 + (-1 * kh) + H)) // 2)):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(N):
-                        acc_ += t16[j4, j0] * t5[j4, j1, j2, j3]
-                    t22[j0, j1, j2, j3] = acc_
-    t23 = np.empty((K,), dtype=dt)
+                        acc_ += t19[j4, j0] * t6[j4, j1, j2, j3]
+                    t25[j0, j1, j2, j3] = acc_
+    t26 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(N):
-            acc_ += t16[j1, j0]
-        t23[j0] = acc_
-    return t13, t20, t21, t22, t23
+            acc_ += t19[j1, j0]
+        t26[j0] = acc_
+    return t16, t23, t24, t25, t26
 
 
 def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=True):

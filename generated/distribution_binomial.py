@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'mle', 'fisher']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'mle', 'fisher', 'fun', 'jac', 'hess']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -323,6 +323,39 @@ def fisher(p, m, *, check_finite=True):
         _finite(p=p, m=m)
     out = _fisher(p, m)
     return out[0]
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, x, m, name='theta'):
+    """Split θ into p (views, row-major)."""
+    theta = _array(theta, name, 1, '(1,)')
+    if theta.shape[0] != 1:
+        raise ValueError(f"{name}: expected length 1 = {1} (p ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, x, m):
+    """L(θ) with θ = [p], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, x, m), x, m)
+
+
+def jac(theta, x, m):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, x, m), x, m)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, x, m):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, x, m), x, m)
 
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'mle', 'fisher']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'mle', 'fisher', 'fun', 'jac', 'hess']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -309,6 +309,39 @@ def fisher(lam, *, check_finite=True):
         _finite(lam=lam)
     out = _fisher(lam)
     return out[0]
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, x, name='theta'):
+    """Split θ into lam (views, row-major)."""
+    theta = _array(theta, name, 1, '(1,)')
+    if theta.shape[0] != 1:
+        raise ValueError(f"{name}: expected length 1 = {1} (lam ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, x):
+    """L(θ) with θ = [lam], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, x), x)
+
+
+def jac(theta, x):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, x), x)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, x):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, x), x)
 
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'

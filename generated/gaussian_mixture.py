@@ -76,7 +76,7 @@ def _dtype(*arrays):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 2*K*d**2*n + 7*K*d*n + 4*K*d + 9*K*n + 11*K + n + 2
+    # ops ≈ 2*K*d**2*n + 7*K*d*n + 5*K*d + 9*K*n + 13*K + d*n + n + 2
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -93,87 +93,101 @@ def _loss(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = a[i0] - t1
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
     t3 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t3[j0, j1] = t2[j1]
-    t4 = np.empty((K, d), dtype=dt)
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t4[j0, j1] = L[j0, j1, j1]
-    t5 = np.empty((K, d), dtype=dt)
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t5[i0, i1] = np.log(t4[i0, i1])
-    t6 = np.empty((K,), dtype=dt)
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t5[j0, j1]
-        t6[j0] = acc_
-    t7 = np.empty((K,), dtype=dt)
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
-    t8 = np.empty((n, K), dtype=dt)
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t8[j0, j1] = t7[j1]
-    t9 = np.empty((n, K, d), dtype=dt)
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
     for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = X[j0, j2]
-    t10 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t10[j0, j1, j2] = M[j1, j2]
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
     t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
-    t12 = np.empty((n, K, d), dtype=dt)
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
-                t12[j0, j1, j2] = acc_
-    t13 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
-    t14 = np.empty((n, K), dtype=dt)
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t13[j0, j1, j2]
-            t14[j0, j1] = acc_
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
-    t15 = log_joint
-    t16 = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t15[i0, j_])
+            m_ = max(m_, t19[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t15[i0, j_] - m_)
-        t16[i0] = m_ + np.log(s_)
-    t17 = 0.0
+            s_ += np.exp(t19[i0, j_] - m_)
+        t20[i0] = m_ + np.log(s_)
+    t21 = 0.0
     for j0 in range(n):
-        t17 += t16[j0]
-    t18 = -t17
-    return t18,
+        t21 += t20[j0]
+    t22 = -t21
+    return t22,
 
 
 def loss(M, a, L, X, *, check_finite=True):
@@ -213,7 +227,7 @@ def loss(M, a, L, X, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ K*(2*K*n + 6*d**2*n + 4*d**2 + 15*d*n + 6*d + 18*n + 16)
+    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + n
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -230,179 +244,203 @@ def _grad(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = a[i0] - t1
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
     t3 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t3[j0, j1] = t2[j1]
-    t4 = np.empty((K, d), dtype=dt)
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t4[j0, j1] = L[j0, j1, j1]
-    t5 = np.empty((K, d), dtype=dt)
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t5[i0, i1] = np.log(t4[i0, i1])
-    t6 = np.empty((K,), dtype=dt)
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t5[j0, j1]
-        t6[j0] = acc_
-    t7 = np.empty((K,), dtype=dt)
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
-    t8 = np.empty((n, K), dtype=dt)
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t8[j0, j1] = t7[j1]
-    t9 = np.empty((n, K, d), dtype=dt)
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
     for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = X[j0, j2]
-    t10 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t10[j0, j1, j2] = M[j1, j2]
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
     t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
-    t12 = np.empty((n, K, d), dtype=dt)
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
-                t12[j0, j1, j2] = acc_
-    t13 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
-    t14 = np.empty((n, K), dtype=dt)
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t13[j0, j1, j2]
-            t14[j0, j1] = acc_
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
-    t15 = log_joint
-    t16 = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t15[i0, j_])
+            m_ = max(m_, t19[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t15[i0, j_] - m_)
-        t16[i0] = m_ + np.log(s_)
-    t17 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t19[i0, j_] - m_)
+        t20[i0] = m_ + np.log(s_)
+    t22 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t22[j0] = t20[j0]
+    t21 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t17[j0, j1] = t16[j0]
-    t18 = np.empty((n, K), dtype=dt)
+            t21[j0, j1] = t22[j0]
+    t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(t15[i0, i1] - t17[i0, i1])
+            t23[i0, i1] = np.exp(t19[i0, i1] - t21[i0, i1])
     delta_log_joint = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            delta_log_joint[j0, j1] = -1.0 * t18[j0, j1]
-    t19 = delta_log_joint
-    t20 = np.empty((n, K), dtype=dt)
+            delta_log_joint[j0, j1] = -1.0 * t23[j0, j1]
+    t24 = delta_log_joint
+    t25 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t20[i0, i1] = (-1.0) * 0.5 * t19[i0, i1]
-    t21 = np.empty((n, K, d), dtype=dt)
+            t25[i0, i1] = (-1.0) * 0.5 * t24[i0, i1]
+    t27 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t27[j0, j1] = t25[j0, j1]
+    t26 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
-                t21[j0, j1, j2] = t20[j0, j1]
-    t22 = np.empty((n, K, d), dtype=dt)
+                t26[j0, j1, j2] = t27[j0, j1]
+    t28 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t22[i0, i1, i2] = 2.0 * t21[i0, i1, i2] * t12[i0, i1, i2]
-    t23 = np.empty((n, K, d), dtype=dt)
+                t28[i0, i1, i2] = 2.0 * t26[i0, i1, i2] * t16[i0, i1, i2]
+    t29 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t22[j0, j1, j3] * L[j1, j2, j3]
-                t23[j0, j1, j2] = acc_
-    t24 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t28[j0, j1, j3] * L[j1, j2, j3]
+                t29[j0, j1, j2] = acc_
+    t30 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t24[i0, i1, i2] = -t23[i0, i1, i2]
-    t25 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t24[j2, j0, j1]
-            t25[j0, j1] = acc_
-    t26 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += t19[j1, j0]
-        t26[j0] = acc_
-    t27 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t27[i0] = np.exp(a[i0] - t1)
-    t28 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t19[j1, j2] * t27[j0]
-        t28[j0] = -1.0 * acc_
-    t29 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t29[i0] = t26[i0] + t28[i0]
-    t30 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t22[j3, j0, j2] * t11[j3, j0, j1]
-                t30[j0, j1, j2] = acc_
+                t30[i0, i1, i2] = -t29[i0, i1, i2]
     t31 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t19[j2, j0]
+                acc_ += t30[j2, j0, j1]
             t31[j0, j1] = acc_
-    t32 = np.empty((K, d), dtype=dt)
+    t32 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            acc_ += t24[j1, j0]
+        t32[j0] = acc_
+    t33 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        for i1 in range(d):
-            t32[i0, i1] = t31[i0, i1] / t4[i0, i1]
-    t33 = np.eye(d, dtype=dt)
-    t34 = np.empty((K, d, d), dtype=dt)
+        t33[i0] = np.exp(a[i0] - t1)
+    t34 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            for j2 in range(K):
+                acc_ += t24[j1, j2] * t33[j0]
+        t34[j0] = -1.0 * acc_
+    t35 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t35[i0] = t32[i0] + t34[i0]
+    t36 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                t34[j0, j1, j2] = t32[j0, j1] * t33[j1, j2]
-    t35 = np.empty((K, d, d), dtype=dt)
+                acc_ = 0.0
+                for j3 in range(n):
+                    acc_ += t28[j3, j0, j2] * t15[j3, j0, j1]
+                t36[j0, j1, j2] = acc_
+    t38 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += t24[j2, j0]
+        t38[j0] = acc_
+    t37 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t37[j0, j1] = t38[j0]
+    t39 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t39[i0, i1] = t37[i0, i1] / t5[i0, i1]
+    t40 = np.eye(d, dtype=dt)
+    t41 = np.empty((K, d, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(d):
+                t41[j0, j1, j2] = t39[j0, j1] * t40[j1, j2]
+    t42 = np.empty((K, d, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
             for i2 in range(d):
-                t35[i0, i1, i2] = t30[i0, i1, i2] + t34[i0, i1, i2]
-    return t25, t29, t35
+                t42[i0, i1, i2] = t36[i0, i1, i2] + t41[i0, i1, i2]
+    return t31, t35, t42
 
 
 def grad(M, a, L, X, *, check_finite=True):
@@ -442,7 +480,7 @@ def grad(M, a, L, X, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 15*K*d*n + 6*K*d + 18*K*n + 16*K + n + 2
+    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + 2*n + 2
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -459,183 +497,207 @@ def _value_and_grad(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = a[i0] - t1
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
     t3 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t3[j0, j1] = t2[j1]
-    t4 = np.empty((K, d), dtype=dt)
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t4[j0, j1] = L[j0, j1, j1]
-    t5 = np.empty((K, d), dtype=dt)
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t5[i0, i1] = np.log(t4[i0, i1])
-    t6 = np.empty((K,), dtype=dt)
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t5[j0, j1]
-        t6[j0] = acc_
-    t7 = np.empty((K,), dtype=dt)
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
-    t8 = np.empty((n, K), dtype=dt)
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t8[j0, j1] = t7[j1]
-    t9 = np.empty((n, K, d), dtype=dt)
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
     for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = X[j0, j2]
-    t10 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t10[j0, j1, j2] = M[j1, j2]
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
     t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
-    t12 = np.empty((n, K, d), dtype=dt)
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
-                t12[j0, j1, j2] = acc_
-    t13 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
-    t14 = np.empty((n, K), dtype=dt)
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t13[j0, j1, j2]
-            t14[j0, j1] = acc_
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
-    t15 = log_joint
-    t16 = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t15[i0, j_])
+            m_ = max(m_, t19[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t15[i0, j_] - m_)
-        t16[i0] = m_ + np.log(s_)
-    t17 = 0.0
+            s_ += np.exp(t19[i0, j_] - m_)
+        t20[i0] = m_ + np.log(s_)
+    t21 = 0.0
     for j0 in range(n):
-        t17 += t16[j0]
-    t18 = -t17
-    t19 = np.empty((n, K), dtype=dt)
+        t21 += t20[j0]
+    t22 = -t21
+    t24 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t24[j0] = t20[j0]
+    t23 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t19[j0, j1] = t16[j0]
-    t20 = np.empty((n, K), dtype=dt)
+            t23[j0, j1] = t24[j0]
+    t25 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t20[i0, i1] = np.exp(t15[i0, i1] - t19[i0, i1])
+            t25[i0, i1] = np.exp(t19[i0, i1] - t23[i0, i1])
     delta_log_joint = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            delta_log_joint[j0, j1] = -1.0 * t20[j0, j1]
-    t21 = delta_log_joint
-    t22 = np.empty((n, K), dtype=dt)
+            delta_log_joint[j0, j1] = -1.0 * t25[j0, j1]
+    t26 = delta_log_joint
+    t27 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t22[i0, i1] = (-1.0) * 0.5 * t21[i0, i1]
-    t23 = np.empty((n, K, d), dtype=dt)
+            t27[i0, i1] = (-1.0) * 0.5 * t26[i0, i1]
+    t29 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t29[j0, j1] = t27[j0, j1]
+    t28 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
-                t23[j0, j1, j2] = t22[j0, j1]
-    t24 = np.empty((n, K, d), dtype=dt)
+                t28[j0, j1, j2] = t29[j0, j1]
+    t30 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t24[i0, i1, i2] = 2.0 * t23[i0, i1, i2] * t12[i0, i1, i2]
-    t25 = np.empty((n, K, d), dtype=dt)
+                t30[i0, i1, i2] = 2.0 * t28[i0, i1, i2] * t16[i0, i1, i2]
+    t31 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t24[j0, j1, j3] * L[j1, j2, j3]
-                t25[j0, j1, j2] = acc_
-    t26 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t30[j0, j1, j3] * L[j1, j2, j3]
+                t31[j0, j1, j2] = acc_
+    t32 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t26[i0, i1, i2] = -t25[i0, i1, i2]
-    t27 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t26[j2, j0, j1]
-            t27[j0, j1] = acc_
-    t28 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += t21[j1, j0]
-        t28[j0] = acc_
-    t29 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t29[i0] = np.exp(a[i0] - t1)
-    t30 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t21[j1, j2] * t29[j0]
-        t30[j0] = -1.0 * acc_
-    t31 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t31[i0] = t28[i0] + t30[i0]
-    t32 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t24[j3, j0, j2] * t11[j3, j0, j1]
-                t32[j0, j1, j2] = acc_
+                t32[i0, i1, i2] = -t31[i0, i1, i2]
     t33 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t21[j2, j0]
+                acc_ += t32[j2, j0, j1]
             t33[j0, j1] = acc_
-    t34 = np.empty((K, d), dtype=dt)
+    t34 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            acc_ += t26[j1, j0]
+        t34[j0] = acc_
+    t35 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        for i1 in range(d):
-            t34[i0, i1] = t33[i0, i1] / t4[i0, i1]
-    t35 = np.eye(d, dtype=dt)
-    t36 = np.empty((K, d, d), dtype=dt)
+        t35[i0] = np.exp(a[i0] - t1)
+    t36 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            for j2 in range(K):
+                acc_ += t26[j1, j2] * t35[j0]
+        t36[j0] = -1.0 * acc_
+    t37 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t37[i0] = t34[i0] + t36[i0]
+    t38 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                t36[j0, j1, j2] = t34[j0, j1] * t35[j1, j2]
-    t37 = np.empty((K, d, d), dtype=dt)
+                acc_ = 0.0
+                for j3 in range(n):
+                    acc_ += t30[j3, j0, j2] * t15[j3, j0, j1]
+                t38[j0, j1, j2] = acc_
+    t40 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += t26[j2, j0]
+        t40[j0] = acc_
+    t39 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t39[j0, j1] = t40[j0]
+    t41 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t41[i0, i1] = t39[i0, i1] / t5[i0, i1]
+    t42 = np.eye(d, dtype=dt)
+    t43 = np.empty((K, d, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(d):
+                t43[j0, j1, j2] = t41[j0, j1] * t42[j1, j2]
+    t44 = np.empty((K, d, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
             for i2 in range(d):
-                t37[i0, i1, i2] = t32[i0, i1, i2] + t36[i0, i1, i2]
-    return t18, t27, t31, t37
+                t44[i0, i1, i2] = t38[i0, i1, i2] + t43[i0, i1, i2]
+    return t22, t33, t37, t44
 
 
 def value_and_grad(M, a, L, X, *, check_finite=True):
@@ -673,7 +735,7 @@ def value_and_grad(M, a, L, X, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _responsibilities(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ K*(2*d**2*n + 7*d*n + 4*d + 13*n + 11)
+    # ops ≈ 2*K*d**2*n + 7*K*d*n + 5*K*d + 13*K*n + 13*K + d*n + n
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -690,91 +752,108 @@ def _responsibilities(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = a[i0] - t1
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
     t3 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t3[j0, j1] = t2[j1]
-    t4 = np.empty((K, d), dtype=dt)
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t4[j0, j1] = L[j0, j1, j1]
-    t5 = np.empty((K, d), dtype=dt)
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t5[i0, i1] = np.log(t4[i0, i1])
-    t6 = np.empty((K,), dtype=dt)
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t5[j0, j1]
-        t6[j0] = acc_
-    t7 = np.empty((K,), dtype=dt)
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
-    t8 = np.empty((n, K), dtype=dt)
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t8[j0, j1] = t7[j1]
-    t9 = np.empty((n, K, d), dtype=dt)
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
     for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = X[j0, j2]
-    t10 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t10[j0, j1, j2] = M[j1, j2]
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
     t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
-    t12 = np.empty((n, K, d), dtype=dt)
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
-                t12[j0, j1, j2] = acc_
-    t13 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
-    t14 = np.empty((n, K), dtype=dt)
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t13[j0, j1, j2]
-            t14[j0, j1] = acc_
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
-    t15 = log_joint
-    t16 = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t15[i0, j_])
+            m_ = max(m_, t19[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t15[i0, j_] - m_)
-        t16[i0] = m_ + np.log(s_)
-    t17 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t19[i0, j_] - m_)
+        t20[i0] = m_ + np.log(s_)
+    t22 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t22[j0] = t20[j0]
+    t21 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t17[j0, j1] = t16[j0]
-    t18 = np.empty((n, K), dtype=dt)
+            t21[j0, j1] = t22[j0]
+    t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(t15[i0, i1] - t17[i0, i1])
-    return t18,
+            t23[i0, i1] = np.exp(t19[i0, i1] - t21[i0, i1])
+    return t23,
 
 
 def responsibilities(M, a, L, X, *, check_finite=True):
@@ -812,7 +891,7 @@ def responsibilities(M, a, L, X, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _em_step(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ K*(5*d**2*n + 3*d**2 + 16*d*n + 6*d + 15*n + 13)
+    # ops ≈ 4*K*d**2*n + 4*K*d**2 + 15*K*d*n + 9*K*d + 17*K*n + 15*K + 2*d*n + n
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -829,162 +908,193 @@ def _em_step(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = a[i0] - t1
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
     t3 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t3[j0, j1] = t2[j1]
-    t4 = np.empty((K, d), dtype=dt)
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t4[j0, j1] = L[j0, j1, j1]
-    t5 = np.empty((K, d), dtype=dt)
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t5[i0, i1] = np.log(t4[i0, i1])
-    t6 = np.empty((K,), dtype=dt)
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t5[j0, j1]
-        t6[j0] = acc_
-    t7 = np.empty((K,), dtype=dt)
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
-    t8 = np.empty((n, K), dtype=dt)
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t8[j0, j1] = t7[j1]
-    t9 = np.empty((n, K, d), dtype=dt)
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
     for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = X[j0, j2]
-    t10 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t10[j0, j1, j2] = M[j1, j2]
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
     t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
-    t12 = np.empty((n, K, d), dtype=dt)
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
-                t12[j0, j1, j2] = acc_
-    t13 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
-    t14 = np.empty((n, K), dtype=dt)
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t13[j0, j1, j2]
-            t14[j0, j1] = acc_
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
-    t15 = log_joint
-    t16 = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t15[i0, j_])
+            m_ = max(m_, t19[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t15[i0, j_] - m_)
-        t16[i0] = m_ + np.log(s_)
-    t17 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t19[i0, j_] - m_)
+        t20[i0] = m_ + np.log(s_)
+    t22 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t22[j0] = t20[j0]
+    t21 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t17[j0, j1] = t16[j0]
-    t18 = np.empty((n, K), dtype=dt)
+            t21[j0, j1] = t22[j0]
+    t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(t15[i0, i1] - t17[i0, i1])
-    t19 = 0.0
+            t23[i0, i1] = np.exp(t19[i0, i1] - t21[i0, i1])
+    t24 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t19 += t18[j0, j1]
-    t20 = np.empty((K,), dtype=dt)
+            t24 += t23[j0, j1]
+    t25 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t18[j1, j0]
-        t20[j0] = acc_
-    t21 = np.empty((K,), dtype=dt)
+            acc_ += t23[j1, j0]
+        t25[j0] = acc_
+    t26 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t21[i0] = t20[i0] / t19
-    t22 = np.dot(t18.T, X)
-    t23 = np.empty((K, d), dtype=dt)
+        t26[i0] = t25[i0] / t24
+    t27 = np.dot(t23.T, X)
+    t29 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += t23[j2, j0]
+        t29[j0] = acc_
+    t28 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t18[j2, j0]
-            t23[j0, j1] = acc_
-    t24 = np.empty((K, d), dtype=dt)
+            t28[j0, j1] = t29[j0]
+    t30 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t24[i0, i1] = t22[i0, i1] / t23[i0, i1]
-    t25 = np.empty((K, n, d), dtype=dt)
+            t30[i0, i1] = t27[i0, i1] / t28[i0, i1]
+    t32 = np.empty((n, d), dtype=dt)
+    for j1 in range(n):
+        for j2 in range(d):
+            t32[j1, j2] = X[j1, j2]
+    t31 = np.empty((K, n, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             for j2 in range(d):
-                t25[j0, j1, j2] = X[j1, j2]
-    t26 = np.empty((K, n, d), dtype=dt)
+                t31[j0, j1, j2] = t32[j1, j2]
+    t34 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j2 in range(d):
+            t34[j0, j2] = t30[j0, j2]
+    t33 = np.empty((K, n, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             for j2 in range(d):
-                t26[j0, j1, j2] = t24[j0, j2]
-    t27 = np.empty((K, n, d), dtype=dt)
+                t33[j0, j1, j2] = t34[j0, j2]
+    t35 = np.empty((K, n, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(n):
             for i2 in range(d):
-                t27[i0, i1, i2] = t25[i0, i1, i2] - t26[i0, i1, i2]
-    t29 = np.empty((K, n, d), dtype=dt)
-    for j0 in range(K):
-        for j3 in range(n):
+                t35[i0, i1, i2] = t31[i0, i1, i2] - t33[i0, i1, i2]
+    t37 = np.empty((n, K, d), dtype=dt)
+    for j3 in range(n):
+        for j0 in range(K):
             for j1 in range(d):
-                t29[j0, j3, j1] = t18[j3, j0] * t27[j0, j3, j1]
-    t28 = np.empty((K, d, d), dtype=dt)
+                t37[j3, j0, j1] = t23[j3, j0] * t35[j0, j3, j1]
+    t36 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t27[j0, j3, j2] * t29[j0, j3, j1]
-                t28[j0, j1, j2] = acc_
-    t30 = np.empty((K, d, d), dtype=dt)
+                    acc_ += t35[j0, j3, j2] * t37[j3, j0, j1]
+                t36[j0, j1, j2] = acc_
+    t39 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j3 in range(n):
+            acc_ += t23[j3, j0]
+        t39[j0] = acc_
+    t38 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t18[j3, j0]
-                t30[j0, j1, j2] = acc_
-    t31 = np.empty((K, d, d), dtype=dt)
+                t38[j0, j1, j2] = t39[j0]
+    t40 = np.empty((K, d, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
             for i2 in range(d):
-                t31[i0, i1, i2] = t28[i0, i1, i2] / t30[i0, i1, i2]
-    t32 = np.empty((K, d, d), dtype=dt)
+                t40[i0, i1, i2] = t36[i0, i1, i2] / t38[i0, i1, i2]
+    t41 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                t32[j0, j1, j2] = t31[j0, j2, j1]
-    return t21, t24, t32
+                t41[j0, j1, j2] = t40[j0, j2, j1]
+    return t26, t30, t41
 
 
 def em_step(M, a, L, X, *, check_finite=True):

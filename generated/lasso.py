@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'objective', 'prox_step']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'objective', 'prox_step', 'fun', 'jac', 'hess', 'hessp']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -524,6 +524,48 @@ def prox_step(w, b, X, y, alpha, eta, *, check_finite=True):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
     out = _prox_step(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     return out
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, X, y, alpha, eta, name='theta'):
+    """Split θ into w, b (views, row-major)."""
+    d_ = np.shape(X)[1]
+    theta = _array(theta, name, 1, '(d + 1,)')
+    if theta.shape[0] != d_ + 1:
+        raise ValueError(f"{name}: expected length d + 1 = {d_ + 1} (w (d,); b ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(theta[at:at + d_].reshape((d_,)))
+    at += d_
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, X, y, alpha, eta):
+    """L(θ) with θ = [w; b], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, X, y, alpha, eta), X, y, alpha, eta)
+
+
+def jac(theta, X, y, alpha, eta):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, X, y, alpha, eta), X, y, alpha, eta)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, X, y, alpha, eta):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, X, y, alpha, eta), X, y, alpha, eta)
+
+
+def hessp(theta, p, X, y, alpha, eta):
+    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""
+    h = hvp(*_unpack(theta, X, y, alpha, eta), *_unpack(p, X, y, alpha, eta, name='p'), X, y, alpha, eta)
+    return _pack(h if isinstance(h, tuple) else (h,))
 
 
 SYMML_INPUT_HASH = '9acc46987aecc5dc8570eecb250c834f72f89defa6cb16dfa2c16698a5f0fb9e'

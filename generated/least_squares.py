@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form', 'fun', 'jac', 'hess', 'hessp']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -362,7 +362,7 @@ def hvp(w, b, v_w, v_b, X, y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y):
     # inputs: X (n, d), y (n,)
-    # ops ≈ 6*d**2*n + 3*d*n**2 + 7*d*n + 14*n + 4
+    # ops ≈ 2*d**2*n + 4*d**2 + 11*d*n + 14*n + 4
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -370,59 +370,46 @@ def _closed_form(X, y):
     for j0 in range(d):
         for j1 in range(n):
             t1[j0, j1] = 2.0 * X[j1, j0]
+    t3 = np.empty((d,), dtype=dt)
+    for j0 in range(d):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += X[j2, j0]
+        t3[j0] = (-2 / n) * acc_
     t2 = np.empty((d, n), dtype=dt)
     for j0 in range(d):
         for j1 in range(n):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += X[j2, j0]
-            t2[j0, j1] = (-2 / n) * acc_
-    t3 = np.empty((d, n), dtype=dt)
+            t2[j0, j1] = t3[j0]
+    t4 = np.empty((d, n), dtype=dt)
     for i0 in range(d):
         for i1 in range(n):
-            t3[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = np.dot(t3, X)
-    t5 = np.linalg.inv(t4)
-    t6 = np.empty((n,), dtype=dt)
+            t4[i0, i1] = t1[i0, i1] + t2[i0, i1]
+    t5 = np.dot(t4, X)
+    t6 = np.linalg.inv(t5)
+    t7 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t6[i0] = (-1.0) * 2.0 * y[i0]
-    t7 = 0.0
+        t7[i0] = (-1.0) * 2.0 * y[i0]
+    t8 = 0.0
     for j0 in range(n):
-        t7 += t6[j0]
-    t8 = np.empty((n,), dtype=dt)
+        t8 += t7[j0]
+    t9 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t8[i0] = (-1.0) * 2.0 * y[i0] - t7 / n
-    t10 = np.empty((n, d), dtype=dt)
-    for j2 in range(n):
-        for j1 in range(d):
-            t10[j2, j1] = t8[j2] * X[j2, j1]
-    t9 = np.empty((d,), dtype=dt)
-    for j0 in range(d):
-        acc_ = 0.0
-        for j1 in range(d):
-            for j2 in range(n):
-                acc_ += t5[j0, j1] * t10[j2, j1]
-        t9[j0] = -1.0 * acc_
-    t12 = np.empty((n, d), dtype=dt)
-    for j3 in range(n):
-        for j2 in range(d):
-            t12[j3, j2] = t8[j3] * X[j3, j2]
-    t13 = np.dot(X, t5)
-    t11 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        acc_ = 0.0
-        for j3 in range(n):
-            for j2 in range(d):
-                acc_ += t12[j3, j2] * t13[j0, j2]
-        t11[j0] = -1.0 * acc_
-    t14 = np.empty((n,), dtype=dt)
+        t9[i0] = (-1.0) * 2.0 * y[i0] - t8 / n
+    t11 = np.dot(t9, X)
+    t10 = np.dot(t6, t11)
+    t10 = -1.0 * t10
+    t13 = np.dot(t9, X)
+    t14 = np.dot(t6, t13)
+    t12 = np.dot(X, t14)
+    t12 = -1.0 * t12
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t14[i0] = 2.0 * (t11[i0] - y[i0])
-    t15 = 0.0
+        t15[i0] = 2.0 * (t12[i0] - y[i0])
+    t16 = 0.0
     for j0 in range(n):
-        t15 += t14[j0]
-    t16 = (-1.0) * 0.5 * t15 / n
-    return t9, t16
+        t16 += t15[j0]
+    t17 = (-1.0) * 0.5 * t16 / n
+    return t10, t17
 
 
 def closed_form(X, y, *, check_finite=True):
@@ -446,6 +433,48 @@ def closed_form(X, y, *, check_finite=True):
         _finite(X=X, y=y)
     out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     return out
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, X, y, name='theta'):
+    """Split θ into w, b (views, row-major)."""
+    d_ = np.shape(X)[1]
+    theta = _array(theta, name, 1, '(d + 1,)')
+    if theta.shape[0] != d_ + 1:
+        raise ValueError(f"{name}: expected length d + 1 = {d_ + 1} (w (d,); b ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(theta[at:at + d_].reshape((d_,)))
+    at += d_
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, X, y):
+    """L(θ) with θ = [w; b], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, X, y), X, y)
+
+
+def jac(theta, X, y):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, X, y), X, y)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, X, y):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, X, y), X, y)
+
+
+def hessp(theta, p, X, y):
+    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""
+    h = hvp(*_unpack(theta, X, y), *_unpack(p, X, y, name='p'), X, y)
+    return _pack(h if isinstance(h, tuple) else (h,))
 
 
 SYMML_INPUT_HASH = '7d2a89285e558b490754d09e2e061402e7b96cd7b11eb959cfc32bac0be57c6e'

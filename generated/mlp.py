@@ -76,7 +76,7 @@ def _dtype(*arrays):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 2*K*h2*n + 11*K*n + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + 5*h2*n + 2
+    # ops ≈ 2*K*h2*n + 11*K*n + K + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + h1 + 5*h2*n + h2 + n + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -84,70 +84,82 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = np.tanh(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = np.tanh(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = np.tanh(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = np.tanh(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
+            t16[j0, j1] = t17[j0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = Y[i0, i1] * (t11[i0, i1] - t13[i0, i1])
-    t15 = 0.0
+            t18[i0, i1] = Y[i0, i1] * (t14[i0, i1] - t16[i0, i1])
+    t19 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t15 += t14[j0, j1]
-    t16 = -t15
-    return t16,
+            t19 += t18[j0, j1]
+    t20 = -t19
+    return t20,
 
 
 def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -200,7 +212,7 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ n*(2*K**2 + 6*K*h2 + 13*K + 4*d*h1 + 6*h1*h2 + 11*h1 + 11*h2)
+    # ops ≈ 2*K**2*n + 6*K*h2*n + 13*K*n + K + 4*d*h1*n + 6*h1*h2*n + 11*h1*n + h1 + 11*h2*n + h2 + n
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -208,112 +220,124 @@ def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = np.tanh(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = np.tanh(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = np.tanh(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = np.tanh(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
+            t16[j0, j1] = t17[j0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(t11[i0, i1] - t13[i0, i1])
-    t15 = np.empty((n, K), dtype=dt)
+            t18[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+    t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t14[j0, j1]
-            t15[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t18[j0, j1]
+            t19[j0, j1] = acc_
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
-    t16 = delta_z
-    delta_h2 = np.dot(t16, W3.T)
-    t17 = delta_h2
+            delta_z[i0, i1] = -Y[i0, i1] + t19[i0, i1]
+    t20 = delta_z
+    delta_h2 = np.dot(t20, W3.T)
+    t21 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = -t17[i0, i1] * (np.tanh(t7[i0, i1]) * np.tanh(t7[i0, i1]) - 1.0)
-    t18 = delta_a2
-    delta_h1 = np.dot(t18, W2.T)
-    t19 = delta_h1
+            delta_a2[i0, i1] = -t21[i0, i1] * (np.tanh(t9[i0, i1]) * np.tanh(t9[i0, i1]) - 1.0)
+    t22 = delta_a2
+    delta_h1 = np.dot(t22, W2.T)
+    t23 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = -t19[i0, i1] * (np.tanh(t3[i0, i1]) * np.tanh(t3[i0, i1]) - 1.0)
-    t20 = delta_a1
-    t21 = np.dot(X.T, t20)
-    t22 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = -t23[i0, i1] * (np.tanh(t4[i0, i1]) * np.tanh(t4[i0, i1]) - 1.0)
+    t24 = delta_a1
+    t25 = np.dot(X.T, t24)
+    t26 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t20[j1, j0]
-        t22[j0] = acc_
-    t23 = np.dot(t4.T, t18)
-    t24 = np.empty((h2,), dtype=dt)
+            acc_ += t24[j1, j0]
+        t26[j0] = acc_
+    t27 = np.dot(t5.T, t22)
+    t28 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t18[j1, j0]
-        t24[j0] = acc_
-    t25 = np.dot(t8.T, t16)
-    t26 = np.empty((K,), dtype=dt)
+            acc_ += t22[j1, j0]
+        t28[j0] = acc_
+    t29 = np.dot(t10.T, t20)
+    t30 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t16[j1, j0]
-        t26[j0] = acc_
-    return t21, t22, t23, t24, t25, t26
+            acc_ += t20[j1, j0]
+        t30[j0] = acc_
+    return t25, t26, t27, t28, t29, t30
 
 
 def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -366,7 +390,7 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 2*K**2*n + 6*K*h2*n + 17*K*n + 4*d*h1*n + 6*h1*h2*n + 11*h1*n + 11*h2*n + 2
+    # ops ≈ 2*K**2*n + 6*K*h2*n + 17*K*n + K + 4*d*h1*n + 6*h1*h2*n + 11*h1*n + h1 + 11*h2*n + h2 + n + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -374,121 +398,133 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = np.tanh(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = np.tanh(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = np.tanh(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = np.tanh(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t14[i0, i1] = Y[i0, i1] * (t11[i0, i1] - t13[i0, i1])
-    t15 = 0.0
-    for j0 in range(n):
-        for j1 in range(K):
-            t15 += t14[j0, j1]
-    t16 = -t15
-    t17 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t17[i0, i1] = np.exp(t11[i0, i1] - t13[i0, i1])
+            t16[j0, j1] = t17[j0]
     t18 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t18[i0, i1] = Y[i0, i1] * (t14[i0, i1] - t16[i0, i1])
+    t19 = 0.0
+    for j0 in range(n):
+        for j1 in range(K):
+            t19 += t18[j0, j1]
+    t20 = -t19
+    t21 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t21[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+    t22 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t17[j0, j1]
-            t18[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t21[j0, j1]
+            t22[j0, j1] = acc_
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t18[i0, i1]
-    t19 = delta_z
-    delta_h2 = np.dot(t19, W3.T)
-    t20 = delta_h2
+            delta_z[i0, i1] = -Y[i0, i1] + t22[i0, i1]
+    t23 = delta_z
+    delta_h2 = np.dot(t23, W3.T)
+    t24 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = -t20[i0, i1] * (np.tanh(t7[i0, i1]) * np.tanh(t7[i0, i1]) - 1.0)
-    t21 = delta_a2
-    delta_h1 = np.dot(t21, W2.T)
-    t22 = delta_h1
+            delta_a2[i0, i1] = -t24[i0, i1] * (np.tanh(t9[i0, i1]) * np.tanh(t9[i0, i1]) - 1.0)
+    t25 = delta_a2
+    delta_h1 = np.dot(t25, W2.T)
+    t26 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = -t22[i0, i1] * (np.tanh(t3[i0, i1]) * np.tanh(t3[i0, i1]) - 1.0)
-    t23 = delta_a1
-    t24 = np.dot(X.T, t23)
-    t25 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = -t26[i0, i1] * (np.tanh(t4[i0, i1]) * np.tanh(t4[i0, i1]) - 1.0)
+    t27 = delta_a1
+    t28 = np.dot(X.T, t27)
+    t29 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t23[j1, j0]
-        t25[j0] = acc_
-    t26 = np.dot(t4.T, t21)
-    t27 = np.empty((h2,), dtype=dt)
+            acc_ += t27[j1, j0]
+        t29[j0] = acc_
+    t30 = np.dot(t5.T, t25)
+    t31 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t21[j1, j0]
-        t27[j0] = acc_
-    t28 = np.dot(t8.T, t19)
-    t29 = np.empty((K,), dtype=dt)
+            acc_ += t25[j1, j0]
+        t31[j0] = acc_
+    t32 = np.dot(t10.T, t23)
+    t33 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t19[j1, j0]
-        t29[j0] = acc_
-    return t16, t24, t25, t26, t27, t28, t29
+            acc_ += t23[j1, j0]
+        t33[j0] = acc_
+    return t20, t28, t29, t30, t31, t32, t33
 
 
 def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -541,216 +577,237 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 6*K**2*n + 16*K*h2*n + 2*K*h2 + 27*K*n + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 30*h1*n + 36*h2*n
+    # ops ≈ 6*K**2*n + 16*K*h2*n + 2*K*h2 + 27*K*n + 2*K + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 30*h1*n + 2*h1 + 36*h2*n + 2*h2 + n
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
     h1 = W1.shape[1]
     h2 = W2.shape[1]
     n = X.shape[0]
+    t2 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t2[j1] = v_b1[j1]
     t1 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t1[j0, j1] = v_b1[j1]
-    t2 = np.dot(X, v_W1)
+            t1[j0, j1] = t2[j1]
+    t3 = np.dot(X, v_W1)
     delta_delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = delta_delta_a1
-    t4 = np.dot(X, W1)
-    t5 = np.empty((n, h1), dtype=dt)
+            delta_delta_a1[i0, i1] = t1[i0, i1] + t3[i0, i1]
+    t4 = delta_delta_a1
+    t5 = np.dot(X, W1)
+    t7 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t7[j1] = b1[j1]
+    t6 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t5[j0, j1] = b1[j1]
+            t6[j0, j1] = t7[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            a1[i0, i1] = t4[i0, i1] + t5[i0, i1]
-    t6 = a1
+            a1[i0, i1] = t5[i0, i1] + t6[i0, i1]
+    t8 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = np.tanh(t6[i0, i1])
-    t7 = h1_2
-    t8 = np.dot(t7, W2)
-    t9 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = np.tanh(t8[i0, i1])
+    t9 = h1_2
+    t10 = np.dot(t9, W2)
+    t12 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t12[j1] = b2[j1]
+    t11 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t9[j0, j1] = b2[j1]
+            t11[j0, j1] = t12[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t8[i0, i1] + t9[i0, i1]
-    t10 = a2
+            a2[i0, i1] = t10[i0, i1] + t11[i0, i1]
+    t13 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = np.tanh(t10[i0, i1])
-    t11 = h2_2
-    t12 = np.dot(t11, W3)
-    t13 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = np.tanh(t13[i0, i1])
+    t14 = h2_2
+    t15 = np.dot(t14, W3)
+    t17 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t17[j1] = b3[j1]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = b3[j1]
+            t16[j0, j1] = t17[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t12[i0, i1] + t13[i0, i1]
-    t14 = z
-    t15 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t15[i0, i1] + t16[i0, i1]
+    t18 = z
+    t19 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t14[i0, j_])
+            m_ = max(m_, t18[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t14[i0, j_] - m_)
-        t15[i0] = m_ + np.log(s_)
-    t16 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t18[i0, j_] - m_)
+        t19[i0] = m_ + np.log(s_)
+    t21 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t21[j0] = t19[j0]
+    t20 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t16[j0, j1] = t15[j0]
-    t17 = np.empty((n, K), dtype=dt)
+            t20[j0, j1] = t21[j0]
+    t22 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t17[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
-    t18 = np.empty((n, K), dtype=dt)
+            t22[i0, i1] = np.exp(t18[i0, i1] - t20[i0, i1])
+    t23 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t17[j0, j1]
-            t18[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t22[j0, j1]
+            t23[j0, j1] = acc_
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t18[i0, i1]
-    t19 = delta_z
-    delta_h2 = np.dot(t19, W3.T)
-    t20 = delta_h2
+            delta_z[i0, i1] = -Y[i0, i1] + t23[i0, i1]
+    t24 = delta_z
+    delta_h2 = np.dot(t24, W3.T)
+    t25 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = -t20[i0, i1] * (np.tanh(t10[i0, i1]) * np.tanh(t10[i0, i1]) - 1.0)
-    t21 = delta_a2
-    delta_h1 = np.dot(t21, W2.T)
-    t22 = delta_h1
-    t23 = np.dot(t21, v_W2.T)
-    t24 = np.empty((n, h2), dtype=dt)
+            delta_a2[i0, i1] = -t25[i0, i1] * (np.tanh(t13[i0, i1]) * np.tanh(t13[i0, i1]) - 1.0)
+    t26 = delta_a2
+    delta_h1 = np.dot(t26, W2.T)
+    t27 = delta_h1
+    t28 = np.dot(t26, v_W2.T)
+    t30 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t30[j1] = v_b2[j1]
+    t29 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t24[j0, j1] = v_b2[j1]
-    t25 = np.dot(t7, v_W2)
+            t29[j0, j1] = t30[j1]
+    t31 = np.dot(t9, v_W2)
     delta_delta_h1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_h1[i0, i1] = -t3[i0, i1] * (np.tanh(t6[i0, i1]) * np.tanh(t6[i0, i1]) - 1.0)
-    t26 = delta_delta_h1
-    t27 = np.dot(t26, W2)
+            delta_delta_h1[i0, i1] = -t4[i0, i1] * (np.tanh(t8[i0, i1]) * np.tanh(t8[i0, i1]) - 1.0)
+    t32 = delta_delta_h1
+    t33 = np.dot(t32, W2)
     delta_delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_a2[i0, i1] = t24[i0, i1] + t25[i0, i1] + t27[i0, i1]
-    t28 = delta_delta_a2
-    t29 = np.dot(t19, v_W3.T)
-    t30 = np.empty((n, K), dtype=dt)
+            delta_delta_a2[i0, i1] = t29[i0, i1] + t31[i0, i1] + t33[i0, i1]
+    t34 = delta_delta_a2
+    t35 = np.dot(t24, v_W3.T)
+    t37 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t37[j1] = v_b3[j1]
+    t36 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t30[j0, j1] = v_b3[j1]
-    t31 = np.dot(t11, v_W3)
+            t36[j0, j1] = t37[j1]
+    t38 = np.dot(t14, v_W3)
     delta_delta_h2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_h2[i0, i1] = -t28[i0, i1] * (np.tanh(t10[i0, i1]) * np.tanh(t10[i0, i1]) - 1.0)
-    t32 = delta_delta_h2
-    t33 = np.dot(t32, W3)
+            delta_delta_h2[i0, i1] = -t34[i0, i1] * (np.tanh(t13[i0, i1]) * np.tanh(t13[i0, i1]) - 1.0)
+    t39 = delta_delta_h2
+    t40 = np.dot(t39, W3)
     delta_delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_z[i0, i1] = t30[i0, i1] + t31[i0, i1] + t33[i0, i1]
-    t34 = delta_delta_z
-    t35 = np.empty((n, K), dtype=dt)
+            delta_delta_z[i0, i1] = t36[i0, i1] + t38[i0, i1] + t40[i0, i1]
+    t41 = delta_delta_z
+    t42 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += t34[j0, j1] * Y[j0, j2]
-            t35[j0, j1] = acc_
-    t36 = np.empty((n, K), dtype=dt)
+                acc_ += t41[j0, j1] * Y[j0, j2]
+            t42[j0, j1] = acc_
+    t43 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t36[i0, i1] = -t35[i0, i1] * np.exp(t14[i0, i1] - t16[i0, i1])
-    t37 = np.empty((n, K), dtype=dt)
+            t43[i0, i1] = -t42[i0, i1] * np.exp(t18[i0, i1] - t20[i0, i1])
+    t44 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += t36[j0, j2] * t17[j0, j1]
-            t37[j0, j1] = acc_
+                acc_ += t43[j0, j2] * t22[j0, j1]
+            t44[j0, j1] = acc_
     delta_z_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z_2[i0, i1] = t35[i0, i1] * np.exp(t14[i0, i1] - t16[i0, i1]) + t37[i0, i1]
-    t38 = delta_z_2
-    t39 = np.dot(t38, W3.T)
+            delta_z_2[i0, i1] = t42[i0, i1] * np.exp(t18[i0, i1] - t20[i0, i1]) + t44[i0, i1]
+    t45 = delta_z_2
+    t46 = np.dot(t45, W3.T)
     delta_h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_h2_2[i0, i1] = t29[i0, i1] + t39[i0, i1]
-    t40 = delta_h2_2
+            delta_h2_2[i0, i1] = t35[i0, i1] + t46[i0, i1]
+    t47 = delta_h2_2
     delta_a2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            c_0 = np.tanh(t10[i0, i1])
-            delta_a2_2[i0, i1] = (c_0 * c_0 - 1.0) * (2.0 * t28[i0, i1] * t20[i0, i1] * c_0 - t40[i0, i1])
-    t41 = delta_a2_2
-    t42 = np.dot(t41, W2.T)
+            c_0 = np.tanh(t13[i0, i1])
+            delta_a2_2[i0, i1] = (c_0 * c_0 - 1.0) * (2.0 * t34[i0, i1] * t25[i0, i1] * c_0 - t47[i0, i1])
+    t48 = delta_a2_2
+    t49 = np.dot(t48, W2.T)
     delta_h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_h1_2[i0, i1] = t23[i0, i1] + t42[i0, i1]
-    t43 = delta_h1_2
+            delta_h1_2[i0, i1] = t28[i0, i1] + t49[i0, i1]
+    t50 = delta_h1_2
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            c_0 = np.tanh(t6[i0, i1])
-            delta_a1[i0, i1] = (c_0 * c_0 - 1.0) * (2.0 * t3[i0, i1] * t22[i0, i1] * c_0 - t43[i0, i1])
-    t44 = delta_a1
-    t45 = np.dot(X.T, t44)
-    t46 = np.empty((h1,), dtype=dt)
+            c_0 = np.tanh(t8[i0, i1])
+            delta_a1[i0, i1] = (c_0 * c_0 - 1.0) * (2.0 * t4[i0, i1] * t27[i0, i1] * c_0 - t50[i0, i1])
+    t51 = delta_a1
+    t52 = np.dot(X.T, t51)
+    t53 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t44[j1, j0]
-        t46[j0] = acc_
-    t47 = np.dot(t26.T, t21)
-    t48 = np.dot(t7.T, t41)
-    t49 = np.empty((h1, h2), dtype=dt)
+            acc_ += t51[j1, j0]
+        t53[j0] = acc_
+    t54 = np.dot(t32.T, t26)
+    t55 = np.dot(t9.T, t48)
+    t56 = np.empty((h1, h2), dtype=dt)
     for i0 in range(h1):
         for i1 in range(h2):
-            t49[i0, i1] = t47[i0, i1] + t48[i0, i1]
-    t50 = np.empty((h2,), dtype=dt)
+            t56[i0, i1] = t54[i0, i1] + t55[i0, i1]
+    t57 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t41[j1, j0]
-        t50[j0] = acc_
-    t51 = np.dot(t32.T, t19)
-    t52 = np.dot(t11.T, t38)
-    t53 = np.empty((h2, K), dtype=dt)
+            acc_ += t48[j1, j0]
+        t57[j0] = acc_
+    t58 = np.dot(t39.T, t24)
+    t59 = np.dot(t14.T, t45)
+    t60 = np.empty((h2, K), dtype=dt)
     for i0 in range(h2):
         for i1 in range(K):
-            t53[i0, i1] = t51[i0, i1] + t52[i0, i1]
-    t54 = np.empty((K,), dtype=dt)
+            t60[i0, i1] = t58[i0, i1] + t59[i0, i1]
+    t61 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t38[j1, j0]
-        t54[j0] = acc_
-    return t45, t46, t49, t50, t53, t54
+            acc_ += t45[j1, j0]
+        t61[j0] = acc_
+    return t52, t53, t56, t57, t60, t61
 
 
 def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=True):

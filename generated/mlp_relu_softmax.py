@@ -86,7 +86,7 @@ def _step(x):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 2*K*h2*n + 11*K*n + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + 5*h2*n + 2
+    # ops ≈ 2*K*h2*n + 11*K*n + K + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + h1 + 5*h2*n + h2 + n + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -94,70 +94,82 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _relu(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _relu(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _relu(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _relu(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
+            t16[j0, j1] = t17[j0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = Y[i0, i1] * (t11[i0, i1] - t13[i0, i1])
-    t15 = 0.0
+            t18[i0, i1] = Y[i0, i1] * (t14[i0, i1] - t16[i0, i1])
+    t19 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t15 += t14[j0, j1]
-    t16 = -t15
-    return t16,
+            t19 += t18[j0, j1]
+    t20 = -t19
+    return t20,
 
 
 def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -210,7 +222,7 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ n*(2*K**2 + 6*K*h2 + 13*K + 4*d*h1 + 6*h1*h2 + 9*h1 + 9*h2)
+    # ops ≈ 2*K**2*n + 6*K*h2*n + 13*K*n + K + 4*d*h1*n + 6*h1*h2*n + 9*h1*n + h1 + 9*h2*n + h2 + n
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -218,112 +230,124 @@ def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _relu(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _relu(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _relu(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _relu(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
+            t16[j0, j1] = t17[j0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(t11[i0, i1] - t13[i0, i1])
-    t15 = np.empty((n, K), dtype=dt)
+            t18[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+    t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t14[j0, j1]
-            t15[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t18[j0, j1]
+            t19[j0, j1] = acc_
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
-    t16 = delta_z
-    delta_h2 = np.dot(t16, W3.T)
-    t17 = delta_h2
+            delta_z[i0, i1] = -Y[i0, i1] + t19[i0, i1]
+    t20 = delta_z
+    delta_h2 = np.dot(t20, W3.T)
+    t21 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = t17[i0, i1] * _step(t7[i0, i1])
-    t18 = delta_a2
-    delta_h1 = np.dot(t18, W2.T)
-    t19 = delta_h1
+            delta_a2[i0, i1] = t21[i0, i1] * _step(t9[i0, i1])
+    t22 = delta_a2
+    delta_h1 = np.dot(t22, W2.T)
+    t23 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = t19[i0, i1] * _step(t3[i0, i1])
-    t20 = delta_a1
-    t21 = np.dot(X.T, t20)
-    t22 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = t23[i0, i1] * _step(t4[i0, i1])
+    t24 = delta_a1
+    t25 = np.dot(X.T, t24)
+    t26 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t20[j1, j0]
-        t22[j0] = acc_
-    t23 = np.dot(t4.T, t18)
-    t24 = np.empty((h2,), dtype=dt)
+            acc_ += t24[j1, j0]
+        t26[j0] = acc_
+    t27 = np.dot(t5.T, t22)
+    t28 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t18[j1, j0]
-        t24[j0] = acc_
-    t25 = np.dot(t8.T, t16)
-    t26 = np.empty((K,), dtype=dt)
+            acc_ += t22[j1, j0]
+        t28[j0] = acc_
+    t29 = np.dot(t10.T, t20)
+    t30 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t16[j1, j0]
-        t26[j0] = acc_
-    return t21, t22, t23, t24, t25, t26
+            acc_ += t20[j1, j0]
+        t30[j0] = acc_
+    return t25, t26, t27, t28, t29, t30
 
 
 def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -376,7 +400,7 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 2*K**2*n + 6*K*h2*n + 17*K*n + 4*d*h1*n + 6*h1*h2*n + 9*h1*n + 9*h2*n + 2
+    # ops ≈ 2*K**2*n + 6*K*h2*n + 17*K*n + K + 4*d*h1*n + 6*h1*h2*n + 9*h1*n + h1 + 9*h2*n + h2 + n + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -384,121 +408,133 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _relu(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _relu(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _relu(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _relu(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t14[i0, i1] = Y[i0, i1] * (t11[i0, i1] - t13[i0, i1])
-    t15 = 0.0
-    for j0 in range(n):
-        for j1 in range(K):
-            t15 += t14[j0, j1]
-    t16 = -t15
-    t17 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t17[i0, i1] = np.exp(t11[i0, i1] - t13[i0, i1])
+            t16[j0, j1] = t17[j0]
     t18 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t18[i0, i1] = Y[i0, i1] * (t14[i0, i1] - t16[i0, i1])
+    t19 = 0.0
+    for j0 in range(n):
+        for j1 in range(K):
+            t19 += t18[j0, j1]
+    t20 = -t19
+    t21 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t21[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+    t22 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t17[j0, j1]
-            t18[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t21[j0, j1]
+            t22[j0, j1] = acc_
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t18[i0, i1]
-    t19 = delta_z
-    delta_h2 = np.dot(t19, W3.T)
-    t20 = delta_h2
+            delta_z[i0, i1] = -Y[i0, i1] + t22[i0, i1]
+    t23 = delta_z
+    delta_h2 = np.dot(t23, W3.T)
+    t24 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = t20[i0, i1] * _step(t7[i0, i1])
-    t21 = delta_a2
-    delta_h1 = np.dot(t21, W2.T)
-    t22 = delta_h1
+            delta_a2[i0, i1] = t24[i0, i1] * _step(t9[i0, i1])
+    t25 = delta_a2
+    delta_h1 = np.dot(t25, W2.T)
+    t26 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = t22[i0, i1] * _step(t3[i0, i1])
-    t23 = delta_a1
-    t24 = np.dot(X.T, t23)
-    t25 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = t26[i0, i1] * _step(t4[i0, i1])
+    t27 = delta_a1
+    t28 = np.dot(X.T, t27)
+    t29 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t23[j1, j0]
-        t25[j0] = acc_
-    t26 = np.dot(t4.T, t21)
-    t27 = np.empty((h2,), dtype=dt)
+            acc_ += t27[j1, j0]
+        t29[j0] = acc_
+    t30 = np.dot(t5.T, t25)
+    t31 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t21[j1, j0]
-        t27[j0] = acc_
-    t28 = np.dot(t8.T, t19)
-    t29 = np.empty((K,), dtype=dt)
+            acc_ += t25[j1, j0]
+        t31[j0] = acc_
+    t32 = np.dot(t10.T, t23)
+    t33 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t19[j1, j0]
-        t29[j0] = acc_
-    return t16, t24, t25, t26, t27, t28, t29
+            acc_ += t23[j1, j0]
+        t33[j0] = acc_
+    return t20, t28, t29, t30, t31, t32, t33
 
 
 def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -551,7 +587,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 6*K**2*n + 16*K*h2*n + 2*K*h2 + 27*K*n + 6*d*h1*n + 14*h1*h2*n + 2*h1*h2 + 17*h1*n + 21*h2*n
+    # ops ≈ 6*K**2*n + 16*K*h2*n + 2*K*h2 + 27*K*n + 2*K + 6*d*h1*n + 14*h1*h2*n + 2*h1*h2 + 17*h1*n + 2*h1 + 21*h2*n + 2*h2 + n
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -559,204 +595,225 @@ def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _relu(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _relu(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _relu(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _relu(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n,), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t11[i0, j_])
+            m_ = max(m_, t14[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t11[i0, j_] - m_)
-        t12[i0] = m_ + np.log(s_)
-    t13 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t14[i0, j_] - m_)
+        t15[i0] = m_ + np.log(s_)
+    t17 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t17[j0] = t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = t12[j0]
-    t14 = np.empty((n, K), dtype=dt)
+            t16[j0, j1] = t17[j0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(t11[i0, i1] - t13[i0, i1])
-    t15 = np.empty((n, K), dtype=dt)
+            t18[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+    t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t14[j0, j1]
-            t15[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t18[j0, j1]
+            t19[j0, j1] = acc_
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
-    t16 = delta_z
-    delta_h2 = np.dot(t16, W3.T)
-    t17 = delta_h2
+            delta_z[i0, i1] = -Y[i0, i1] + t19[i0, i1]
+    t20 = delta_z
+    delta_h2 = np.dot(t20, W3.T)
+    t21 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = t17[i0, i1] * _step(t7[i0, i1])
-    t18 = delta_a2
-    t19 = np.dot(t18, v_W2.T)
-    t20 = np.dot(t16, v_W3.T)
-    t21 = np.empty((n, K), dtype=dt)
+            delta_a2[i0, i1] = t21[i0, i1] * _step(t9[i0, i1])
+    t22 = delta_a2
+    t23 = np.dot(t22, v_W2.T)
+    t24 = np.dot(t20, v_W3.T)
+    t26 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t26[j1] = v_b3[j1]
+    t25 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t21[j0, j1] = v_b3[j1]
-    t22 = np.dot(t8, v_W3)
-    t23 = np.empty((n, h2), dtype=dt)
+            t25[j0, j1] = t26[j1]
+    t27 = np.dot(t10, v_W3)
+    t29 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t29[j1] = v_b2[j1]
+    t28 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t23[j0, j1] = v_b2[j1]
-    t24 = np.dot(t4, v_W2)
-    t25 = np.empty((n, h1), dtype=dt)
+            t28[j0, j1] = t29[j1]
+    t30 = np.dot(t5, v_W2)
+    t32 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t32[j1] = v_b1[j1]
+    t31 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t25[j0, j1] = v_b1[j1]
-    t26 = np.dot(X, v_W1)
+            t31[j0, j1] = t32[j1]
+    t33 = np.dot(X, v_W1)
     delta_delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_a1[i0, i1] = t25[i0, i1] + t26[i0, i1]
-    t27 = delta_delta_a1
+            delta_delta_a1[i0, i1] = t31[i0, i1] + t33[i0, i1]
+    t34 = delta_delta_a1
     delta_delta_h1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_h1[i0, i1] = t27[i0, i1] * _step(t3[i0, i1])
-    t28 = delta_delta_h1
-    t29 = np.dot(t28, W2)
+            delta_delta_h1[i0, i1] = t34[i0, i1] * _step(t4[i0, i1])
+    t35 = delta_delta_h1
+    t36 = np.dot(t35, W2)
     delta_delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_a2[i0, i1] = t23[i0, i1] + t24[i0, i1] + t29[i0, i1]
-    t30 = delta_delta_a2
+            delta_delta_a2[i0, i1] = t28[i0, i1] + t30[i0, i1] + t36[i0, i1]
+    t37 = delta_delta_a2
     delta_delta_h2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_h2[i0, i1] = t30[i0, i1] * _step(t7[i0, i1])
-    t31 = delta_delta_h2
-    t32 = np.dot(t31, W3)
+            delta_delta_h2[i0, i1] = t37[i0, i1] * _step(t9[i0, i1])
+    t38 = delta_delta_h2
+    t39 = np.dot(t38, W3)
     delta_delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_z[i0, i1] = t21[i0, i1] + t22[i0, i1] + t32[i0, i1]
-    t33 = delta_delta_z
-    t34 = np.empty((n, K), dtype=dt)
+            delta_delta_z[i0, i1] = t25[i0, i1] + t27[i0, i1] + t39[i0, i1]
+    t40 = delta_delta_z
+    t41 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += t33[j0, j1] * Y[j0, j2]
-            t34[j0, j1] = acc_
-    t35 = np.empty((n, K), dtype=dt)
+                acc_ += t40[j0, j1] * Y[j0, j2]
+            t41[j0, j1] = acc_
+    t42 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t35[i0, i1] = -t34[i0, i1] * np.exp(t11[i0, i1] - t13[i0, i1])
-    t36 = np.empty((n, K), dtype=dt)
+            t42[i0, i1] = -t41[i0, i1] * np.exp(t14[i0, i1] - t16[i0, i1])
+    t43 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += t35[j0, j2] * t14[j0, j1]
-            t36[j0, j1] = acc_
+                acc_ += t42[j0, j2] * t18[j0, j1]
+            t43[j0, j1] = acc_
     delta_z_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z_2[i0, i1] = t34[i0, i1] * np.exp(t11[i0, i1] - t13[i0, i1]) + t36[i0, i1]
-    t37 = delta_z_2
-    t38 = np.dot(t37, W3.T)
+            delta_z_2[i0, i1] = t41[i0, i1] * np.exp(t14[i0, i1] - t16[i0, i1]) + t43[i0, i1]
+    t44 = delta_z_2
+    t45 = np.dot(t44, W3.T)
     delta_h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_h2_2[i0, i1] = t20[i0, i1] + t38[i0, i1]
-    t39 = delta_h2_2
+            delta_h2_2[i0, i1] = t24[i0, i1] + t45[i0, i1]
+    t46 = delta_h2_2
     delta_a2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2_2[i0, i1] = t39[i0, i1] * _step(t7[i0, i1])
-    t40 = delta_a2_2
-    t41 = np.dot(t40, W2.T)
+            delta_a2_2[i0, i1] = t46[i0, i1] * _step(t9[i0, i1])
+    t47 = delta_a2_2
+    t48 = np.dot(t47, W2.T)
     delta_h1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_h1[i0, i1] = t19[i0, i1] + t41[i0, i1]
-    t42 = delta_h1
+            delta_h1[i0, i1] = t23[i0, i1] + t48[i0, i1]
+    t49 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = t42[i0, i1] * _step(t3[i0, i1])
-    t43 = delta_a1
-    t44 = np.dot(X.T, t43)
-    t45 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = t49[i0, i1] * _step(t4[i0, i1])
+    t50 = delta_a1
+    t51 = np.dot(X.T, t50)
+    t52 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t43[j1, j0]
-        t45[j0] = acc_
-    t46 = np.dot(t28.T, t18)
-    t47 = np.dot(t4.T, t40)
-    t48 = np.empty((h1, h2), dtype=dt)
+            acc_ += t50[j1, j0]
+        t52[j0] = acc_
+    t53 = np.dot(t35.T, t22)
+    t54 = np.dot(t5.T, t47)
+    t55 = np.empty((h1, h2), dtype=dt)
     for i0 in range(h1):
         for i1 in range(h2):
-            t48[i0, i1] = t46[i0, i1] + t47[i0, i1]
-    t49 = np.empty((h2,), dtype=dt)
+            t55[i0, i1] = t53[i0, i1] + t54[i0, i1]
+    t56 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t40[j1, j0]
-        t49[j0] = acc_
-    t50 = np.dot(t31.T, t16)
-    t51 = np.dot(t8.T, t37)
-    t52 = np.empty((h2, K), dtype=dt)
+            acc_ += t47[j1, j0]
+        t56[j0] = acc_
+    t57 = np.dot(t38.T, t20)
+    t58 = np.dot(t10.T, t44)
+    t59 = np.empty((h2, K), dtype=dt)
     for i0 in range(h2):
         for i1 in range(K):
-            t52[i0, i1] = t50[i0, i1] + t51[i0, i1]
-    t53 = np.empty((K,), dtype=dt)
+            t59[i0, i1] = t57[i0, i1] + t58[i0, i1]
+    t60 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t37[j1, j0]
-        t53[j0] = acc_
-    return t44, t45, t48, t49, t52, t53
+            acc_ += t44[j1, j0]
+        t60[j0] = acc_
+    return t51, t52, t55, t56, t59, t60
 
 
 def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=True):

@@ -83,7 +83,7 @@ def _sigmoid(x):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 2*K*h2*n + 7*K*n + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + 5*h2*n + 2
+    # ops ≈ 2*K*h2*n + 7*K*n + K + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + h1 + 5*h2*n + h2 + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -91,55 +91,64 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n, K), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = (t11[i0, i1] - Y[i0, i1]) * (t11[i0, i1] - Y[i0, i1])
-    t13 = 0.0
+            t15[i0, i1] = (t14[i0, i1] - Y[i0, i1]) * (t14[i0, i1] - Y[i0, i1])
+    t16 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t13 += t12[j0, j1]
-    t14 = 0.5 * t13
-    return t14,
+            t16 += t15[j0, j1]
+    t17 = 0.5 * t16
+    return t17,
 
 
 def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -192,7 +201,7 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 2*n*(3*K*h2 + 3*K + 2*d*h1 + 3*h1*h2 + 6*h1 + 6*h2)
+    # ops ≈ 6*K*h2*n + 6*K*n + K + 4*d*h1*n + 6*h1*h2*n + 12*h1*n + h1 + 12*h2*n + h2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -200,88 +209,97 @@ def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = t11[i0, i1] - Y[i0, i1]
-    t12 = delta_z
-    delta_h2 = np.dot(t12, W3.T)
-    t13 = delta_h2
+            delta_z[i0, i1] = t14[i0, i1] - Y[i0, i1]
+    t15 = delta_z
+    delta_h2 = np.dot(t15, W3.T)
+    t16 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            c_0 = _sigmoid(t7[i0, i1])
-            delta_a2[i0, i1] = -t13[i0, i1] * c_0 * (c_0 - 1.0)
-    t14 = delta_a2
-    delta_h1 = np.dot(t14, W2.T)
-    t15 = delta_h1
+            c_0 = _sigmoid(t9[i0, i1])
+            delta_a2[i0, i1] = -t16[i0, i1] * c_0 * (c_0 - 1.0)
+    t17 = delta_a2
+    delta_h1 = np.dot(t17, W2.T)
+    t18 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            c_0 = _sigmoid(t3[i0, i1])
-            delta_a1[i0, i1] = -t15[i0, i1] * c_0 * (c_0 - 1.0)
-    t16 = delta_a1
-    t17 = np.dot(X.T, t16)
-    t18 = np.empty((h1,), dtype=dt)
+            c_0 = _sigmoid(t4[i0, i1])
+            delta_a1[i0, i1] = -t18[i0, i1] * c_0 * (c_0 - 1.0)
+    t19 = delta_a1
+    t20 = np.dot(X.T, t19)
+    t21 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t16[j1, j0]
-        t18[j0] = acc_
-    t19 = np.dot(t4.T, t14)
-    t20 = np.empty((h2,), dtype=dt)
+            acc_ += t19[j1, j0]
+        t21[j0] = acc_
+    t22 = np.dot(t5.T, t17)
+    t23 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t14[j1, j0]
-        t20[j0] = acc_
-    t21 = np.dot(t8.T, t12)
-    t22 = np.empty((K,), dtype=dt)
+            acc_ += t17[j1, j0]
+        t23[j0] = acc_
+    t24 = np.dot(t10.T, t15)
+    t25 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t12[j1, j0]
-        t22[j0] = acc_
-    return t17, t18, t19, t20, t21, t22
+            acc_ += t15[j1, j0]
+        t25[j0] = acc_
+    return t20, t21, t22, t23, t24, t25
 
 
 def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -334,7 +352,7 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 6*K*h2*n + 10*K*n + 4*d*h1*n + 6*h1*h2*n + 12*h1*n + 12*h2*n + 2
+    # ops ≈ 6*K*h2*n + 10*K*n + K + 4*d*h1*n + 6*h1*h2*n + 12*h1*n + h1 + 12*h2*n + h2 + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -342,97 +360,106 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
+    t3 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t3[j1] = b1[j1]
     t2 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t2[j0, j1] = b1[j1]
+            t2[j0, j1] = t3[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = a1
+    t4 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
-    t4 = h1_2
-    t5 = np.dot(t4, W2)
-    t6 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
+    t5 = h1_2
+    t6 = np.dot(t5, W2)
+    t8 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t8[j1] = b2[j1]
+    t7 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t6[j0, j1] = b2[j1]
+            t7[j0, j1] = t8[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = a2
+            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
-    t8 = h2_2
-    t9 = np.dot(t8, W3)
-    t10 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
+    t10 = h2_2
+    t11 = np.dot(t10, W3)
+    t13 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t13[j1] = b3[j1]
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t10[j0, j1] = b3[j1]
+            t12[j0, j1] = t13[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
-    t11 = z
-    t12 = np.empty((n, K), dtype=dt)
+            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
+    t14 = z
+    t15 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = (t11[i0, i1] - Y[i0, i1]) * (t11[i0, i1] - Y[i0, i1])
-    t13 = 0.0
+            t15[i0, i1] = (t14[i0, i1] - Y[i0, i1]) * (t14[i0, i1] - Y[i0, i1])
+    t16 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t13 += t12[j0, j1]
-    t14 = 0.5 * t13
+            t16 += t15[j0, j1]
+    t17 = 0.5 * t16
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = t11[i0, i1] - Y[i0, i1]
-    t15 = delta_z
-    delta_h2 = np.dot(t15, W3.T)
-    t16 = delta_h2
+            delta_z[i0, i1] = t14[i0, i1] - Y[i0, i1]
+    t18 = delta_z
+    delta_h2 = np.dot(t18, W3.T)
+    t19 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            c_0 = _sigmoid(t7[i0, i1])
-            delta_a2[i0, i1] = -t16[i0, i1] * c_0 * (c_0 - 1.0)
-    t17 = delta_a2
-    delta_h1 = np.dot(t17, W2.T)
-    t18 = delta_h1
+            c_0 = _sigmoid(t9[i0, i1])
+            delta_a2[i0, i1] = -t19[i0, i1] * c_0 * (c_0 - 1.0)
+    t20 = delta_a2
+    delta_h1 = np.dot(t20, W2.T)
+    t21 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            c_0 = _sigmoid(t3[i0, i1])
-            delta_a1[i0, i1] = -t18[i0, i1] * c_0 * (c_0 - 1.0)
-    t19 = delta_a1
-    t20 = np.dot(X.T, t19)
-    t21 = np.empty((h1,), dtype=dt)
+            c_0 = _sigmoid(t4[i0, i1])
+            delta_a1[i0, i1] = -t21[i0, i1] * c_0 * (c_0 - 1.0)
+    t22 = delta_a1
+    t23 = np.dot(X.T, t22)
+    t24 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t19[j1, j0]
-        t21[j0] = acc_
-    t22 = np.dot(t4.T, t17)
-    t23 = np.empty((h2,), dtype=dt)
+            acc_ += t22[j1, j0]
+        t24[j0] = acc_
+    t25 = np.dot(t5.T, t20)
+    t26 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t17[j1, j0]
-        t23[j0] = acc_
-    t24 = np.dot(t8.T, t15)
-    t25 = np.empty((K,), dtype=dt)
+            acc_ += t20[j1, j0]
+        t26[j0] = acc_
+    t27 = np.dot(t10.T, t18)
+    t28 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t15[j1, j0]
-        t25[j0] = acc_
-    return t14, t20, t21, t22, t23, t24, t25
+            acc_ += t18[j1, j0]
+        t28[j0] = acc_
+    return t17, t23, t24, t25, t26, t27, t28
 
 
 def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
@@ -485,170 +512,188 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K)
-    # ops ≈ 16*K*h2*n + 2*K*h2 + 10*K*n + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 38*h1*n + 45*h2*n
+    # ops ≈ 16*K*h2*n + 2*K*h2 + 10*K*n + 2*K + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 38*h1*n + 2*h1 + 45*h2*n + 2*h2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
     h1 = W1.shape[1]
     h2 = W2.shape[1]
     n = X.shape[0]
+    t2 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t2[j1] = v_b1[j1]
     t1 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t1[j0, j1] = v_b1[j1]
-    t2 = np.dot(X, v_W1)
+            t1[j0, j1] = t2[j1]
+    t3 = np.dot(X, v_W1)
     delta_delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = delta_delta_a1
-    t4 = np.dot(X, W1)
-    t5 = np.empty((n, h1), dtype=dt)
+            delta_delta_a1[i0, i1] = t1[i0, i1] + t3[i0, i1]
+    t4 = delta_delta_a1
+    t5 = np.dot(X, W1)
+    t7 = np.empty((h1,), dtype=dt)
+    for j1 in range(h1):
+        t7[j1] = b1[j1]
+    t6 = np.empty((n, h1), dtype=dt)
     for j0 in range(n):
         for j1 in range(h1):
-            t5[j0, j1] = b1[j1]
+            t6[j0, j1] = t7[j1]
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            a1[i0, i1] = t4[i0, i1] + t5[i0, i1]
-    t6 = a1
+            a1[i0, i1] = t5[i0, i1] + t6[i0, i1]
+    t8 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t6[i0, i1])
-    t7 = h1_2
-    t8 = np.dot(t7, W2)
-    t9 = np.empty((n, h2), dtype=dt)
+            h1_2[i0, i1] = _sigmoid(t8[i0, i1])
+    t9 = h1_2
+    t10 = np.dot(t9, W2)
+    t12 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t12[j1] = b2[j1]
+    t11 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t9[j0, j1] = b2[j1]
+            t11[j0, j1] = t12[j1]
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t8[i0, i1] + t9[i0, i1]
-    t10 = a2
+            a2[i0, i1] = t10[i0, i1] + t11[i0, i1]
+    t13 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t10[i0, i1])
-    t11 = h2_2
-    t12 = np.dot(t11, W3)
-    t13 = np.empty((n, K), dtype=dt)
+            h2_2[i0, i1] = _sigmoid(t13[i0, i1])
+    t14 = h2_2
+    t15 = np.dot(t14, W3)
+    t17 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t17[j1] = b3[j1]
+    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t13[j0, j1] = b3[j1]
+            t16[j0, j1] = t17[j1]
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t12[i0, i1] + t13[i0, i1]
-    t14 = z
+            z[i0, i1] = t15[i0, i1] + t16[i0, i1]
+    t18 = z
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = t14[i0, i1] - Y[i0, i1]
-    t15 = delta_z
-    delta_h2 = np.dot(t15, W3.T)
-    t16 = delta_h2
+            delta_z[i0, i1] = t18[i0, i1] - Y[i0, i1]
+    t19 = delta_z
+    delta_h2 = np.dot(t19, W3.T)
+    t20 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            c_0 = _sigmoid(t10[i0, i1])
-            delta_a2[i0, i1] = -t16[i0, i1] * c_0 * (c_0 - 1.0)
-    t17 = delta_a2
-    delta_h1 = np.dot(t17, W2.T)
-    t18 = delta_h1
-    t19 = np.dot(t17, v_W2.T)
-    t20 = np.empty((n, h2), dtype=dt)
+            c_0 = _sigmoid(t13[i0, i1])
+            delta_a2[i0, i1] = -t20[i0, i1] * c_0 * (c_0 - 1.0)
+    t21 = delta_a2
+    delta_h1 = np.dot(t21, W2.T)
+    t22 = delta_h1
+    t23 = np.dot(t21, v_W2.T)
+    t25 = np.empty((h2,), dtype=dt)
+    for j1 in range(h2):
+        t25[j1] = v_b2[j1]
+    t24 = np.empty((n, h2), dtype=dt)
     for j0 in range(n):
         for j1 in range(h2):
-            t20[j0, j1] = v_b2[j1]
-    t21 = np.dot(t7, v_W2)
+            t24[j0, j1] = t25[j1]
+    t26 = np.dot(t9, v_W2)
     delta_delta_h1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            c_0 = _sigmoid(t6[i0, i1])
-            delta_delta_h1[i0, i1] = -t3[i0, i1] * c_0 * (c_0 - 1.0)
-    t22 = delta_delta_h1
-    t23 = np.dot(t22, W2)
+            c_0 = _sigmoid(t8[i0, i1])
+            delta_delta_h1[i0, i1] = -t4[i0, i1] * c_0 * (c_0 - 1.0)
+    t27 = delta_delta_h1
+    t28 = np.dot(t27, W2)
     delta_delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_a2[i0, i1] = t20[i0, i1] + t21[i0, i1] + t23[i0, i1]
-    t24 = delta_delta_a2
-    t25 = np.dot(t15, v_W3.T)
-    t26 = np.empty((n, K), dtype=dt)
+            delta_delta_a2[i0, i1] = t24[i0, i1] + t26[i0, i1] + t28[i0, i1]
+    t29 = delta_delta_a2
+    t30 = np.dot(t19, v_W3.T)
+    t32 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t32[j1] = v_b3[j1]
+    t31 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t26[j0, j1] = v_b3[j1]
-    t27 = np.dot(t11, v_W3)
+            t31[j0, j1] = t32[j1]
+    t33 = np.dot(t14, v_W3)
     delta_delta_h2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            c_0 = _sigmoid(t10[i0, i1])
-            delta_delta_h2[i0, i1] = -t24[i0, i1] * c_0 * (c_0 - 1.0)
-    t28 = delta_delta_h2
-    t29 = np.dot(t28, W3)
+            c_0 = _sigmoid(t13[i0, i1])
+            delta_delta_h2[i0, i1] = -t29[i0, i1] * c_0 * (c_0 - 1.0)
+    t34 = delta_delta_h2
+    t35 = np.dot(t34, W3)
     delta_delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_z[i0, i1] = t26[i0, i1] + t27[i0, i1] + t29[i0, i1]
-    t30 = delta_delta_z
-    t31 = np.dot(t30, W3.T)
+            delta_delta_z[i0, i1] = t31[i0, i1] + t33[i0, i1] + t35[i0, i1]
+    t36 = delta_delta_z
+    t37 = np.dot(t36, W3.T)
     delta_h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_h2_2[i0, i1] = t25[i0, i1] + t31[i0, i1]
-    t32 = delta_h2_2
+            delta_h2_2[i0, i1] = t30[i0, i1] + t37[i0, i1]
+    t38 = delta_h2_2
     delta_a2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            c_0 = _sigmoid(t10[i0, i1])
-            delta_a2_2[i0, i1] = c_0 * (c_0 - 1.0) * (t24[i0, i1] * t16[i0, i1] * (2.0 * c_0 - 1.0) - t32[i0, i1])
-    t33 = delta_a2_2
-    t34 = np.dot(t33, W2.T)
+            c_0 = _sigmoid(t13[i0, i1])
+            delta_a2_2[i0, i1] = c_0 * (c_0 - 1.0) * (t29[i0, i1] * t20[i0, i1] * (2.0 * c_0 - 1.0) - t38[i0, i1])
+    t39 = delta_a2_2
+    t40 = np.dot(t39, W2.T)
     delta_h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_h1_2[i0, i1] = t19[i0, i1] + t34[i0, i1]
-    t35 = delta_h1_2
+            delta_h1_2[i0, i1] = t23[i0, i1] + t40[i0, i1]
+    t41 = delta_h1_2
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            c_0 = _sigmoid(t6[i0, i1])
-            delta_a1[i0, i1] = c_0 * (c_0 - 1.0) * (t3[i0, i1] * t18[i0, i1] * (2.0 * c_0 - 1.0) - t35[i0, i1])
-    t36 = delta_a1
-    t37 = np.dot(X.T, t36)
-    t38 = np.empty((h1,), dtype=dt)
+            c_0 = _sigmoid(t8[i0, i1])
+            delta_a1[i0, i1] = c_0 * (c_0 - 1.0) * (t4[i0, i1] * t22[i0, i1] * (2.0 * c_0 - 1.0) - t41[i0, i1])
+    t42 = delta_a1
+    t43 = np.dot(X.T, t42)
+    t44 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t36[j1, j0]
-        t38[j0] = acc_
-    t39 = np.dot(t22.T, t17)
-    t40 = np.dot(t7.T, t33)
-    t41 = np.empty((h1, h2), dtype=dt)
+            acc_ += t42[j1, j0]
+        t44[j0] = acc_
+    t45 = np.dot(t27.T, t21)
+    t46 = np.dot(t9.T, t39)
+    t47 = np.empty((h1, h2), dtype=dt)
     for i0 in range(h1):
         for i1 in range(h2):
-            t41[i0, i1] = t39[i0, i1] + t40[i0, i1]
-    t42 = np.empty((h2,), dtype=dt)
+            t47[i0, i1] = t45[i0, i1] + t46[i0, i1]
+    t48 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t33[j1, j0]
-        t42[j0] = acc_
-    t43 = np.dot(t28.T, t15)
-    t44 = np.dot(t11.T, t30)
-    t45 = np.empty((h2, K), dtype=dt)
+            acc_ += t39[j1, j0]
+        t48[j0] = acc_
+    t49 = np.dot(t34.T, t19)
+    t50 = np.dot(t14.T, t36)
+    t51 = np.empty((h2, K), dtype=dt)
     for i0 in range(h2):
         for i1 in range(K):
-            t45[i0, i1] = t43[i0, i1] + t44[i0, i1]
-    t46 = np.empty((K,), dtype=dt)
+            t51[i0, i1] = t49[i0, i1] + t50[i0, i1]
+    t52 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t30[j1, j0]
-        t46[j0] = acc_
-    return t37, t38, t41, t42, t45, t46
+            acc_ += t36[j1, j0]
+        t52[j0] = acc_
+    return t43, t44, t47, t48, t51, t52
 
 
 def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=True):

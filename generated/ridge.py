@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form', 'fun', 'jac', 'hess', 'hessp']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -405,7 +405,7 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y, lam):
     # inputs: X (n, d), y (n,), lam ()
-    # ops ≈ 6*d**2*n + 3*d**2 + 3*d*n**2 + 7*d*n + 14*n + 6
+    # ops ≈ 2*d**2*n + 7*d**2 + 11*d*n + 14*n + 6
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -419,63 +419,50 @@ def _closed_form(X, y, lam):
     for j0 in range(d):
         for j1 in range(n):
             t4[j0, j1] = 2.0 * X[j1, j0]
+    t6 = np.empty((d,), dtype=dt)
+    for j0 in range(d):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += X[j2, j0]
+        t6[j0] = (-2 / n) * acc_
     t5 = np.empty((d, n), dtype=dt)
     for j0 in range(d):
         for j1 in range(n):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += X[j2, j0]
-            t5[j0, j1] = (-2 / n) * acc_
-    t6 = np.empty((d, n), dtype=dt)
+            t5[j0, j1] = t6[j0]
+    t7 = np.empty((d, n), dtype=dt)
     for i0 in range(d):
         for i1 in range(n):
-            t6[i0, i1] = t4[i0, i1] + t5[i0, i1]
-    t7 = np.dot(t6, X)
-    t8 = np.empty((d, d), dtype=dt)
+            t7[i0, i1] = t4[i0, i1] + t5[i0, i1]
+    t8 = np.dot(t7, X)
+    t9 = np.empty((d, d), dtype=dt)
     for i0 in range(d):
         for i1 in range(d):
-            t8[i0, i1] = t3[i0, i1] + t7[i0, i1]
-    t9 = np.linalg.inv(t8)
-    t10 = np.empty((n,), dtype=dt)
+            t9[i0, i1] = t3[i0, i1] + t8[i0, i1]
+    t10 = np.linalg.inv(t9)
+    t11 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t10[i0] = (-1.0) * 2.0 * y[i0]
-    t11 = 0.0
+        t11[i0] = (-1.0) * 2.0 * y[i0]
+    t12 = 0.0
     for j0 in range(n):
-        t11 += t10[j0]
-    t12 = np.empty((n,), dtype=dt)
+        t12 += t11[j0]
+    t13 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t12[i0] = (-1.0) * 2.0 * y[i0] - t11 / n
-    t14 = np.empty((n, d), dtype=dt)
-    for j2 in range(n):
-        for j1 in range(d):
-            t14[j2, j1] = t12[j2] * X[j2, j1]
-    t13 = np.empty((d,), dtype=dt)
-    for j0 in range(d):
-        acc_ = 0.0
-        for j1 in range(d):
-            for j2 in range(n):
-                acc_ += t9[j0, j1] * t14[j2, j1]
-        t13[j0] = -1.0 * acc_
-    t16 = np.empty((n, d), dtype=dt)
-    for j3 in range(n):
-        for j2 in range(d):
-            t16[j3, j2] = t12[j3] * X[j3, j2]
-    t17 = np.dot(X, t9)
-    t15 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        acc_ = 0.0
-        for j3 in range(n):
-            for j2 in range(d):
-                acc_ += t16[j3, j2] * t17[j0, j2]
-        t15[j0] = -1.0 * acc_
-    t18 = np.empty((n,), dtype=dt)
+        t13[i0] = (-1.0) * 2.0 * y[i0] - t12 / n
+    t15 = np.dot(t13, X)
+    t14 = np.dot(t10, t15)
+    t14 = -1.0 * t14
+    t17 = np.dot(t13, X)
+    t18 = np.dot(t10, t17)
+    t16 = np.dot(X, t18)
+    t16 = -1.0 * t16
+    t19 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t18[i0] = 2.0 * (t15[i0] - y[i0])
-    t19 = 0.0
+        t19[i0] = 2.0 * (t16[i0] - y[i0])
+    t20 = 0.0
     for j0 in range(n):
-        t19 += t18[j0]
-    t20 = (-1.0) * 0.5 * t19 / n
-    return t13, t20
+        t20 += t19[j0]
+    t21 = (-1.0) * 0.5 * t20 / n
+    return t14, t21
 
 
 def closed_form(X, y, lam, *, check_finite=True):
@@ -501,6 +488,48 @@ def closed_form(X, y, lam, *, check_finite=True):
         _finite(X=X, y=y, lam=lam)
     out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     return out
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, X, y, lam, name='theta'):
+    """Split θ into w, b (views, row-major)."""
+    d_ = np.shape(X)[1]
+    theta = _array(theta, name, 1, '(d + 1,)')
+    if theta.shape[0] != d_ + 1:
+        raise ValueError(f"{name}: expected length d + 1 = {d_ + 1} (w (d,); b ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(theta[at:at + d_].reshape((d_,)))
+    at += d_
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, X, y, lam):
+    """L(θ) with θ = [w; b], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, X, y, lam), X, y, lam)
+
+
+def jac(theta, X, y, lam):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, X, y, lam), X, y, lam)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, X, y, lam):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, X, y, lam), X, y, lam)
+
+
+def hessp(theta, p, X, y, lam):
+    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""
+    h = hvp(*_unpack(theta, X, y, lam), *_unpack(p, X, y, lam, name='p'), X, y, lam)
+    return _pack(h if isinstance(h, tuple) else (h,))
 
 
 SYMML_INPUT_HASH = 'c49aa9691ea678adf92ae753c1a350e2bfc1f41cbed2d89ef770d3dfc903e922'

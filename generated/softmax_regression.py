@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -76,54 +76,60 @@ def _dtype(*arrays):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(W, c, X, Y, lam):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 2*K*d*n + 3*K*d + 11*K*n + 4
+    # ops ≈ 2*K*d*n + 3*K*d + 11*K*n + K + n + 4
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
     t1 = np.dot(X, W)
+    t3 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t3[j1] = c[j1]
     t2 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t2[j0, j1] = c[j1]
+            t2[j0, j1] = t3[j1]
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = Z
-    t4 = np.empty((n,), dtype=dt)
+    t4 = Z
+    t5 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t3[i0, j_])
+            m_ = max(m_, t4[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t3[i0, j_] - m_)
-        t4[i0] = m_ + np.log(s_)
-    t5 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t4[i0, j_] - m_)
+        t5[i0] = m_ + np.log(s_)
+    t7 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t7[j0] = t5[j0]
+    t6 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t5[j0, j1] = t4[j0]
-    t6 = np.empty((n, K), dtype=dt)
+            t6[j0, j1] = t7[j0]
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t6[i0, i1] = Y[i0, i1] * (t3[i0, i1] - t5[i0, i1])
-    t7 = 0.0
+            t8[i0, i1] = Y[i0, i1] * (t4[i0, i1] - t6[i0, i1])
+    t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t7 += t6[j0, j1]
-    t8 = np.empty((d, K), dtype=dt)
+            t9 += t8[j0, j1]
+    t10 = np.empty((d, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
-            t8[i0, i1] = W[i0, i1] * W[i0, i1]
-    t9 = 0.0
+            t10[i0, i1] = W[i0, i1] * W[i0, i1]
+    t11 = 0.0
     for j0 in range(d):
         for j1 in range(K):
-            t9 += t8[j0, j1]
-    t10 = -t7 + 0.5 * lam * t9
-    return t10,
+            t11 += t10[j0, j1]
+    t12 = -t9 + 0.5 * lam * t11
+    return t12,
 
 
 def loss(W, c, X, Y, lam, *, check_finite=True):
@@ -162,64 +168,70 @@ def loss(W, c, X, Y, lam, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(W, c, X, Y, lam):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ K*(2*K*n + 4*d*n + 3*d + 13*n)
+    # ops ≈ 2*K**2*n + 4*K*d*n + 3*K*d + 13*K*n + K + n
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
     t1 = np.dot(X, W)
+    t3 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t3[j1] = c[j1]
     t2 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t2[j0, j1] = c[j1]
+            t2[j0, j1] = t3[j1]
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = Z
-    t4 = np.empty((n,), dtype=dt)
+    t4 = Z
+    t5 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t3[i0, j_])
+            m_ = max(m_, t4[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t3[i0, j_] - m_)
-        t4[i0] = m_ + np.log(s_)
-    t5 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t4[i0, j_] - m_)
+        t5[i0] = m_ + np.log(s_)
+    t7 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t7[j0] = t5[j0]
+    t6 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t5[j0, j1] = t4[j0]
-    t6 = np.empty((n, K), dtype=dt)
+            t6[j0, j1] = t7[j0]
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t6[i0, i1] = np.exp(t3[i0, i1] - t5[i0, i1])
-    t7 = np.empty((n, K), dtype=dt)
+            t8[i0, i1] = np.exp(t4[i0, i1] - t6[i0, i1])
+    t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t6[j0, j1]
-            t7[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t8[j0, j1]
+            t9[j0, j1] = acc_
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = -Y[i0, i1] + t7[i0, i1]
-    t8 = delta_Z
-    t9 = np.dot(X.T, t8)
-    t10 = np.empty((d, K), dtype=dt)
+            delta_Z[i0, i1] = -Y[i0, i1] + t9[i0, i1]
+    t10 = delta_Z
+    t11 = np.dot(X.T, t10)
+    t12 = np.empty((d, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
-            t10[i0, i1] = lam * W[i0, i1] + t9[i0, i1]
-    t11 = np.empty((K,), dtype=dt)
+            t12[i0, i1] = lam * W[i0, i1] + t11[i0, i1]
+    t13 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t8[j1, j0]
-        t11[j0] = acc_
-    return t10, t11
+            acc_ += t10[j1, j0]
+        t13[j0] = acc_
+    return t12, t13
 
 
 def grad(W, c, X, Y, lam, *, check_finite=True):
@@ -258,81 +270,87 @@ def grad(W, c, X, Y, lam, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(W, c, X, Y, lam):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 2*K**2*n + 4*K*d*n + 6*K*d + 17*K*n + 4
+    # ops ≈ 2*K**2*n + 4*K*d*n + 6*K*d + 17*K*n + K + n + 4
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
     t1 = np.dot(X, W)
+    t3 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t3[j1] = c[j1]
     t2 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t2[j0, j1] = c[j1]
+            t2[j0, j1] = t3[j1]
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = Z
-    t4 = np.empty((n,), dtype=dt)
+    t4 = Z
+    t5 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t3[i0, j_])
+            m_ = max(m_, t4[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t3[i0, j_] - m_)
-        t4[i0] = m_ + np.log(s_)
-    t5 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t4[i0, j_] - m_)
+        t5[i0] = m_ + np.log(s_)
+    t7 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t7[j0] = t5[j0]
+    t6 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t5[j0, j1] = t4[j0]
-    t6 = np.empty((n, K), dtype=dt)
+            t6[j0, j1] = t7[j0]
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t6[i0, i1] = Y[i0, i1] * (t3[i0, i1] - t5[i0, i1])
-    t7 = 0.0
-    for j0 in range(n):
-        for j1 in range(K):
-            t7 += t6[j0, j1]
-    t8 = np.empty((d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            t8[i0, i1] = W[i0, i1] * W[i0, i1]
+            t8[i0, i1] = Y[i0, i1] * (t4[i0, i1] - t6[i0, i1])
     t9 = 0.0
-    for j0 in range(d):
+    for j0 in range(n):
         for j1 in range(K):
             t9 += t8[j0, j1]
-    t10 = -t7 + 0.5 * lam * t9
-    t11 = np.empty((n, K), dtype=dt)
+    t10 = np.empty((d, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            t10[i0, i1] = W[i0, i1] * W[i0, i1]
+    t11 = 0.0
+    for j0 in range(d):
+        for j1 in range(K):
+            t11 += t10[j0, j1]
+    t12 = -t9 + 0.5 * lam * t11
+    t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t11[i0, i1] = np.exp(t3[i0, i1] - t5[i0, i1])
-    t12 = np.empty((n, K), dtype=dt)
+            t13[i0, i1] = np.exp(t4[i0, i1] - t6[i0, i1])
+    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t11[j0, j1]
-            t12[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t13[j0, j1]
+            t14[j0, j1] = acc_
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = -Y[i0, i1] + t12[i0, i1]
-    t13 = delta_Z
-    t14 = np.dot(X.T, t13)
-    t15 = np.empty((d, K), dtype=dt)
+            delta_Z[i0, i1] = -Y[i0, i1] + t14[i0, i1]
+    t15 = delta_Z
+    t16 = np.dot(X.T, t15)
+    t17 = np.empty((d, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
-            t15[i0, i1] = lam * W[i0, i1] + t14[i0, i1]
-    t16 = np.empty((K,), dtype=dt)
+            t17[i0, i1] = lam * W[i0, i1] + t16[i0, i1]
+    t18 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t13[j1, j0]
-        t16[j0] = acc_
-    return t10, t15, t16
+            acc_ += t15[j1, j0]
+        t18[j0] = acc_
+    return t12, t17, t18
 
 
 def value_and_grad(W, c, X, Y, lam, *, check_finite=True):
@@ -371,7 +389,7 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(W, c, X, Y, lam):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ K*(4*K**2*d*n + 4*K**2*n + 2*K*d**2*n + 4*K*d**2 + 11*K*d*n + 12*K*n + 2*d*n + 14*n)
+    # ops ≈ 2*K**3*d*n + 2*K**2*d**2*n + 4*K**2*d**2 + 9*K**2*d*n + 20*K**2*n + K**2 + 2*K*d*n + 14*K*n + K + n
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
@@ -392,166 +410,171 @@ def _hessian(W, c, X, Y, lam):
                     delta_delta_Z[j0, j1, j2, j3] = X[j2, j0] * t2[j1, j3]
     t4 = delta_delta_Z
     t5 = np.dot(X, W)
+    t7 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t7[j1] = c[j1]
     t6 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t6[j0, j1] = c[j1]
+            t6[j0, j1] = t7[j1]
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = Z
-    t8 = np.empty((n,), dtype=dt)
+    t8 = Z
+    t9 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t7[i0, j_])
+            m_ = max(m_, t8[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t7[i0, j_] - m_)
-        t8[i0] = m_ + np.log(s_)
-    t9 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t8[i0, j_] - m_)
+        t9[i0] = m_ + np.log(s_)
+    t11 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t11[j0] = t9[j0]
+    t10 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t9[j0, j1] = t8[j0]
-    t10 = np.empty((n, K), dtype=dt)
+            t10[j0, j1] = t11[j0]
+    t12 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = np.exp(t7[i0, i1] - t9[i0, i1])
-    t12 = np.empty((d, K, n, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t12[j0, j1, j2, j3] = t10[j2, j3] * t4[j0, j1, j2, j3]
-    t11 = np.empty((d, K, n, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += Y[j2, j4] * t12[j0, j1, j2, j3]
-                    t11[j0, j1, j2, j3] = acc_
-    t13 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t13[i0, i1] = -np.exp(t7[i0, i1] - t9[i0, i1])
-    t15 = np.empty((d, K, n, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j4 in range(K):
-                    t15[j0, j1, j2, j4] = t13[j2, j4] * t4[j0, j1, j2, j4]
-    t16 = np.empty((n, K), dtype=dt)
+            t12[i0, i1] = np.exp(t8[i0, i1] - t10[i0, i1])
+    t14 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
             acc_ = 0.0
+            for j4 in range(K):
+                acc_ += Y[j2, j4] * t12[j2, j3]
+            t14[j2, j3] = acc_
+    t13 = np.empty((d, K, n, K), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(K):
+            for j2 in range(n):
+                for j3 in range(K):
+                    t13[j0, j1, j2, j3] = t4[j0, j1, j2, j3] * t14[j2, j3]
+    t15 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t15[i0, i1] = -np.exp(t8[i0, i1] - t10[i0, i1])
+    t17 = np.empty((n, K), dtype=dt)
+    for j2 in range(n):
+        for j4 in range(K):
+            acc_ = 0.0
             for j5 in range(K):
-                acc_ += Y[j2, j5] * t10[j2, j3]
-            t16[j2, j3] = acc_
-    t14 = np.empty((d, K, n, K), dtype=dt)
+                acc_ += Y[j2, j5] * t15[j2, j4]
+            t17[j2, j4] = acc_
+    t18 = np.empty((n, K, K), dtype=dt)
+    for j2 in range(n):
+        for j3 in range(K):
+            for j4 in range(K):
+                t18[j2, j3, j4] = t12[j2, j3] * t17[j2, j4]
+    t16 = np.empty((d, K, n, K), dtype=dt)
     for j0 in range(d):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
                     acc_ = 0.0
                     for j4 in range(K):
-                        acc_ += t15[j0, j1, j2, j4] * t16[j2, j3]
-                    t14[j0, j1, j2, j3] = acc_
+                        acc_ += t4[j0, j1, j2, j4] * t18[j2, j3, j4]
+                    t16[j0, j1, j2, j3] = acc_
     delta_Z = np.empty((d, K, n, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_Z[i0, i1, i2, i3] = t11[i0, i1, i2, i3] + t14[i0, i1, i2, i3]
-    t17 = delta_Z
-    t18 = np.empty((d, K, d, K), dtype=dt)
+                    delta_Z[i0, i1, i2, i3] = t13[i0, i1, i2, i3] + t16[i0, i1, i2, i3]
+    t19 = delta_Z
+    t20 = np.empty((d, K, d, K), dtype=dt)
     for j0 in range(d):
         for j1 in range(K):
             for j2 in range(d):
                 for j3 in range(K):
                     acc_ = 0.0
                     for j4 in range(n):
-                        acc_ += t17[j0, j1, j4, j3] * X[j4, j2]
-                    t18[j0, j1, j2, j3] = acc_
-    t19 = np.empty((d, K, d, K), dtype=dt)
+                        acc_ += t19[j0, j1, j4, j3] * X[j4, j2]
+                    t20[j0, j1, j2, j3] = acc_
+    t21 = np.empty((d, K, d, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
             for i2 in range(d):
                 for i3 in range(K):
-                    t19[i0, i1, i2, i3] = t3[i0, i1, i2, i3] + t18[i0, i1, i2, i3]
-    t20 = np.empty((d, K, K), dtype=dt)
+                    t21[i0, i1, i2, i3] = t3[i0, i1, i2, i3] + t20[i0, i1, i2, i3]
+    t22 = np.empty((d, K, K), dtype=dt)
     for j0 in range(d):
         for j1 in range(K):
             for j2 in range(K):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t17[j0, j1, j3, j2]
-                t20[j0, j1, j2] = acc_
+                    acc_ += t19[j0, j1, j3, j2]
+                t22[j0, j1, j2] = acc_
+    t23 = np.empty((K, K), dtype=dt)
+    for j0 in range(K):
+        for j2 in range(K):
+            t23[j0, j2] = t2[j0, j2]
     delta_delta_Z_2 = np.empty((K, n, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             for j2 in range(K):
-                delta_delta_Z_2[j0, j1, j2] = t2[j0, j2]
-    t21 = delta_delta_Z_2
-    t23 = np.empty((K, n, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(K):
-                t23[j0, j1, j2] = t10[j1, j2] * t21[j0, j1, j2]
-    t22 = np.empty((K, n, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ = 0.0
-                for j3 in range(K):
-                    acc_ += Y[j1, j3] * t23[j0, j1, j2]
-                t22[j0, j1, j2] = acc_
-    t25 = np.empty((K, n, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j3 in range(K):
-                t25[j0, j1, j3] = t13[j1, j3] * t21[j0, j1, j3]
+                delta_delta_Z_2[j0, j1, j2] = t23[j0, j2]
+    t24 = delta_delta_Z_2
     t26 = np.empty((n, K), dtype=dt)
     for j1 in range(n):
         for j2 in range(K):
             acc_ = 0.0
-            for j4 in range(K):
-                acc_ += Y[j1, j4] * t10[j1, j2]
+            for j3 in range(K):
+                acc_ += Y[j1, j3] * t12[j1, j2]
             t26[j1, j2] = acc_
-    t24 = np.empty((K, n, K), dtype=dt)
+    t25 = np.empty((K, n, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             for j2 in range(K):
-                acc_ = 0.0
-                for j3 in range(K):
-                    acc_ += t25[j0, j1, j3] * t26[j1, j2]
-                t24[j0, j1, j2] = acc_
+                t25[j0, j1, j2] = t24[j0, j1, j2] * t26[j1, j2]
+    t28 = np.empty((K, n), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(n):
+            acc_ = 0.0
+            for j3 in range(K):
+                acc_ += t24[j0, j1, j3] * t15[j1, j3]
+            t28[j0, j1] = acc_
+    t29 = np.empty((n, K), dtype=dt)
+    for j1 in range(n):
+        for j2 in range(K):
+            acc_ = 0.0
+            for j4 in range(K):
+                acc_ += Y[j1, j4] * t12[j1, j2]
+            t29[j1, j2] = acc_
+    t27 = np.empty((K, n, K), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(n):
+            for j2 in range(K):
+                t27[j0, j1, j2] = t28[j0, j1] * t29[j1, j2]
     delta_Z_2 = np.empty((K, n, K), dtype=dt)
     for i0 in range(K):
         for i1 in range(n):
             for i2 in range(K):
-                delta_Z_2[i0, i1, i2] = t22[i0, i1, i2] + t24[i0, i1, i2]
-    t27 = delta_Z_2
-    t28 = np.empty((K, d, K), dtype=dt)
+                delta_Z_2[i0, i1, i2] = t25[i0, i1, i2] + t27[i0, i1, i2]
+    t30 = delta_Z_2
+    t31 = np.empty((K, d, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(K):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t27[j0, j3, j2] * X[j3, j1]
-                t28[j0, j1, j2] = acc_
-    t29 = np.empty((K, K), dtype=dt)
+                    acc_ += t30[j0, j3, j2] * X[j3, j1]
+                t31[j0, j1, j2] = acc_
+    t32 = np.empty((K, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t27[j0, j2, j1]
-            t29[j0, j1] = acc_
-    return t19, t20, t28, t29
+                acc_ += t30[j0, j2, j1]
+            t32[j0, j1] = acc_
+    return t21, t22, t31, t32
 
 
 def hessian(W, c, X, Y, lam, *, check_finite=True):
@@ -590,85 +613,94 @@ def hessian(W, c, X, Y, lam, *, check_finite=True):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(W, c, v_W, v_c, X, Y, lam):
     # inputs: W (d, K), c (K,), v_W (d, K), v_c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ K*(4*K*n + 6*d*n + 3*d + 24*n)
+    # ops ≈ 4*K**2*n + 6*K*d*n + 3*K*d + 24*K*n + 2*K + n
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
+    t2 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t2[j1] = v_c[j1]
     t1 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t1[j0, j1] = v_c[j1]
-    t2 = np.dot(X, v_W)
+            t1[j0, j1] = t2[j1]
+    t3 = np.dot(X, v_W)
     delta_delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t3 = delta_delta_Z
-    t4 = np.empty((n, K), dtype=dt)
+            delta_delta_Z[i0, i1] = t1[i0, i1] + t3[i0, i1]
+    t4 = delta_delta_Z
+    t5 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += t3[j0, j1] * Y[j0, j2]
-            t4[j0, j1] = acc_
-    t5 = np.dot(X, W)
-    t6 = np.empty((n, K), dtype=dt)
+                acc_ += t4[j0, j1] * Y[j0, j2]
+            t5[j0, j1] = acc_
+    t6 = np.dot(X, W)
+    t8 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t8[j1] = c[j1]
+    t7 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t6[j0, j1] = c[j1]
+            t7[j0, j1] = t8[j1]
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            Z[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t7 = Z
-    t8 = np.empty((n,), dtype=dt)
+            Z[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t9 = Z
+    t10 = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = -np.inf
         for j_ in range(K):
-            m_ = max(m_, t7[i0, j_])
+            m_ = max(m_, t9[i0, j_])
         if not np.isfinite(m_):
             m_ = 0.0 if m_ < 0 else m_
         s_ = 0.0
         for j_ in range(K):
-            s_ += np.exp(t7[i0, j_] - m_)
-        t8[i0] = m_ + np.log(s_)
-    t9 = np.empty((n, K), dtype=dt)
+            s_ += np.exp(t9[i0, j_] - m_)
+        t10[i0] = m_ + np.log(s_)
+    t12 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t12[j0] = t10[j0]
+    t11 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t9[j0, j1] = t8[j0]
-    t10 = np.empty((n, K), dtype=dt)
+            t11[j0, j1] = t12[j0]
+    t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = -t4[i0, i1] * np.exp(t7[i0, i1] - t9[i0, i1])
-    t11 = np.empty((n, K), dtype=dt)
+            t13[i0, i1] = -t5[i0, i1] * np.exp(t9[i0, i1] - t11[i0, i1])
+    t14 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t11[i0, i1] = np.exp(t7[i0, i1] - t9[i0, i1])
-    t12 = np.empty((n, K), dtype=dt)
+            t14[i0, i1] = np.exp(t9[i0, i1] - t11[i0, i1])
+    t15 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += t10[j0, j2] * t11[j0, j1]
-            t12[j0, j1] = acc_
+                acc_ += t13[j0, j2] * t14[j0, j1]
+            t15[j0, j1] = acc_
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = t4[i0, i1] * np.exp(t7[i0, i1] - t9[i0, i1]) + t12[i0, i1]
-    t13 = delta_Z
-    t14 = np.dot(X.T, t13)
-    t15 = np.empty((d, K), dtype=dt)
+            delta_Z[i0, i1] = t5[i0, i1] * np.exp(t9[i0, i1] - t11[i0, i1]) + t15[i0, i1]
+    t16 = delta_Z
+    t17 = np.dot(X.T, t16)
+    t18 = np.empty((d, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
-            t15[i0, i1] = v_W[i0, i1] * lam + t14[i0, i1]
-    t16 = np.empty((K,), dtype=dt)
+            t18[i0, i1] = v_W[i0, i1] * lam + t17[i0, i1]
+    t19 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t13[j1, j0]
-        t16[j0] = acc_
-    return t15, t16
+            acc_ += t16[j1, j0]
+        t19[j0] = acc_
+    return t18, t19
 
 
 def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=True):
@@ -709,6 +741,49 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=True):
         _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
     out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     return out
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, X, Y, lam, name='theta'):
+    """Split θ into W, c (views, row-major)."""
+    K_ = np.shape(Y)[1]
+    d_ = np.shape(X)[1]
+    theta = _array(theta, name, 1, '(K*d + K,)')
+    if theta.shape[0] != (K_ * d_) + K_:
+        raise ValueError(f"{name}: expected length K*d + K = {(K_ * d_) + K_} (W (d, K); c (K,)), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(theta[at:at + (K_ * d_)].reshape((d_, K_)))
+    at += (K_ * d_)
+    out.append(theta[at:at + K_].reshape((K_,)))
+    at += K_
+    return out
+
+
+def fun(theta, X, Y, lam):
+    """L(θ) with θ = [vec(W); c], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, X, Y, lam), X, Y, lam)
+
+
+def jac(theta, X, Y, lam):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, X, Y, lam), X, Y, lam)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, X, Y, lam):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, X, Y, lam), X, Y, lam)
+
+
+def hessp(theta, p, X, Y, lam):
+    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""
+    h = hvp(*_unpack(theta, X, Y, lam), *_unpack(p, X, Y, lam, name='p'), X, Y, lam)
+    return _pack(h if isinstance(h, tuple) else (h,))
 
 
 SYMML_INPUT_HASH = 'dbc30a1169f4959bb96b526be6c2b0243ca902dae57f6ad1f179f1dbcc115d18'

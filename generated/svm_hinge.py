@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad']
+__all__ = ['loss', 'grad', 'value_and_grad', 'fun', 'jac']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -282,6 +282,37 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
         _finite(w=w, b=b, X=X, y=y, lam=lam)
     out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, X, y, lam, name='theta'):
+    """Split θ into w, b (views, row-major)."""
+    d_ = np.shape(X)[1]
+    theta = _array(theta, name, 1, '(d + 1,)')
+    if theta.shape[0] != d_ + 1:
+        raise ValueError(f"{name}: expected length d + 1 = {d_ + 1} (w (d,); b ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(theta[at:at + d_].reshape((d_,)))
+    at += d_
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, X, y, lam):
+    """L(θ) with θ = [w; b], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, X, y, lam), X, y, lam)
+
+
+def jac(theta, X, y, lam):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, X, y, lam), X, y, lam)
+    return _pack(g if isinstance(g, tuple) else (g,))
 
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'

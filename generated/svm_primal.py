@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
+__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
 
 
 _FLOATS = (np.float32, np.float64)
@@ -325,7 +325,7 @@ def _hessian(w, b, X, y, lam):
     t10 = np.empty((n, d), dtype=dt)
     for j2 in range(n):
         for j0 in range(d):
-            t10[j2, j0] = t6[j2] * X[j2, j0]
+            t10[j2, j0] = X[j2, j0] * t6[j2]
     t9 = np.dot(t10.T, X)
     t11 = np.empty((d, d), dtype=dt)
     for i0 in range(d):
@@ -437,6 +437,48 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
     out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     return out
+
+
+# scipy.optimize adapters over one flat parameter vector
+
+def _pack(parts):
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _unpack(theta, X, y, lam, name='theta'):
+    """Split θ into w, b (views, row-major)."""
+    d_ = np.shape(X)[1]
+    theta = _array(theta, name, 1, '(d + 1,)')
+    if theta.shape[0] != d_ + 1:
+        raise ValueError(f"{name}: expected length d + 1 = {d_ + 1} (w (d,); b ()), got {theta.shape[0]}")
+    out, at = [], 0
+    out.append(theta[at:at + d_].reshape((d_,)))
+    at += d_
+    out.append(float(theta[at]))
+    at += 1
+    return out
+
+
+def fun(theta, X, y, lam):
+    """L(θ) with θ = [w; b], for scipy.optimize.minimize(fun, theta0, args=...)."""
+    return loss(*_unpack(theta, X, y, lam), X, y, lam)
+
+
+def jac(theta, X, y, lam):
+    """∇L(θ) as one flat vector (same layout as θ)."""
+    g = grad(*_unpack(theta, X, y, lam), X, y, lam)
+    return _pack(g if isinstance(g, tuple) else (g,))
+
+
+def hess(theta, X, y, lam):
+    """∇²L(θ) over the layout of θ."""
+    return hessian(*_unpack(theta, X, y, lam), X, y, lam)
+
+
+def hessp(theta, p, X, y, lam):
+    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""
+    h = hvp(*_unpack(theta, X, y, lam), *_unpack(p, X, y, lam, name='p'), X, y, lam)
+    return _pack(h if isinstance(h, tuple) else (h,))
 
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'

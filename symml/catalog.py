@@ -24,6 +24,7 @@ import sympy as sp
 from . import __version__
 from .calculus import grad, hessian, hvp
 from .codegen import CODEGEN_VERSION, KernelSpec, module_source, write_atomic
+from .codegen.module import flat_source
 from .nodes import Expr, Tensor, as_expr, fmt_shape, leaves
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +256,14 @@ def generated_source(name: str) -> str:
         f"Kernels take (params..., data..., hyper...): "
         + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in d.inputs)
     )
-    return module_source(header, d.kernel_specs()) + f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"
+    flat = flat_source(d.params, d.data + d.hyper, list(d.kernels))
+    text = module_source(header, d.kernel_specs())
+    if flat:
+        names = ["fun", "jac"] + [k for k, m in (("hess", "hessian"), ("hessp", "hvp")) if m in d.kernels]
+        text = re.sub(r"^(__all__ = \[.*)\]$", lambda m: m.group(1) + ", " + ", ".join(repr(x) for x in names) + "]",
+                      text, count=1, flags=re.M)
+        text += "\n\n# scipy.optimize adapters over one flat parameter vector\n\n" + flat
+    return text + f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"
 
 
 def generate(names=None, check: bool = False, out_dir: Path | None = None) -> list[tuple[str, str]]:

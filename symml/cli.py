@@ -69,12 +69,14 @@ def cmd_show(args) -> int:
 
     print(f"{d.name}: {d.title}")
     print("L = " + show(d.loss) if not args.index else printing.index_form(d.loss, name="L"))
-    for p in pick(args.grad):  # the gradient is always shown; --grad P narrows it to one parameter
-        g = d.grad_of(p)
-        if _has_steps(g) and not args.index:
-            print(printing.equations({f"grad_{p.name}": g}, fmt="latex" if args.latex else "unicode"))
-        else:
-            line(("L", p.name), g)
+    shown = pick(args.grad)  # the gradient is always shown; --grad P narrows it to one parameter
+    grads = {f"grad_{p.name}": d.grad_of(p) for p in shown}
+    if any(_has_steps(g) for g in grads.values()) and not args.index:
+        # backpropagation: the forward pass and the δ recursion once, then every gradient
+        print(printing.equations(grads, fmt="latex" if args.latex else "unicode"))
+    else:
+        for p in shown:
+            line(("L", p.name), d.grad_of(p))
     if args.hessian is not None:
         for p in pick(args.hessian or None):
             H = hessian(d.loss, p)

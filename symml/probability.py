@@ -41,7 +41,8 @@ def loggamma(x) -> Expr:
 
 def normal_logpdf(x, mu, v) -> Expr:
     """log N(x | μ, v) = −½ log(2πv) − (x − μ)²/(2v), elementwise with numpy broadcasting (v the variance)."""
-    return elementwise(lambda a, m, s: -sp.log(2 * sp.pi * s) / 2 - (a - m) ** 2 / (2 * s), x, mu, v, op="normal_logpdf")
+    return elementwise(lambda a, m, s: -sp.log(2 * sp.pi * s) / 2 - (a - m) ** 2 / (2 * s), x, mu, v,
+                       op="normal_logpdf")
 
 
 def mvn_logpdf(X, mu, P) -> Expr:

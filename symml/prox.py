@@ -103,7 +103,7 @@ def derive_prox(h: sp.Expr, x: sp.Symbol) -> ProxDerivation:
     # 0 ∈ ∂φ(0) = [φ'(0⁻), φ'(0⁺)]
     zero_region = _meet(sp.solve_univariate_inequality(left <= 0, v, relational=False),
                         sp.solve_univariate_inequality(right >= 0, v, relational=False))
-    _check_partition([branches[1][1], zero_region, branches[0][1]], v)
+    _check_partition([branches[1][1], zero_region, branches[0][1]])
     piecewise = sp.Piecewise(
         (branches[0][0], branches[0][1].as_relational(v)),
         (branches[1][0], branches[1][1].as_relational(v)),
@@ -127,7 +127,7 @@ def _meet(a: sp.Set, b: sp.Set) -> sp.Set:
     return sp.Interval(lo, hi, left_open, right_open)
 
 
-def _check_partition(parts: list, v) -> None:
+def _check_partition(parts: list) -> None:
     """Intervals ordered left to right cover ℝ, and each shared end lies in exactly one."""
     ends = []
     for p in parts:

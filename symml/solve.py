@@ -26,8 +26,8 @@ import sympy as sp
 
 from .calculus import DerivativeError, grad, jacobian, rebuild, substitute
 from .nodes import (
-    Dim, Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder, transpose,
-    walk,
+    Dim, Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder,
+    transpose, walk,
 )
 from .structured import Inv
 
@@ -272,6 +272,8 @@ def solve_entrywise(g: Expr, p: Tensor) -> Expr:
     array([1.5, 6. ])
     """
     g = as_expr(g)
+    if not _depends(g, p):
+        raise NoClosedForm(f"solve_entrywise: the equation does not involve {p.name}")
     sigma = _alignment(g, p)
     if sigma is None or any(a is None for a in sigma) or sorted(sigma) != list(range(p.ndim)) or any(
             g.shape[ax] != p.shape[q] for ax, q in enumerate(sigma)):

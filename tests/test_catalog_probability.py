@@ -92,10 +92,12 @@ def test_closed_forms_and_notes_are_exposed():
 # ---------------------------------------------------------------- distributions
 
 SAMPLES = {  # name → (true parameters, a sample drawer, hyper-parameters, scipy log-pmf/pdf)
-    "distribution_bernoulli": ((0.3,), lambda r, n: (r.random(n) < 0.3) * 1.0, (), lambda x, p: stats.bernoulli.logpmf(x, p)),
+    "distribution_bernoulli": ((0.3,), lambda r, n: (r.random(n) < 0.3) * 1.0, (),
+                               lambda x, p: stats.bernoulli.logpmf(x, p)),
     "distribution_binomial": ((0.35,), lambda r, n: r.binomial(7, 0.35, n) * 1.0, (7.0,),
                               lambda x, p: stats.binom.logpmf(x, 7, p)),
-    "distribution_poisson": ((2.5,), lambda r, n: r.poisson(2.5, n) * 1.0, (), lambda x, lam: stats.poisson.logpmf(x, lam)),
+    "distribution_poisson": ((2.5,), lambda r, n: r.poisson(2.5, n) * 1.0, (),
+                             lambda x, lam: stats.poisson.logpmf(x, lam)),
     "distribution_normal": ((1.5, 0.8), lambda r, n: r.normal(1.5, np.sqrt(0.8), n), (),
                             lambda x, mu, s2: stats.norm.logpdf(x, mu, np.sqrt(s2))),
     "distribution_exponential": ((1.7,), lambda r, n: r.exponential(1 / 1.7, n), (),

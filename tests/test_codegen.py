@@ -12,6 +12,7 @@ import pytest
 
 import symml as sm
 from symml.catalog import GENERATED, catalog, generate, generated_source, load
+from symml.nodes import leaves
 from symml.verify import sample_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +57,18 @@ def test_generated_module_imports_only_numpy_and_numba():
         assert "Input hash: sha256:" in src and "symml generate" in src
 
 
+def _used(exprs, args):
+    """The arguments an expression reads (catalog kernels also take hyper-parameters that only
+    their extra kernels use, which sm.evaluate rightly refuses as unknown)."""
+    names = {t.name for e in exprs for t in leaves(e)}
+    return {k: v for k, v in args.items() if k in names}
+
+
 def _reference(d, args):
     outs = {"loss": d.loss}
     for p, g in zip(d.params, d.grads):
         outs[f"grad_{p.name}"] = g
-    return sm.evaluate(outs, **args)
+    return sm.evaluate(outs, **_used(outs.values(), args))
 
 
 @pytest.mark.compile
@@ -82,7 +90,7 @@ def test_kernels_agree_with_evaluate(name, sizes):
         assert np.max(np.abs(gi - r)) <= 1e-10 * max(1.0, np.max(np.abs(r)))
     if hasattr(k, "hessian"):
         H = k.hessian(*pargs)
-        values = sm.evaluate((d.loss, *d.hessian_blocks), **args)[1:]
+        values = sm.evaluate((d.loss, *d.hessian_blocks), **_used((d.loss,), args))[1:]
         rows = [p for p in d.params for _ in d.params]
         blocks = [np.reshape(v, (int(np.prod(np.shape(args[p.name]), dtype=int)), -1)) for v, p in zip(values, rows)]
         m = len(d.params)
@@ -240,3 +248,23 @@ def test_compile_corrupt_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     k.path.write_text(k.path.read_text()[:200])  # truncated
     k2 = sm.compile(sm.norm2(w))
     assert "SYMML_KEY" in k2.path.read_text()
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("method", ["L-BFGS-B", "Newton-CG", "trust-ncg"])
+def test_flat_adapters_plug_into_scipy(method):
+    """fun/jac/hessp over θ = [w; b] go straight into scipy.optimize.minimize."""
+    scipy_opt = pytest.importorskip("scipy.optimize")
+    from generated import logistic_regression as k
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 4))
+    y = (X @ np.array([1.0, -1.0, 0.5, 0.0]) + 0.3 + rng.logistic(size=200) > 0).astype(float)
+    extra = {} if method == "L-BFGS-B" else {"hessp": k.hessp}
+    r = scipy_opt.minimize(k.fun, np.zeros(5), args=(X, y, 1.0), jac=k.jac, method=method,
+                           options={"gtol": 1e-10, "ftol": 1e-15} if method == "L-BFGS-B" else
+                           {"gtol": 1e-10} if method == "trust-ncg" else {"xtol": 1e-12}, **extra)
+    assert np.linalg.norm(k.jac(r.x, X, y, 1.0)) < 1e-6
+    assert np.allclose(k.hess(r.x, X, y, 1.0) @ np.ones(5), k.hessp(r.x, np.ones(5), X, y, 1.0), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"theta: expected length d \+ 1 = 5"):
+        k.fun(np.zeros(4), X, y, 1.0)

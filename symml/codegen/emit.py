@@ -171,6 +171,17 @@ class KernelBody:
                 arrays.append((self.var[op.uid], list(sub)))
         sizes = dict(enumerate(node.sizes))
         out = list(node.out)
+        present = {l for _, s in arrays for l in s}
+        if arrays and any(l not in present for l in out):
+            # contract first, then broadcast: never recompute a reduction per broadcast index
+            inner_out = [l for l in out if l in present]
+            t = self.fresh("t")
+            self._emit_contractions(t, arrays, inner_out, sizes, factor)
+            self._contract(name, [(t, inner_out)], out, sizes, [])
+            return
+        self._emit_contractions(name, arrays, out, sizes, factor)
+
+    def _emit_contractions(self, name, arrays, out, sizes, factor):
         while len(arrays) > 2:
             (ia, ib), keep = _pick_pair(arrays, out)
             (a, la), (b, lb) = arrays[ia], arrays[ib]
@@ -392,26 +403,26 @@ def _coef_src(c, dim_names) -> str:
 
 
 def _pick_pair(arrays, out):
-    """Choose two operands to contract first, and the labels their product keeps."""
-    def others(skip):
+    """Choose two operands to contract first, and the labels their product keeps.
+
+    Sizes are symbolic, so the cost proxy is the depth of the loop nest (the labels the pair
+    spans), then the rank of the result: X @ (A @ (Xᵀy)) contracts y with X first, never
+    forming an n×n intermediate.
+    """
+    def keep_of(i, j):
         labs = set(out)
         for k, (_, s) in enumerate(arrays):
-            if k not in skip:
+            if k not in (i, j):
                 labs |= set(s)
-        return labs
+        return [l for l in dict.fromkeys(arrays[i][1] + arrays[j][1]) if l in labs]
 
     best = None
     for i in range(len(arrays)):
-        for j in range(len(arrays)):
-            if i == j:
-                continue
-            la, lb = arrays[i][1], arrays[j][1]
-            if set(la) <= set(lb) and len(la) < len(lb):  # a scaling: no new axes, cheap
-                return (i, j), list(lb)
-            score = len(set(la) & set(lb))
-            if i < j and (best is None or score > best[0]):
-                best = (score, i, j)
-    _, i, j = best
-    keep_set = others({i, j})
-    keep = [l for l in dict.fromkeys(arrays[i][1] + arrays[j][1]) if l in keep_set]
+        for j in range(i + 1, len(arrays)):
+            la, lb = set(arrays[i][1]), set(arrays[j][1])
+            keep = keep_of(i, j)
+            key = (len(la | lb), len(keep), -len(la & lb))
+            if best is None or key < best[0]:
+                best = (key, i, j, keep)
+    _, i, j, keep = best
     return (i, j), keep

@@ -236,3 +236,55 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool = False
         out.append(HELPERS[h].strip())
     out.extend(p.strip() for p in parts)
     return "\n\n\n".join(out) + "\n"
+
+
+def flat_source(params: list[Tensor], rest: list[Tensor], kernels: list[str]) -> str:
+    """scipy adapters over one flat vector θ = [vec(p₁); vec(p₂); …] (row-major), or "" when
+    the data does not fix every parameter's size (then θ could not be split)."""
+    bound = _dims_of(rest)
+    need = {s for p in params for s in p.shape for s in sp.sympify(s).free_symbols}
+    if not params or not need <= set(bound) or not {"loss", "grad"} <= set(kernels):
+        return ""
+    names = {t.name: safe_identifier(t.name) for t in params + rest}
+    dn = {d: safe_identifier(d.name) + "_" for d in bound}
+    rest_args = ", ".join(names[t.name] for t in rest)
+    sizes = [size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), dn) for p in params]
+    total = " + ".join(sizes)
+    layout = "; ".join(f"{p.name} {fmt_shape(p.shape)}" for p in params)
+    u = [f"def _unpack(theta, {rest_args}, name='theta'):",
+         f'    """Split θ into {", ".join(p.name for p in params)} (views, row-major)."""']
+    for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
+        if d in need:
+            u.append(f"    {dn[d]} = np.shape({names[t.name]})[{ax}]")
+    math_total = " + ".join(str(sp.Mul(*p.shape)) if p.shape else "1" for p in params)
+    u.append(f"    theta = _array(theta, name, 1, '({math_total},)')")
+    u.append(f"    if theta.shape[0] != {total}:")
+    u.append(f"        raise ValueError(f\"{{name}}: expected length {math_total} = {{{total}}} ({layout}), "
+             "got {theta.shape[0]}\")")
+    u.append("    out, at = [], 0")
+    for p, s in zip(params, sizes):
+        if p.ndim:
+            shape = "(" + ", ".join(size_src(x, dn) for x in p.shape) + ("," if p.ndim == 1 else "") + ")"
+            u.append(f"    out.append(theta[at:at + {s}].reshape({shape}))")
+        else:
+            u.append("    out.append(float(theta[at]))")
+        u.append(f"    at += {s}")
+    u.append("    return out")
+    doc = f"θ = [{'; '.join('vec(' + p.name + ')' if p.ndim > 1 else p.name for p in params)}]"
+    fns = [
+        "def _pack(parts):\n    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])",
+        "\n".join(u),
+        f'def fun(theta, {rest_args}):\n    """L(θ) with {doc}, for scipy.optimize.minimize(fun, theta0, args=...)."""\n'
+        f"    return loss(*_unpack(theta, {rest_args}), {rest_args})",
+        f'def jac(theta, {rest_args}):\n    """∇L(θ) as one flat vector (same layout as θ)."""\n'
+        f"    g = grad(*_unpack(theta, {rest_args}), {rest_args})\n"
+        f"    return _pack(g if isinstance(g, tuple) else (g,))",
+    ]
+    if "hessian" in kernels:
+        fns.append(f'def hess(theta, {rest_args}):\n    """∇²L(θ) over the layout of θ."""\n'
+                   f"    return hessian(*_unpack(theta, {rest_args}), {rest_args})")
+    if "hvp" in kernels:
+        fns.append(f'def hessp(theta, p, {rest_args}):\n    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""\n'
+                   f"    h = hvp(*_unpack(theta, {rest_args}), *_unpack(p, {rest_args}, name='p'), {rest_args})\n"
+                   f"    return _pack(h if isinstance(h, tuple) else (h,))")
+    return "\n\n\n".join(fns) + "\n"
