@@ -19,6 +19,7 @@ from .codegen import compile
 from .catalog import Derivation, catalog, load
 from .verify import check
 from .solve import NoClosedForm, solve_entrywise, solve_linear, solve_scalar, stationary_point
+from .dsl import solve  # noqa: E402,F811 - the DSL function, not the module of the same name (renamed soon)
 
 
 __all__ = [

@@ -16,11 +16,11 @@ from .nodes import (
     Dim, Expr, Eye, Let, Tensor, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
     make_einsum, make_map, matmul, placeholder, transpose,
 )
-from .structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, _norm_axis, softmax_of
+from .structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, Solve, _norm_axis, softmax_of
 
 __all__ = [
     "tensor", "scalar", "vector", "matrix", "eye", "let", "sum", "mean", "dot", "outer", "diag", "trace",
-    "inv", "det", "logdet", "norm2", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "softplus",
+    "inv", "solve", "det", "logdet", "norm2", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "softplus",
     "log_sigmoid", "relu", "logsumexp", "softmax", "log_softmax", "einsum", "conv2d", "maxpool2d",
     "avgpool2d", "transpose", "matmul", "where_positive", "expand_dims",
 ]
@@ -183,6 +183,11 @@ def trace(A) -> Expr:
 def inv(A) -> Expr:
     """A⁻¹."""
     return Inv.new(A)
+
+
+def solve(A, c) -> Expr:
+    """A⁻¹c by a linear solve (better conditioned and cheaper than forming A⁻¹)."""
+    return Solve.new(A, c)
 
 
 def det(A) -> Expr:

@@ -50,6 +50,38 @@ class Inv(Expr):
         return np.linalg.inv(A)
 
 
+class Solve(Expr):
+    """A⁻¹c, computed by a linear solve (never by forming A⁻¹); c a vector or a matrix."""
+
+    __slots__ = ()
+
+    @classmethod
+    def new(cls, A, c):
+        A, c = as_expr(A), as_expr(c)
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"sm.solve needs a square matrix, got shape {fmt_shape(A.shape)}")
+        if c.ndim not in (1, 2) or c.shape[0] != A.shape[1]:
+            raise ValueError(f"sm.solve: right-hand side of shape {fmt_shape(c.shape)} does not fit {fmt_shape(A.shape)}")
+        return cls._make((), (A, c), c.shape)
+
+    def rebuild(self, ops):
+        return Solve.new(*ops)
+
+    def vjp(self, k, g, batch):
+        # x = A⁻¹c:  c̄ = A⁻ᵀḡ,  Ā = −A⁻ᵀḡ xᵀ
+        b = _b(batch)
+        A = self.operands[0]
+        rest = ["m"] if self.ndim == 2 else []
+        cbar = make_einsum([Inv.new(A), g], [["j", "i"], b + ["j"] + rest], b + ["i"] + rest, _bsizes(batch))
+        if k == 1:
+            return cbar
+        return make_einsum([cbar, self], [b + ["i"] + rest, ["l"] + rest], b + ["i", "l"], _bsizes(batch), -1)
+
+    @staticmethod
+    def numpy(A, c):
+        return np.linalg.solve(A, c)
+
+
 class Det(Expr):
     """det A."""
 

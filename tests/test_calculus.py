@@ -173,6 +173,8 @@ OPS = [
     # matrix functions
     ("inv", lambda: sm.inv(S), "S", {"S": "cond"}),
     ("inv_solve", lambda: sm.inv(S) @ x, "S x", {"S": "cond"}),
+    ("solve_vector", lambda: sm.solve(S, x), "S x", {"S": "cond"}),
+    ("solve_matrix", lambda: sm.solve(S, M), "S M", {"S": "cond"}),
     ("det", lambda: sm.det(S), "S", {"S": "cond"}),
     ("logdet", lambda: sm.logdet(S), "S", {"S": "spd"}),
     ("logdet_gram", lambda: sm.logdet(A.T @ A + sm.eye(d)), "A", {}),

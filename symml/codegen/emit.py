@@ -17,7 +17,7 @@ import re
 import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, walk
-from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad
+from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad, Solve
 from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
@@ -260,6 +260,11 @@ class KernelBody:
     # -- structured nodes
     def _emit_Inv(self, node, name):
         self.emit(0, f"{name} = np.linalg.inv({self.var[node.operands[0].uid]})")
+
+    def _emit_Solve(self, node, name):
+        A, c = (self.var[o.uid] for o in node.operands)
+        self.ops += sp.Integer(2) * node.operands[0].shape[0] ** 3 / 3
+        self.emit(0, f"{name} = np.linalg.solve({A}, {c})")
 
     def _emit_Det(self, node, name):
         self.emit(0, f"{name} = np.linalg.det({self.var[node.operands[0].uid]})")

@@ -241,6 +241,11 @@ class MatrixPrinter:
     def _print_Inv(self, node):
         return self.sp.postfix(self.print_node(node.operands[0]), self.sp.inverse_mark)
 
+    def _print_Solve(self, node):
+        A, c = node.operands
+        inv = self.sp.postfix(self.print_node(A), self.sp.inverse_mark)
+        return self.sp.juxtapose([inv, self.print_node(c)])
+
     def _print_Det(self, node):
         return self.sp.apply("det", self.print_node(node.operands[0]))
 
