@@ -26,7 +26,7 @@ Reference: Bishop, Pattern Recognition and Machine Learning, §9.2; scikit-learn
 """
 import symml as sm
 from symml.probability import mvn_logpdf, mvn_logpdf_chol, vmap
-from symml.solve import solve_inverse
+from symml.stationarity import solve_inverse
 
 n, d, K = sm.dims("n d K")
 X = sm.tensor("X", (n, d))

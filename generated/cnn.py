@@ -244,7 +244,10 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=True):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
-    out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -485,7 +488,10 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=True):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
-    out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -735,7 +741,10 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=True):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
-    out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 

@@ -162,7 +162,10 @@ def loss(a, c, *, check_finite=True):
     dt = _dtype(a, c)
     if check_finite:
         _finite(a=a, c=c)
-    out = _loss(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -299,7 +302,10 @@ def grad(a, c, *, check_finite=True):
     dt = _dtype(a, c)
     if check_finite:
         _finite(a=a, c=c)
-    out = _grad(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -445,7 +451,10 @@ def value_and_grad(a, c, *, check_finite=True):
     dt = _dtype(a, c)
     if check_finite:
         _finite(a=a, c=c)
-    out = _value_and_grad(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -782,7 +791,10 @@ def hessian(a, c, *, check_finite=True):
     dt = _dtype(a, c)
     if check_finite:
         _finite(a=a, c=c)
-    out = _hessian(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    try:
+        out = _hessian(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape((K * n), (K * n)), np.asarray(out[1]).reshape((K * n), (K * n))], [np.asarray(out[2]).reshape((K * n), (K * n)), np.asarray(out[3]).reshape((K * n), (K * n))]])
 
 
@@ -999,7 +1011,10 @@ def hvp(a, c, v_a, v_c, *, check_finite=True):
     dt = _dtype(a, c, v_a, v_c)
     if check_finite:
         _finite(a=a, c=c, v_a=v_a, v_c=v_c)
-    out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_a, dtype=dt), np.ascontiguousarray(v_c, dtype=dt))
+    try:
+        out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_a, dtype=dt), np.ascontiguousarray(v_c, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

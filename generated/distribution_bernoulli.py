@@ -109,7 +109,10 @@ def loss(p, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    out = _loss(p, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _loss(p, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -148,7 +151,10 @@ def grad(p, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    out = _grad(p, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _grad(p, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -194,7 +200,10 @@ def value_and_grad(p, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    out = _value_and_grad(p, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _value_and_grad(p, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -233,7 +242,10 @@ def hessian(p, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    out = _hessian(p, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _hessian(p, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -270,7 +282,10 @@ def mle(x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    out = _mle(np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _mle(np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -293,7 +308,10 @@ def fisher(p, *, check_finite=True):
     p = _scalar(p, 'p')
     if check_finite:
         _finite(p=p)
-    out = _fisher(p)
+    try:
+        out = _fisher(p)
+    except ZeroDivisionError:
+        raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 

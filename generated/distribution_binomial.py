@@ -126,7 +126,10 @@ def loss(p, x, m, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    out = _loss(p, np.ascontiguousarray(x, dtype=dt), m)
+    try:
+        out = _loss(p, np.ascontiguousarray(x, dtype=dt), m)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -167,7 +170,10 @@ def grad(p, x, m, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    out = _grad(p, np.ascontiguousarray(x, dtype=dt), m)
+    try:
+        out = _grad(p, np.ascontiguousarray(x, dtype=dt), m)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -216,7 +222,10 @@ def value_and_grad(p, x, m, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    out = _value_and_grad(p, np.ascontiguousarray(x, dtype=dt), m)
+    try:
+        out = _value_and_grad(p, np.ascontiguousarray(x, dtype=dt), m)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -257,7 +266,10 @@ def hessian(p, x, m, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    out = _hessian(p, np.ascontiguousarray(x, dtype=dt), m)
+    try:
+        out = _hessian(p, np.ascontiguousarray(x, dtype=dt), m)
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -296,7 +308,10 @@ def mle(x, m, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x, m=m)
-    out = _mle(np.ascontiguousarray(x, dtype=dt), m)
+    try:
+        out = _mle(np.ascontiguousarray(x, dtype=dt), m)
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -321,7 +336,10 @@ def fisher(p, m, *, check_finite=True):
     m = _scalar(m, 'm')
     if check_finite:
         _finite(p=p, m=m)
-    out = _fisher(p, m)
+    try:
+        out = _fisher(p, m)
+    except ZeroDivisionError:
+        raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 

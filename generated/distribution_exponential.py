@@ -109,7 +109,10 @@ def loss(rate, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    out = _loss(rate, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _loss(rate, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -148,7 +151,10 @@ def grad(rate, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    out = _grad(rate, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _grad(rate, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -194,7 +200,10 @@ def value_and_grad(rate, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    out = _value_and_grad(rate, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _value_and_grad(rate, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -226,7 +235,10 @@ def hessian(rate, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    out = _hessian(rate, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _hessian(rate, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -263,7 +275,10 @@ def mle(x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    out = _mle(np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _mle(np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -286,7 +301,10 @@ def fisher(rate, *, check_finite=True):
     rate = _scalar(rate, 'rate')
     if check_finite:
         _finite(rate=rate)
-    out = _fisher(rate)
+    try:
+        out = _fisher(rate)
+    except ZeroDivisionError:
+        raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 

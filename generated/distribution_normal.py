@@ -111,7 +111,10 @@ def loss(mu, sigma2, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    out = _loss(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _loss(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -159,7 +162,10 @@ def grad(mu, sigma2, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    out = _grad(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _grad(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -214,7 +220,10 @@ def value_and_grad(mu, sigma2, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    out = _value_and_grad(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _value_and_grad(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -265,7 +274,10 @@ def hessian(mu, sigma2, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    out = _hessian(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _hessian(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape(1, 1), np.asarray(out[1]).reshape(1, 1)], [np.asarray(out[2]).reshape(1, 1), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -309,7 +321,10 @@ def mle(x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    out = _mle(np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _mle(np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -334,7 +349,10 @@ def fisher(sigma2, *, check_finite=True):
     sigma2 = _scalar(sigma2, 'sigma2')
     if check_finite:
         _finite(sigma2=sigma2)
-    out = _fisher(sigma2)
+    try:
+        out = _fisher(sigma2)
+    except ZeroDivisionError:
+        raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

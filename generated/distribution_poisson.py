@@ -123,7 +123,10 @@ def loss(lam, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    out = _loss(lam, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _loss(lam, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -162,7 +165,10 @@ def grad(lam, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    out = _grad(lam, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _grad(lam, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -208,7 +214,10 @@ def value_and_grad(lam, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    out = _value_and_grad(lam, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _value_and_grad(lam, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -247,7 +256,10 @@ def hessian(lam, x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    out = _hessian(lam, np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _hessian(lam, np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -284,7 +296,10 @@ def mle(x, *, check_finite=True):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    out = _mle(np.ascontiguousarray(x, dtype=dt))
+    try:
+        out = _mle(np.ascontiguousarray(x, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -307,7 +322,10 @@ def fisher(lam, *, check_finite=True):
     lam = _scalar(lam, 'lam')
     if check_finite:
         _finite(lam=lam)
-    out = _fisher(lam)
+    try:
+        out = _fisher(lam)
+    except ZeroDivisionError:
+        raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 

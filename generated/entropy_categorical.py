@@ -135,7 +135,10 @@ def loss(a, *, check_finite=True):
     dt = _dtype(a,)
     if check_finite:
         _finite(a=a)
-    out = _loss(np.ascontiguousarray(a, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(a, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -221,7 +224,10 @@ def grad(a, *, check_finite=True):
     dt = _dtype(a,)
     if check_finite:
         _finite(a=a)
-    out = _grad(np.ascontiguousarray(a, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(a, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -316,7 +322,10 @@ def value_and_grad(a, *, check_finite=True):
     dt = _dtype(a,)
     if check_finite:
         _finite(a=a)
-    out = _value_and_grad(np.ascontiguousarray(a, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(a, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -527,7 +536,10 @@ def hessian(a, *, check_finite=True):
     dt = _dtype(a,)
     if check_finite:
         _finite(a=a)
-    out = _hessian(np.ascontiguousarray(a, dtype=dt))
+    try:
+        out = _hessian(np.ascontiguousarray(a, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.asarray(out[0]).reshape((K * n), (K * n))
 
 
@@ -659,7 +671,10 @@ def hvp(a, v_a, *, check_finite=True):
     dt = _dtype(a, v_a)
     if check_finite:
         _finite(a=a, v_a=v_a)
-    out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(v_a, dtype=dt))
+    try:
+        out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(v_a, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 

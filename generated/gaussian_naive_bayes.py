@@ -182,7 +182,10 @@ def loss(M, V, a, X, Y, *, check_finite=True):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y)
-    out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -321,7 +324,10 @@ def grad(M, V, a, X, Y, *, check_finite=True):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y)
-    out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -491,7 +497,10 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=True):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y)
-    out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -567,7 +576,10 @@ def mle(X, Y, *, check_finite=True):
     dt = _dtype(X, Y)
     if check_finite:
         _finite(X=X, Y=Y)
-    out = _mle(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _mle(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

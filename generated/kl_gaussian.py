@@ -123,7 +123,10 @@ def loss(mu0, S0, mu1, S1, *, check_finite=True):
     dt = _dtype(mu0, S0, mu1, S1)
     if check_finite:
         _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)
-    out = _loss(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -206,7 +209,10 @@ def grad(mu0, S0, mu1, S1, *, check_finite=True):
     dt = _dtype(mu0, S0, mu1, S1)
     if check_finite:
         _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)
-    out = _grad(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -302,7 +308,10 @@ def value_and_grad(mu0, S0, mu1, S1, *, check_finite=True):
     dt = _dtype(mu0, S0, mu1, S1)
     if check_finite:
         _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)
-    out = _value_and_grad(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 

@@ -128,7 +128,10 @@ def loss(w, b, X, y, alpha, eta, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    try:
+        out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -193,7 +196,10 @@ def grad(w, b, X, y, alpha, eta, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    try:
+        out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -265,7 +271,10 @@ def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -324,7 +333,10 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    try:
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -395,7 +407,10 @@ def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=True):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, eta=eta)
-    out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    try:
+        out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -455,7 +470,10 @@ def objective(w, b, X, y, alpha, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha)
-    out = _objective(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha)
+    try:
+        out = _objective(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha)
+    except ZeroDivisionError:
+        raise ValueError("objective: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -522,7 +540,10 @@ def prox_step(w, b, X, y, alpha, eta, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    out = _prox_step(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    try:
+        out = _prox_step(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+    except ZeroDivisionError:
+        raise ValueError("prox_step: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

@@ -120,7 +120,10 @@ def loss(w, b, X, y, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y)
-    out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -177,7 +180,10 @@ def grad(w, b, X, y, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y)
-    out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -240,7 +246,10 @@ def value_and_grad(w, b, X, y, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y)
-    out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -292,7 +301,10 @@ def hessian(w, b, X, y, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y)
-    out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    try:
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -355,14 +367,17 @@ def hvp(w, b, v_w, v_b, X, y, *, check_finite=True):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y)
-    out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    try:
+        out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y):
     # inputs: X (n, d), y (n,)
-    # ops ≈ 2*d**2*n + 4*d**2 + 11*d*n + 14*n + 4
+    # ops ≈ 2*d**3/3 + 2*d**2*n + 9*d*n + 2*d + 14*n + 4
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -385,31 +400,29 @@ def _closed_form(X, y):
         for i1 in range(n):
             t4[i0, i1] = t1[i0, i1] + t2[i0, i1]
     t5 = np.dot(t4, X)
-    t6 = np.linalg.inv(t5)
-    t7 = np.empty((n,), dtype=dt)
+    t6 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t7[i0] = (-1.0) * 2.0 * y[i0]
-    t8 = 0.0
+        t6[i0] = (-1.0) * 2.0 * y[i0]
+    t7 = 0.0
     for j0 in range(n):
-        t8 += t7[j0]
-    t9 = np.empty((n,), dtype=dt)
+        t7 += t6[j0]
+    t8 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t9[i0] = (-1.0) * 2.0 * y[i0] - t8 / n
-    t11 = np.dot(t9, X)
-    t10 = np.dot(t6, t11)
-    t10 = -1.0 * t10
-    t13 = np.dot(t9, X)
-    t14 = np.dot(t6, t13)
-    t12 = np.dot(X, t14)
-    t12 = -1.0 * t12
-    t15 = np.empty((n,), dtype=dt)
+        t8[i0] = (-1.0) * 2.0 * y[i0] - t7 / n
+    t9 = np.dot(t8, X)
+    t10 = np.linalg.solve(t5, t9)
+    t11 = np.empty((d,), dtype=dt)
+    for i0 in range(d):
+        t11[i0] = -t10[i0]
+    t12 = np.dot(X, t11)
+    t13 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t15[i0] = 2.0 * (t12[i0] - y[i0])
-    t16 = 0.0
+        t13[i0] = 2.0 * (t12[i0] - y[i0])
+    t14 = 0.0
     for j0 in range(n):
-        t16 += t15[j0]
-    t17 = (-1.0) * 0.5 * t16 / n
-    return t10, t17
+        t14 += t13[j0]
+    t15 = (-1.0) * 0.5 * t14 / n
+    return t11, t15
 
 
 def closed_form(X, y, *, check_finite=True):
@@ -431,7 +444,10 @@ def closed_form(X, y, *, check_finite=True):
     dt = _dtype(X, y)
     if check_finite:
         _finite(X=X, y=y)
-    out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    try:
+        out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

@@ -143,7 +143,10 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -205,7 +208,10 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -281,7 +287,10 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -363,7 +372,10 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -437,7 +449,10 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
-    out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

@@ -187,7 +187,10 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
-    out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -336,7 +339,10 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
-    out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -494,7 +500,10 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=True):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
-    out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -746,7 +755,10 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
     dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
-    out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    try:
+        out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

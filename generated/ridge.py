@@ -129,7 +129,10 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -191,7 +194,10 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -266,7 +272,10 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -330,7 +339,10 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -398,14 +410,17 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
-    out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _hvp(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y, lam):
     # inputs: X (n, d), y (n,), lam ()
-    # ops ≈ 2*d**2*n + 7*d**2 + 11*d*n + 14*n + 6
+    # ops ≈ 2*d**3/3 + 2*d**2*n + 3*d**2 + 9*d*n + 2*d + 14*n + 6
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -438,31 +453,29 @@ def _closed_form(X, y, lam):
     for i0 in range(d):
         for i1 in range(d):
             t9[i0, i1] = t3[i0, i1] + t8[i0, i1]
-    t10 = np.linalg.inv(t9)
-    t11 = np.empty((n,), dtype=dt)
+    t10 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t11[i0] = (-1.0) * 2.0 * y[i0]
-    t12 = 0.0
+        t10[i0] = (-1.0) * 2.0 * y[i0]
+    t11 = 0.0
     for j0 in range(n):
-        t12 += t11[j0]
-    t13 = np.empty((n,), dtype=dt)
+        t11 += t10[j0]
+    t12 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t13[i0] = (-1.0) * 2.0 * y[i0] - t12 / n
-    t15 = np.dot(t13, X)
-    t14 = np.dot(t10, t15)
-    t14 = -1.0 * t14
-    t17 = np.dot(t13, X)
-    t18 = np.dot(t10, t17)
-    t16 = np.dot(X, t18)
-    t16 = -1.0 * t16
-    t19 = np.empty((n,), dtype=dt)
+        t12[i0] = (-1.0) * 2.0 * y[i0] - t11 / n
+    t13 = np.dot(t12, X)
+    t14 = np.linalg.solve(t9, t13)
+    t15 = np.empty((d,), dtype=dt)
+    for i0 in range(d):
+        t15[i0] = -t14[i0]
+    t16 = np.dot(X, t15)
+    t17 = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        t19[i0] = 2.0 * (t16[i0] - y[i0])
-    t20 = 0.0
+        t17[i0] = 2.0 * (t16[i0] - y[i0])
+    t18 = 0.0
     for j0 in range(n):
-        t20 += t19[j0]
-    t21 = (-1.0) * 0.5 * t20 / n
-    return t14, t21
+        t18 += t17[j0]
+    t19 = (-1.0) * 0.5 * t18 / n
+    return t15, t19
 
 
 def closed_form(X, y, lam, *, check_finite=True):
@@ -486,7 +499,10 @@ def closed_form(X, y, lam, *, check_finite=True):
     dt = _dtype(X, y)
     if check_finite:
         _finite(X=X, y=y, lam=lam)
-    out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

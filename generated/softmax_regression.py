@@ -161,7 +161,10 @@ def loss(W, c, X, Y, lam, *, check_finite=True):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
-    out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    try:
+        out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -263,7 +266,10 @@ def grad(W, c, X, Y, lam, *, check_finite=True):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
-    out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    try:
+        out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -382,7 +388,10 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=True):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
-    out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -606,7 +615,10 @@ def hessian(W, c, X, Y, lam, *, check_finite=True):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
-    out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    try:
+        out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return np.block([[np.asarray(out[0]).reshape((K * d), (K * d)), np.asarray(out[1]).reshape((K * d), K)], [np.asarray(out[2]).reshape(K, (K * d)), np.asarray(out[3]).reshape(K, K)]])
 
 
@@ -739,7 +751,10 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=True):
     dt = _dtype(W, c, v_W, v_c, X, Y)
     if check_finite:
         _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
-    out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    try:
+        out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 

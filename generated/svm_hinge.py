@@ -139,7 +139,10 @@ def loss(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _loss(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0]
 
 
@@ -203,7 +206,10 @@ def grad(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out
 
 
@@ -280,7 +286,10 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 

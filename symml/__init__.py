@@ -18,11 +18,10 @@ from .parse import parse
 from .codegen import compile
 from .catalog import Derivation, catalog, load
 from .verify import check
-from .solve import NoClosedForm, solve_entrywise, solve_linear, solve_scalar, stationary_point
-from .dsl import solve  # noqa: E402,F811 - the DSL function, not the module of the same name (renamed soon)
+from .stationarity import NoClosedForm, solve_entrywise, solve_inverse, solve_linear, solve_scalar, stationary_point
 
 
 __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
-    "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "NoClosedForm", *_dsl_all,
+    "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "solve_inverse", "NoClosedForm", *_dsl_all,
 ]

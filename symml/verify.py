@@ -156,6 +156,7 @@ def check(target, *, points: int = 3, scales=(0.3, 1.0, 3.0), seed: int = 0, dty
     pnames = [p.name for p in d.params]
 
     def note(kernel, err):
+        err = err if np.isfinite(err) else np.inf  # max(0.0, nan) is 0.0: a NaN must fail, not pass
         worst[kernel] = max(worst.get(kernel, 0.0), err)
         count[kernel] = count.get(kernel, 0) + 1
 

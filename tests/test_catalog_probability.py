@@ -3,7 +3,7 @@
 Every kernel against ``sm.evaluate`` of the derived expression; finite differences through
 ``sm.check``; every closed form (MLEs, Fisher information, EM updates) against a numeric optimum
 from scipy.optimize or a Monte-Carlo mean, and against scipy.stats, numpy and scikit-learn where
-they compute the same thing. The solvers and helpers they rest on (symml.solve, symml.probability)
+they compute the same thing. The solvers and helpers they rest on (symml.stationarity, symml.probability)
 are unit-tested at the end.
 """
 import importlib
@@ -16,7 +16,7 @@ from scipy import integrate, optimize, stats
 import symml as sm
 from symml.catalog import load
 from symml.probability import OutOfScope, expectation, mvn_logpdf, vmap
-from symml.solve import NoClosedForm, solve_inverse
+from symml.stationarity import NoClosedForm, solve_inverse
 from symml.verify import sample_inputs
 
 DISTRIBUTIONS = ["distribution_bernoulli", "distribution_binomial", "distribution_poisson", "distribution_normal",

@@ -195,7 +195,11 @@ def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[
     call_args = ", ".join(
         f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
     )
-    w.append(f"    out = _{spec.name}({call_args})")
+    w.append("    try:")
+    w.append(f"        out = _{spec.name}({call_args})")
+    w.append("    except ZeroDivisionError:")
+    w.append(f"        raise ValueError(\"{spec.name}: division by zero for these arguments (for example an "
+             "empty class, or a zero variance)\") from None")
     w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
     return "\n".join(k) + "\n\n\n" + "\n".join(w) + "\n", body.helpers
 

@@ -29,7 +29,7 @@ from .nodes import (
     Dim, Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder,
     transpose, walk,
 )
-from .structured import Inv
+from .structured import Inv, Solve
 
 
 class NoClosedForm(DerivativeError):
@@ -59,7 +59,8 @@ def solve_linear(g: Expr, p: Tensor) -> Expr:
     if p.ndim == 1:
         coef_a, A1 = _split_coef(A)
         coef_c, c1 = _split_coef(c)
-        return make_einsum([Inv.new(A1), c1], [["i", "j"], ["j"]], ["i"], {}, -coef_c / coef_a)
+        # a linear solve, never an explicit inverse: better conditioned, and no d×d inverse is formed
+        return make_map(-coef_c / coef_a * placeholder(0), [Solve.new(A1, c1)])
     raise NoClosedForm(f"solve_linear: {p.name} has rank {p.ndim}; use solve_entrywise for separable matrix equations")
 
 
@@ -346,7 +347,7 @@ def solve_inverse(g: Expr, P: Tensor) -> Expr:
     handled by :func:`solve_entrywise`). Returns the closed form of P⁻¹.
 
     >>> import numpy as np, symml as sm
-    >>> from symml.solve import solve_inverse
+    >>> from symml.stationarity import solve_inverse
     >>> n, d = sm.dims("n d")
     >>> X, P = sm.tensor("X", (n, d)), sm.tensor("P", (d, d))
     >>> ll = n / 2 * sm.logdet(P) - sm.einsum("ij,jk,ik->", X, P, X) / 2
