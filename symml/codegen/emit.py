@@ -21,7 +21,7 @@ from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad, Solv
 from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
-            "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_"}
+            "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_", "out", "fn", "PARALLEL_MIN_SIZE"}
 #: Kernel-internal names: loop indices (i0, j3), CSE temporaries (c_0), template sizes (N_).
 _INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Z]+_|[a-z]_|_[a-z]|t\d+)$")
 

@@ -119,7 +119,7 @@ class CompiledKernel:
         return f"<symml kernel ({', '.join(self.args)}) -> {', '.join(self.output_names)}; {self.path.name}>"
 
 
-def compile(outputs, *, parallel: bool = False, fuse: bool = True) -> CompiledKernel:  # noqa: A001 - the verb users expect
+def compile(outputs, *, parallel: bool | None = None, fuse: bool = True) -> CompiledKernel:  # noqa: A001 - the verb users expect
     """Compile one expression or a dict name → expression into one fused numba kernel.
 
     >>> import numpy as np, symml as sm
@@ -142,7 +142,7 @@ def compile(outputs, *, parallel: bool = False, fuse: bool = True) -> CompiledKe
         for t in leaves(e):
             if t not in args:
                 args.append(t)
-    key = graph_key(exprs, args) + ("p" if parallel else "") + ("f" if fuse else "")
+    key = graph_key(exprs, args) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
     path = cache_dir() / f"k_{key[:24]}{key[64:]}.py"
     stamp = f"SYMML_KEY = {key!r}"
     if not (path.exists() and stamp in path.read_text(encoding="utf-8", errors="replace")):

@@ -20,6 +20,7 @@ from .fuse import FusedKernelBody
 from .scalar import HELPERS
 
 CODEGEN_VERSION = "1"
+PARALLEL_MIN_SIZE = 200_000
 
 
 @dataclass
@@ -110,8 +111,12 @@ def _dims_of(args: list[Tensor]):
     return bound
 
 
-def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[str, set[str]]:
-    """The private njit kernel and the public wrapper of one spec."""
+def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = True) -> tuple[str, set[str]]:
+    """The private njit kernel(s) and the public wrapper of one spec.
+
+    ``parallel``: True or False for every loop; None (the default) gives a fused kernel a
+    serial and a ``prange`` twin, chosen per call by the total input size.
+    """
     arg_names = {t.name: safe_identifier(t.name) for t in spec.args}
     bound = _dims_of(spec.args)
     used_dims = set()
@@ -129,29 +134,35 @@ def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[
     missing = [d for d in dim_names if d not in bound]
     if missing:
         raise ValueError(f"kernel {spec.name!r}: dimension {missing[0]} is not bound by any argument's shape")
-    body = (FusedKernelBody if fuse else KernelBody)(spec.args, spec.outputs, arg_names, dim_names, parallel)
-    lines = body.build()
     arrays = [t for t in spec.args if t.ndim]
     params = ", ".join(arg_names[t.name] for t in spec.args)
-    k = []
-    # NOTE(numba): fastmath "reassoc"/"contract" lets LLVM vectorise reductions and use FMA; it
-    # does not assume away NaN or inf, so the stable primitives keep their guarantees.
-    flags = ", parallel=True" if parallel else ""
-    flags += ', fastmath={"reassoc", "contract"}' if fuse else ""
-    k.append(f"@njit(cache=True{flags})")
-    k.append(f"def _{spec.name}({params}):")
-    k.append("    # inputs: " + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in spec.args))
-    k.append(f"    # ops ≈ {sp.simplify(body.ops)}")
-    if arrays:
-        k.append(f"    dt = {arg_names[arrays[0].name]}.dtype")
-    else:
-        k.append("    dt = np.float64")
-    for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
-        if d in dim_names:
-            k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
-    k += ["    " + ln for ln in lines]
-    outs = [body.var[o.uid] for o in spec.outputs]
-    k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+
+    def private(suffix: str, par: bool):
+        body = (FusedKernelBody if fuse else KernelBody)(spec.args, spec.outputs, arg_names, dim_names, par)
+        lines = body.build()
+        k = []
+        # NOTE(numba): fastmath "reassoc"/"contract" lets LLVM vectorise reductions and use FMA; it
+        # does not assume away NaN or inf, so the stable primitives keep their guarantees.
+        flags = ", parallel=True" if par else ""
+        flags += ', fastmath={"reassoc", "contract"}' if fuse else ""
+        k.append(f"@njit(cache=True{flags})")
+        k.append(f"def _{spec.name}{suffix}({params}):")
+        k.append("    # inputs: " + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in spec.args))
+        k.append(f"    # ops ≈ {sp.simplify(body.ops)}")
+        k.append(f"    dt = {arg_names[arrays[0].name]}.dtype" if arrays else "    dt = np.float64")
+        for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
+            if d in dim_names:
+                k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
+        k += ["    " + ln for ln in lines]
+        outs = [body.var[o.uid] for o in spec.outputs]
+        k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+        return "\n".join(k), body
+
+    serial_src, body = private("", bool(parallel))
+    # a fused kernel also gets a prange twin: thread start-up costs more than it saves on
+    # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
+    twin = parallel is None and getattr(body, "plan", None) is not None
+    k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
 
     w = []
     w.append(f"def {spec.name}({params}, *, check_finite=True):")
@@ -195,13 +206,18 @@ def kernel_source(spec: KernelSpec, parallel: bool, fuse: bool = True) -> tuple[
     call_args = ", ".join(
         f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
     )
+    fn = f"_{spec.name}"
+    if twin:
+        total = " + ".join(f"{arg_names[t.name]}.size" for t in arrays)
+        w.append(f"    fn = _{spec.name}_par if {total} >= PARALLEL_MIN_SIZE else _{spec.name}")
+        fn = "fn"
     w.append("    try:")
-    w.append(f"        out = _{spec.name}({call_args})")
+    w.append(f"        out = {fn}({call_args})")
     w.append("    except ZeroDivisionError:")
     w.append(f"        raise ValueError(\"{spec.name}: division by zero for these arguments (for example an "
              "empty class, or a zero variance)\") from None")
     w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
-    return "\n".join(k) + "\n\n\n" + "\n".join(w) + "\n", body.helpers
+    return k_src + "\n\n\n" + "\n".join(w) + "\n", body.helpers
 
 
 def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
@@ -224,7 +240,7 @@ def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
     raise ValueError(f"unknown layout {spec.layout!r}")
 
 
-def module_source(header: str, kernels: list[KernelSpec], parallel: bool = False, fuse: bool = True) -> str:
+def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None = None, fuse: bool = True) -> str:
     """A complete module: header docstring, imports, checks, helpers, kernels, wrappers."""
     parts, helpers = [], set()
     for spec in kernels:
@@ -233,8 +249,11 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool = False
         helpers |= h
     names = [k.name for k in kernels]
     out = ['"""' + header.strip() + '\n"""']
-    out.append("import numpy as np\nfrom numba import njit" + (", prange" if parallel else ""))
+    out.append("import numpy as np\nfrom numba import njit, prange")
     out.append("__all__ = [" + ", ".join(repr(n) for n in names) + "]")
+    out.append("# Fused kernels run their row loop on all threads when the inputs hold at least this many\n"
+               "# numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).\n"
+               f"PARALLEL_MIN_SIZE = {PARALLEL_MIN_SIZE}")
     out.append(CHECKS.strip())
     for h in sorted(helpers):
         out.append(HELPERS[h].strip())
