@@ -68,6 +68,8 @@ def cmd_show(args) -> int:
             print(f"∂{lhs[0]}/∂{lhs[1]} = {show(e)}" if lhs[1] else f"{lhs[0]} = {show(e)}")
 
     print(f"{d.name}: {d.title}")
+    if d.notes.get("loss") and not (args.index or args.latex):
+        print(d.notes["loss"])  # e.g. a dual's constraints and primal recovery, a Lagrangian's KKT conditions
     print("L = " + show(d.loss) if not args.index else printing.index_form(d.loss, name="L"))
     shown = pick(args.grad)  # the gradient is always shown; --grad P narrows it to one parameter
     grads = {f"grad_{p.name}": d.grad_of(p) for p in shown}

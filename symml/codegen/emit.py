@@ -187,7 +187,11 @@ class KernelBody:
             (a, la), (b, lb) = arrays[ia], arrays[ib]
             t = self.fresh("t")
             self._contract(t, [(a, la), (b, lb)], keep, sizes, [])
-            arrays = [x for k, x in enumerate(arrays) if k not in (ia, ib)] + [(t, keep)]
+            arrays = [x for k, x in enumerate(arrays) if k not in (ia, ib)]
+            if keep:
+                arrays.append((t, keep))
+            else:  # a full contraction is a scalar: a factor, never indexed as t[]
+                factor = factor + [t]
         self._contract(name, arrays, out, sizes, factor)
 
     def _contract(self, name, arrays, out, sizes, factor):
