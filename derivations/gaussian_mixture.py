@@ -2,7 +2,7 @@
 
 Data X (n, d); K components with weights π = softmax(a), means M (K, d) and precisions
 Σ_k⁻¹ = L_k L_kᵀ, L (K, d, d) lower triangular with a positive diagonal (scikit-learn's
-``precisions_cholesky_``):
+``precisions_cholesky_`` is an upper-triangular factor of the same product; the loss holds for either):
 
     log N(xᵢ | μ_k, Σ_k) = Σ_j log L_kjj − (d/2) log 2π − ½ ‖L_kᵀ(xᵢ − μ_k)‖²
     L = −Σᵢ logsumexp_k [log π_k + log N(xᵢ | μ_k, Σ_k)],   R_ik = softmax_k(·) (responsibilities)

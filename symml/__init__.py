@@ -18,6 +18,8 @@ from .parse import parse
 from .codegen import compile
 from .catalog import Derivation, catalog, load
 from .verify import check
+from . import optim
+from .optim import fit, regularization_path, scipy_objective
 from .duality import (
     KKT, Condition, Dual, Kernel, KernelizeError, Problem, dual, eliminate, gram, kernelize, kkt, lagrangian,
     linear_kernel, polynomial_kernel, rbf_kernel, solve_dual,
@@ -29,5 +31,6 @@ __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
     "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "solve_inverse", "NoClosedForm",
     "lagrangian", "kkt", "dual", "eliminate", "solve_dual", "kernelize", "gram", "Kernel", "KernelizeError",
-    "linear_kernel", "polynomial_kernel", "rbf_kernel", "Problem", "KKT", "Dual", "Condition", *_dsl_all,
+    "linear_kernel", "polynomial_kernel", "rbf_kernel", "Problem", "KKT", "Dual", "Condition",
+    "optim", "fit", "scipy_objective", "regularization_path", *_dsl_all,
 ]

@@ -1,0 +1,154 @@
+"""Flat-vector adapters over a derivation's kernels, written as a real module and cached.
+
+Every optimizer in :mod:`symml.optim` works on one flat vector θ (p,): the parameters
+flattened row-major and concatenated in the derivation's order, the layout of the generated
+modules' scipy adapters (θ = [vec(w); b]). This module writes, per derivation, a small module
+of ``@njit(cache=True)`` functions that unpack θ with an int64 ``layout`` array, slice the
+data's rows, call the derivation's private ``_value_and_grad`` kernel and write the gradient
+back flat; the first-order loops of :mod:`symml.optim.loops` follow in the same file, so
+that numba compiles each loop against this derivation's adapters and caches the result on
+disk (see the NOTE there).
+
+The file goes to ``<symml kernel cache>/optim/`` under a name keyed by a SHA-256 of its
+text (which records a SHA-256 of the kernel module's file), and is imported by the import
+machinery; a second process finds it and numba's cache skips compilation, as for
+``sm.compile``. A derivation outside generated/ (built in a notebook) gets its kernel
+module's text in the same file.
+
+NOTE(numba): the adapters call the serial kernels only, never the ``_par`` twins: a cached
+function that calls a parallel one segfaults when it is loaded from the cache (numba issue
+#8578; reproduced here with numba 0.68.1). Full-data evaluations outside the loops go
+through the public wrappers, which pick the twin by size.
+
+Takes: a Derivation and its kernel module. Gives: the module of jitted adapters and loops.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from ..catalog import Derivation
+from ..codegen import cache_dir, module_source, write_atomic
+from ..codegen.jit import import_path
+
+ADAPTER_VERSION = "1"
+LOOPS = Path(__file__).with_name("loops.py")
+
+
+def layout_of(shapes: list[tuple]) -> list[int]:
+    """The int64 layout the adapters read: P + 1 offsets into θ, then every parameter's shape.
+
+    >>> layout_of([(3,), ()])
+    [0, 3, 4, 3]
+    """
+    offsets, at = [0], 0
+    for s in shapes:
+        size = 1
+        for x in s:
+            size *= int(x)
+        at += size
+        offsets.append(at)
+    return offsets + [int(x) for s in shapes for x in s]
+
+
+def _unpack_lines(params, vector: str, prefix: str) -> list[str]:
+    """Lines that bind prefix0, prefix1, ... to views of the flat vector (θ or a direction)."""
+    lines, at = [], len(params) + 1
+    for i, p in enumerate(params):
+        view = f"{vector}[layout[{i}]:layout[{i + 1}]]"
+        if p.ndim == 0:
+            lines.append(f"    {prefix}{i} = {vector}[layout[{i}]]")
+        elif p.ndim == 1:
+            lines.append(f"    {prefix}{i} = {view}")
+        else:
+            shape = ", ".join(f"layout[{at + k}]" for k in range(p.ndim))
+            lines.append(f"    {prefix}{i} = {view}.reshape(({shape}))")
+        at += p.ndim
+    return lines
+
+
+def row_sliced(d: Derivation) -> list[bool]:
+    """Which data tensors are split into rows: those whose first size is the first one's."""
+    if not d.data:
+        return []
+    row = d.data[0].shape[0] if d.data[0].ndim else None
+    return [t.ndim > 0 and t.shape[0] == row for t in d.data]
+
+
+def _data_lines(d: Derivation, rows: str) -> list[str]:
+    return [f"    d{j} = data[{j}]{rows if sliced else ''}" for j, sliced in enumerate(row_sliced(d))]
+
+
+def _writes(params, target: str, first: int) -> list[str]:
+    """Write kernel outputs out[first], out[first + 1], ... flat into target."""
+    lines = []
+    for i, p in enumerate(params):
+        k = first + i
+        if p.ndim == 0:
+            lines.append(f"    {target}[layout[{i}]] = out[{k}]")
+        elif p.ndim == 1:
+            lines.append(f"    {target}[layout[{i}]:layout[{i + 1}]] = out[{k}]")
+        else:
+            lines.append(f"    {target}[layout[{i}]:layout[{i + 1}]] = out[{k}].ravel()")
+    return lines
+
+
+def adapter_source(d: Derivation, imports: str) -> str:
+    """The adapters _vg and _take for derivation d (see symml/optim/loops.py for their contract)."""
+    P = len(d.params)
+    args = ", ".join([f"p{i}" for i in range(P)] + [f"d{j}" for j in range(len(d.data))]
+                     + [f"hyper[{k}]" for k in range(len(d.hyper))])
+    lines = [imports, "", ""]
+    lines += ["@njit(cache=True)", "def _vg(theta, lo, hi, g, data, hyper, layout):",
+              '    """L of the rows lo:hi and its gradient, written flat into g."""']
+    lines += _unpack_lines(d.params, "theta", "p") + _data_lines(d, "[lo:hi]")
+    lines += [f"    out = _k_value_and_grad({args})"] + _writes(d.params, "g", 1) + ["    return out[0]", "", ""]
+    taken = [f"data[{j}][perm]" if s else f"data[{j}]" for j, s in enumerate(row_sliced(d))]
+    lines += ["@njit(cache=True)", "def _take(data, perm):", '    """The data with their rows permuted (a copy)."""',
+              "    return (" + "".join(t + ", " for t in taken) + ")" if taken else "    return data", ""]
+    return "\n".join(lines)
+
+
+def _imports(source: str) -> str:
+    """Import lines (catalog module) or an alias line (kernels in this same file)."""
+    out = ["import numpy as np", "from numba import njit"]
+    out.append(f"from {source} import _value_and_grad as _k_value_and_grad" if source
+               else "_k_value_and_grad = _value_and_grad")
+    return "\n".join(out)
+
+
+def build(d: Derivation, module=None):
+    """Write (once) and import the adapter-and-loops module of derivation d.
+
+    ``module`` is its generated kernel module; None for an ad-hoc derivation, whose kernel
+    module text then opens the file (public wrappers included).
+    """
+    kernels = "" if module is not None else module_source(
+        f"{d.name}: kernels of an ad-hoc derivation", d.kernel_specs()).split('"""', 2)[2]
+    if "value_and_grad" not in d.kernels or "loss" not in d.kernels:
+        raise ValueError(f"{d.name}: optimizers need the kernels loss and value_and_grad; "
+                         f"this derivation emits {', '.join(d.kernels)}")
+    source = f"generated.{d.name}" if module is not None else ""
+    # NOTE(numba): numba's cache of a caller is not invalidated when a callee in another file
+    # changes, so the kernel module's own bytes are part of this file (and so of its name)
+    digest = hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest() if module is not None else "included"
+    head = [f'"""symml.optim adapters and loops for {d.name} (generated; do not edit).',
+            "",
+            f"Kernels: {source or 'included below'} (sha256 of the kernel module: {digest}); "
+            f"adapter version {ADAPTER_VERSION}.",
+            '"""']
+    text = "\n".join(head) + "\n" + kernels
+    text += "\n\n" + adapter_source(d, _imports(source))
+    loops = LOOPS.read_text(encoding="utf-8")
+    text += "\n\n# ---- the loops, from symml/optim/loops.py\n" + loops.split('"""', 2)[2]
+    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    modname = f"symml_optim_{d.name}_{key}"
+    if modname in sys.modules:
+        return sys.modules[modname]
+    folder = cache_dir() / "optim"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{modname}.py"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        write_atomic(path, text)
+    return import_path(path, modname)

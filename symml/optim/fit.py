@@ -1,0 +1,121 @@
+"""``fit``: the one-line way to fit a catalog model with symml's optimizers.
+
+    fit("logistic_regression", (X, y), method="newton", lam=1.0)
+
+Keyword arguments named like the derivation's hyper-parameters are hyper-parameters; the
+others go to the method (lr, max_iter, tol, batch_size, ...). Pass ``options={...}`` for a
+method option whose name a hyper-parameter already takes.
+
+``method="auto"`` picks, in this order: the derived closed form (``closed_form``: least
+squares, ridge; ``mle``: naive Bayes, the distributions), EM (``em_step``: the mixture),
+proximal gradient (``prox_step``: lasso, elastic net), Newton (a ``hessian`` kernel), else
+Adam (the MLPs). The Lagrangians of the duality catalog are saddles: fit them with
+``method="kkt"`` (Newton on ∇L = 0) from a start of your choice.
+
+>>> import numpy as np
+>>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0.0, 1.0, 0.0, 1.0])
+>>> r = fit("logistic_regression", (X, y), lam=1.0)
+>>> r.method, r.converged
+('newton', True)
+
+Takes: a catalog name or Derivation, data, hyper-parameters. Gives: an OptimizeResult.
+"""
+from __future__ import annotations
+
+import inspect
+from functools import partial
+
+from . import exact, first_order, newton as second_order, paths, scipy_adapter
+from .problem import Problem, resolve
+from .result import DivergedError, OptimizeResult
+
+METHODS = {
+    "gd": first_order.gd,
+    "sgd": first_order.sgd,
+    "minibatch": first_order.minibatch,
+    "momentum": first_order.momentum,
+    "nesterov": partial(first_order.momentum, nesterov=True),
+    "rmsprop": first_order.rmsprop,
+    "adam": first_order.adam,
+    "newton": second_order.newton,
+    "trust_region": second_order.trust_region,
+    "kkt": second_order.kkt_newton,
+    "prox": paths.prox_gradient,
+    "closed_form": exact.closed_form,
+    "mle": exact.mle,
+    "em": exact.em,
+    **{m: partial(scipy_adapter.minimize, method=m) for m in ("L-BFGS-B", "Newton-CG", "trust-ncg")},
+}
+
+#: method="auto": the first kernel the derivation emits decides
+AUTO = (("closed_form", "closed_form"), ("mle", "mle"), ("em_step", "em"), ("prox_step", "prox"),
+        ("hessian", "newton"))
+
+
+def auto_method(problem: Problem) -> str:
+    """The method ``method="auto"`` picks for a problem."""
+    return next((m for kernel, m in AUTO if problem.has(kernel)), "adam")
+
+
+def _options_of(solver) -> set[str]:
+    fn = solver.func if isinstance(solver, partial) else solver
+    params = inspect.signature(fn).parameters
+    names = {k for k, p in params.items() if p.kind == p.KEYWORD_ONLY}
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()) and fn.__module__ == first_order.__name__:
+        names |= {k for k, p in inspect.signature(first_order.run).parameters.items() if p.kind == p.KEYWORD_ONLY}
+    return names - set(solver.keywords if isinstance(solver, partial) else ())
+
+
+def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None, seed: int = 0, columns=None,
+        options: dict | None = None, raise_on_divergence: bool = True, **kwargs) -> OptimizeResult:
+    """Fit a catalog model (or any Derivation) to data.
+
+    Args:
+        name_or_derivation: a catalog name such as "logistic_regression", or an sm.Derivation.
+        data: the data tensors by name or in the derivation's order, e.g. (X, y).
+        method: a key of :data:`METHODS` (gd, sgd, minibatch, momentum, nesterov, rmsprop,
+            adam, newton, trust_region, kkt, prox, closed_form, mle, em, L-BFGS-B, Newton-CG,
+            trust-ncg) or "auto".
+        init: a start, by parameter name or flat.
+        sizes: sizes the data do not fix, e.g. {"h1": 32, "h2": 16}.
+        seed: seeds the default start and the shuffles.
+        columns: the first data tensor's column names, for error messages.
+        options: method options, e.g. {"lr": 0.1}.
+        raise_on_divergence: raise DivergedError (carrying the result) if the fit diverged.
+        **kwargs: hyper-parameters by name, then method options.
+
+    Returns:
+        OptimizeResult.
+
+    Raises:
+        ValueError: bad data, hyper-parameters or options (before any work); DivergedError.
+    """
+    d = resolve(name_or_derivation)
+    hyper_names = {t.name for t in d.hyper}
+    hyper = {k: v for k, v in kwargs.items() if k in hyper_names}
+    opts = {k: v for k, v in kwargs.items() if k not in hyper_names}
+    opts.update(options or {})
+    if method != "auto" and method not in METHODS:
+        raise ValueError(f"method: expected 'auto' or one of {', '.join(METHODS)}, got {method!r}")
+    if method != "auto":
+        _check_options(method, opts, hyper_names)
+    problem = Problem(d, data, hyper, sizes=sizes, init=init, seed=seed, columns=columns)
+    if method == "auto":
+        method = auto_method(problem)
+        _check_options(method, opts, hyper_names)
+    solver = METHODS[method]
+    if "seed" in _options_of(solver):
+        opts.setdefault("seed", seed)
+    result = solver(problem, **opts)
+    result.info.setdefault("problem", problem)
+    if result.diverged and raise_on_divergence:
+        raise DivergedError(f"{d.name}: {method} diverged: {result.message}", result)
+    return result
+
+
+def _check_options(method, opts, hyper_names):
+    allowed = _options_of(METHODS[method])
+    unknown = sorted(set(opts) - allowed)
+    if unknown:
+        raise ValueError(f"{method}: unknown option {unknown[0]!r}; options: {', '.join(sorted(allowed))}"
+                         + (f"; hyper-parameters: {', '.join(sorted(hyper_names))}" if hyper_names else ""))
