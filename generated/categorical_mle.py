@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -106,7 +110,7 @@ def _loss(nu, R):
     return t5,
 
 
-def loss(nu, R, *, check_finite=True):
+def loss(nu, R, *, check_finite=None):
     """The loss L.
 
     The dual function q, to minimise.
@@ -117,7 +121,9 @@ def loss(nu, R, *, check_finite=True):
     Args:
         nu: float
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -132,6 +138,8 @@ def loss(nu, R, *, check_finite=True):
         out = _loss(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -181,13 +189,15 @@ def _grad_par(nu, R):
     return t3,
 
 
-def grad(nu, R, *, check_finite=True):
+def grad(nu, R, *, check_finite=None):
     """∇L, one array per parameter (nu).
 
     Args:
         nu: float
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -203,6 +213,8 @@ def grad(nu, R, *, check_finite=True):
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -241,13 +253,15 @@ def _value_and_grad(nu, R):
     return t5, t8
 
 
-def value_and_grad(nu, R, *, check_finite=True):
+def value_and_grad(nu, R, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         nu: float
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -262,6 +276,8 @@ def value_and_grad(nu, R, *, check_finite=True):
         out = _value_and_grad(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -309,13 +325,15 @@ def _hessian_par(nu, R):
     return t2,
 
 
-def hessian(nu, R, *, check_finite=True):
+def hessian(nu, R, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order nu.
 
     Args:
         nu: float
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -331,6 +349,8 @@ def hessian(nu, R, *, check_finite=True):
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -378,14 +398,16 @@ def _hvp_par(nu, v_nu, R):
     return t2,
 
 
-def hvp(nu, v_nu, R, *, check_finite=True):
+def hvp(nu, v_nu, R, *, check_finite=None):
     """∇²L·v for directions v_nu (shaped like the parameters).
 
     Args:
         nu: float
         v_nu: float
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _scalar(nu, 'nu')
     v_nu = _scalar(v_nu, 'v_nu')
@@ -402,6 +424,8 @@ def hvp(nu, v_nu, R, *, check_finite=True):
         out = fn(nu, v_nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, v_nu=v_nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -426,12 +450,14 @@ def _mle(R):
     return t3,
 
 
-def mle(R, *, check_finite=True):
+def mle(R, *, check_finite=None):
     """p̂ = Rᵀ𝟏 / Σᵢₖ Rᵢₖ, the maximum-likelihood class probabilities (nₖ/N for one-hot R).
 
     Args:
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     R = _array(R, 'R', 2, '(n, K)')
     n = R.shape[0]
@@ -445,6 +471,8 @@ def mle(R, *, check_finite=True):
         out = _mle(np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(R=R)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -492,13 +520,15 @@ def _recover_p_par(nu, R):
     return t2,
 
 
-def recover_p(nu, R, *, check_finite=True):
+def recover_p(nu, R, *, check_finite=None):
     """p(ν) = Rᵀ𝟏/ν, from ∂L/∂p = 0.
 
     Args:
         nu: float
         R: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -514,6 +544,8 @@ def recover_p(nu, R, *, check_finite=True):
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_p: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
 
 

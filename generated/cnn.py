@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -204,7 +208,7 @@ def _loss(Kc, b, V, c, X, Y):
     return t16,
 
 
-def loss(Kc, b, V, c, X, Y, *, check_finite=True):
+def loss(Kc, b, V, c, X, Y, *, check_finite=None):
     """The loss L.
 
     Args:
@@ -214,7 +218,9 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=True):
         c: array (K,)
         X: array (N, C, H, W)
         Y: array (N, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -253,6 +259,8 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=True):
         out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -448,7 +456,7 @@ def _grad(Kc, b, V, c, X, Y):
     return t20, t21, t22, t23
 
 
-def grad(Kc, b, V, c, X, Y, *, check_finite=True):
+def grad(Kc, b, V, c, X, Y, *, check_finite=None):
     """∇L, one array per parameter (Kc, b, V, c).
 
     Args:
@@ -458,7 +466,9 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=True):
         c: array (K,)
         X: array (N, C, H, W)
         Y: array (N, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -497,6 +507,8 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=True):
         out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
 
 
@@ -701,7 +713,7 @@ def _value_and_grad(Kc, b, V, c, X, Y):
     return t16, t23, t24, t25, t26
 
 
-def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=True):
+def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -711,7 +723,9 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=True):
         c: array (K,)
         X: array (N, C, H, W)
         Y: array (N, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -750,6 +764,8 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -136,14 +140,16 @@ def _loss_par(p, x, m):
     return t3,
 
 
-def loss(p, x, m, *, check_finite=True):
+def loss(p, x, m, *, check_finite=None):
     """The loss L.
 
     Args:
         p: float
         x: array (n,)
         m: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -158,6 +164,8 @@ def loss(p, x, m, *, check_finite=True):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -201,14 +209,16 @@ def _grad_par(p, x, m):
     return t1,
 
 
-def grad(p, x, m, *, check_finite=True):
+def grad(p, x, m, *, check_finite=None):
     """∇L, one array per parameter (p).
 
     Args:
         p: float
         x: array (n,)
         m: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -223,6 +233,8 @@ def grad(p, x, m, *, check_finite=True):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -282,14 +294,16 @@ def _value_and_grad_par(p, x, m):
     return t5, t2
 
 
-def value_and_grad(p, x, m, *, check_finite=True):
+def value_and_grad(p, x, m, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         p: float
         x: array (n,)
         m: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -304,6 +318,8 @@ def value_and_grad(p, x, m, *, check_finite=True):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -347,14 +363,16 @@ def _hessian_par(p, x, m):
     return t1,
 
 
-def hessian(p, x, m, *, check_finite=True):
+def hessian(p, x, m, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order p.
 
     Args:
         p: float
         x: array (n,)
         m: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -369,6 +387,8 @@ def hessian(p, x, m, *, check_finite=True):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -412,13 +432,15 @@ def _mle_par(x, m):
     return t2,
 
 
-def mle(x, m, *, check_finite=True):
+def mle(x, m, *, check_finite=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
         x: array (n,)
         m: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     x = _array(x, 'x', 1, '(n,)')
     m = _scalar(m, 'm')
@@ -432,6 +454,8 @@ def mle(x, m, *, check_finite=True):
         out = fn(np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(x=x, m=m)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -444,13 +468,15 @@ def _fisher(p, m):
     return t1,
 
 
-def fisher(p, m, *, check_finite=True):
+def fisher(p, m, *, check_finite=None):
     """The Fisher information of one observation, E[∇²L]/n.
 
     Args:
         p: float
         m: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     p = _scalar(p, 'p')
     m = _scalar(m, 'm')
@@ -460,6 +486,8 @@ def fisher(p, m, *, check_finite=True):
         out = _fisher(p, m)
     except ZeroDivisionError:
         raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(p=p, m=m)  # name the non-finite input, if one caused it
     return out[0]
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -120,13 +124,15 @@ def _loss_par(rate, x):
     return t3,
 
 
-def loss(rate, x, *, check_finite=True):
+def loss(rate, x, *, check_finite=None):
     """The loss L.
 
     Args:
         rate: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -140,6 +146,8 @@ def loss(rate, x, *, check_finite=True):
         out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -183,13 +191,15 @@ def _grad_par(rate, x):
     return t1,
 
 
-def grad(rate, x, *, check_finite=True):
+def grad(rate, x, *, check_finite=None):
     """∇L, one array per parameter (rate).
 
     Args:
         rate: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -203,6 +213,8 @@ def grad(rate, x, *, check_finite=True):
         out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -260,13 +272,15 @@ def _value_and_grad_par(rate, x):
     return t5, t2
 
 
-def value_and_grad(rate, x, *, check_finite=True):
+def value_and_grad(rate, x, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         rate: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -280,6 +294,8 @@ def value_and_grad(rate, x, *, check_finite=True):
         out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -296,13 +312,15 @@ def _hessian(rate, x):
     return t2,
 
 
-def hessian(rate, x, *, check_finite=True):
+def hessian(rate, x, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order rate.
 
     Args:
         rate: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -315,6 +333,8 @@ def hessian(rate, x, *, check_finite=True):
         out = _hessian(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -358,12 +378,14 @@ def _mle_par(x):
     return t2,
 
 
-def mle(x, *, check_finite=True):
+def mle(x, *, check_finite=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -376,6 +398,8 @@ def mle(x, *, check_finite=True):
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -388,12 +412,14 @@ def _fisher(rate):
     return t1,
 
 
-def fisher(rate, *, check_finite=True):
+def fisher(rate, *, check_finite=None):
     """The Fisher information of one observation, E[∇²L]/n.
 
     Args:
         rate: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     rate = _scalar(rate, 'rate')
     if check_finite:
@@ -402,6 +428,8 @@ def fisher(rate, *, check_finite=True):
         out = _fisher(rate)
     except ZeroDivisionError:
         raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate)  # name the non-finite input, if one caused it
     return out[0]
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -120,14 +124,16 @@ def _loss_par(mu, sigma2, x):
     return t3,
 
 
-def loss(mu, sigma2, x, *, check_finite=True):
+def loss(mu, sigma2, x, *, check_finite=None):
     """The loss L.
 
     Args:
         mu: float
         sigma2: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -142,6 +148,8 @@ def loss(mu, sigma2, x, *, check_finite=True):
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(mu=mu, sigma2=sigma2, x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -199,14 +207,16 @@ def _grad_par(mu, sigma2, x):
     return t1, t2
 
 
-def grad(mu, sigma2, x, *, check_finite=True):
+def grad(mu, sigma2, x, *, check_finite=None):
     """∇L, one array per parameter (mu, sigma2).
 
     Args:
         mu: float
         sigma2: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -221,6 +231,8 @@ def grad(mu, sigma2, x, *, check_finite=True):
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(mu=mu, sigma2=sigma2, x=x)  # name the non-finite input, if one caused it
     return out
 
 
@@ -292,14 +304,16 @@ def _value_and_grad_par(mu, sigma2, x):
     return t7, t2, t3
 
 
-def value_and_grad(mu, sigma2, x, *, check_finite=True):
+def value_and_grad(mu, sigma2, x, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         mu: float
         sigma2: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -314,6 +328,8 @@ def value_and_grad(mu, sigma2, x, *, check_finite=True):
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(mu=mu, sigma2=sigma2, x=x)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -377,14 +393,16 @@ def _hessian_par(mu, sigma2, x):
     return t2, t3, t3, t4
 
 
-def hessian(mu, sigma2, x, *, check_finite=True):
+def hessian(mu, sigma2, x, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order mu, sigma2.
 
     Args:
         mu: float
         sigma2: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -399,6 +417,8 @@ def hessian(mu, sigma2, x, *, check_finite=True):
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(mu=mu, sigma2=sigma2, x=x)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(1, 1), np.asarray(out[1]).reshape(1, 1)], [np.asarray(out[2]).reshape(1, 1), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -456,12 +476,14 @@ def _mle_par(x):
     return t4, t5
 
 
-def mle(x, *, check_finite=True):
+def mle(x, *, check_finite=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -474,6 +496,8 @@ def mle(x, *, check_finite=True):
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(x=x)  # name the non-finite input, if one caused it
     return out
 
 
@@ -488,12 +512,14 @@ def _fisher(sigma2):
     return t1, t2, t2, t3
 
 
-def fisher(sigma2, *, check_finite=True):
+def fisher(sigma2, *, check_finite=None):
     """The Fisher information of one observation, E[∇²L]/n, as the blocks (μμ, μσ², σ²μ, σ²σ²).
 
     Args:
         sigma2: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     sigma2 = _scalar(sigma2, 'sigma2')
     if check_finite:
@@ -502,6 +528,8 @@ def fisher(sigma2, *, check_finite=True):
         out = _fisher(sigma2)
     except ZeroDivisionError:
         raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(sigma2=sigma2)  # name the non-finite input, if one caused it
     return out
 
 

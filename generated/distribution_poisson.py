@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -134,13 +138,15 @@ def _loss_par(lam, x):
     return t3,
 
 
-def loss(lam, x, *, check_finite=True):
+def loss(lam, x, *, check_finite=None):
     """The loss L.
 
     Args:
         lam: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -154,6 +160,8 @@ def loss(lam, x, *, check_finite=True):
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(lam=lam, x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -197,13 +205,15 @@ def _grad_par(lam, x):
     return t1,
 
 
-def grad(lam, x, *, check_finite=True):
+def grad(lam, x, *, check_finite=None):
     """∇L, one array per parameter (lam).
 
     Args:
         lam: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -217,6 +227,8 @@ def grad(lam, x, *, check_finite=True):
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(lam=lam, x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -274,13 +286,15 @@ def _value_and_grad_par(lam, x):
     return t5, t2
 
 
-def value_and_grad(lam, x, *, check_finite=True):
+def value_and_grad(lam, x, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         lam: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -294,6 +308,8 @@ def value_and_grad(lam, x, *, check_finite=True):
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(lam=lam, x=x)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -337,13 +353,15 @@ def _hessian_par(lam, x):
     return t1,
 
 
-def hessian(lam, x, *, check_finite=True):
+def hessian(lam, x, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order lam.
 
     Args:
         lam: float
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -357,6 +375,8 @@ def hessian(lam, x, *, check_finite=True):
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(lam=lam, x=x)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
 
 
@@ -400,12 +420,14 @@ def _mle_par(x):
     return t2,
 
 
-def mle(x, *, check_finite=True):
+def mle(x, *, check_finite=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
         x: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -418,6 +440,8 @@ def mle(x, *, check_finite=True):
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(x=x)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -430,12 +454,14 @@ def _fisher(lam):
     return t1,
 
 
-def fisher(lam, *, check_finite=True):
+def fisher(lam, *, check_finite=None):
     """The Fisher information of one observation, E[∇²L]/n.
 
     Args:
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     lam = _scalar(lam, 'lam')
     if check_finite:
@@ -444,6 +470,8 @@ def fisher(lam, *, check_finite=True):
         out = _fisher(lam)
     except ZeroDivisionError:
         raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -140,7 +144,7 @@ def _loss_par(w, b, X, y, alpha, rho, eta):
     return t6,
 
 
-def loss(w, b, X, y, alpha, rho, eta, *, check_finite=True):
+def loss(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     """The loss L.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -154,7 +158,9 @@ def loss(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         alpha: float
         rho: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -177,6 +183,8 @@ def loss(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -248,7 +256,7 @@ def _grad_par(w, b, X, y, alpha, rho, eta):
     return t6, t2
 
 
-def grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
+def grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     """∇L, one array per parameter (w, b).
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -262,7 +270,9 @@ def grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         alpha: float
         rho: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -285,6 +295,8 @@ def grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out
 
 
@@ -382,7 +394,7 @@ def _value_and_grad_par(w, b, X, y, alpha, rho, eta):
     return t10, t11, t5
 
 
-def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
+def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -396,7 +408,9 @@ def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         alpha: float
         rho: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -419,6 +433,8 @@ def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -492,7 +508,7 @@ def _hessian_par(w, b, X, y, alpha, rho, eta):
     return t7, t5, t5, t4
 
 
-def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=True):
+def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -506,7 +522,9 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         alpha: float
         rho: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -529,6 +547,8 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -602,7 +622,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, alpha, rho, eta):
     return t5, t6
 
 
-def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=True):
+def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -618,7 +638,9 @@ def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=True):
         alpha: float
         rho: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -644,6 +666,8 @@ def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out
 
 
@@ -721,7 +745,7 @@ def _objective_par(w, b, X, y, alpha, rho):
     return t8,
 
 
-def objective(w, b, X, y, alpha, rho, *, check_finite=True):
+def objective(w, b, X, y, alpha, rho, *, check_finite=None):
     """F = f + αρ‖w‖₁ (scikit-learn's ElasticNet(alpha=α, l1_ratio=ρ)).
 
     Args:
@@ -731,7 +755,9 @@ def objective(w, b, X, y, alpha, rho, *, check_finite=True):
         y: array (n,)
         alpha: float
         rho: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -753,6 +779,8 @@ def objective(w, b, X, y, alpha, rho, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho)
     except ZeroDivisionError:
         raise ValueError("objective: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -828,7 +856,7 @@ def _prox_step_par(w, b, X, y, alpha, rho, eta):
     return t6, t7
 
 
-def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=True):
+def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     """One proximal-gradient step (w⁺, b⁺) = (S_{ηαρ}(w − η∇_w f), b − η ∂f/∂b).
 
     Args:
@@ -839,7 +867,9 @@ def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         alpha: float
         rho: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -862,6 +892,8 @@ def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("prox_step: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -125,12 +129,14 @@ def _loss(a):
     return t8,
 
 
-def loss(a, *, check_finite=True):
+def loss(a, *, check_finite=None):
     """The loss L.
 
     Args:
         a: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     a = _array(a, 'a', 2, '(n, K)')
     n = a.shape[0]
@@ -144,13 +150,15 @@ def loss(a, *, check_finite=True):
         out = _loss(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(a=a)  # name the non-finite input, if one caused it
     return out[0]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(a):
     # inputs: a (n, K)
-    # ops ≈ n*(2*K**2 + 21*K + 1)
+    # ops ≈ n*(2*K**2 + 20*K + 1)
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -190,7 +198,7 @@ def _grad(a):
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = -t5[i0, i1] + t6[i0, i1] * np.exp(t4[i0, i1])
+            delta_log_p[i0, i1] = t5[i0, i1] * (t6[i0, i1] - 1.0)
     t7 = delta_log_p
     t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -214,12 +222,14 @@ def _grad(a):
     return t11,
 
 
-def grad(a, *, check_finite=True):
+def grad(a, *, check_finite=None):
     """∇L, one array per parameter (a).
 
     Args:
         a: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     a = _array(a, 'a', 2, '(n, K)')
     n = a.shape[0]
@@ -233,13 +243,15 @@ def grad(a, *, check_finite=True):
         out = _grad(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(a=a)  # name the non-finite input, if one caused it
     return out[0]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(a):
     # inputs: a (n, K)
-    # ops ≈ 2*K**2*n + 24*K*n + n + 2
+    # ops ≈ 2*K**2*n + 23*K*n + n + 2
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -288,7 +300,7 @@ def _value_and_grad(a):
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = -t5[i0, i1] + t9[i0, i1] * np.exp(t4[i0, i1])
+            delta_log_p[i0, i1] = t5[i0, i1] * (t9[i0, i1] - 1.0)
     t10 = delta_log_p
     t11 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -312,12 +324,14 @@ def _value_and_grad(a):
     return t8, t14
 
 
-def value_and_grad(a, *, check_finite=True):
+def value_and_grad(a, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         a: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     a = _array(a, 'a', 2, '(n, K)')
     n = a.shape[0]
@@ -331,13 +345,15 @@ def value_and_grad(a, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(a=a)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(a):
     # inputs: a (n, K)
-    # ops ≈ n*(2*K**3*n + 26*K**2*n + 4*K**2 + 6*K*n + 26*K + 1)
+    # ops ≈ n*(2*K**3*n + 24*K**2*n + 4*K**2 + 6*K*n + 24*K + 1)
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -377,7 +393,7 @@ def _hessian(a):
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = -t5[i0, i1] + t6[i0, i1] * np.exp(t4[i0, i1])
+            delta_log_p[i0, i1] = t5[i0, i1] * (t6[i0, i1] - 1.0)
     t7 = delta_log_p
     t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -431,107 +447,103 @@ def _hessian(a):
                 for i3 in range(K):
                     delta_delta_log_p[i0, i1, i2, i3] = t15[i0, i1, i2, i3] + t16[i0, i1, i2, i3]
     t18 = delta_delta_log_p
-    t19 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t19[i0, i1] = t6[i0, i1] * np.exp(t4[i0, i1])
-    t20 = np.empty((n, K, n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t20[j0, j1, j2, j3] = t18[j0, j1, j2, j3] * t19[j2, j3]
     delta_delta_p = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_delta_p[j0, j1, j2, j3] = t18[j0, j1, j2, j3] * p[j2, j3]
-    t21 = delta_delta_p
-    t22 = np.empty((n, K, n, K), dtype=dt)
+                    delta_delta_p[j0, j1, j2, j3] = t18[j0, j1, j2, j3] * t5[j2, j3]
+    t19 = delta_delta_p
+    t20 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t22[j0, j1, j2, j3] = -1.0 * t21[j0, j1, j2, j3]
+                    t20[j0, j1, j2, j3] = -1.0 * t19[j0, j1, j2, j3]
+    t21 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t21[i0, i1] = t6[i0, i1] - 1.0
     delta_p_2 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_p_2[j0, j1, j2, j3] = -1.0 * t18[j0, j1, j2, j3]
-    t23 = delta_p_2
-    t24 = np.empty((n, K, n, K), dtype=dt)
+                    delta_p_2[j0, j1, j2, j3] = t18[j0, j1, j2, j3] * t21[j2, j3]
+    t22 = delta_p_2
+    t23 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t24[j0, j1, j2, j3] = t23[j0, j1, j2, j3] * p[j2, j3]
+                    t23[j0, j1, j2, j3] = t22[j0, j1, j2, j3] * t5[j2, j3]
     delta_log_p_2 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_log_p_2[i0, i1, i2, i3] = t20[i0, i1, i2, i3] + t22[i0, i1, i2, i3] + t24[i0, i1, i2, i3]
-    t25 = delta_log_p_2
-    t26 = np.empty((n, K), dtype=dt)
+                    delta_log_p_2[i0, i1, i2, i3] = t20[i0, i1, i2, i3] + t23[i0, i1, i2, i3]
+    t24 = delta_log_p_2
+    t25 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t26[i0, i1] = -np.exp(a[i0, i1] - t2[i0, i1])
-    t28 = np.empty((n, K), dtype=dt)
+            t25[i0, i1] = -np.exp(a[i0, i1] - t2[i0, i1])
+    t27 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
             acc_ = 0.0
             for j4 in range(K):
-                acc_ += t8[j2, j4] * t26[j2, j3]
-            t28[j2, j3] = acc_
-    t29 = np.empty((n, n, K), dtype=dt)
+                acc_ += t8[j2, j4] * t25[j2, j3]
+            t27[j2, j3] = acc_
+    t28 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t29[j0, j2, j3] = t10[j0, j2] * t28[j2, j3]
-    t27 = np.empty((n, K, n, K), dtype=dt)
+                t28[j0, j2, j3] = t10[j0, j2] * t27[j2, j3]
+    t26 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t27[j0, j1, j2, j3] = t11[j1, j3] * t29[j0, j2, j3]
+                    t26[j0, j1, j2, j3] = t11[j1, j3] * t28[j0, j2, j3]
+    t29 = np.empty((n, K, n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                for j3 in range(K):
+                    t29[j0, j1, j2, j3] = -1.0 * t24[j0, j1, j2, j3]
     t30 = np.empty((n, K, n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t30[j0, j1, j2, j3] = -1.0 * t25[j0, j1, j2, j3]
-    t31 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t31[i0, i1, i2, i3] = t27[i0, i1, i2, i3] + t30[i0, i1, i2, i3]
-    t32 = np.empty((n, K, n, K), dtype=dt)
+                    t30[i0, i1, i2, i3] = t26[i0, i1, i2, i3] + t29[i0, i1, i2, i3]
+    t31 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
                     acc_ = 0.0
                     for j4 in range(K):
-                        acc_ += t31[j0, j1, j2, j4] * t9[j2, j3]
-                    t32[j0, j1, j2, j3] = acc_
-    t33 = np.empty((n, K, n, K), dtype=dt)
+                        acc_ += t30[j0, j1, j2, j4] * t9[j2, j3]
+                    t31[j0, j1, j2, j3] = acc_
+    t32 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t33[i0, i1, i2, i3] = t12[i0, i1, i2, i3] + t25[i0, i1, i2, i3] + t32[i0, i1, i2, i3]
-    return t33,
+                    t32[i0, i1, i2, i3] = t12[i0, i1, i2, i3] + t24[i0, i1, i2, i3] + t31[i0, i1, i2, i3]
+    return t32,
 
 
-def hessian(a, *, check_finite=True):
+def hessian(a, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order a.
 
     Args:
         a: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     a = _array(a, 'a', 2, '(n, K)')
     n = a.shape[0]
@@ -545,13 +557,15 @@ def hessian(a, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(a=a)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape((K * n), (K * n))
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(a, v_a):
     # inputs: a (n, K), v_a (n, K)
-    # ops ≈ n*(4*K**2 + 49*K + 1)
+    # ops ≈ n*(4*K**2 + 43*K + 1)
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -591,7 +605,7 @@ def _hvp(a, v_a):
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = -t5[i0, i1] + t6[i0, i1] * np.exp(t4[i0, i1])
+            delta_log_p[i0, i1] = t5[i0, i1] * (t6[i0, i1] - 1.0)
     t7 = delta_log_p
     t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -626,18 +640,17 @@ def _hvp(a, v_a):
     delta_delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_p[i0, i1] = t13[i0, i1] * np.exp(t4[i0, i1])
+            delta_delta_p[i0, i1] = t13[i0, i1] * t5[i0, i1]
     t14 = delta_delta_p
     delta_p_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p_2[i0, i1] = -t13[i0, i1]
+            delta_p_2[i0, i1] = t13[i0, i1] * (t6[i0, i1] - 1.0)
     t15 = delta_p_2
     delta_log_p_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            c_0 = np.exp(t4[i0, i1])
-            delta_log_p_2[i0, i1] = t13[i0, i1] * t6[i0, i1] * c_0 - t14[i0, i1] + t15[i0, i1] * c_0
+            delta_log_p_2[i0, i1] = -t14[i0, i1] + t15[i0, i1] * t5[i0, i1]
     t16 = delta_log_p_2
     t17 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -657,13 +670,15 @@ def _hvp(a, v_a):
     return t19,
 
 
-def hvp(a, v_a, *, check_finite=True):
+def hvp(a, v_a, *, check_finite=None):
     """∇²L·v for directions v_a (shaped like the parameters).
 
     Args:
         a: array (n, K)
         v_a: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     a = _array(a, 'a', 2, '(n, K)')
     v_a = _array(v_a, 'v_a', 2, '(n, K)')
@@ -680,6 +695,8 @@ def hvp(a, v_a, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(v_a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(a=a, v_a=v_a)  # name the non-finite input, if one caused it
     return out[0]
 
 

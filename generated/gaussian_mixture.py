@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -195,7 +199,7 @@ def _loss(M, a, L, X):
     return t22,
 
 
-def loss(M, a, L, X, *, check_finite=True):
+def loss(M, a, L, X, *, check_finite=None):
     """The loss L.
 
     L must be lower triangular with a positive diagonal; its upper triangle enters as given.
@@ -205,7 +209,9 @@ def loss(M, a, L, X, *, check_finite=True):
         a: array (K,)
         L: array (K, d, d)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -229,6 +235,8 @@ def loss(M, a, L, X, *, check_finite=True):
         out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -451,7 +459,7 @@ def _grad(M, a, L, X):
     return t31, t35, t42
 
 
-def grad(M, a, L, X, *, check_finite=True):
+def grad(M, a, L, X, *, check_finite=None):
     """∇L, one array per parameter (M, a, L).
 
     The gradient w.r.t. L is entrywise over the full array; only its lower triangle is meaningful.
@@ -461,7 +469,9 @@ def grad(M, a, L, X, *, check_finite=True):
         a: array (K,)
         L: array (K, d, d)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -485,6 +495,8 @@ def grad(M, a, L, X, *, check_finite=True):
         out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out
 
 
@@ -711,7 +723,7 @@ def _value_and_grad(M, a, L, X):
     return t22, t33, t37, t44
 
 
-def value_and_grad(M, a, L, X, *, check_finite=True):
+def value_and_grad(M, a, L, X, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -719,7 +731,9 @@ def value_and_grad(M, a, L, X, *, check_finite=True):
         a: array (K,)
         L: array (K, d, d)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -743,6 +757,8 @@ def value_and_grad(M, a, L, X, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -870,7 +886,7 @@ def _responsibilities(M, a, L, X):
     return t23,
 
 
-def responsibilities(M, a, L, X, *, check_finite=True):
+def responsibilities(M, a, L, X, *, check_finite=None):
     """R (n, K), R_ik = p(component k | xᵢ): the E-step.
 
     Args:
@@ -878,7 +894,9 @@ def responsibilities(M, a, L, X, *, check_finite=True):
         a: array (K,)
         L: array (K, d, d)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -902,6 +920,8 @@ def responsibilities(M, a, L, X, *, check_finite=True):
         out = _responsibilities(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("responsibilities: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -1114,7 +1134,7 @@ def _em_step(M, a, L, X):
     return t26, t30, t41
 
 
-def em_step(M, a, L, X, *, check_finite=True):
+def em_step(M, a, L, X, *, check_finite=None):
     """One EM iteration from (M, a, L): the E-step R, then the M-step (π, M, Σ) solved from
     the stationarity of the expected complete-data log-likelihood. Returns the weights
     (K,), means (K, d) and covariances (K, d, d); the next L is cholesky(inv(Σ_k)).
@@ -1124,7 +1144,9 @@ def em_step(M, a, L, X, *, check_finite=True):
         a: array (K,)
         L: array (K, d, d)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -1148,6 +1170,8 @@ def em_step(M, a, L, X, *, check_finite=True):
         out = _em_step(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("em_step: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out
 
 

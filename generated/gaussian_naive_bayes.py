@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -156,7 +160,7 @@ def _loss(M, V, a, X, Y):
     return t15,
 
 
-def loss(M, V, a, X, Y, *, check_finite=True):
+def loss(M, V, a, X, Y, *, check_finite=None):
     """The loss L.
 
     Args:
@@ -165,7 +169,9 @@ def loss(M, V, a, X, Y, *, check_finite=True):
         a: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -191,6 +197,8 @@ def loss(M, V, a, X, Y, *, check_finite=True):
         out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -298,7 +306,7 @@ def _grad(M, V, a, X, Y):
     return t11, t13, t18
 
 
-def grad(M, V, a, X, Y, *, check_finite=True):
+def grad(M, V, a, X, Y, *, check_finite=None):
     """∇L, one array per parameter (M, V, a).
 
     Args:
@@ -307,7 +315,9 @@ def grad(M, V, a, X, Y, *, check_finite=True):
         a: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -333,6 +343,8 @@ def grad(M, V, a, X, Y, *, check_finite=True):
         out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
 
 
@@ -471,7 +483,7 @@ def _value_and_grad(M, V, a, X, Y):
     return t15, t20, t22, t26
 
 
-def value_and_grad(M, V, a, X, Y, *, check_finite=True):
+def value_and_grad(M, V, a, X, Y, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -480,7 +492,9 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=True):
         a: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -506,6 +520,8 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -558,7 +574,7 @@ def _mle(X, Y):
     return t3, t7, t10
 
 
-def mle(X, Y, *, check_finite=True):
+def mle(X, Y, *, check_finite=None):
     """(π̂, M̂, V̂), the maximum-likelihood priors, class means and class variances, solved from
     the stationarity of the log-likelihood (priors by a Lagrange multiplier on the simplex).
     sklearn.naive_bayes.GaussianNB(var_smoothing=0): class_prior_, theta_, var_.
@@ -567,7 +583,9 @@ def mle(X, Y, *, check_finite=True):
     Args:
         X: array (n, d)
         Y: array (n, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
@@ -585,6 +603,8 @@ def mle(X, Y, *, check_finite=True):
         out = _mle(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
 
 

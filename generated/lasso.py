@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -128,7 +132,7 @@ def _loss_par(w, b, X, y, alpha, eta):
     return t4,
 
 
-def loss(w, b, X, y, alpha, eta, *, check_finite=True):
+def loss(w, b, X, y, alpha, eta, *, check_finite=None):
     """The loss L.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -141,7 +145,9 @@ def loss(w, b, X, y, alpha, eta, *, check_finite=True):
         y: array (n,)
         alpha: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -163,6 +169,8 @@ def loss(w, b, X, y, alpha, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -228,7 +236,7 @@ def _grad_par(w, b, X, y, alpha, eta):
     return t1, t2
 
 
-def grad(w, b, X, y, alpha, eta, *, check_finite=True):
+def grad(w, b, X, y, alpha, eta, *, check_finite=None):
     """∇L, one array per parameter (w, b).
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -241,7 +249,9 @@ def grad(w, b, X, y, alpha, eta, *, check_finite=True):
         y: array (n,)
         alpha: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -263,6 +273,8 @@ def grad(w, b, X, y, alpha, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)  # name the non-finite input, if one caused it
     return out
 
 
@@ -342,7 +354,7 @@ def _value_and_grad_par(w, b, X, y, alpha, eta):
     return t8, t2, t3
 
 
-def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=True):
+def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -355,7 +367,9 @@ def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=True):
         y: array (n,)
         alpha: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -377,6 +391,8 @@ def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -430,7 +446,7 @@ def _hessian_par(w, b, X, y, alpha, eta):
     return t3, t2, t2, t1
 
 
-def hessian(w, b, X, y, alpha, eta, *, check_finite=True):
+def hessian(w, b, X, y, alpha, eta, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -443,7 +459,9 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=True):
         y: array (n,)
         alpha: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -465,6 +483,8 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -532,7 +552,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, alpha, eta):
     return t1, t5
 
 
-def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=True):
+def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -547,7 +567,9 @@ def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=True):
         y: array (n,)
         alpha: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -572,6 +594,8 @@ def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, eta=eta)  # name the non-finite input, if one caused it
     return out
 
 
@@ -637,7 +661,7 @@ def _objective_par(w, b, X, y, alpha):
     return t6,
 
 
-def objective(w, b, X, y, alpha, *, check_finite=True):
+def objective(w, b, X, y, alpha, *, check_finite=None):
     """F = f + α‖w‖₁, the lasso objective (scikit-learn's Lasso(alpha=α)).
 
     Args:
@@ -646,7 +670,9 @@ def objective(w, b, X, y, alpha, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         alpha: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -667,6 +693,8 @@ def objective(w, b, X, y, alpha, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha)
     except ZeroDivisionError:
         raise ValueError("objective: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -742,7 +770,7 @@ def _prox_step_par(w, b, X, y, alpha, eta):
     return t6, t7
 
 
-def prox_step(w, b, X, y, alpha, eta, *, check_finite=True):
+def prox_step(w, b, X, y, alpha, eta, *, check_finite=None):
     """One proximal-gradient step (w⁺, b⁺) = (S_{ηα}(w − η∇_w f), b − η ∂f/∂b).
 
     Args:
@@ -752,7 +780,9 @@ def prox_step(w, b, X, y, alpha, eta, *, check_finite=True):
         y: array (n,)
         alpha: float
         eta: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -774,6 +804,8 @@ def prox_step(w, b, X, y, alpha, eta, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("prox_step: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)  # name the non-finite input, if one caused it
     return out
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -93,7 +97,7 @@ def _loss(nu, X, y):
     return t5,
 
 
-def loss(nu, X, y, *, check_finite=True):
+def loss(nu, X, y, *, check_finite=None):
     """The loss L.
 
     The negated dual function −q, to minimise.
@@ -105,7 +109,9 @@ def loss(nu, X, y, *, check_finite=True):
         nu: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -123,6 +129,8 @@ def loss(nu, X, y, *, check_finite=True):
         out = _loss(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -145,14 +153,16 @@ def _grad(nu, X, y):
     return t5,
 
 
-def grad(nu, X, y, *, check_finite=True):
+def grad(nu, X, y, *, check_finite=None):
     """∇L, one array per parameter (nu).
 
     Args:
         nu: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -170,6 +180,8 @@ def grad(nu, X, y, *, check_finite=True):
         out = _grad(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -197,14 +209,16 @@ def _value_and_grad(nu, X, y):
     return t5, t10
 
 
-def value_and_grad(nu, X, y, *, check_finite=True):
+def value_and_grad(nu, X, y, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         nu: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -222,6 +236,8 @@ def value_and_grad(nu, X, y, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -243,14 +259,16 @@ def _hessian(nu, X, y):
     return t3,
 
 
-def hessian(nu, X, y, *, check_finite=True):
+def hessian(nu, X, y, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order nu.
 
     Args:
         nu: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -268,6 +286,8 @@ def hessian(nu, X, y, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(n, n)
 
 
@@ -290,7 +310,7 @@ def _hvp(nu, v_nu, X, y):
     return t5,
 
 
-def hvp(nu, v_nu, X, y, *, check_finite=True):
+def hvp(nu, v_nu, X, y, *, check_finite=None):
     """∇²L·v for directions v_nu (shaped like the parameters).
 
     Args:
@@ -298,7 +318,9 @@ def hvp(nu, v_nu, X, y, *, check_finite=True):
         v_nu: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     v_nu = _array(v_nu, 'v_nu', 1, '(n,)')
@@ -318,6 +340,8 @@ def hvp(nu, v_nu, X, y, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(v_nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, v_nu=v_nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -334,14 +358,16 @@ def _closed_form(X, y):
     return t3,
 
 
-def closed_form(X, y, *, check_finite=True):
+def closed_form(X, y, *, check_finite=None):
     """w = Xᵀ(XXᵀ)⁻¹y, the least-norm solution of Xw = y (numpy.linalg.pinv(X) @ y).
     X must have full row rank (n ≤ d).
 
     Args:
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
@@ -357,6 +383,8 @@ def closed_form(X, y, *, check_finite=True):
         out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -375,13 +403,15 @@ def _multiplier(X, y):
     return t3,
 
 
-def multiplier(X, y, *, check_finite=True):
+def multiplier(X, y, *, check_finite=None):
     """ν* = −2(XXᵀ)⁻¹y, the dual optimum.
 
     Args:
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
@@ -397,6 +427,8 @@ def multiplier(X, y, *, check_finite=True):
         out = _multiplier(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("multiplier: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -448,13 +480,15 @@ def _recover_w_par(nu, X):
     return t2,
 
 
-def recover_w(nu, X, *, check_finite=True):
+def recover_w(nu, X, *, check_finite=None):
     """w = −Xᵀν/2, from ∂L/∂w = 0.
 
     Args:
         nu: array (n,)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -471,6 +505,8 @@ def recover_w(nu, X, *, check_finite=True):
         out = fn(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_w: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(nu=nu, X=X)  # name the non-finite input, if one caused it
     return out[0]
 
 

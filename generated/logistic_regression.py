@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -155,7 +159,7 @@ def _loss_par(w, b, X, y, lam):
     return t6,
 
 
-def loss(w, b, X, y, lam, *, check_finite=True):
+def loss(w, b, X, y, lam, *, check_finite=None):
     """The loss L.
 
     Args:
@@ -164,7 +168,9 @@ def loss(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -185,6 +191,8 @@ def loss(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -254,7 +262,7 @@ def _grad_par(w, b, X, y, lam):
     return t5, t2
 
 
-def grad(w, b, X, y, lam, *, check_finite=True):
+def grad(w, b, X, y, lam, *, check_finite=None):
     """∇L, one array per parameter (w, b).
 
     Args:
@@ -263,7 +271,9 @@ def grad(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -284,6 +294,8 @@ def grad(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
 
 
@@ -381,7 +393,7 @@ def _value_and_grad_par(w, b, X, y, lam):
     return t9, t10, t5
 
 
-def value_and_grad(w, b, X, y, lam, *, check_finite=True):
+def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -390,7 +402,9 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -411,6 +425,8 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -520,7 +536,7 @@ def _hessian_par(w, b, X, y, lam):
     return t11, t3, t4, t5
 
 
-def hessian(w, b, X, y, lam, *, check_finite=True):
+def hessian(w, b, X, y, lam, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Args:
@@ -529,7 +545,9 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -550,6 +568,8 @@ def hessian(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -633,7 +653,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, lam):
     return t8, t2
 
 
-def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
+def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Args:
@@ -644,7 +664,9 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -668,6 +690,8 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
 
 

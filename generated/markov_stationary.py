@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -99,7 +103,7 @@ def _loss(pi, nu, P):
     return t5,
 
 
-def loss(pi, nu, P, *, check_finite=True):
+def loss(pi, nu, P, *, check_finite=None):
     """The loss L.
 
     The Lagrangian L; its stationary points are the KKT points:
@@ -111,7 +115,9 @@ def loss(pi, nu, P, *, check_finite=True):
         pi: array (K,)
         nu: float
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     pi = _array(pi, 'pi', 1, '(K,)')
     nu = _scalar(nu, 'nu')
@@ -127,6 +133,8 @@ def loss(pi, nu, P, *, check_finite=True):
         out = _loss(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -151,14 +159,16 @@ def _grad(pi, nu, P):
     return t5, t6
 
 
-def grad(pi, nu, P, *, check_finite=True):
+def grad(pi, nu, P, *, check_finite=None):
     """∇L, one array per parameter (pi, nu).
 
     Args:
         pi: array (K,)
         nu: float
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     pi = _array(pi, 'pi', 1, '(K,)')
     nu = _scalar(nu, 'nu')
@@ -174,6 +184,8 @@ def grad(pi, nu, P, *, check_finite=True):
         out = _grad(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return out
 
 
@@ -206,14 +218,16 @@ def _value_and_grad(pi, nu, P):
     return t5, t8, t9
 
 
-def value_and_grad(pi, nu, P, *, check_finite=True):
+def value_and_grad(pi, nu, P, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         pi: array (K,)
         nu: float
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     pi = _array(pi, 'pi', 1, '(K,)')
     nu = _scalar(nu, 'nu')
@@ -229,6 +243,8 @@ def value_and_grad(pi, nu, P, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -263,14 +279,16 @@ def _hessian(pi, nu, P):
     return t6, t7, t7, t8
 
 
-def hessian(pi, nu, P, *, check_finite=True):
+def hessian(pi, nu, P, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order pi, nu.
 
     Args:
         pi: array (K,)
         nu: float
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     pi = _array(pi, 'pi', 1, '(K,)')
     nu = _scalar(nu, 'nu')
@@ -286,6 +304,8 @@ def hessian(pi, nu, P, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(K, K), np.asarray(out[1]).reshape(K, 1)], [np.asarray(out[2]).reshape(1, K), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -309,7 +329,7 @@ def _hvp(pi, nu, v_pi, v_nu, P):
     return t5, t4
 
 
-def hvp(pi, nu, v_pi, v_nu, P, *, check_finite=True):
+def hvp(pi, nu, v_pi, v_nu, P, *, check_finite=None):
     """∇²L·v for directions v_pi, v_nu (shaped like the parameters).
 
     Args:
@@ -318,7 +338,9 @@ def hvp(pi, nu, v_pi, v_nu, P, *, check_finite=True):
         v_pi: array (K,)
         v_nu: float
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     pi = _array(pi, 'pi', 1, '(K,)')
     nu = _scalar(nu, 'nu')
@@ -337,6 +359,8 @@ def hvp(pi, nu, v_pi, v_nu, P, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(v_pi, dtype=dt), v_nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(pi=pi, nu=nu, v_pi=v_pi, v_nu=v_nu, P=P)  # name the non-finite input, if one caused it
     return out
 
 
@@ -370,13 +394,15 @@ def _stationary(P):
     return t9,
 
 
-def stationary(P, *, check_finite=True):
+def stationary(P, *, check_finite=None):
     """π = M⁻¹𝟏 / 𝟏ᵀM⁻¹𝟏 with M = (I − P)(I − P)ᵀ + 𝟏𝟏ᵀ: πP = π, Σπ = 1.
     P must be row-stochastic and irreducible.
 
     Args:
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     P = _array(P, 'P', 2, '(K, K)')
     K = P.shape[0]
@@ -389,6 +415,8 @@ def stationary(P, *, check_finite=True):
         out = _stationary(np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("stationary: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(P=P)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -419,12 +447,14 @@ def _multiplier(P):
     return t8,
 
 
-def multiplier(P, *, check_finite=True):
+def multiplier(P, *, check_finite=None):
     """ν*, the dual optimum (0 for a row-stochastic P).
 
     Args:
         P: array (K, K)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     P = _array(P, 'P', 2, '(K, K)')
     K = P.shape[0]
@@ -437,6 +467,8 @@ def multiplier(P, *, check_finite=True):
         out = _multiplier(np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("multiplier: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(P=P)  # name the non-finite input, if one caused it
     return out[0]
 
 

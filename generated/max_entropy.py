@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -103,7 +107,7 @@ def _loss(theta, F, mu):
     return t5,
 
 
-def loss(theta, F, mu, *, check_finite=True):
+def loss(theta, F, mu, *, check_finite=None):
     """The loss L.
 
     The dual function q, to minimise.
@@ -116,7 +120,9 @@ def loss(theta, F, mu, *, check_finite=True):
         theta: array (m,)
         F: array (K, m)
         mu: array (m,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     F = _array(F, 'F', 2, '(K, m)')
@@ -134,6 +140,8 @@ def loss(theta, F, mu, *, check_finite=True):
         out = _loss(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -167,14 +175,16 @@ def _grad(theta, F, mu):
     return t6,
 
 
-def grad(theta, F, mu, *, check_finite=True):
+def grad(theta, F, mu, *, check_finite=None):
     """∇L, one array per parameter (theta).
 
     Args:
         theta: array (m,)
         F: array (K, m)
         mu: array (m,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     F = _array(F, 'F', 2, '(K, m)')
@@ -192,6 +202,8 @@ def grad(theta, F, mu, *, check_finite=True):
         out = _grad(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -227,14 +239,16 @@ def _value_and_grad(theta, F, mu):
     return t5, t8
 
 
-def value_and_grad(theta, F, mu, *, check_finite=True):
+def value_and_grad(theta, F, mu, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         theta: array (m,)
         F: array (K, m)
         mu: array (m,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     F = _array(F, 'F', 2, '(K, m)')
@@ -252,6 +266,8 @@ def value_and_grad(theta, F, mu, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -295,7 +311,7 @@ def _hessian(theta, F, mu):
     return t9,
 
 
-def hessian(theta, F, mu, *, check_finite=True):
+def hessian(theta, F, mu, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order theta.
 
     Cov_p(f) = Fᵀdiag(p)F − (Fᵀp)(Fᵀp)ᵀ; it loses relative accuracy to cancellation where p is
@@ -305,7 +321,9 @@ def hessian(theta, F, mu, *, check_finite=True):
         theta: array (m,)
         F: array (K, m)
         mu: array (m,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     F = _array(F, 'F', 2, '(K, m)')
@@ -323,6 +341,8 @@ def hessian(theta, F, mu, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(m, m)
 
 
@@ -362,7 +382,7 @@ def _hvp(theta, v_theta, F, mu):
     return t10,
 
 
-def hvp(theta, v_theta, F, mu, *, check_finite=True):
+def hvp(theta, v_theta, F, mu, *, check_finite=None):
     """∇²L·v for directions v_theta (shaped like the parameters).
 
     Args:
@@ -370,7 +390,9 @@ def hvp(theta, v_theta, F, mu, *, check_finite=True):
         v_theta: array (m,)
         F: array (K, m)
         mu: array (m,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     v_theta = _array(v_theta, 'v_theta', 1, '(m,)')
@@ -390,6 +412,8 @@ def hvp(theta, v_theta, F, mu, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(v_theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, v_theta=v_theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -419,13 +443,15 @@ def _gibbs(theta, F):
     return t4,
 
 
-def gibbs(theta, F, *, check_finite=True):
+def gibbs(theta, F, *, check_finite=None):
     """p(θ) = exp(−Fθ)/Σₖ exp(−(Fθ)ₖ), the maximum-entropy distribution at the dual point θ.
 
     Args:
         theta: array (m,)
         F: array (K, m)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     F = _array(F, 'F', 2, '(K, m)')
@@ -441,6 +467,8 @@ def gibbs(theta, F, *, check_finite=True):
         out = _gibbs(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("gibbs: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, F=F)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -468,13 +496,15 @@ def _multiplier_nu(theta, F):
     return t4,
 
 
-def multiplier_nu(theta, F, *, check_finite=True):
+def multiplier_nu(theta, F, *, check_finite=None):
     """ν(θ) = log Σₖ exp(−(Fθ)ₖ) − 1, the multiplier of Σp = 1.
 
     Args:
         theta: array (m,)
         F: array (K, m)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     theta = _array(theta, 'theta', 1, '(m,)')
     F = _array(F, 'F', 2, '(K, m)')
@@ -490,6 +520,8 @@ def multiplier_nu(theta, F, *, check_finite=True):
         out = _multiplier_nu(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("multiplier_nu: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(theta=theta, F=F)  # name the non-finite input, if one caused it
     return out[0]
 
 

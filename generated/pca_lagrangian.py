@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -91,7 +95,7 @@ def _loss(w, lam, S):
     return t4,
 
 
-def loss(w, lam, S, *, check_finite=True):
+def loss(w, lam, S, *, check_finite=None):
     """The loss L.
 
     The Lagrangian L; its stationary points are the KKT points:
@@ -108,7 +112,9 @@ def loss(w, lam, S, *, check_finite=True):
         w: array (d,)
         lam: float
         S: array (d, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     lam = _scalar(lam, 'lam')
@@ -124,6 +130,8 @@ def loss(w, lam, S, *, check_finite=True):
         out = _loss(np.ascontiguousarray(w, dtype=dt), lam, np.ascontiguousarray(S, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, lam=lam, S=S)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -147,14 +155,16 @@ def _grad(w, lam, S):
     return t5, t7
 
 
-def grad(w, lam, S, *, check_finite=True):
+def grad(w, lam, S, *, check_finite=None):
     """∇L, one array per parameter (w, lam).
 
     Args:
         w: array (d,)
         lam: float
         S: array (d, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     lam = _scalar(lam, 'lam')
@@ -170,6 +180,8 @@ def grad(w, lam, S, *, check_finite=True):
         out = _grad(np.ascontiguousarray(w, dtype=dt), lam, np.ascontiguousarray(S, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, lam=lam, S=S)  # name the non-finite input, if one caused it
     return out
 
 
@@ -196,14 +208,16 @@ def _value_and_grad(w, lam, S):
     return t4, t9, t10
 
 
-def value_and_grad(w, lam, S, *, check_finite=True):
+def value_and_grad(w, lam, S, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         w: array (d,)
         lam: float
         S: array (d, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     lam = _scalar(lam, 'lam')
@@ -219,6 +233,8 @@ def value_and_grad(w, lam, S, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(w, dtype=dt), lam, np.ascontiguousarray(S, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, lam=lam, S=S)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -255,14 +271,16 @@ def _hessian(w, lam, S):
     return t5, t6, t8, t9
 
 
-def hessian(w, lam, S, *, check_finite=True):
+def hessian(w, lam, S, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, lam.
 
     Args:
         w: array (d,)
         lam: float
         S: array (d, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     lam = _scalar(lam, 'lam')
@@ -278,6 +296,8 @@ def hessian(w, lam, S, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(w, dtype=dt), lam, np.ascontiguousarray(S, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, lam=lam, S=S)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
@@ -308,7 +328,7 @@ def _hvp(w, lam, v_w, v_lam, S):
     return t8, t10
 
 
-def hvp(w, lam, v_w, v_lam, S, *, check_finite=True):
+def hvp(w, lam, v_w, v_lam, S, *, check_finite=None):
     """∇²L·v for directions v_w, v_lam (shaped like the parameters).
 
     Args:
@@ -317,7 +337,9 @@ def hvp(w, lam, v_w, v_lam, S, *, check_finite=True):
         v_w: array (d,)
         v_lam: float
         S: array (d, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     lam = _scalar(lam, 'lam')
@@ -336,6 +358,8 @@ def hvp(w, lam, v_w, v_lam, S, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(w, dtype=dt), lam, np.ascontiguousarray(v_w, dtype=dt), v_lam, np.ascontiguousarray(S, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, lam=lam, v_w=v_w, v_lam=v_lam, S=S)  # name the non-finite input, if one caused it
     return out
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -94,7 +98,7 @@ def _loss(alpha, X, y, lam):
     return t6,
 
 
-def loss(alpha, X, y, lam, *, check_finite=True):
+def loss(alpha, X, y, lam, *, check_finite=None):
     """The loss L.
 
     The negated dual function −q, to minimise.
@@ -108,7 +112,9 @@ def loss(alpha, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -127,6 +133,8 @@ def loss(alpha, X, y, lam, *, check_finite=True):
         out = _loss(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -156,7 +164,7 @@ def _grad(alpha, X, y, lam):
     return t8,
 
 
-def grad(alpha, X, y, lam, *, check_finite=True):
+def grad(alpha, X, y, lam, *, check_finite=None):
     """∇L, one array per parameter (alpha).
 
     Args:
@@ -164,7 +172,9 @@ def grad(alpha, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -183,6 +193,8 @@ def grad(alpha, X, y, lam, *, check_finite=True):
         out = _grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -218,7 +230,7 @@ def _value_and_grad(alpha, X, y, lam):
     return t6, t14
 
 
-def value_and_grad(alpha, X, y, lam, *, check_finite=True):
+def value_and_grad(alpha, X, y, lam, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -226,7 +238,9 @@ def value_and_grad(alpha, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -245,6 +259,8 @@ def value_and_grad(alpha, X, y, lam, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -272,7 +288,7 @@ def _hessian(alpha, X, y, lam):
     return t6,
 
 
-def hessian(alpha, X, y, lam, *, check_finite=True):
+def hessian(alpha, X, y, lam, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order alpha.
 
     Args:
@@ -280,7 +296,9 @@ def hessian(alpha, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -299,6 +317,8 @@ def hessian(alpha, X, y, lam, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(n, n)
 
 
@@ -328,7 +348,7 @@ def _hvp(alpha, v_alpha, X, y, lam):
     return t8,
 
 
-def hvp(alpha, v_alpha, X, y, lam, *, check_finite=True):
+def hvp(alpha, v_alpha, X, y, lam, *, check_finite=None):
     """∇²L·v for directions v_alpha (shaped like the parameters).
 
     Args:
@@ -337,7 +357,9 @@ def hvp(alpha, v_alpha, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     v_alpha = _array(v_alpha, 'v_alpha', 1, '(n,)')
@@ -358,6 +380,8 @@ def hvp(alpha, v_alpha, X, y, lam, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(v_alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, v_alpha=v_alpha, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -382,14 +406,16 @@ def _closed_form(X, y, lam):
     return t5,
 
 
-def closed_form(X, y, lam, *, check_finite=True):
+def closed_form(X, y, lam, *, check_finite=None):
     """α = (XXᵀ + λI)⁻¹y, solved from the dual's stationarity.
 
     Args:
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
@@ -406,6 +432,8 @@ def closed_form(X, y, lam, *, check_finite=True):
         out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -451,13 +479,15 @@ def _recover_w_par(alpha, X):
     return t1,
 
 
-def recover_w(alpha, X, *, check_finite=True):
+def recover_w(alpha, X, *, check_finite=None):
     """w = Xᵀα, from ∂L/∂w = 0.
 
     Args:
         alpha: array (n,)
         X: array (n, d)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -474,6 +504,8 @@ def recover_w(alpha, X, *, check_finite=True):
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_w: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X)  # name the non-finite input, if one caused it
     return out[0]
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -122,7 +126,7 @@ def _loss(alpha, X, y, lam, gamma):
     return t12,
 
 
-def loss(alpha, X, y, lam, gamma, *, check_finite=True):
+def loss(alpha, X, y, lam, gamma, *, check_finite=None):
     """The loss L.
 
     The negated dual function −q, to minimise.
@@ -136,7 +140,9 @@ def loss(alpha, X, y, lam, gamma, *, check_finite=True):
         y: array (n,)
         lam: float
         gamma: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -156,6 +162,8 @@ def loss(alpha, X, y, lam, gamma, *, check_finite=True):
         out = _loss(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam, gamma)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam, gamma=gamma)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -212,7 +220,7 @@ def _grad(alpha, X, y, lam, gamma):
     return t13,
 
 
-def grad(alpha, X, y, lam, gamma, *, check_finite=True):
+def grad(alpha, X, y, lam, gamma, *, check_finite=None):
     """∇L, one array per parameter (alpha).
 
     Args:
@@ -221,7 +229,9 @@ def grad(alpha, X, y, lam, gamma, *, check_finite=True):
         y: array (n,)
         lam: float
         gamma: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -241,6 +251,8 @@ def grad(alpha, X, y, lam, gamma, *, check_finite=True):
         out = _grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam, gamma)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam, gamma=gamma)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -302,7 +314,7 @@ def _value_and_grad(alpha, X, y, lam, gamma):
     return t12, t18
 
 
-def value_and_grad(alpha, X, y, lam, gamma, *, check_finite=True):
+def value_and_grad(alpha, X, y, lam, gamma, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -311,7 +323,9 @@ def value_and_grad(alpha, X, y, lam, gamma, *, check_finite=True):
         y: array (n,)
         lam: float
         gamma: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -331,6 +345,8 @@ def value_and_grad(alpha, X, y, lam, gamma, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam, gamma)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam, gamma=gamma)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -391,7 +407,7 @@ def _hessian(alpha, X, y, lam, gamma):
     return t13,
 
 
-def hessian(alpha, X, y, lam, gamma, *, check_finite=True):
+def hessian(alpha, X, y, lam, gamma, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order alpha.
 
     Args:
@@ -400,7 +416,9 @@ def hessian(alpha, X, y, lam, gamma, *, check_finite=True):
         y: array (n,)
         lam: float
         gamma: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -420,6 +438,8 @@ def hessian(alpha, X, y, lam, gamma, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam, gamma)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y, lam=lam, gamma=gamma)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(n, n)
 
 
@@ -476,7 +496,7 @@ def _hvp(alpha, v_alpha, X, y, lam, gamma):
     return t13,
 
 
-def hvp(alpha, v_alpha, X, y, lam, gamma, *, check_finite=True):
+def hvp(alpha, v_alpha, X, y, lam, gamma, *, check_finite=None):
     """∇²L·v for directions v_alpha (shaped like the parameters).
 
     Args:
@@ -486,7 +506,9 @@ def hvp(alpha, v_alpha, X, y, lam, gamma, *, check_finite=True):
         y: array (n,)
         lam: float
         gamma: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     v_alpha = _array(v_alpha, 'v_alpha', 1, '(n,)')
@@ -508,6 +530,8 @@ def hvp(alpha, v_alpha, X, y, lam, gamma, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(v_alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam, gamma)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, v_alpha=v_alpha, X=X, y=y, lam=lam, gamma=gamma)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -556,7 +580,7 @@ def _closed_form(X, y, lam, gamma):
     return t10,
 
 
-def closed_form(X, y, lam, gamma, *, check_finite=True):
+def closed_form(X, y, lam, gamma, *, check_finite=None):
     """α = (K + λI)⁻¹y, K the RBF kernel matrix (KernelRidge's dual_coef_).
 
     Args:
@@ -564,7 +588,9 @@ def closed_form(X, y, lam, gamma, *, check_finite=True):
         y: array (n,)
         lam: float
         gamma: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     X = _array(X, 'X', 2, '(n, d)')
     y = _array(y, 'y', 1, '(n,)')
@@ -582,6 +608,8 @@ def closed_form(X, y, lam, gamma, *, check_finite=True):
         out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam, gamma)
     except ZeroDivisionError:
         raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(X=X, y=y, lam=lam, gamma=gamma)  # name the non-finite input, if one caused it
     return out[0]
 
 

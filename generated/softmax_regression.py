@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -137,7 +141,7 @@ def _loss(W, c, X, Y, lam):
     return t12,
 
 
-def loss(W, c, X, Y, lam, *, check_finite=True):
+def loss(W, c, X, Y, lam, *, check_finite=None):
     """The loss L.
 
     Args:
@@ -146,7 +150,9 @@ def loss(W, c, X, Y, lam, *, check_finite=True):
         X: array (n, d)
         Y: array (n, K)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -170,6 +176,8 @@ def loss(W, c, X, Y, lam, *, check_finite=True):
         out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -242,7 +250,7 @@ def _grad(W, c, X, Y, lam):
     return t12, t13
 
 
-def grad(W, c, X, Y, lam, *, check_finite=True):
+def grad(W, c, X, Y, lam, *, check_finite=None):
     """∇L, one array per parameter (W, c).
 
     Args:
@@ -251,7 +259,9 @@ def grad(W, c, X, Y, lam, *, check_finite=True):
         X: array (n, d)
         Y: array (n, K)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -275,6 +285,8 @@ def grad(W, c, X, Y, lam, *, check_finite=True):
         out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out
 
 
@@ -364,7 +376,7 @@ def _value_and_grad(W, c, X, Y, lam):
     return t12, t17, t18
 
 
-def value_and_grad(W, c, X, Y, lam, *, check_finite=True):
+def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -373,7 +385,9 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=True):
         X: array (n, d)
         Y: array (n, K)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -397,6 +411,8 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -591,7 +607,7 @@ def _hessian(W, c, X, Y, lam):
     return t21, t22, t31, t32
 
 
-def hessian(W, c, X, Y, lam, *, check_finite=True):
+def hessian(W, c, X, Y, lam, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order W, c.
 
     Args:
@@ -600,7 +616,9 @@ def hessian(W, c, X, Y, lam, *, check_finite=True):
         X: array (n, d)
         Y: array (n, K)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -624,6 +642,8 @@ def hessian(W, c, X, Y, lam, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape((K * d), (K * d)), np.asarray(out[1]).reshape((K * d), K)], [np.asarray(out[2]).reshape(K, (K * d)), np.asarray(out[3]).reshape(K, K)]])
 
 
@@ -720,7 +740,7 @@ def _hvp(W, c, v_W, v_c, X, Y, lam):
     return t18, t19
 
 
-def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=True):
+def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
     """∇²L·v for directions v_W, v_c (shaped like the parameters).
 
     Args:
@@ -731,7 +751,9 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=True):
         X: array (n, d)
         Y: array (n, K)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -760,6 +782,8 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -98,7 +102,7 @@ def _loss(alpha, X, y):
     return t6,
 
 
-def loss(alpha, X, y, *, check_finite=True):
+def loss(alpha, X, y, *, check_finite=None):
     """The loss L.
 
     The negated dual function −q, to minimise.
@@ -112,7 +116,9 @@ def loss(alpha, X, y, *, check_finite=True):
         alpha: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -130,6 +136,8 @@ def loss(alpha, X, y, *, check_finite=True):
         out = _loss(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -155,14 +163,16 @@ def _grad(alpha, X, y):
     return t6,
 
 
-def grad(alpha, X, y, *, check_finite=True):
+def grad(alpha, X, y, *, check_finite=None):
     """∇L, one array per parameter (alpha).
 
     Args:
         alpha: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -180,6 +190,8 @@ def grad(alpha, X, y, *, check_finite=True):
         out = _grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -212,14 +224,16 @@ def _value_and_grad(alpha, X, y):
     return t6, t11
 
 
-def value_and_grad(alpha, X, y, *, check_finite=True):
+def value_and_grad(alpha, X, y, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     Args:
         alpha: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -237,6 +251,8 @@ def value_and_grad(alpha, X, y, *, check_finite=True):
         out = _value_and_grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
@@ -270,14 +286,16 @@ def _hessian(alpha, X, y):
     return t6,
 
 
-def hessian(alpha, X, y, *, check_finite=True):
+def hessian(alpha, X, y, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order alpha.
 
     Args:
         alpha: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -295,6 +313,8 @@ def hessian(alpha, X, y, *, check_finite=True):
         out = _hessian(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(n, n)
 
 
@@ -320,7 +340,7 @@ def _hvp(alpha, v_alpha, X, y):
     return t6,
 
 
-def hvp(alpha, v_alpha, X, y, *, check_finite=True):
+def hvp(alpha, v_alpha, X, y, *, check_finite=None):
     """∇²L·v for directions v_alpha (shaped like the parameters).
 
     Args:
@@ -328,7 +348,9 @@ def hvp(alpha, v_alpha, X, y, *, check_finite=True):
         v_alpha: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     v_alpha = _array(v_alpha, 'v_alpha', 1, '(n,)')
@@ -348,6 +370,8 @@ def hvp(alpha, v_alpha, X, y, *, check_finite=True):
         out = _hvp(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(v_alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, v_alpha=v_alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -395,14 +419,16 @@ def _recover_w_par(alpha, X, y):
     return t1,
 
 
-def recover_w(alpha, X, y, *, check_finite=True):
+def recover_w(alpha, X, y, *, check_finite=None):
     """w = Xᵀ(α ⊙ y), from ∂L/∂w = 0.
 
     Args:
         alpha: array (n,)
         X: array (n, d)
         y: array (n,)
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -421,6 +447,8 @@ def recover_w(alpha, X, y, *, check_finite=True):
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_w: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
 
 

@@ -71,7 +71,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -150,7 +154,7 @@ def _loss_par(w, b, X, y, lam):
     return t6,
 
 
-def loss(w, b, X, y, lam, *, check_finite=True):
+def loss(w, b, X, y, lam, *, check_finite=None):
     """The loss L.
 
     Args:
@@ -159,7 +163,9 @@ def loss(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -180,6 +186,8 @@ def loss(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
 
 
@@ -249,7 +257,7 @@ def _grad_par(w, b, X, y, lam):
     return t5, t2
 
 
-def grad(w, b, X, y, lam, *, check_finite=True):
+def grad(w, b, X, y, lam, *, check_finite=None):
     """∇L, one array per parameter (w, b).
 
     A subgradient: at a margin yᵢzᵢ = 1 the subgradient 0 is taken for sample i.
@@ -260,7 +268,9 @@ def grad(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -281,6 +291,8 @@ def grad(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
 
 
@@ -376,7 +388,7 @@ def _value_and_grad_par(w, b, X, y, lam):
     return t9, t10, t5
 
 
-def value_and_grad(w, b, X, y, lam, *, check_finite=True):
+def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     """(L, ∇L) in one fused pass.
 
     (L, g) with g the subgradient of ``grad``.
@@ -387,7 +399,9 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
         X: array (n, d)
         y: array (n,)
         lam: float
-        check_finite: raise ValueError on NaN or inf in any argument (default True).
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -408,6 +422,8 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=True):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 

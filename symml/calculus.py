@@ -53,11 +53,24 @@ def _einsum_vjp(node: Einsum, k: int, g: Expr, batch: tuple) -> Expr:
     return make_einsum(ops, subs, b + target, sizes, node.coef)
 
 
-def _map_vjp(node: Map, k: int, g: Expr, batch: tuple) -> Expr:
+def _map_vjp(node: Map, k: int, g: Expr, batch: tuple, saved: Expr | None = None) -> Expr:
     local = sp.diff(node.expr, placeholder(k))
     if local == 0:
         return None
     op = node.operands[k]
+    if saved is not None and local.has(node.expr):
+        # the derivative reuses the named forward value, as autodiff saves outputs:
+        # tanh' = 1 − h², σ' = p(1 − p), exp' = the value itself; computed once, printed as such
+        m = len(node.operands)
+        local = local.xreplace({node.expr: placeholder(m)})
+        lm = make_map(local, [*node.operands, saved], node.shape)
+        b = [("b", j) for j in range(len(batch))]
+        s = [("s", j) for j in range(node.ndim)]
+        sizes = {("b", j): v for j, v in enumerate(batch)}
+        sizes.update({("s", j): v for j, v in enumerate(node.shape)})
+        if not batch and op.shape == node.shape:
+            return make_map(placeholder(0) * placeholder(1), [g, lm], node.shape)
+        return make_einsum([g, lm], [b + s, s], b + (s if op.shape else []), sizes)
     if not batch and op.shape == node.shape:
         return make_map(placeholder(0) * local.xreplace({placeholder(i): placeholder(i + 1) for i in range(len(node.operands))}),
                         [g, *node.operands], node.shape)
@@ -73,12 +86,16 @@ def _let_vjp(node: Let, k: int, g: Expr, batch: tuple) -> Expr:
     return g
 
 
-def vjp(node: Expr, k: int, g: Expr, batch: tuple):
-    """The adjoint of operand ``k`` of ``node`` given the node's adjoint ``g``."""
+def vjp(node: Expr, k: int, g: Expr, batch: tuple, saved: Expr | None = None):
+    """The adjoint of operand ``k`` of ``node`` given the node's adjoint ``g``.
+
+    ``saved`` is a named intermediate (``sm.let``) holding the node's own value, which an
+    elementwise derivative may reuse instead of recomputing it.
+    """
     if isinstance(node, Einsum):
         return _einsum_vjp(node, k, g, batch)
     if isinstance(node, Map):
-        return _map_vjp(node, k, g, batch)
+        return _map_vjp(node, k, g, batch, saved)
     if isinstance(node, Let):
         return _let_vjp(node, k, g, batch)
     rule = getattr(node, "vjp", None)
@@ -104,6 +121,7 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
     adj: dict[int, Expr] = {y.uid: seed}
     result: dict[int, Expr] = {}
     target_ids = {t.uid for t in targets}
+    named = {n.body.uid: n for n in order if isinstance(n, Let)}  # a value's name, for reuse in derivatives
     for node in reversed(order):
         g = adj.pop(node.uid, None)
         if g is None or is_zero(g):
@@ -115,7 +133,7 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
         for k, op in enumerate(node.operands):
             if isinstance(op, Map) and not op.operands:
                 continue  # constants have no adjoint
-            c = vjp(node, k, g, batch)
+            c = vjp(node, k, g, batch, named.get(node.uid))
             if c is not None:
                 adj[op.uid] = add(adj.get(op.uid), c)
     out = []

@@ -173,9 +173,10 @@ class Derivation:
         return head + ("\n\n" + self.notes[kernel] if kernel in self.notes else "")
 
     def _repr_latex_(self):
-        from .printing import latex
+        """Jupyter: the loss, the parameters with shapes, gradient and Hessian, the kernels."""
+        from .report_display import derivation_latex
 
-        return "$\\displaystyle L = " + latex(self.loss) + "$"
+        return derivation_latex(self)
 
     def __repr__(self):
         return f"<Derivation {self.name}: params {', '.join(p.name for p in self.params)}; kernels {', '.join(self.kernels)}>"

@@ -93,7 +93,11 @@ def _finite(**values):
         # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
         # overflow of finite values) needs the full elementwise scan
         if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; pass check_finite=False to skip this check")
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
 
 
 def _dtype(*arrays):
@@ -165,11 +169,13 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
 
     w = []
-    w.append(f"def {spec.name}({params}, *, check_finite=True):")
+    w.append(f"def {spec.name}({params}, *, check_finite=None):")
     doc = spec.doc.strip() or spec.name
     w.append(textwrap.indent('"""' + doc + '\n\nArgs:\n' + "".join(
         f"    {t.name}: {'array ' + fmt_shape(t.shape) if t.ndim else 'float'}\n" for t in spec.args
-    ) + '    check_finite: raise ValueError on NaN or inf in any argument (default True).\n"""', "    "))
+    ) + '    check_finite: True scans every argument for NaN or inf before the kernel runs; None (the\n'
+      '        default) scans them only when an output is not finite, so a NaN or inf that reaches\n'
+      '        the result is reported by name at no cost on finite data; False never scans.\n"""', "    "))
     for t in spec.args:
         v = arg_names[t.name]
         if t.ndim:
@@ -201,8 +207,9 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if arrays:
         arr_names = ", ".join(arg_names[t.name] for t in arrays)
         w.append(f"    dt = _dtype({arr_names}{',' if len(arrays) == 1 else ''})")
+    finite_call = "_finite(" + ", ".join(f"{t.name}={arg_names[t.name]}" for t in spec.args) + ")"
     w.append("    if check_finite:")
-    w.append("        _finite(" + ", ".join(f"{t.name}={arg_names[t.name]}" for t in spec.args) + ")")
+    w.append(f"        {finite_call}")
     call_args = ", ".join(
         f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
     )
@@ -216,6 +223,8 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     w.append("    except ZeroDivisionError:")
     w.append(f"        raise ValueError(\"{spec.name}: division by zero for these arguments (for example an "
              "empty class, or a zero variance)\") from None")
+    w.append("    if check_finite is None and not _outputs_finite(out):")
+    w.append(f"        {finite_call}  # name the non-finite input, if one caused it")
     w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
     return k_src + "\n\n\n" + "\n".join(w) + "\n", body.helpers
 

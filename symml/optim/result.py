@@ -44,6 +44,12 @@ class OptimizeResult:
         """The final loss, L(params)."""
         return float(self.loss_history[-1])
 
+    def _repr_html_(self):
+        """Jupyter: a table of the method, state, iterations, loss, gradient norm and parameters."""
+        from ..report_display import result_html
+
+        return result_html(self)
+
     def __repr__(self):
         state = "converged" if self.converged else ("DIVERGED" if self.diverged else "not converged")
         return (f"<OptimizeResult {self.method}: {state} after {self.n_iter} iterations, "
