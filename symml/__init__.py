@@ -18,7 +18,8 @@ from .parse import parse
 from .codegen import compile
 from .catalog import Derivation, catalog, load
 from .verify import check
-from . import optim
+from . import optim, plot
+from .report import Report, explain, report
 from .optim import fit, regularization_path, scipy_objective
 from .duality import (
     KKT, Condition, Dual, Kernel, KernelizeError, Problem, dual, eliminate, gram, kernelize, kkt, lagrangian,
@@ -32,5 +33,5 @@ __all__ = [
     "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "solve_inverse", "NoClosedForm",
     "lagrangian", "kkt", "dual", "eliminate", "solve_dual", "kernelize", "gram", "Kernel", "KernelizeError",
     "linear_kernel", "polynomial_kernel", "rbf_kernel", "Problem", "KKT", "Dual", "Condition",
-    "optim", "fit", "scipy_objective", "regularization_path", *_dsl_all,
+    "optim", "fit", "scipy_objective", "regularization_path", "plot", "explain", "report", "Report", *_dsl_all,
 ]

@@ -217,6 +217,9 @@ def render_block(rows, fmt: str) -> str:
         return "\n".join(out)
     body = []
     for head, lines in rows:
+        # "minimize over w, \xi": the variables are LaTeX, which \text{} would show verbatim
+        words, over, variables = head.partition(" over ")
+        tex = f"\\text{{{words}{over}}} {variables}" if over else f"\\text{{{head}}}"
         for k, line in enumerate(lines):
-            body.append((f"\\text{{{head}}}" if k == 0 else "") + " &\\quad " + line)
+            body.append((tex if k == 0 else "") + " &\\quad " + line)
     return "\\begin{aligned}" + " \\\\ ".join(body) + "\\end{aligned}"
