@@ -174,7 +174,7 @@ class Derivation:
 
     def _repr_latex_(self):
         """Jupyter: the loss, the parameters with shapes, gradient and Hessian, the kernels."""
-        from .report_display import derivation_latex
+        from .report.display import derivation_latex
 
         return derivation_latex(self)
 

@@ -225,6 +225,9 @@ def main(argv=None) -> int:
         return 2
     try:
         return args.func(args)
+    except BrokenPipeError:  # `symml show ... | head`: the reader left; not an error worth a traceback
+        sys.stderr.close()
+        return 0
     except UsageError as e:
         print(f"symml: error: {e}", file=sys.stderr)
         return 2

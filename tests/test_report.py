@@ -25,9 +25,9 @@ from symml.optim.result import OptimizeResult
 from symml.printing import matrix as matrix_mod
 from symml.program import program_from_outputs
 from symml.report import explain, report
-from symml.report_duality import constrained_parts, math_out_of_text
-from symml.report_doc import tex_text
-from symml.report_steps import chain_steps, has_steps, named_loss
+from symml.report.constrained import constrained_parts, math_out_of_text
+from symml.report.doc import tex_text
+from symml.report.steps import chain_steps, has_steps, named_loss
 from symml.verify import sample_inputs
 
 CATALOG = sm.catalog()

@@ -46,7 +46,7 @@ class OptimizeResult:
 
     def _repr_html_(self):
         """Jupyter: a table of the method, state, iterations, loss, gradient norm and parameters."""
-        from ..report_display import result_html
+        from ..report.display import result_html
 
         return result_html(self)
 

@@ -6,7 +6,7 @@ with the local derivative SymPy computed; the assembled gradient in matrix and i
 the Hessian; for a constrained problem, its Lagrangian, KKT conditions, the solution of
 stationarity and the dual; and the kernels it emits. Every formula is printed by
 :mod:`symml.printing` from what :mod:`symml.calculus`, :mod:`symml.program` and
-:mod:`symml.duality` produced: nothing is derived here (see :mod:`symml.report_steps` for how
+:mod:`symml.duality` produced: nothing is derived here (see :mod:`symml.report.steps` for how
 the chain-rule steps are read off the program).
 
 :func:`explain` returns a :class:`Report`, which Jupyter renders (Markdown with MathJax) and
@@ -26,15 +26,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .calculus import grad
-from .catalog import CatalogError, Derivation, load
-from .nodes import Einsum, Expr, Map, as_expr, walk
-from .printing.notation import LATEX, UNICODE
-from .program import program_from_outputs
-from .report_doc import FORMATS, Code, Display, Document, Heading, Math, Para, Table
-from .report_duality import constrained_blocks, constrained_parts
-from .report_print import Printers, index_math, loss_symbol, partial, space, stack
-from .report_steps import chain_steps, has_steps, named_loss
+from ..calculus import grad
+from ..catalog import CatalogError, Derivation, load
+from ..nodes import Einsum, Expr, Map, as_expr, walk
+from ..printing.notation import LATEX, UNICODE
+from ..program import program_from_outputs
+from .doc import FORMATS, Code, Display, Document, Heading, Math, Para, Table
+from .constrained import constrained_blocks, constrained_parts
+from .formulas import Printers, index_math, loss_symbol, partial, space, stack
+from .steps import chain_steps, has_steps, named_loss
 
 __all__ = ["explain", "report", "Report"]
 
@@ -95,8 +95,8 @@ def explain(obj) -> Report:
     Returns:
         A :class:`Report`.
     """
-    from .duality import KKT, Dual, Problem
-    from .optim.result import OptimizeResult
+    from ..duality import KKT, Dual, Problem
+    from ..optim.result import OptimizeResult
 
     if isinstance(obj, str):
         try:
@@ -111,7 +111,7 @@ def explain(obj) -> Report:
         doc.blocks += constrained_blocks(problem, dual, level=2)
         return Report(doc)
     if isinstance(obj, OptimizeResult):
-        from .report_display import result_blocks
+        from .display import result_blocks
 
         return Report(Document(f"Fit: {obj.method}", result_blocks(obj)))
     if isinstance(obj, (Expr, dict, tuple, list)):

@@ -1,7 +1,7 @@
 """Printing helpers for reports: every formula in both spellings, from :mod:`symml.printing`.
 
 A report shows each formula twice over (LaTeX for md, tex and html; unicode for text), so
-these helpers ask the project's printers for both and return a :class:`~symml.report_doc.Math`.
+these helpers ask the project's printers for both and return a :class:`~symml.report.doc.Math`.
 
 Takes: graph nodes and names. Gives: Math pairs.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .catalog import Derivation
-from .nodes import Expr
-from .printing.equations import index_form, output_lhs
-from .printing.matrix import MatrixPrinter
-from .printing.notation import LATEX, UNICODE
-from .printing.scalar import print_scalar
-from .report_doc import Math
+from ..catalog import Derivation
+from ..nodes import Expr
+from ..printing.equations import index_form, output_lhs
+from ..printing.matrix import MatrixPrinter
+from ..printing.notation import LATEX, UNICODE
+from ..printing.scalar import print_scalar
+from .doc import Math
 
 __all__ = ["Printers", "partial", "index_math", "space", "loss_symbol", "stack"]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import importlib
 import re
 
-from .catalog import Derivation
-from .printing.notation import LATEX, UNICODE
-from .report_doc import Display, Heading, Math, Para
-from .report_print import Printers
+from ..catalog import Derivation
+from ..printing.notation import LATEX, UNICODE
+from .doc import Display, Heading, Math, Para
+from .formulas import Printers
 
 __all__ = ["constrained_parts", "constrained_blocks", "math_out_of_text"]
 
@@ -25,7 +25,7 @@ def constrained_parts(d: Derivation):
     for an unconstrained model. A dual derivation's loss is the dual's, node for node (nodes are
     interned), and its loss notes hold the dual's printout, which tells apart duals that share
     an objective (the hard- and soft-margin SVM)."""
-    from .duality import Dual, Problem
+    from ..duality import Dual, Problem
 
     if not d.source:
         return None, None
@@ -47,7 +47,7 @@ def constrained_parts(d: Derivation):
 
 
 def constrained_blocks(problem, dual, level: int) -> list:
-    from .duality import kkt
+    from ..duality import kkt
 
     def block(obj):
         return Display(Math(math_out_of_text(obj.render("latex")), obj.render("unicode")))

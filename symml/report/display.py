@@ -17,11 +17,11 @@ import html
 
 import numpy as np
 
-from .printing.equations import output_lhs
-from .printing.matrix import MatrixPrinter
-from .printing.notation import LATEX
-from .program import program_from_outputs
-from .report_doc import Para, Table
+from ..printing.equations import output_lhs
+from ..printing.matrix import MatrixPrinter
+from ..printing.notation import LATEX
+from ..program import program_from_outputs
+from .doc import Para, Table
 
 __all__ = ["derivation_latex", "result_html", "result_blocks"]
 
@@ -42,8 +42,8 @@ def derivation_latex(d) -> str:
     >>> [k in text for k in (r"\\text{parameters}", r"\\frac{\\partial L}{\\partial w}", r"\\mathtt{closed\\_form}")]
     [True, True, True]
     """
-    from .report_print import loss_symbol, partial, space
-    from .report_steps import has_steps
+    from .formulas import loss_symbol, partial, space
+    from .steps import has_steps
 
     f = loss_symbol(d)
     fl = LATEX.name(f).text

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .calculus import rebuild
-from .nodes import Einsum, Expr, Eye, Let, Map, Tensor, make_map, placeholder, walk
-from .program import Program, Step
+from ..calculus import rebuild
+from ..nodes import Einsum, Expr, Eye, Let, Map, Tensor, make_map, placeholder, walk
+from ..program import Program, Step
 
 __all__ = ["named_loss", "has_steps", "chain_steps", "ChainStep", "Local", "ADJOINT_PREFIX"]
 
