@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'mle', 'recover_p', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -138,6 +177,10 @@ def loss(nu, R, *, check_finite=None):
         out = _loss(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
@@ -213,6 +256,10 @@ def grad(nu, R, *, check_finite=None):
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
@@ -276,6 +323,10 @@ def value_and_grad(nu, R, *, check_finite=None):
         out = _value_and_grad(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -349,6 +400,10 @@ def hessian(nu, R, *, check_finite=None):
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
@@ -424,6 +479,10 @@ def hvp(nu, v_nu, R, *, check_finite=None):
         out = fn(nu, v_nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, v_nu=v_nu, R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, v_nu=v_nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
@@ -471,6 +530,10 @@ def mle(R, *, check_finite=None):
         out = _mle(np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(R=R)  # name the non-finite input, if one caused it
     return out[0]
@@ -544,6 +607,10 @@ def recover_p(nu, R, *, check_finite=None):
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_p: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, R=R)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, R=R)  # name the non-finite input, if one caused it
     return out[0]
@@ -589,3 +656,5 @@ def hessp(theta, p, R):
 
 
 SYMML_INPUT_HASH = 'd5affb25b0e595d5cbc0bebf3c268e4c858e08cc372bb9e40dd07ed9f2dde7c8'
+_warn_if_stale(__file__, 'derivations/categorical_mle.py', '795723312c0dc5c18b13fd2eadabd8173575606c91b74ab97fee362db6727d16')
+SYMML_SOURCE_HASH = '3f0125fed689d9713e9c93e9ce77ec054304622c838c0cd5997fb93f47ee41be'

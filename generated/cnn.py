@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -179,16 +218,23 @@ def _loss(Kc, b, V, c, X, Y):
             z[i0, i1] = t7[i0, i1] + t8[i0, i1]
     t10 = z
     t11 = np.empty((N,), dtype=dt)
+    t11_m = np.empty((N,), dtype=dt)
+    t11_l = np.empty((N,), dtype=dt)
     for i0 in range(N):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t10[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t10[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t10[i0, j_] > m_:
+                m_ = t10[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t10[i0, j_] - m_)
-        t11[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t10[i0, j_] - m_)
+        t11_m[i0] = m_
+        t11_l[i0] = np.log1p(s_)
+        t11[i0] = m_ + t11_l[i0]
     t13 = np.empty((N,), dtype=dt)
     for j0 in range(N):
         t13[j0] = t11[j0]
@@ -199,7 +245,7 @@ def _loss(Kc, b, V, c, X, Y):
     t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t14[i0, i1] = Y[i0, i1] * (t10[i0, i1] - t12[i0, i1])
+            t14[i0, i1] = ((t10[i0, i1] - t11_m[i0]) - t11_l[i0]) * Y[i0, i1]
     t15 = 0.0
     for j0 in range(N):
         for j1 in range(K):
@@ -259,6 +305,10 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=None):
         out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0]
@@ -351,16 +401,23 @@ def _grad(Kc, b, V, c, X, Y):
             z[i0, i1] = t7[i0, i1] + t8[i0, i1]
     t10 = z
     t11 = np.empty((N,), dtype=dt)
+    t11_m = np.empty((N,), dtype=dt)
+    t11_l = np.empty((N,), dtype=dt)
     for i0 in range(N):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t10[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t10[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t10[i0, j_] > m_:
+                m_ = t10[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t10[i0, j_] - m_)
-        t11[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t10[i0, j_] - m_)
+        t11_m[i0] = m_
+        t11_l[i0] = np.log1p(s_)
+        t11[i0] = m_ + t11_l[i0]
     t13 = np.empty((N,), dtype=dt)
     for j0 in range(N):
         t13[j0] = t11[j0]
@@ -371,7 +428,7 @@ def _grad(Kc, b, V, c, X, Y):
     t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(t10[i0, i1] - t12[i0, i1])
+            t14[i0, i1] = np.exp(((t10[i0, i1] - t11_m[i0]) - t11_l[i0]))
     t15 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
@@ -507,6 +564,10 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=None):
         out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
@@ -599,16 +660,23 @@ def _value_and_grad(Kc, b, V, c, X, Y):
             z[i0, i1] = t7[i0, i1] + t8[i0, i1]
     t10 = z
     t11 = np.empty((N,), dtype=dt)
+    t11_m = np.empty((N,), dtype=dt)
+    t11_l = np.empty((N,), dtype=dt)
     for i0 in range(N):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t10[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t10[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t10[i0, j_] > m_:
+                m_ = t10[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t10[i0, j_] - m_)
-        t11[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t10[i0, j_] - m_)
+        t11_m[i0] = m_
+        t11_l[i0] = np.log1p(s_)
+        t11[i0] = m_ + t11_l[i0]
     t13 = np.empty((N,), dtype=dt)
     for j0 in range(N):
         t13[j0] = t11[j0]
@@ -619,7 +687,7 @@ def _value_and_grad(Kc, b, V, c, X, Y):
     t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t14[i0, i1] = Y[i0, i1] * (t10[i0, i1] - t12[i0, i1])
+            t14[i0, i1] = ((t10[i0, i1] - t11_m[i0]) - t11_l[i0]) * Y[i0, i1]
     t15 = 0.0
     for j0 in range(N):
         for j1 in range(K):
@@ -628,7 +696,7 @@ def _value_and_grad(Kc, b, V, c, X, Y):
     t17 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t17[i0, i1] = np.exp(t10[i0, i1] - t12[i0, i1])
+            t17[i0, i1] = np.exp(((t10[i0, i1] - t11_m[i0]) - t11_l[i0]))
     t18 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
@@ -764,9 +832,15 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
 SYMML_INPUT_HASH = '324d5a570ba21ef59a4f4bff3ac6093f883d9fb4aadb16834be3f6757ce0f7bb'
+_warn_if_stale(__file__, 'derivations/cnn.py', '55b346f78dac1bff40dbd182e4dca711521233705b817b5e1467fc012c9e75d0')
+SYMML_SOURCE_HASH = '76fe25bb1a1e334fc6a09cceedd5057948191133c844fa61b3ef7898151b6d21'

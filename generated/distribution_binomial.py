@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'mle', 'fisher', 'fun', 'jac', 'hess']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -110,7 +149,7 @@ def _loss(p, x, m):
         t1_acc = 0.0
         for r_ in range(lo_, hi_):
             c_0 = m - x[r_]
-            t2 = x[r_] * np.log(p) + c_0 * np.log(1.0 - p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
+            t2 = x[r_] * np.log(p) + c_0 * np.log1p(-p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
             t1_acc += t2
         t1_part[ch_] = t1_acc
     t1 = np.sum(t1_part)
@@ -132,7 +171,7 @@ def _loss_par(p, x, m):
         t1_acc = 0.0
         for r_ in range(lo_, hi_):
             c_0 = m - x[r_]
-            t2 = x[r_] * np.log(p) + c_0 * np.log(1.0 - p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
+            t2 = x[r_] * np.log(p) + c_0 * np.log1p(-p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
             t1_acc += t2
         t1_part[ch_] = t1_acc
     t1 = np.sum(t1_part)
@@ -164,6 +203,10 @@ def loss(p, x, m, *, check_finite=None):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(p=p, x=x, m=m)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return out[0]
@@ -233,6 +276,10 @@ def grad(p, x, m, *, check_finite=None):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(p=p, x=x, m=m)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return out[0]
@@ -254,7 +301,7 @@ def _value_and_grad(p, x, m):
         t2_acc = 0.0
         for r_ in range(lo_, hi_):
             c_0 = m - x[r_]
-            t3 = x[r_] * np.log(p) + c_0 * np.log(1.0 - p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
+            t3 = x[r_] * np.log(p) + c_0 * np.log1p(-p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
             t1_acc += t3
             t4 = x[r_] / p + (m - x[r_]) / ((p - 1.0))
             t2_acc += t4
@@ -282,7 +329,7 @@ def _value_and_grad_par(p, x, m):
         t2_acc = 0.0
         for r_ in range(lo_, hi_):
             c_0 = m - x[r_]
-            t3 = x[r_] * np.log(p) + c_0 * np.log(1.0 - p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
+            t3 = x[r_] * np.log(p) + c_0 * np.log1p(-p) + _lgamma(m + 1.0) - _lgamma(x[r_] + 1.0) - _lgamma(c_0 + 1.0)
             t1_acc += t3
             t4 = x[r_] / p + (m - x[r_]) / ((p - 1.0))
             t2_acc += t4
@@ -318,6 +365,10 @@ def value_and_grad(p, x, m, *, check_finite=None):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(p=p, x=x, m=m)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -387,6 +438,10 @@ def hessian(p, x, m, *, check_finite=None):
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(p=p, x=x, m=m)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(p=p, x=x, m=m)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
@@ -454,6 +509,10 @@ def mle(x, m, *, check_finite=None):
         out = fn(np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(x=x, m=m)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(x=x, m=m)  # name the non-finite input, if one caused it
     return out[0]
@@ -486,6 +545,10 @@ def fisher(p, m, *, check_finite=None):
         out = _fisher(p, m)
     except ZeroDivisionError:
         raise ValueError("fisher: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(p=p, m=m)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(p=p, m=m)  # name the non-finite input, if one caused it
     return out[0]
@@ -525,3 +588,5 @@ def hess(theta, x, m):
 
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
+_warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
+SYMML_SOURCE_HASH = '71123c1e0810150c3b13df38fc8e275bff453264779a1b470ee6eb6ee13d0c7e'

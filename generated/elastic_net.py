@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'objective', 'prox_step', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -183,6 +222,10 @@ def loss(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out[0]
@@ -295,6 +338,10 @@ def grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out
@@ -433,6 +480,10 @@ def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -547,6 +598,10 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
@@ -666,6 +721,10 @@ def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out
@@ -779,6 +838,10 @@ def objective(w, b, X, y, alpha, rho, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho)
     except ZeroDivisionError:
         raise ValueError("objective: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho)  # name the non-finite input, if one caused it
     return out[0]
@@ -892,6 +955,10 @@ def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("prox_step: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)  # name the non-finite input, if one caused it
     return out
@@ -940,3 +1007,5 @@ def hessp(theta, p, X, y, alpha, rho, eta):
 
 
 SYMML_INPUT_HASH = 'df76dd14116c9ea793e4c0bf08e3910f2e06a788ab41700242568a0fbf55e708'
+_warn_if_stale(__file__, 'derivations/elastic_net.py', '584a37e748d06959824c7d8f2c8070f86b029589ca2e257d282d09814eeb2c7b')
+SYMML_SOURCE_HASH = 'abee313fcd18013790b234641137d7eb340991cbdc72e9b4d606dd113d8a9237'

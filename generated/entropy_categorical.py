@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -90,16 +129,23 @@ def _loss(a):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -110,7 +156,7 @@ def _loss(a):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -150,6 +196,10 @@ def loss(a, *, check_finite=None):
         out = _loss(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a)  # name the non-finite input, if one caused it
     return out[0]
@@ -163,16 +213,23 @@ def _grad(a):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -183,7 +240,7 @@ def _grad(a):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -207,7 +264,7 @@ def _grad(a):
     t9 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t9[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t9[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t10 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -243,6 +300,10 @@ def grad(a, *, check_finite=None):
         out = _grad(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a)  # name the non-finite input, if one caused it
     return out[0]
@@ -256,16 +317,23 @@ def _value_and_grad(a):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -276,7 +344,7 @@ def _value_and_grad(a):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -309,7 +377,7 @@ def _value_and_grad(a):
     t12 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t12[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t13 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -345,6 +413,10 @@ def value_and_grad(a, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -358,16 +430,23 @@ def _hessian(a):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -378,7 +457,7 @@ def _hessian(a):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -402,7 +481,7 @@ def _hessian(a):
     t9 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t9[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t9[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t10 = np.eye(n, dtype=dt)
     t11 = np.eye(K, dtype=dt)
     t13 = np.empty((n, K), dtype=dt)
@@ -487,7 +566,7 @@ def _hessian(a):
     t25 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = -np.exp(a[i0, i1] - t2[i0, i1])
+            t25[i0, i1] = -np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t27 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
@@ -557,6 +636,10 @@ def hessian(a, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape((K * n), (K * n))
@@ -570,16 +653,23 @@ def _hvp(a, v_a):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -590,7 +680,7 @@ def _hvp(a, v_a):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -621,7 +711,7 @@ def _hvp(a, v_a):
     t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t10[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t12 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
@@ -655,7 +745,7 @@ def _hvp(a, v_a):
     t17 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t17[i0, i1] = -t9[i0, i1] * np.exp(a[i0, i1] - t2[i0, i1]) - t16[i0, i1]
+            t17[i0, i1] = -t9[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) - t16[i0, i1]
     t18 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -666,7 +756,7 @@ def _hvp(a, v_a):
     t19 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t19[i0, i1] = t9[i0, i1] * np.exp(a[i0, i1] - t2[i0, i1]) + t16[i0, i1] + t18[i0, i1]
+            t19[i0, i1] = t9[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) + t16[i0, i1] + t18[i0, i1]
     return t19,
 
 
@@ -695,9 +785,15 @@ def hvp(a, v_a, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(v_a, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a, v_a=v_a)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a, v_a=v_a)  # name the non-finite input, if one caused it
     return out[0]
 
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
+_warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
+SYMML_SOURCE_HASH = '252f745a47a0b6f8f475ce09bd5aa353e18afc877f9e30fc11f63b0119262daa'

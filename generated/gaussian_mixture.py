@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'responsibilities', 'em_step']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -90,18 +129,23 @@ def _loss(M, a, L, X):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -182,16 +226,23 @@ def _loss(M, a, L, X):
             log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
     t19 = log_joint
     t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t19[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t19[i0, j_] - m_)
-        t20[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
     t21 = 0.0
     for j0 in range(n):
         t21 += t20[j0]
@@ -235,6 +286,10 @@ def loss(M, a, L, X, *, check_finite=None):
         out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0]
@@ -248,18 +303,23 @@ def _grad(M, a, L, X):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -340,16 +400,23 @@ def _grad(M, a, L, X):
             log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
     t19 = log_joint
     t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t19[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t19[i0, j_] - m_)
-        t20[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
     t22 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t22[j0] = t20[j0]
@@ -360,7 +427,7 @@ def _grad(M, a, L, X):
     t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = np.exp(t19[i0, i1] - t21[i0, i1])
+            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
     delta_log_joint = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -412,7 +479,7 @@ def _grad(M, a, L, X):
         t32[j0] = acc_
     t33 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t33[i0] = np.exp(a[i0] - t1)
+        t33[i0] = np.exp(((a[i0] - t1_m) - t1_l))
     t34 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
@@ -495,6 +562,10 @@ def grad(M, a, L, X, *, check_finite=None):
         out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out
@@ -508,18 +579,23 @@ def _value_and_grad(M, a, L, X):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -600,16 +676,23 @@ def _value_and_grad(M, a, L, X):
             log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
     t19 = log_joint
     t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t19[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t19[i0, j_] - m_)
-        t20[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
     t21 = 0.0
     for j0 in range(n):
         t21 += t20[j0]
@@ -624,7 +707,7 @@ def _value_and_grad(M, a, L, X):
     t25 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = np.exp(t19[i0, i1] - t23[i0, i1])
+            t25[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
     delta_log_joint = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -676,7 +759,7 @@ def _value_and_grad(M, a, L, X):
         t34[j0] = acc_
     t35 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t35[i0] = np.exp(a[i0] - t1)
+        t35[i0] = np.exp(((a[i0] - t1_m) - t1_l))
     t36 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
@@ -757,6 +840,10 @@ def value_and_grad(M, a, L, X, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -770,18 +857,23 @@ def _responsibilities(M, a, L, X):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -862,16 +954,23 @@ def _responsibilities(M, a, L, X):
             log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
     t19 = log_joint
     t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t19[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t19[i0, j_] - m_)
-        t20[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
     t22 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t22[j0] = t20[j0]
@@ -882,7 +981,7 @@ def _responsibilities(M, a, L, X):
     t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = np.exp(t19[i0, i1] - t21[i0, i1])
+            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
     return t23,
 
 
@@ -920,6 +1019,10 @@ def responsibilities(M, a, L, X, *, check_finite=None):
         out = _responsibilities(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("responsibilities: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0]
@@ -933,18 +1036,23 @@ def _em_step(M, a, L, X):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -1025,16 +1133,23 @@ def _em_step(M, a, L, X):
             log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
     t19 = log_joint
     t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t19[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t19[i0, j_] - m_)
-        t20[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
     t22 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t22[j0] = t20[j0]
@@ -1045,7 +1160,7 @@ def _em_step(M, a, L, X):
     t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = np.exp(t19[i0, i1] - t21[i0, i1])
+            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
     t24 = 0.0
     for j0 in range(n):
         for j1 in range(K):
@@ -1170,9 +1285,15 @@ def em_step(M, a, L, X, *, check_finite=None):
         out = _em_step(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("em_step: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out
 
 
 SYMML_INPUT_HASH = '68fde96783cffd14c45cb04fdc91f70d9a162cf6bc949afd12118eb6e3e45c57'
+_warn_if_stale(__file__, 'derivations/gaussian_mixture.py', '8330818771bcd32df816d2912e0a278f2a3270d409a3050e021ea8ff089a750b')
+SYMML_SOURCE_HASH = '51a208eaaf1437f1042b8c5479c92a6313487fff4921cbf785fee2887a2a356d'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'mle', 'fun', 'jac']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -90,18 +129,23 @@ def _loss(M, V, a, X, Y):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -197,6 +241,10 @@ def loss(M, V, a, X, Y, *, check_finite=None):
         out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, V=V, a=a, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0]
@@ -281,18 +329,23 @@ def _grad(M, V, a, X, Y):
         for j1 in range(n):
             acc_ += t1[j1, j0]
         t14[j0] = acc_
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t15 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t15_m = m_
+    t15_l = np.log1p(s_)
+    t15 = m_ + t15_l
     t16 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t16[i0] = np.exp(a[i0] - t15)
+        t16[i0] = np.exp(((a[i0] - t15_m) - t15_l))
     t17 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
@@ -343,6 +396,10 @@ def grad(M, V, a, X, Y, *, check_finite=None):
         out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, V=V, a=a, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
@@ -356,18 +413,23 @@ def _value_and_grad(M, V, a, X, Y):
     K = M.shape[0]
     d = M.shape[1]
     n = X.shape[0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, a[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(a[j_] - m_)
-    t1 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t2[i0] = a[i0] - t1
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
     t4 = np.empty((K,), dtype=dt)
     for j1 in range(K):
         t4[j1] = t2[j1]
@@ -469,7 +531,7 @@ def _value_and_grad(M, V, a, X, Y):
         t23[j0] = acc_
     t24 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t24[i0] = np.exp(a[i0] - t1)
+        t24[i0] = np.exp(((a[i0] - t1_m) - t1_l))
     t25 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
@@ -520,6 +582,10 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, V=V, a=a, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -603,6 +669,10 @@ def mle(X, Y, *, check_finite=None):
         out = _mle(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
@@ -643,3 +713,5 @@ def jac(theta, X, Y):
 
 
 SYMML_INPUT_HASH = '2bf624f1b68bcdd8201b07acadbac48671be003889f8d31824360bd8470cb993'
+_warn_if_stale(__file__, 'derivations/gaussian_naive_bayes.py', 'b112ec319a6b2c952058f7d8ffd761584a50f7a86cd043c3acaa36cefff49687')
+SYMML_SOURCE_HASH = '326af54ba85db031a97a8eef55dd22ab3d5dec929286ee98a3c6ef2b83661289'

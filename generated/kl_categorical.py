@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -90,16 +129,23 @@ def _loss(a, c):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -110,7 +156,7 @@ def _loss(a, c):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -118,16 +164,23 @@ def _loss(a, c):
             p[i0, i1] = np.exp(t4[i0, i1])
     t5 = p
     t6 = np.empty((n,), dtype=dt)
+    t6_m = np.empty((n,), dtype=dt)
+    t6_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, c[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = c[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if c[i0, j_] > m_:
+                m_ = c[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(c[i0, j_] - m_)
-        t6[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(c[i0, j_] - m_)
+        t6_m[i0] = m_
+        t6_l[i0] = np.log1p(s_)
+        t6[i0] = m_ + t6_l[i0]
     t8 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t8[j0] = t6[j0]
@@ -138,7 +191,7 @@ def _loss(a, c):
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = c[i0, i1] - t7[i0, i1]
+            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
     t9 = log_q
     t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -176,6 +229,10 @@ def loss(a, c, *, check_finite=None):
         out = _loss(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a, c=c)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a, c=c)  # name the non-finite input, if one caused it
     return out[0]
@@ -189,16 +246,23 @@ def _grad(a, c):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -209,7 +273,7 @@ def _grad(a, c):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -217,16 +281,23 @@ def _grad(a, c):
             p[i0, i1] = np.exp(t4[i0, i1])
     t5 = p
     t6 = np.empty((n,), dtype=dt)
+    t6_m = np.empty((n,), dtype=dt)
+    t6_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, c[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = c[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if c[i0, j_] > m_:
+                m_ = c[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(c[i0, j_] - m_)
-        t6[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(c[i0, j_] - m_)
+        t6_m[i0] = m_
+        t6_l[i0] = np.log1p(s_)
+        t6[i0] = m_ + t6_l[i0]
     t8 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t8[j0] = t6[j0]
@@ -237,7 +308,7 @@ def _grad(a, c):
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = c[i0, i1] - t7[i0, i1]
+            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
     t9 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -256,7 +327,7 @@ def _grad(a, c):
     t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t13[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -280,7 +351,7 @@ def _grad(a, c):
     t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(c[i0, i1] - t7[i0, i1])
+            t18[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
     t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -320,6 +391,10 @@ def grad(a, c, *, check_finite=None):
         out = _grad(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a, c=c)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a, c=c)  # name the non-finite input, if one caused it
     return out
@@ -333,16 +408,23 @@ def _value_and_grad(a, c):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -353,7 +435,7 @@ def _value_and_grad(a, c):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -361,16 +443,23 @@ def _value_and_grad(a, c):
             p[i0, i1] = np.exp(t4[i0, i1])
     t5 = p
     t6 = np.empty((n,), dtype=dt)
+    t6_m = np.empty((n,), dtype=dt)
+    t6_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, c[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = c[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if c[i0, j_] > m_:
+                m_ = c[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(c[i0, j_] - m_)
-        t6[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(c[i0, j_] - m_)
+        t6_m[i0] = m_
+        t6_l[i0] = np.log1p(s_)
+        t6[i0] = m_ + t6_l[i0]
     t8 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t8[j0] = t6[j0]
@@ -381,7 +470,7 @@ def _value_and_grad(a, c):
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = c[i0, i1] - t7[i0, i1]
+            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
     t9 = log_q
     t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -408,7 +497,7 @@ def _value_and_grad(a, c):
     t15 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t15[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t15[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -432,7 +521,7 @@ def _value_and_grad(a, c):
     t20 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t20[i0, i1] = np.exp(c[i0, i1] - t7[i0, i1])
+            t20[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
     t21 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -472,6 +561,10 @@ def value_and_grad(a, c, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a, c=c)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a, c=c)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -485,16 +578,23 @@ def _hessian(a, c):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -505,7 +605,7 @@ def _hessian(a, c):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -513,16 +613,23 @@ def _hessian(a, c):
             p[i0, i1] = np.exp(t4[i0, i1])
     t5 = p
     t6 = np.empty((n,), dtype=dt)
+    t6_m = np.empty((n,), dtype=dt)
+    t6_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, c[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = c[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if c[i0, j_] > m_:
+                m_ = c[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(c[i0, j_] - m_)
-        t6[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(c[i0, j_] - m_)
+        t6_m[i0] = m_
+        t6_l[i0] = np.log1p(s_)
+        t6[i0] = m_ + t6_l[i0]
     t8 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t8[j0] = t6[j0]
@@ -533,7 +640,7 @@ def _hessian(a, c):
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = c[i0, i1] - t7[i0, i1]
+            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
     t9 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -552,7 +659,7 @@ def _hessian(a, c):
     t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t13[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t14 = np.eye(n, dtype=dt)
     t15 = np.eye(K, dtype=dt)
     t17 = np.empty((n, K), dtype=dt)
@@ -631,7 +738,7 @@ def _hessian(a, c):
     t28 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t28[i0, i1] = -np.exp(a[i0, i1] - t2[i0, i1])
+            t28[i0, i1] = -np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t30 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
@@ -687,7 +794,7 @@ def _hessian(a, c):
     t37 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t37[i0, i1] = np.exp(c[i0, i1] - t7[i0, i1])
+            t37[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
     t38 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -780,7 +887,7 @@ def _hessian(a, c):
     t52 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t52[i0, i1] = -np.exp(c[i0, i1] - t7[i0, i1])
+            t52[i0, i1] = -np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
     t54 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j1 in range(K):
@@ -833,6 +940,10 @@ def hessian(a, c, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a, c=c)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a, c=c)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape((K * n), (K * n)), np.asarray(out[1]).reshape((K * n), (K * n))], [np.asarray(out[2]).reshape((K * n), (K * n)), np.asarray(out[3]).reshape((K * n), (K * n))]])
@@ -846,16 +957,23 @@ def _hvp(a, c, v_a, v_c):
     K = a.shape[1]
     n = a.shape[0]
     t1 = np.empty((n,), dtype=dt)
+    t1_m = np.empty((n,), dtype=dt)
+    t1_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, a[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = a[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if a[i0, j_] > m_:
+                m_ = a[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(a[i0, j_] - m_)
-        t1[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(a[i0, j_] - m_)
+        t1_m[i0] = m_
+        t1_l[i0] = np.log1p(s_)
+        t1[i0] = m_ + t1_l[i0]
     t3 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t3[j0] = t1[j0]
@@ -866,7 +984,7 @@ def _hvp(a, c, v_a, v_c):
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = a[i0, i1] - t2[i0, i1]
+            log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
     t4 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -874,16 +992,23 @@ def _hvp(a, c, v_a, v_c):
             p[i0, i1] = np.exp(t4[i0, i1])
     t5 = p
     t6 = np.empty((n,), dtype=dt)
+    t6_m = np.empty((n,), dtype=dt)
+    t6_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, c[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = c[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if c[i0, j_] > m_:
+                m_ = c[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(c[i0, j_] - m_)
-        t6[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(c[i0, j_] - m_)
+        t6_m[i0] = m_
+        t6_l[i0] = np.log1p(s_)
+        t6[i0] = m_ + t6_l[i0]
     t8 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t8[j0] = t6[j0]
@@ -894,7 +1019,7 @@ def _hvp(a, c, v_a, v_c):
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = c[i0, i1] - t7[i0, i1]
+            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
     t9 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
@@ -920,7 +1045,7 @@ def _hvp(a, c, v_a, v_c):
     t14 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(a[i0, i1] - t2[i0, i1])
+            t14[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
     t16 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
@@ -944,7 +1069,7 @@ def _hvp(a, c, v_a, v_c):
     t19 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t19[i0, i1] = np.exp(c[i0, i1] - t7[i0, i1])
+            t19[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
     t21 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
@@ -973,7 +1098,7 @@ def _hvp(a, c, v_a, v_c):
     t25 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = -t13[i0, i1] * np.exp(a[i0, i1] - t2[i0, i1]) - t24[i0, i1]
+            t25[i0, i1] = -t13[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) - t24[i0, i1]
     t26 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -984,7 +1109,7 @@ def _hvp(a, c, v_a, v_c):
     t27 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t27[i0, i1] = t13[i0, i1] * np.exp(a[i0, i1] - t2[i0, i1]) + t24[i0, i1] + t26[i0, i1]
+            t27[i0, i1] = t13[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) + t24[i0, i1] + t26[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
@@ -1009,7 +1134,7 @@ def _hvp(a, c, v_a, v_c):
     t32 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t32[i0, i1] = -t30[i0, i1] * np.exp(c[i0, i1] - t7[i0, i1]) - t31[i0, i1]
+            t32[i0, i1] = -t30[i0, i1] * np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0])) - t31[i0, i1]
     t33 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -1020,7 +1145,7 @@ def _hvp(a, c, v_a, v_c):
     t34 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t34[i0, i1] = t30[i0, i1] * np.exp(c[i0, i1] - t7[i0, i1]) + t31[i0, i1] + t33[i0, i1]
+            t34[i0, i1] = t30[i0, i1] * np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0])) + t31[i0, i1] + t33[i0, i1]
     return t27, t34
 
 
@@ -1057,9 +1182,15 @@ def hvp(a, c, v_a, v_c, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_a, dtype=dt), np.ascontiguousarray(v_c, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(a=a, c=c, v_a=v_a, v_c=v_c)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(a=a, c=c, v_a=v_a, v_c=v_c)  # name the non-finite input, if one caused it
     return out
 
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
+_warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
+SYMML_SOURCE_HASH = '8806a271f79a7df02ad09fac1009f8f8aa1ee33c5bf12bd5844d64171ff08090'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -82,6 +121,30 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
+@njit(cache=True)
+def _logdet(A):
+    # (log det A, 0), or (nan, 1) for a symmetric A that is not positive definite, or (nan, 2) for a
+    # non-symmetric A with det A <= 0. A symmetric A goes through Cholesky, 2 Σ log L_jj: half LU's
+    # work, no sign to track, and it fails exactly when A is not SPD. A non-symmetric A (a
+    # finite-difference step off the symmetric matrices, say) goes through LU.
+    n = A.shape[0]
+    if not np.all(np.isfinite(A)):
+        return np.nan, 0  # NaN in, NaN out: the wrapper names the input that carried it
+    for i in range(n):
+        for j in range(i):
+            if A[i, j] != A[j, i]:
+                sign, val = np.linalg.slogdet(A)
+                return (val, 0) if sign > 0 else (np.nan, 2)
+    try:
+        L = np.linalg.cholesky(np.ascontiguousarray(A))
+    except Exception:
+        return np.nan, 1
+    s = 0.0
+    for j in range(n):
+        s += np.log(L[j, j])
+    return 2.0 * s, 0
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(mu0, S0, mu1, S1):
     # inputs: mu0 (d,), S0 (d, d), mu1 (d,), S1 (d, d)
@@ -98,12 +161,16 @@ def _loss(mu0, S0, mu1, S1):
         t3[i0] = mu1[i0] - mu0[i0]
     t5 = np.dot(t3, t1)
     t4 = np.dot(t3, t5)
-    t6_sign, t6 = np.linalg.slogdet(S1)
-    if t6_sign <= 0:
-        t6 = np.nan  # log det is real only for a positive determinant
-    t7_sign, t7 = np.linalg.slogdet(S0)
-    if t7_sign <= 0:
-        t7 = np.nan  # log det is real only for a positive determinant
+    t6, t6_bad = _logdet(S1)
+    if t6_bad == 1:
+        raise ValueError("logdet: S1 is symmetric but not positive definite (its Cholesky factorization failed); expected an SPD matrix")
+    if t6_bad == 2:
+        raise ValueError("logdet: S1 has a determinant <= 0, so log det is not real; expected an SPD matrix")
+    t7, t7_bad = _logdet(S0)
+    if t7_bad == 1:
+        raise ValueError("logdet: S0 is symmetric but not positive definite (its Cholesky factorization failed); expected an SPD matrix")
+    if t7_bad == 2:
+        raise ValueError("logdet: S0 has a determinant <= 0, so log det is not real; expected an SPD matrix")
     t8 = 0.5 * (-d + t2 + t4 + t6 - t7)
     return t8,
 
@@ -138,6 +205,10 @@ def loss(mu0, S0, mu1, S1, *, check_finite=None):
         out = _loss(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)  # name the non-finite input, if one caused it
     return out[0]
@@ -228,6 +299,10 @@ def grad(mu0, S0, mu1, S1, *, check_finite=None):
         out = _grad(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)  # name the non-finite input, if one caused it
     return out
@@ -249,12 +324,16 @@ def _value_and_grad(mu0, S0, mu1, S1):
         t3[i0] = mu1[i0] - mu0[i0]
     t5 = np.dot(t3, t1)
     t4 = np.dot(t3, t5)
-    t6_sign, t6 = np.linalg.slogdet(S1)
-    if t6_sign <= 0:
-        t6 = np.nan  # log det is real only for a positive determinant
-    t7_sign, t7 = np.linalg.slogdet(S0)
-    if t7_sign <= 0:
-        t7 = np.nan  # log det is real only for a positive determinant
+    t6, t6_bad = _logdet(S1)
+    if t6_bad == 1:
+        raise ValueError("logdet: S1 is symmetric but not positive definite (its Cholesky factorization failed); expected an SPD matrix")
+    if t6_bad == 2:
+        raise ValueError("logdet: S1 has a determinant <= 0, so log det is not real; expected an SPD matrix")
+    t7, t7_bad = _logdet(S0)
+    if t7_bad == 1:
+        raise ValueError("logdet: S0 is symmetric but not positive definite (its Cholesky factorization failed); expected an SPD matrix")
+    if t7_bad == 2:
+        raise ValueError("logdet: S0 has a determinant <= 0, so log det is not real; expected an SPD matrix")
     t8 = 0.5 * (-d + t2 + t4 + t6 - t7)
     t9 = np.dot(t1, t3)
     t9 = 0.5 * t9
@@ -331,9 +410,15 @@ def value_and_grad(mu0, S0, mu1, S1, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(mu0, dtype=dt), np.ascontiguousarray(S0, dtype=dt), np.ascontiguousarray(mu1, dtype=dt), np.ascontiguousarray(S1, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(mu0=mu0, S0=S0, mu1=mu1, S1=S1)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
+_warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
+SYMML_SOURCE_HASH = '45d057f63f35369c610487842b63956d7aa866d267ae011e7c12908858c392a9'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form', 'multiplier', 'recover_w', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -129,6 +168,10 @@ def loss(nu, X, y, *, check_finite=None):
         out = _loss(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -180,6 +223,10 @@ def grad(nu, X, y, *, check_finite=None):
         out = _grad(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -236,6 +283,10 @@ def value_and_grad(nu, X, y, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -286,6 +337,10 @@ def hessian(nu, X, y, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, X=X, y=y)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(n, n)
@@ -340,6 +395,10 @@ def hvp(nu, v_nu, X, y, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(v_nu, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, v_nu=v_nu, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, v_nu=v_nu, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -383,6 +442,10 @@ def closed_form(X, y, *, check_finite=None):
         out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -427,6 +490,10 @@ def multiplier(X, y, *, check_finite=None):
         out = _multiplier(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("multiplier: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -505,6 +572,10 @@ def recover_w(nu, X, *, check_finite=None):
         out = fn(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_w: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(nu=nu, X=X)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(nu=nu, X=X)  # name the non-finite input, if one caused it
     return out[0]
@@ -551,3 +622,5 @@ def hessp(theta, p, X, y):
 
 
 SYMML_INPUT_HASH = '0fbe35cf8d9805a77d090079bdb24b3bfa6420ba3fe48845632f9c31c2b1d68b'
+_warn_if_stale(__file__, 'derivations/least_norm.py', '89256794e8e4d4763b973ffcbbd245d30fc35d224362b5bc901d7f49306ea9f7')
+SYMML_SOURCE_HASH = '10ef849b72f23b6eabdc81cf3cd0e3fbde526745b05b1d447239026bb25969e5'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -191,6 +230,10 @@ def loss(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
@@ -294,6 +337,10 @@ def grad(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -425,6 +472,10 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -455,8 +506,8 @@ def _hessian(w, b, X, y, lam):
             t7 = 0.0
             for k1_ in range(d):
                 t7 += X[r_, k1_] * w[k1_]
-            c_0 = _sigmoid(t7 + b)
-            t8 = -c_0 * (c_0 - 1.0)
+            c_0 = t7 + b
+            t8 = _sigmoid(-c_0) * _sigmoid(c_0)
             t6[r_] = t8
             for k0_ in range(d):
                 t3_part[ch_, k0_] += X[r_, k0_] * t8
@@ -508,8 +559,8 @@ def _hessian_par(w, b, X, y, lam):
             t7 = 0.0
             for k1_ in range(d):
                 t7 += X[r_, k1_] * w[k1_]
-            c_0 = _sigmoid(t7 + b)
-            t8 = -c_0 * (c_0 - 1.0)
+            c_0 = t7 + b
+            t8 = _sigmoid(-c_0) * _sigmoid(c_0)
             t6[r_] = t8
             for k0_ in range(d):
                 t3_part[ch_, k0_] += X[r_, k0_] * t8
@@ -568,6 +619,10 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
@@ -594,13 +649,13 @@ def _hvp(w, b, v_w, v_b, X, y, lam):
             t4 = 0.0
             for k1_ in range(d):
                 t4 += X[r_, k1_] * w[k1_]
-            c_0 = _sigmoid(t4 + b)
-            t5 = -c_0 * (v_b + t3) * (c_0 - 1.0)
+            c_0 = t4 + b
+            t5 = (v_b + t3) * _sigmoid(-c_0) * _sigmoid(c_0)
             for k0_ in range(d):
                 t1_part[ch_, k0_] += t5 * X[r_, k0_]
             t6 = v_b + t3
-            c_0 = _sigmoid(t4 + b)
-            t7 = -c_0 * (c_0 - 1.0)
+            c_0 = t4 + b
+            t7 = _sigmoid(-c_0) * _sigmoid(c_0)
             t2_acc += t6 * t7
         t2_part[ch_] = t2_acc
     t1 = np.zeros(d, dtype=dt)
@@ -634,13 +689,13 @@ def _hvp_par(w, b, v_w, v_b, X, y, lam):
             t4 = 0.0
             for k1_ in range(d):
                 t4 += X[r_, k1_] * w[k1_]
-            c_0 = _sigmoid(t4 + b)
-            t5 = -c_0 * (v_b + t3) * (c_0 - 1.0)
+            c_0 = t4 + b
+            t5 = (v_b + t3) * _sigmoid(-c_0) * _sigmoid(c_0)
             for k0_ in range(d):
                 t1_part[ch_, k0_] += t5 * X[r_, k0_]
             t6 = v_b + t3
-            c_0 = _sigmoid(t4 + b)
-            t7 = -c_0 * (c_0 - 1.0)
+            c_0 = t4 + b
+            t7 = _sigmoid(-c_0) * _sigmoid(c_0)
             t2_acc += t6 * t7
         t2_part[ch_] = t2_acc
     t1 = np.zeros(d, dtype=dt)
@@ -690,6 +745,10 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -738,3 +797,5 @@ def hessp(theta, p, X, y, lam):
 
 
 SYMML_INPUT_HASH = '0faba2c7bf254065e418b6f316d908179d722c6cff9b4865fd07e2554fc1adf0'
+_warn_if_stale(__file__, 'derivations/logistic_regression.py', '58f0a7fbc57c3bcf045576b2fc362d82fbffba4825db184f8280b598ec259367')
+SYMML_SOURCE_HASH = '6066169f96256f57a617e20719211ce09d2785b09028fe69b07305592947def9'

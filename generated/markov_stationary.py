@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'stationary', 'multiplier', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -133,6 +172,10 @@ def loss(pi, nu, P, *, check_finite=None):
         out = _loss(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(pi=pi, nu=nu, P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return out[0]
@@ -184,6 +227,10 @@ def grad(pi, nu, P, *, check_finite=None):
         out = _grad(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(pi=pi, nu=nu, P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return out
@@ -243,6 +290,10 @@ def value_and_grad(pi, nu, P, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(pi=pi, nu=nu, P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -304,6 +355,10 @@ def hessian(pi, nu, P, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(pi=pi, nu=nu, P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(pi=pi, nu=nu, P=P)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(K, K), np.asarray(out[1]).reshape(K, 1)], [np.asarray(out[2]).reshape(1, K), np.asarray(out[3]).reshape(1, 1)]])
@@ -359,6 +414,10 @@ def hvp(pi, nu, v_pi, v_nu, P, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(pi, dtype=dt), nu, np.ascontiguousarray(v_pi, dtype=dt), v_nu, np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(pi=pi, nu=nu, v_pi=v_pi, v_nu=v_nu, P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(pi=pi, nu=nu, v_pi=v_pi, v_nu=v_nu, P=P)  # name the non-finite input, if one caused it
     return out
@@ -415,6 +474,10 @@ def stationary(P, *, check_finite=None):
         out = _stationary(np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("stationary: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(P=P)  # name the non-finite input, if one caused it
     return out[0]
@@ -467,6 +530,10 @@ def multiplier(P, *, check_finite=None):
         out = _multiplier(np.ascontiguousarray(P, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("multiplier: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(P=P)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(P=P)  # name the non-finite input, if one caused it
     return out[0]
@@ -515,3 +582,5 @@ def hessp(theta, p, P):
 
 
 SYMML_INPUT_HASH = 'e28952ead57c189313dd04dcd085f44ebe0b3cab75dfdee851a7c707b72e5cf0'
+_warn_if_stale(__file__, 'derivations/markov_stationary.py', '2cef3530b54c72077f941b27a5d60274e87aabb7dcab33af3efcb4e9e66c4938')
+SYMML_SOURCE_HASH = '1ddd9fe57059d922ee0dd46f17b5d4bfd37cd851b1e9e648796e58dab9185d9f'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'gibbs', 'multiplier_nu', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -94,15 +133,20 @@ def _loss(theta, F, mu):
     t3 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t3[i0] = -t2[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t3[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t3[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t3[j_] > m_:
+            m_ = t3[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t3[j_] - m_)
-    t4 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t3[j_] - m_)
+    t4_m = m_
+    t4_l = np.log1p(s_)
+    t4 = m_ + t4_l
     t5 = t1 + t4
     return t5,
 
@@ -140,6 +184,10 @@ def loss(theta, F, mu, *, check_finite=None):
         out = _loss(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, F=F, mu=mu)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0]
@@ -156,15 +204,20 @@ def _grad(theta, F, mu):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = -t1[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t2[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t2[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t2[j_] > m_:
+            m_ = t2[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t2[j_] - m_)
-    t3 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t2[j_] - m_)
+    t3_m = m_
+    t3_l = np.log1p(s_)
+    t3 = m_ + t3_l
     t4 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t4[i0] = -np.exp(-t1[i0] - t3)
@@ -202,6 +255,10 @@ def grad(theta, F, mu, *, check_finite=None):
         out = _grad(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, F=F, mu=mu)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0]
@@ -219,15 +276,20 @@ def _value_and_grad(theta, F, mu):
     t3 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t3[i0] = -t2[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t3[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t3[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t3[j_] > m_:
+            m_ = t3[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t3[j_] - m_)
-    t4 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t3[j_] - m_)
+    t4_m = m_
+    t4_l = np.log1p(s_)
+    t4 = m_ + t4_l
     t5 = t1 + t4
     t6 = np.empty((K,), dtype=dt)
     for i0 in range(K):
@@ -266,6 +328,10 @@ def value_and_grad(theta, F, mu, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, F=F, mu=mu)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -282,15 +348,20 @@ def _hessian(theta, F, mu):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = -t1[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t2[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t2[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t2[j_] > m_:
+            m_ = t2[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t2[j_] - m_)
-    t3 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t2[j_] - m_)
+    t3_m = m_
+    t3_l = np.log1p(s_)
+    t3 = m_ + t3_l
     t4 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t4[i0] = np.exp(-t1[i0] - t3)
@@ -341,6 +412,10 @@ def hessian(theta, F, mu, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, F=F, mu=mu)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(m, m)
@@ -358,15 +433,20 @@ def _hvp(theta, v_theta, F, mu):
     t3 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t3[i0] = -t2[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t3[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t3[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t3[j_] > m_:
+            m_ = t3[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t3[j_] - m_)
-    t4 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t3[j_] - m_)
+    t4_m = m_
+    t4_l = np.log1p(s_)
+    t4 = m_ + t4_l
     t5 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t5[i0] = np.exp(-t2[i0] - t4)
@@ -412,6 +492,10 @@ def hvp(theta, v_theta, F, mu, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(v_theta, dtype=dt), np.ascontiguousarray(F, dtype=dt), np.ascontiguousarray(mu, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, v_theta=v_theta, F=F, mu=mu)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, v_theta=v_theta, F=F, mu=mu)  # name the non-finite input, if one caused it
     return out[0]
@@ -428,15 +512,20 @@ def _gibbs(theta, F):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = -t1[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t2[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t2[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t2[j_] > m_:
+            m_ = t2[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t2[j_] - m_)
-    t3 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t2[j_] - m_)
+    t3_m = m_
+    t3_l = np.log1p(s_)
+    t3 = m_ + t3_l
     t4 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t4[i0] = np.exp(-t1[i0] - t3)
@@ -467,6 +556,10 @@ def gibbs(theta, F, *, check_finite=None):
         out = _gibbs(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("gibbs: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, F=F)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, F=F)  # name the non-finite input, if one caused it
     return out[0]
@@ -483,15 +576,20 @@ def _multiplier_nu(theta, F):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = -t1[i0]
-    m_ = -np.inf
-    for j_ in range(K):
-        m_ = max(m_, t2[j_])
-    if not np.isfinite(m_):
-        m_ = 0.0 if m_ < 0 else m_
+    m_ = t2[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if t2[j_] > m_:
+            m_ = t2[j_]
+            a_ = j_
     s_ = 0.0
-    for j_ in range(K):
-        s_ += np.exp(t2[j_] - m_)
-    t3 = m_ + np.log(s_)
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(t2[j_] - m_)
+    t3_m = m_
+    t3_l = np.log1p(s_)
+    t3 = m_ + t3_l
     t4 = t3 - 1.0
     return t4,
 
@@ -520,6 +618,10 @@ def multiplier_nu(theta, F, *, check_finite=None):
         out = _multiplier_nu(np.ascontiguousarray(theta, dtype=dt), np.ascontiguousarray(F, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("multiplier_nu: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(theta=theta, F=F)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(theta=theta, F=F)  # name the non-finite input, if one caused it
     return out[0]
@@ -566,3 +668,5 @@ def hessp(theta, p, F, mu):
 
 
 SYMML_INPUT_HASH = '0c938a8c34c46f0600d5f79271037bfac85b8d3255110df4d62541adc75da7c7'
+_warn_if_stale(__file__, 'derivations/max_entropy.py', '5fae6fc24b6f0c09d2d63f3d453dedc3cbc51157bdcc8ba043efb88e5fd36f38')
+SYMML_SOURCE_HASH = '21804bb77be472016e0ef0e7eaef46be0d4c593847f08aa316424d3e2da1bbbf'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hvp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -212,6 +251,10 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0]
@@ -368,6 +411,10 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
@@ -533,6 +580,10 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -788,9 +839,15 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
         out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
 
 
 SYMML_INPUT_HASH = '45fa58aabee1c86ae50dab57ed50d8cab1e3d9c8e7a5402e60612097f86adacf'
+_warn_if_stale(__file__, 'derivations/mlp.py', '8d1691457cbd9a52d8e45342cfa0202dd8486ff0f558c0b8d3615a19161a3103')
+SYMML_SOURCE_HASH = 'e85a6832f99aa67c0d5c4a02072bd0b74f1a208de55c4f630079b06a5d84d433'

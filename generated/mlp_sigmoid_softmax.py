@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hvp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -149,16 +188,23 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y):
             z[i0, i1] = t11[i0, i1] + t12[i0, i1]
     t14 = z
     t15 = np.empty((n,), dtype=dt)
+    t15_m = np.empty((n,), dtype=dt)
+    t15_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t14[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t14[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t14[i0, j_] > m_:
+                m_ = t14[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t14[i0, j_] - m_)
-        t15[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t14[i0, j_] - m_)
+        t15_m[i0] = m_
+        t15_l[i0] = np.log1p(s_)
+        t15[i0] = m_ + t15_l[i0]
     t17 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t17[j0] = t15[j0]
@@ -169,7 +215,7 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = Y[i0, i1] * (t14[i0, i1] - t16[i0, i1])
+            t18[i0, i1] = ((t14[i0, i1] - t15_m[i0]) - t15_l[i0]) * Y[i0, i1]
     t19 = 0.0
     for j0 in range(n):
         for j1 in range(K):
@@ -227,6 +273,10 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0]
@@ -292,16 +342,23 @@ def _grad(W1, b1, W2, b2, W3, b3, X, Y):
             z[i0, i1] = t11[i0, i1] + t12[i0, i1]
     t14 = z
     t15 = np.empty((n,), dtype=dt)
+    t15_m = np.empty((n,), dtype=dt)
+    t15_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t14[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t14[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t14[i0, j_] > m_:
+                m_ = t14[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t14[i0, j_] - m_)
-        t15[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t14[i0, j_] - m_)
+        t15_m[i0] = m_
+        t15_l[i0] = np.log1p(s_)
+        t15[i0] = m_ + t15_l[i0]
     t17 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t17[j0] = t15[j0]
@@ -312,7 +369,7 @@ def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+            t18[i0, i1] = np.exp(((t14[i0, i1] - t15_m[i0]) - t15_l[i0]))
     t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -412,6 +469,10 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
@@ -477,16 +538,23 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
             z[i0, i1] = t11[i0, i1] + t12[i0, i1]
     t14 = z
     t15 = np.empty((n,), dtype=dt)
+    t15_m = np.empty((n,), dtype=dt)
+    t15_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t14[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t14[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t14[i0, j_] > m_:
+                m_ = t14[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t14[i0, j_] - m_)
-        t15[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t14[i0, j_] - m_)
+        t15_m[i0] = m_
+        t15_l[i0] = np.log1p(s_)
+        t15[i0] = m_ + t15_l[i0]
     t17 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t17[j0] = t15[j0]
@@ -497,7 +565,7 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = Y[i0, i1] * (t14[i0, i1] - t16[i0, i1])
+            t18[i0, i1] = ((t14[i0, i1] - t15_m[i0]) - t15_l[i0]) * Y[i0, i1]
     t19 = 0.0
     for j0 in range(n):
         for j1 in range(K):
@@ -506,7 +574,7 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     t21 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t21[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+            t21[i0, i1] = np.exp(((t14[i0, i1] - t15_m[i0]) - t15_l[i0]))
     t22 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -606,6 +674,10 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -671,16 +743,23 @@ def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
             z[i0, i1] = t11[i0, i1] + t12[i0, i1]
     t14 = z
     t15 = np.empty((n,), dtype=dt)
+    t15_m = np.empty((n,), dtype=dt)
+    t15_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t14[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t14[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t14[i0, j_] > m_:
+                m_ = t14[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t14[i0, j_] - m_)
-        t15[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t14[i0, j_] - m_)
+        t15_m[i0] = m_
+        t15_l[i0] = np.log1p(s_)
+        t15[i0] = m_ + t15_l[i0]
     t17 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t17[j0] = t15[j0]
@@ -691,7 +770,7 @@ def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(t14[i0, i1] - t16[i0, i1])
+            t18[i0, i1] = np.exp(((t14[i0, i1] - t15_m[i0]) - t15_l[i0]))
     t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -776,7 +855,7 @@ def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     t43 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t43[i0, i1] = -t42[i0, i1] * np.exp(t14[i0, i1] - t16[i0, i1])
+            t43[i0, i1] = -t42[i0, i1] * np.exp(((t14[i0, i1] - t15_m[i0]) - t15_l[i0]))
     t44 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -787,7 +866,7 @@ def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     delta_z_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z_2[i0, i1] = t42[i0, i1] * np.exp(t14[i0, i1] - t16[i0, i1]) + t44[i0, i1]
+            delta_z_2[i0, i1] = t42[i0, i1] * np.exp(((t14[i0, i1] - t15_m[i0]) - t15_l[i0])) + t44[i0, i1]
     t45 = delta_z_2
     t46 = np.dot(t45, W3.T)
     delta_h2_2 = np.empty((n, h2), dtype=dt)
@@ -915,9 +994,15 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
         out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)  # name the non-finite input, if one caused it
     return out
 
 
 SYMML_INPUT_HASH = '45fa58aabee1c86ae50dab57ed50d8cab1e3d9c8e7a5402e60612097f86adacf'
+_warn_if_stale(__file__, 'derivations/mlp.py', '8d1691457cbd9a52d8e45342cfa0202dd8486ff0f558c0b8d3615a19161a3103')
+SYMML_SOURCE_HASH = '6474982b9bd944bbca223c68510541cae963d5569851f1fb2d09830913ce5a2f'

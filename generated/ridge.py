@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -176,6 +215,10 @@ def loss(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
@@ -279,6 +322,10 @@ def grad(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -408,6 +455,10 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -515,6 +566,10 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
@@ -625,6 +680,10 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -718,6 +777,10 @@ def closed_form(X, y, lam, *, check_finite=None):
         out = _closed_form(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("closed_form: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(X=X, y=y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(X=X, y=y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -766,3 +829,5 @@ def hessp(theta, p, X, y, lam):
 
 
 SYMML_INPUT_HASH = 'c49aa9691ea678adf92ae753c1a350e2bfc1f41cbed2d89ef770d3dfc903e922'
+_warn_if_stale(__file__, 'derivations/ridge.py', 'd367db613d676c7e9f625d26fa777c0291bf806e7ca55a6ef652de94fc63c229')
+SYMML_SOURCE_HASH = '0e393deabfb5aadfa4d877c818a3c9bdf8ac4ced579241cbc9217a50acdacae9'

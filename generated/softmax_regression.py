@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -104,16 +143,23 @@ def _loss(W, c, X, Y, lam):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
     t4 = Z
     t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t4[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t4[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t4[i0, j_] > m_:
+                m_ = t4[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t4[i0, j_] - m_)
-        t5[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t4[i0, j_] - m_)
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     t7 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t7[j0] = t5[j0]
@@ -124,7 +170,7 @@ def _loss(W, c, X, Y, lam):
     t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t8[i0, i1] = Y[i0, i1] * (t4[i0, i1] - t6[i0, i1])
+            t8[i0, i1] = ((t4[i0, i1] - t5_m[i0]) - t5_l[i0]) * Y[i0, i1]
     t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
@@ -176,6 +222,10 @@ def loss(W, c, X, Y, lam, *, check_finite=None):
         out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out[0]
@@ -203,16 +253,23 @@ def _grad(W, c, X, Y, lam):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
     t4 = Z
     t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t4[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t4[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t4[i0, j_] > m_:
+                m_ = t4[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t4[i0, j_] - m_)
-        t5[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t4[i0, j_] - m_)
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     t7 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t7[j0] = t5[j0]
@@ -223,7 +280,7 @@ def _grad(W, c, X, Y, lam):
     t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t8[i0, i1] = np.exp(t4[i0, i1] - t6[i0, i1])
+            t8[i0, i1] = np.exp(((t4[i0, i1] - t5_m[i0]) - t5_l[i0]))
     t9 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -285,6 +342,10 @@ def grad(W, c, X, Y, lam, *, check_finite=None):
         out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -312,16 +373,23 @@ def _value_and_grad(W, c, X, Y, lam):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
     t4 = Z
     t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t4[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t4[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t4[i0, j_] > m_:
+                m_ = t4[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t4[i0, j_] - m_)
-        t5[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t4[i0, j_] - m_)
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     t7 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t7[j0] = t5[j0]
@@ -332,7 +400,7 @@ def _value_and_grad(W, c, X, Y, lam):
     t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t8[i0, i1] = Y[i0, i1] * (t4[i0, i1] - t6[i0, i1])
+            t8[i0, i1] = ((t4[i0, i1] - t5_m[i0]) - t5_l[i0]) * Y[i0, i1]
     t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
@@ -349,7 +417,7 @@ def _value_and_grad(W, c, X, Y, lam):
     t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = np.exp(t4[i0, i1] - t6[i0, i1])
+            t13[i0, i1] = np.exp(((t4[i0, i1] - t5_m[i0]) - t5_l[i0]))
     t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -411,6 +479,10 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -453,16 +525,23 @@ def _hessian(W, c, X, Y, lam):
             Z[i0, i1] = t5[i0, i1] + t6[i0, i1]
     t8 = Z
     t9 = np.empty((n,), dtype=dt)
+    t9_m = np.empty((n,), dtype=dt)
+    t9_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t8[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t8[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t8[i0, j_] > m_:
+                m_ = t8[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t8[i0, j_] - m_)
-        t9[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t8[i0, j_] - m_)
+        t9_m[i0] = m_
+        t9_l[i0] = np.log1p(s_)
+        t9[i0] = m_ + t9_l[i0]
     t11 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t11[j0] = t9[j0]
@@ -473,7 +552,7 @@ def _hessian(W, c, X, Y, lam):
     t12 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = np.exp(t8[i0, i1] - t10[i0, i1])
+            t12[i0, i1] = np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
     t14 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
@@ -490,7 +569,7 @@ def _hessian(W, c, X, Y, lam):
     t15 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t15[i0, i1] = -np.exp(t8[i0, i1] - t10[i0, i1])
+            t15[i0, i1] = -np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
     t17 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j4 in range(K):
@@ -642,6 +721,10 @@ def hessian(W, c, X, Y, lam, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape((K * d), (K * d)), np.asarray(out[1]).reshape((K * d), K)], [np.asarray(out[2]).reshape(K, (K * d)), np.asarray(out[3]).reshape(K, K)]])
@@ -689,16 +772,23 @@ def _hvp(W, c, v_W, v_c, X, Y, lam):
             Z[i0, i1] = t6[i0, i1] + t7[i0, i1]
     t9 = Z
     t10 = np.empty((n,), dtype=dt)
+    t10_m = np.empty((n,), dtype=dt)
+    t10_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = -np.inf
-        for j_ in range(K):
-            m_ = max(m_, t9[i0, j_])
-        if not np.isfinite(m_):
-            m_ = 0.0 if m_ < 0 else m_
+        m_ = t9[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t9[i0, j_] > m_:
+                m_ = t9[i0, j_]
+                a_ = j_
         s_ = 0.0
-        for j_ in range(K):
-            s_ += np.exp(t9[i0, j_] - m_)
-        t10[i0] = m_ + np.log(s_)
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t9[i0, j_] - m_)
+        t10_m[i0] = m_
+        t10_l[i0] = np.log1p(s_)
+        t10[i0] = m_ + t10_l[i0]
     t12 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         t12[j0] = t10[j0]
@@ -709,11 +799,11 @@ def _hvp(W, c, v_W, v_c, X, Y, lam):
     t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = -t5[i0, i1] * np.exp(t9[i0, i1] - t11[i0, i1])
+            t13[i0, i1] = -t5[i0, i1] * np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0]))
     t14 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t14[i0, i1] = np.exp(t9[i0, i1] - t11[i0, i1])
+            t14[i0, i1] = np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0]))
     t15 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
@@ -724,7 +814,7 @@ def _hvp(W, c, v_W, v_c, X, Y, lam):
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = t5[i0, i1] * np.exp(t9[i0, i1] - t11[i0, i1]) + t15[i0, i1]
+            delta_Z[i0, i1] = t5[i0, i1] * np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0])) + t15[i0, i1]
     t16 = delta_Z
     t17 = np.dot(X.T, t16)
     t18 = np.empty((d, K), dtype=dt)
@@ -782,6 +872,10 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
     return out
@@ -831,3 +925,5 @@ def hessp(theta, p, X, Y, lam):
 
 
 SYMML_INPUT_HASH = 'dbc30a1169f4959bb96b526be6c2b0243ca902dae57f6ad1f179f1dbcc115d18'
+_warn_if_stale(__file__, 'derivations/softmax_regression.py', 'c1288e5825d0921d8b83660f3e52d57c2f26ada553866432517bd53f42013aff')
+SYMML_SOURCE_HASH = '60ee338739360187f561280bd5fe90251cd0da2a344ae32b299db146a0f61138'

@@ -11,6 +11,40 @@ import numpy as np
 from numba import njit, prange
 
 
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\r\n", b"\n")
+    body, sep, seal = text.rpartition(b"\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\n").hexdigest().encode() + b"'\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\r\n", b"\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+
+
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'recover_w', 'balance', 'fun', 'jac', 'hess', 'hessp']
 
 
@@ -26,9 +60,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -41,7 +78,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -52,6 +89,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -138,6 +177,10 @@ def loss(alpha, X, y, *, check_finite=None):
         out = _loss(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -192,6 +235,10 @@ def grad(alpha, X, y, *, check_finite=None):
         out = _grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -253,6 +300,10 @@ def value_and_grad(alpha, X, y, *, check_finite=None):
         out = _value_and_grad(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
@@ -315,6 +366,10 @@ def hessian(alpha, X, y, *, check_finite=None):
         out = _hessian(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(n, n)
@@ -372,6 +427,10 @@ def hvp(alpha, v_alpha, X, y, *, check_finite=None):
         out = _hvp(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(v_alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, v_alpha=v_alpha, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, v_alpha=v_alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -449,6 +508,10 @@ def recover_w(alpha, X, y, *, check_finite=None):
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("recover_w: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, X=X, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, X=X, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -515,6 +578,10 @@ def balance(alpha, y, *, check_finite=None):
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("balance: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(alpha=alpha, y=y)
+        raise
     if check_finite is None and not _outputs_finite(out):
         _finite(alpha=alpha, y=y)  # name the non-finite input, if one caused it
     return out[0]
@@ -561,3 +628,5 @@ def hessp(theta, p, X, y):
 
 
 SYMML_INPUT_HASH = 'fa0f72fba96fd436cb3845bfdbcb92ab03fe906b54f03bf1e3cf3f4ab238c386'
+_warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
+SYMML_SOURCE_HASH = 'fb8cfab1056b36ea27710cdd70ba0a91d5552eda6334a5bc28bb04a59b65b81d'

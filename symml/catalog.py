@@ -24,7 +24,7 @@ import sympy as sp
 from . import __version__
 from .calculus import grad, hessian, hvp
 from .codegen import CODEGEN_VERSION, KernelSpec, module_source, write_atomic
-from .codegen.module import flat_source
+from .codegen.module import flat_source, is_sealed, seal
 from .nodes import Expr, Tensor, as_expr, fmt_shape, leaves
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,45 @@ DERIVATIONS = ROOT / "derivations"
 GENERATED = ROOT / "generated"
 STANDARD_KERNELS = ("loss", "grad", "value_and_grad", "hessian", "hvp")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+#: Emitted into every generated module right after its imports (stdlib only, imported inside the
+#: functions): the module refuses to run if its text is not what symml wrote, and warns if its
+#: derivation changed since. CRLF line ends (a Windows checkout) hash as LF.
+INTEGRITY = '''
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\\r\\n", b"\\n")
+    body, sep, seal = text.rpartition(b"\\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\\n").hexdigest().encode() + b"'\\n" != seal:  # nothing after it
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `symml generate {name}`")
+
+
+_verify_source(__file__)
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\\r\\n", b"\\n")).hexdigest() != digest:
+                name = os.path.splitext(os.path.basename(path))[0]
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `symml generate {name}`", stacklevel=2)
+'''
 
 
 class CatalogError(ValueError):
@@ -264,13 +303,25 @@ def generated_source(name: str) -> str:
         text = re.sub(r"^(__all__ = \[.*)\]$", lambda m: m.group(1) + ", " + ", ".join(repr(x) for x in names) + "]",
                       text, count=1, flags=re.M)
         text += "\n\n# scipy.optimize adapters over one flat parameter vector\n\n" + flat
-    return text + f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"
+    text = text.replace("from numba import njit, prange\n", "from numba import njit, prange\n\n\n" + INTEGRITY.strip()
+                        + "\n", 1)
+    rel = f"derivations/{d.source}.py"
+    digest = hashlib.sha256((DERIVATIONS / f"{d.source}.py").read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+    text += (f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"
+             f"_warn_if_stale(__file__, {rel!r}, {digest!r})\n")
+    return seal(text)
+
+
+def _whole(text: str) -> bool:
+    """Sealed and intact, or complete in the format before seals (it ends with its input hash)."""
+    return is_sealed(text) or re.search(r"\nSYMML_INPUT_HASH = '[0-9a-f]{64}'\n\Z", text) is not None
 
 
 def generate(names=None, check: bool = False, out_dir: Path | None = None) -> list[tuple[str, str]]:
     """Write (or, with check, compare) generated modules. Returns [(name, status)].
 
-    Status is "written", "unchanged", "stale" or "missing".
+    Status is "written", "unchanged", "stale" (its derivation or symml changed), "corrupt"
+    (truncated or edited by hand: its text does not match its own hash) or "missing".
     """
     out_dir = Path(out_dir) if out_dir else GENERATED
     names = list(names) if names else catalog()
@@ -282,7 +333,7 @@ def generate(names=None, check: bool = False, out_dir: Path | None = None) -> li
         if old == text:
             results.append((name, "unchanged"))
         elif check:
-            results.append((name, "missing" if old is None else "stale"))
+            results.append((name, "missing" if old is None else "stale" if _whole(old) else "corrupt"))
         else:
             write_atomic(path, text)
             results.append((name, "written"))

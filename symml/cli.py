@@ -124,7 +124,7 @@ def cmd_generate(args) -> int:
     from .catalog import generate
 
     results = generate(args.names or None, check=args.check)
-    bad = [(n, s) for n, s in results if s in ("stale", "missing")]
+    bad = [(n, s) for n, s in results if s in ("stale", "missing", "corrupt")]
     for n, s in results:
         if args.check:
             if s != "unchanged":
@@ -137,12 +137,17 @@ def cmd_generate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .catalog import catalog
+    from .catalog import catalog, generate
     from .verify import check
 
     names = args.names or catalog()
     ok = True
     for n in names:
+        (_, status), = generate([n], check=True)
+        if status != "unchanged":  # a corrupt module refuses to import; a stale one checks old code
+            print(f"generated/{n}.py is {status}: run `symml generate {n}`")
+            ok = False
+            continue
         for dt in (np.float64, np.float32) if args.float32 else (np.float64,):
             r = check(n, points=args.points, seed=args.seed, dtype=dt)
             print(r)

@@ -157,13 +157,64 @@ def drop_distributions(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _sigmoid_complement(e):
+    """1 − σ(x) → σ(−x) and σ(x) − 1 → −σ(−x), else None: the difference rounds to 0 for x > 37."""
+    if not (e.is_Add and len(e.args) == 2):
+        return None
+    c, rest = e.as_coeff_Add()
+    if c == 1 and rest.is_Mul and rest.args == (-1, rest.args[1]) and isinstance(rest.args[1], sigmoid):
+        return sigmoid(-rest.args[1].args[0])
+    if c == -1 and isinstance(rest, sigmoid):
+        return -sigmoid(-rest.args[0])
+    return None
+
+
+def _log1p_expm1(e):
+    """log(1 + u) → log1p(u), e^u − 1 → expm1(u), 1 − e^u → −expm1(u), else None."""
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    if isinstance(e, sp.log) and e.args[0].is_Add:
+        c, rest = e.args[0].as_coeff_Add()
+        return log1p(rest) if c == 1 else None
+    if e.is_Add and len(e.args) == 2:
+        c, rest = e.as_coeff_Add()
+        if c == -1 and isinstance(rest, sp.exp):
+            return expm1(rest.args[0])
+        if c == 1 and rest.is_Mul and rest.args == (-1, rest.args[1]) and isinstance(rest.args[1], sp.exp):
+            return -expm1(rest.args[1].args[0])
+    return None
+
+
+def _logaddexp(e):
+    """log(e^a + e^b + …) → logaddexp(logaddexp(a, b), …), else None (no overflow, no lost digits)."""
+    from sympy.codegen.numpy_nodes import logaddexp
+
+    if not (isinstance(e, sp.log) and e.args[0].is_Add and all(isinstance(t, sp.exp) for t in e.args[0].args)):
+        return None
+    args = [t.args[0] for t in e.args[0].args]
+    out = args[0]
+    for a in args[1:]:
+        out = logaddexp(out, a)
+    return out
+
+
+def _rewrite(expr, rule):
+    return expr.replace(lambda e: rule(e) is not None, rule)
+
+
 def rewrite_stable(expr: sp.Expr) -> sp.Expr:
     """Rewrite the unstable spellings SymPy produces into stable primitives.
 
-    log(1 + e^x) → softplus(x), e^x/(1 + e^x) → σ(x), 1/(1 + e^{−x}) → σ(x).
+    1 − σ(x) → σ(−x) (σ′ = σ(1 − σ) is SymPy's spelling), log σ(x) → log_sigmoid(x),
+    log(1 + e^x) → softplus(x), e^x/(1 + e^x) → σ(x), 1/(1 + e^{−x}) → σ(x),
+    log(1 + u) → log1p(u), e^u − 1 → expm1(u), log(e^a + e^b) → logaddexp(a, b).
     """
     w = sp.Wild("w")
+    expr = _rewrite(expr, _sigmoid_complement)
+    expr = expr.replace(sp.log(sigmoid(w)), log_sigmoid(w))
     expr = expr.replace(sp.log(1 + sp.exp(w)), softplus(w))
     expr = expr.replace(sp.exp(w) / (1 + sp.exp(w)), sigmoid(w))
     expr = expr.replace(1 / (1 + sp.exp(w)), sigmoid(-w))
+    expr = _rewrite(expr, _logaddexp)
+    expr = _rewrite(expr, _log1p_expm1)
     return expr

@@ -413,6 +413,9 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
             work = [(o, [ren[l] for l in s]) for o, s in zip(op.operands, op.subs)] + work
         elif isinstance(op, Map) and all(not o.shape for o in op.operands):
             if op.expr == 0:
+                for o, s in work:  # the output sizes that operands not yet read carry
+                    for lab, size in zip(s, o.shape):
+                        sizes.setdefault(lab, size)
                 return zeros(tuple(sizes[l] for l in out))
             if op.operands:
                 ops.append((make_map(op.expr, op.operands, ()), []))

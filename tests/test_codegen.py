@@ -45,7 +45,7 @@ def test_generate_twice_changes_no_byte(tmp_path):
 def test_generate_check_names_stale_and_missing(tmp_path):
     assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "missing")]
     (tmp_path / "least_squares.py").write_text("# edited by hand\n")
-    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "stale")]
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "corrupt")]
 
 
 def test_generated_module_imports_only_numpy_and_numba():

@@ -13,26 +13,47 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 import sympy as sp
 
-from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, walk
+from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, placeholder, walk
 from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad, Solve
 from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
-            "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_", "out", "fn", "PARALLEL_MIN_SIZE"}
-#: Kernel-internal names: loop indices (i0, j3), CSE temporaries (c_0), template sizes (N_).
-_INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Z]+_|[a-z]_|_[a-z]|t\d+)$")
+            "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_", "out", "fn", "PARALLEL_MIN_SIZE",
+            "check_finite"}
+#: Kernel-internal names: loop indices (i0, j3, k0_), CSE temporaries (c_0), template sizes (N_) and
+#: scratch names (lo_, nch_, r_): every all-letter name that ends in one '_'.
+_INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Za-z]+_|k\d+_|_[a-z]|t\d+)$")
 
 
 def safe_identifier(name: str) -> str:
-    """A Python identifier for ``name`` that cannot collide with what kernels use."""
+    """A Python identifier for ``name`` that cannot collide with what kernels use.
+
+    Python reads identifiers in NFKC form (ℌ is H, ﬁ is fi), so the name is normalised first:
+    two names that Python would read as one are then seen as one, and renamed apart.
+    """
+    name = unicodedata.normalize("NFKC", name)
     out = "".join(c if (c.isalnum() or c == "_") else "_" for c in name)
     if not out or out[0].isdigit():
         out = "v_" + out
+    if not out.isidentifier():  # an alphanumeric that may not start or continue an identifier
+        out = "v_" + "".join(c if c.isascii() else f"u{ord(c):x}" for c in out)
     if keyword.iskeyword(out) or out in RESERVED or out.startswith("__") or _INTERNAL.match(out):
-        out = out + "_"
+        out = out + "_v"
+    return out
+
+
+def unique_identifier(name: str, taken: set) -> str:
+    """``safe_identifier(name)``, with a suffix _2, _3, … if it is in ``taken`` (which it joins)."""
+    base = out = safe_identifier(name)
+    k = 1
+    while out in taken:
+        k += 1
+        out = f"{base}_{k}"
+    taken.add(out)
     return out
 
 
@@ -71,6 +92,7 @@ class KernelBody:
         self.counter = 0
         self.ops = sp.Integer(0)
         self.preferred: dict[int, str] = {}
+        self.lse: dict[int, tuple[str, str]] = {}  # LogSumExp uid → (its max, its log1p part)
         for node in walk(outputs):
             if isinstance(node, Let) and not isinstance(node.body, Tensor):
                 self.preferred.setdefault(node.body.uid, node.name)
@@ -85,11 +107,7 @@ class KernelBody:
                 if name not in self.taken:
                     break
         else:
-            name = safe_identifier(base)
-            k = 1
-            while name in self.taken:
-                k += 1
-                name = f"{safe_identifier(base)}_{k}"
+            return unique_identifier(base, self.taken)
         self.taken.add(name)
         return name
 
@@ -146,17 +164,42 @@ class KernelBody:
         names.update({d: n for d, n in self.dim_names.items()})
         count = sp.Integer(sp.count_ops(node.expr, visual=False) + 1)
         self.ops += count * sp.Mul(*node.shape)
+        expr = self._stable_log_softmax(node, idx, names)
         if node.ndim == 0:
-            lines, helpers = scalar_block(node.expr, names, f"{name} = ", "", "c_")
+            lines, helpers = scalar_block(expr, names, f"{name} = ", "", "c_")
             self.helpers |= helpers
             self.lines.extend(lines)
             return
         self.alloc(name, node.shape, zero=False)
         for k, (i, s) in enumerate(zip(idx, node.shape)):
             self.emit(k, self.loop(i, self.size(s), k == 0))
-        lines, helpers = scalar_block(node.expr, names, f"{name}[{ref}] = ", "    " * node.ndim, "c_")
+        lines, helpers = scalar_block(expr, names, f"{name}[{ref}] = ", "    " * node.ndim, "c_")
         self.helpers |= helpers
         self.lines.extend(lines)
+
+    def _stable_log_softmax(self, node: Map, idx, names) -> sp.Expr:
+        """The map's expression with x − logsumexp(x) spelled (x − m) − l (m the max, l the log1p part).
+
+        x − (m + l) loses every digit of l when x = m ≫ l (a confident softmax row): the
+        cross-entropy, entropy and KL of such a row would round to 0. The substitution
+        lse → x − D, with D = (x − m) − l, is exact, and SymPy cancels x − lse to D.
+        """
+        expr = node.expr
+        for j, op in enumerate(node.operands):
+            lse = op.operands[0] if _is_broadcast_of_lse(op, node.ndim) else op
+            if not isinstance(lse, LogSumExp) or lse.uid not in self.lse or lse.ndim != node.ndim - 1:
+                continue
+            x = lse.operands[0]
+            i = next((k for k, o in enumerate(node.operands) if o is x), None)
+            if i is None or x.shape != node.shape:
+                continue
+            m, l = self.lse[lse.uid]
+            rest = ", ".join(v for k, v in enumerate(idx) if k != lse.axis)
+            at = f"[{rest}]" if rest else ""
+            D = sp.Symbol(f"_lsm{j}", real=True)
+            names[D] = f"(({names[placeholder(i)]} - {m}{at}) - {l}{at})"
+            expr = expr.xreplace({placeholder(j): placeholder(i) - D})
+        return expr
 
     # -- contractions
     def _emit_Einsum(self, node: Einsum, name: str):
@@ -274,12 +317,23 @@ class KernelBody:
         self.emit(0, f"{name} = np.linalg.det({self.var[node.operands[0].uid]})")
 
     def _emit_LogDet(self, node, name):
-        a = self.var[node.operands[0].uid]
-        self.emit(0, f"{name}_sign, {name} = np.linalg.slogdet({a})")
-        self.emit(0, f"if {name}_sign <= 0:")
-        self.emit(1, f"{name} = np.nan  # log det is real only for a positive determinant")
+        A = node.operands[0]
+        a = self.var[A.uid]
+        what = A.name if isinstance(A, (Tensor, Let)) else "the matrix"
+        bad = self.fresh(name + "_bad")
+        self.helpers.add("_logdet")
+        self.emit(0, f"{name}, {bad} = _logdet({a})")
+        self.emit(0, f"if {bad} == 1:")
+        self.emit(1, f'raise ValueError("logdet: {what} is symmetric but not positive definite (its Cholesky '
+                     f'factorization failed); expected an SPD matrix")')
+        self.emit(0, f"if {bad} == 2:")
+        self.emit(1, f'raise ValueError("logdet: {what} has a determinant <= 0, so log det is not real; '
+                     f'expected an SPD matrix")')
 
     def _emit_LogSumExp(self, node: LogSumExp, name):
+        # log Σ e^x = m + log1p(Σ_{j ≠ argmax} e^{x_j − m}): no overflow, and log1p keeps the digits
+        # that log(1 + s) rounds away when one entry dominates. m and the log1p part are kept (name_m,
+        # name_l) so that maps spell x − logsumexp(x) as (x − m) − l (see _stable_log_softmax).
         x = node.operands[0]
         xv = self.var[x.uid]
         ax = node.axis
@@ -288,21 +342,29 @@ class KernelBody:
         ref = lambda j: ", ".join(j if k == ax else i for k, i in enumerate(idx))  # noqa: E731
         self.ops += 3 * sp.Mul(*x.shape)
         depth = len(outer)
+        m, l = self.fresh(name + "_m"), self.fresh(name + "_l")
         if depth:
-            self.alloc(name, node.shape, zero=False)
+            for v in (name, m, l):
+                self.alloc(v, node.shape, zero=False)
         for k, i in enumerate(outer):
             self.emit(k, self.loop(i, self.size(x.shape[idx.index(i)]), k == 0))
         n_ax = self.size(x.shape[ax])
-        self.emit(depth, "m_ = -np.inf")
-        self.emit(depth, f"for j_ in range({n_ax}):")
-        self.emit(depth + 1, f"m_ = max(m_, {xv}[{ref('j_')}])")
-        self.emit(depth, "if not np.isfinite(m_):")
-        self.emit(depth + 1, "m_ = 0.0 if m_ < 0 else m_")
+        self.emit(depth, f"m_ = {xv}[{ref('0')}]")
+        self.emit(depth, "a_ = 0")
+        self.emit(depth, f"for j_ in range(1, {n_ax}):")
+        self.emit(depth + 1, f"if {xv}[{ref('j_')}] > m_:")
+        self.emit(depth + 2, f"m_ = {xv}[{ref('j_')}]")
+        self.emit(depth + 2, "a_ = j_")
         self.emit(depth, "s_ = 0.0")
-        self.emit(depth, f"for j_ in range({n_ax}):")
-        self.emit(depth + 1, f"s_ += np.exp({xv}[{ref('j_')}] - m_)")
-        tgt = f"{name}[{', '.join(outer)}]" if depth else name
-        self.emit(depth, f"{tgt} = m_ + np.log(s_)")
+        self.emit(depth, "if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m")
+        self.emit(depth + 1, f"for j_ in range({n_ax}):")
+        self.emit(depth + 2, "if j_ != a_:")
+        self.emit(depth + 3, f"s_ += np.exp({xv}[{ref('j_')}] - m_)")
+        at = f"[{', '.join(outer)}]" if depth else ""
+        self.emit(depth, f"{m}{at} = m_")
+        self.emit(depth, f"{l}{at} = np.log1p(s_)")
+        self.emit(depth, f"{name}{at} = m_ + {l}{at}")
+        self.lse[node.uid] = (m, l)
 
     def _emit_Conv(self, node: Conv, name):
         a, b = (self.var[o.uid] for o in node.operands)
@@ -401,6 +463,14 @@ class KernelBody:
             self.emit(6, f"bu_, bv_ = {s} * p_ + u_, {s} * q_ + v_")
             self.emit(3, "out_[a_, bu_, bv_] += hr_[a_, p_, q_]")
         self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
+
+
+def _is_broadcast_of_lse(op, ndim) -> bool:
+    """Whether ``op`` is a logsumexp broadcast back along its reduced axis (as log_softmax builds it)."""
+    if not (isinstance(op, Einsum) and len(op.operands) == 1 and op.coef == 1 and len(op.out) == ndim):
+        return False
+    lse = op.operands[0]
+    return isinstance(lse, LogSumExp) and list(op.subs[0]) == [l for k, l in enumerate(op.out) if k != lse.axis]
 
 
 def _coef_src(c, dim_names) -> str:

@@ -149,6 +149,9 @@ class FusedKernelBody(KernelBody):
         names = {}
         for a in accs:
             nm = self.fresh(self.preferred.get(a.uid, "t"))
+            while f"{nm}_part" in self.taken or f"{nm}_acc" in self.taken:  # an argument named t1_part
+                nm = self.fresh(self.preferred.get(a.uid, "t"))
+            self.taken |= {f"{nm}_part", f"{nm}_acc"}
             names[a.uid] = nm
             shape = "nch_" if not a.out else f"(nch_, {self.size(a.shape[0])})"
             self.emit(0, f"{nm}_part = np.zeros({shape}, dtype=dt)")

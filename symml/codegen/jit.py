@@ -3,9 +3,10 @@
 The cache key is a SHA-256 of the graph's structure (node kinds, parameters and
 operand order), the codegen version and the SymPy, numba and numpy versions. A second
 process that builds the same expression finds the module by its key, checks that the
-file's recorded key matches (a truncated or foreign file is regenerated, never loaded
-blindly), and imports it; numba's own on-disk cache then skips compilation. No string
-is ever passed to exec or eval: the module is imported by the normal import machinery.
+file's recorded key matches and that its text matches the hash on its last line (a
+truncated, edited or foreign file is regenerated, never loaded blindly), and imports it;
+numba's own on-disk cache then skips compilation. No string is ever passed to exec or
+eval: the module is imported by the normal import machinery.
 
 Takes: graph nodes. Gives: a callable over numpy arrays.
 """
@@ -22,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..nodes import Expr, as_expr, fmt_shape, leaves, walk
-from .module import CODEGEN_VERSION, KernelSpec, module_source
+from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
 
 
 def cache_dir() -> Path:
@@ -81,6 +82,29 @@ def write_atomic(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def drop_unreadable_numba_cache(path: Path) -> list[Path]:
+    """Delete the numba cache files of the module at ``path`` that do not unpickle.
+
+    numba treats a missing cache file as a miss and recompiles, but raises UnpicklingError
+    (or EOFError) at the first call for a truncated or garbled one. Returns what was deleted.
+    """
+    import pickle
+
+    dropped = []
+    for f in sorted((path.parent / "__pycache__").glob(f"{path.stem}.*.nb[ic]")):
+        try:
+            with open(f, "rb") as fh:
+                if f.suffix == ".nbi":
+                    pickle.load(fh)  # numba's version, then (source stamp, overloads)
+                pickle.loads(fh.read())
+        except FileNotFoundError:
+            continue
+        except Exception:  # any unpickling failure: the file is not one numba can read
+            f.unlink(missing_ok=True)
+            dropped.append(f)
+    return dropped
 
 
 def import_path(path: Path, modname: str):
@@ -142,14 +166,20 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True) -> Comp
         for t in leaves(e):
             if t not in args:
                 args.append(t)
+    if any(t.name == "check_finite" for t in args):
+        raise ValueError("tensor name 'check_finite' is taken by the compiled kernel's keyword of that name; rename it")
     key = graph_key(exprs, args) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
     path = cache_dir() / f"k_{key[:24]}{key[64:]}.py"
     stamp = f"SYMML_KEY = {key!r}"
-    if not (path.exists() and stamp in path.read_text(encoding="utf-8", errors="replace")):
+    old = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    # the key says which kernel the file is for, the seal that its text is the one written for it:
+    # a truncated, edited or foreign entry is written again, never imported
+    if not (stamp in old and is_sealed(old)):
         spec = KernelSpec("kernel", args, exprs, doc="Ad-hoc kernel compiled by sm.compile.", layout="tuple")
         header = f"Ad-hoc symml kernel (sm.compile), cached under its key.\n\nOutputs: {', '.join(named)}"
-        src = module_source(header, [spec], parallel=parallel, fuse=fuse) + f"\n\n{stamp}\n"
+        src = seal(module_source(header, [spec], parallel=parallel, fuse=fuse) + f"\n\n{stamp}\n")
         write_atomic(path, src)
+    drop_unreadable_numba_cache(path)
     module = import_path(path, f"symml_kernel_{key[:24]}")
     if getattr(module, "SYMML_KEY", None) != key:  # pragma: no cover - a foreign file raced us
         raise RuntimeError(f"kernel cache entry {path} does not match its key; delete it and retry")

@@ -9,13 +9,15 @@ Takes: kernel specs (outputs as graph nodes, argument order, docs). Gives: sourc
 """
 from __future__ import annotations
 
+import hashlib
 import textwrap
+import unicodedata
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..nodes import Dim, Expr, Tensor, fmt_shape
-from .emit import KernelBody, safe_identifier, size_src
+from .emit import KernelBody, safe_identifier, size_src, unique_identifier
 from .fuse import FusedKernelBody
 from .scalar import HELPERS
 
@@ -48,9 +50,12 @@ def _array(x, name, rank, shape):
     """x as a float array of the given rank, or a ValueError naming the argument."""
     if not isinstance(x, np.ndarray):
         try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
     if x.dtype.type not in _FLOATS:
         raise ValueError(
             f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
@@ -63,7 +68,7 @@ def _array(x, name, rank, shape):
 
 def _scalar(x, name):
     """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (complex, np.complexfloating)):
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
     if isinstance(x, np.ndarray):
         if x.ndim != 0:
@@ -74,6 +79,8 @@ def _scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
 
 
 def _size(name, x, axis, expected, dim, source, shape):
@@ -121,20 +128,16 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     ``parallel``: True or False for every loop; None (the default) gives a fused kernel a
     serial and a ``prange`` twin, chosen per call by the total input size.
     """
-    arg_names = {t.name: safe_identifier(t.name) for t in spec.args}
+    taken: set[str] = set()
+    arg_names = {t.name: unique_identifier(t.name, taken) for t in spec.args}  # ℌ and H are two arguments
     bound = _dims_of(spec.args)
     used_dims = set()
     for o in spec.outputs:
         for s in o.shape:
             used_dims |= sp.sympify(s).free_symbols
-    taken = set(arg_names.values())
     dim_names = {}
     for d in sorted(set(bound) | {d for d in used_dims if isinstance(d, Dim)}, key=str):
-        nm = safe_identifier(d.name)
-        while nm in taken:
-            nm = nm + "_"
-        dim_names[d] = nm
-        taken.add(nm)
+        dim_names[d] = unique_identifier(d.name, taken)
     missing = [d for d in dim_names if d not in bound]
     if missing:
         raise ValueError(f"kernel {spec.name!r}: dimension {missing[0]} is not bound by any argument's shape")
@@ -207,7 +210,11 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if arrays:
         arr_names = ", ".join(arg_names[t.name] for t in arrays)
         w.append(f"    dt = _dtype({arr_names}{',' if len(arrays) == 1 else ''})")
-    finite_call = "_finite(" + ", ".join(f"{t.name}={arg_names[t.name]}" for t in spec.args) + ")"
+    # a keyword is read in NFKC form (ℌ= is H=): such names go in as strings, never as keywords
+    plain = [t for t in spec.args if unicodedata.normalize("NFKC", t.name) == t.name]
+    other = [t for t in spec.args if t not in plain]
+    finite_call = "_finite(" + ", ".join([f"{t.name}={arg_names[t.name]}" for t in plain] + (
+        ["**{" + ", ".join(f"{t.name!r}: {arg_names[t.name]}" for t in other) + "}"] if other else [])) + ")"
     w.append("    if check_finite:")
     w.append(f"        {finite_call}")
     call_args = ", ".join(
@@ -223,6 +230,12 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     w.append("    except ZeroDivisionError:")
     w.append(f"        raise ValueError(\"{spec.name}: division by zero for these arguments (for example an "
              "empty class, or a zero variance)\") from None")
+    # numba's linear algebra refuses NaN or inf itself ("Array must not contain infs or NaNs."):
+    # under the lazy check, name the input that carried it before that message reaches a user
+    w.append("    except ValueError:")
+    w.append("        if check_finite is None:")
+    w.append(f"            {finite_call}")
+    w.append("        raise")
     w.append("    if check_finite is None and not _outputs_finite(out):")
     w.append(f"        {finite_call}  # name the non-finite input, if one caused it")
     w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
@@ -320,3 +333,14 @@ def flat_source(params: list[Tensor], rest: list[Tensor], kernels: list[str]) ->
                    f"    h = hvp(*_unpack(theta, {rest_args}), *_unpack(p, {rest_args}, name='p'), {rest_args})\n"
                    f"    return _pack(h if isinstance(h, tuple) else (h,))")
     return "\n\n\n".join(fns) + "\n"
+
+
+def seal(text: str) -> str:
+    """``text`` (ending in a newline) with a last line SYMML_SOURCE_HASH = sha256 of everything before it."""
+    return text + f"SYMML_SOURCE_HASH = {hashlib.sha256(text.encode('utf-8')).hexdigest()!r}\n"
+
+
+def is_sealed(text: str) -> bool:
+    """Whether ``text`` ends with the hash of what precedes it (not truncated, not edited)."""
+    body, sep, tail = text.replace("\r\n", "\n").rpartition("\nSYMML_SOURCE_HASH = '")
+    return bool(sep) and tail == hashlib.sha256((body + "\n").encode("utf-8")).hexdigest() + "'\n"

@@ -9,6 +9,8 @@ Takes: SymPy scalar expressions. Gives: Python source strings.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
 
 from .. import functions as F
 
@@ -26,6 +28,9 @@ FUNCTION_NAMES = {
     sp.Max: "max",
     sp.Min: "min",
     sp.loggamma: "_lgamma",
+    log1p: "np.log1p",
+    expm1: "np.expm1",
+    logaddexp: "_logaddexp",
     F.sigmoid: "_sigmoid",
     F.softplus: "_softplus",
     F.log_sigmoid: "_log_sigmoid",
@@ -53,6 +58,39 @@ def _softplus(x):
 def _log_sigmoid(x):
     # log σ(x) = min(x, 0) − log1p(e^{-|x|}).
     return min(x, 0.0) - np.log1p(np.exp(-abs(x)))
+''',
+    "_logaddexp": '''
+@njit(cache=True, inline="always")
+def _logaddexp(a, b):
+    # log(e^a + e^b) = max(a, b) + log1p(e^{-|a − b|}): no overflow, no digits lost to log(1 + tiny)
+    m = max(a, b)
+    if np.isinf(m):
+        return m
+    return m + np.log1p(np.exp(-abs(a - b)))
+''',
+    "_logdet": '''
+@njit(cache=True)
+def _logdet(A):
+    # (log det A, 0), or (nan, 1) for a symmetric A that is not positive definite, or (nan, 2) for a
+    # non-symmetric A with det A <= 0. A symmetric A goes through Cholesky, 2 Σ log L_jj: half LU's
+    # work, no sign to track, and it fails exactly when A is not SPD. A non-symmetric A (a
+    # finite-difference step off the symmetric matrices, say) goes through LU.
+    n = A.shape[0]
+    if not np.all(np.isfinite(A)):
+        return np.nan, 0  # NaN in, NaN out: the wrapper names the input that carried it
+    for i in range(n):
+        for j in range(i):
+            if A[i, j] != A[j, i]:
+                sign, val = np.linalg.slogdet(A)
+                return (val, 0) if sign > 0 else (np.nan, 2)
+    try:
+        L = np.linalg.cholesky(np.ascontiguousarray(A))
+    except Exception:
+        return np.nan, 1
+    s = 0.0
+    for j in range(n):
+        s += np.log(L[j, j])
+    return 2.0 * s, 0
 ''',
     "_relu": '''
 @njit(cache=True, inline="always")
