@@ -1,0 +1,405 @@
+"""``python -m benchmarks``: symml's kernels against numpy, JAX, PyTorch and SymPy, side by side.
+
+For each thread count (1 and 2 by default) a fresh Python process is started with the
+thread settings in its environment before numpy is imported (NUMBA_NUM_THREADS,
+OMP/OPENBLAS/MKL_NUM_THREADS, XLA_FLAGS for JAX, ``torch.set_num_threads``) and its CPU
+affinity restricted to that many cores. That process measures the machine's limits
+(``benchmarks.machine``), then, case by case (``benchmarks.cases``), checks every
+implementation's result against numpy's, times it in its own block of repeats and
+probes its peak extra memory. The parent then measures start-up (``benchmarks.startup``,
+``benchmarks.derive_times`` and a whole-catalog ``symml generate --check``), judges the
+targets of issue 7 (``benchmarks.cases.targets``) and writes JSON and a markdown table.
+
+    python -m benchmarks                    # everything; writes benchmarks/results/latest.{json,md}
+    python -m benchmarks --quick            # fewer repeats, start-up of the benchmarked modules only
+    python -m benchmarks --cases logistic --impls symml,numpy --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+IMPLS = ("symml", "numpy", "jax", "torch", "sympy")
+TOL = 1e-6  # relative agreement with numpy required before a time is reported (float64)
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="2 threads only (unless --threads), 7 short repeats, calls over 2 s timed once, "
+                        "start-up of the benchmarked modules only")
+    p.add_argument("--tiny", action="store_true", help="toy sizes, a few MB for the machine limits (smoke test)")
+    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2; --quick: 2)")
+    p.add_argument("--cases", default=None, help="only cases whose name contains (or glob-matches) this")
+    p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated subset of {','.join(IMPLS)}")
+    p.add_argument("--no-startup", action="store_true", help="skip the start-up and derive-time measurements")
+    p.add_argument("--out", default=None, help="directory for the JSON and markdown (default benchmarks/results)")
+    p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-json", default=None, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def _settings(opts) -> dict:
+    if opts.tiny:
+        return {"repeats": 7, "min_time": 1e-3, "warmup_time": 0.01, "bw_bytes": 8e6, "blas_n": 200,
+                "attempts": 1, "quick": True}
+    if opts.quick:
+        return {"repeats": 7, "min_time": 0.02, "warmup_time": 0.2, "bw_bytes": 8e8, "blas_n": 2000,
+                "attempts": 2, "quick": True}
+    return {"repeats": 11, "min_time": 0.1, "warmup_time": 0.3, "bw_bytes": 1.6e9, "blas_n": 3000,
+            "attempts": 4, "quick": False}
+
+
+# ---------------------------------------------------------------- the child: one thread count
+
+def _thread_env(threads: int) -> dict:
+    env = dict(os.environ)
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if threads == 1:
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                            " intra_op_parallelism_threads=1").strip()
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _modules(names):
+    import importlib
+
+    return [importlib.import_module(f"benchmarks.impls_{n}") for n in names]
+
+
+def _run_case(case, mods, s, threads) -> dict:
+    import numpy as np
+
+    from . import machine
+
+    nbytes, flops = case.cost()
+    res = {"name": case.name, "model": case.model, "kernel": case.kernel, "sizes": case.sizes, "bytes": nbytes,
+           "flops": flops, "targets": list(case.targets), "impls": {}}
+    data = case.data()
+    built = {}
+    for mod in mods:
+        reason = mod.available()
+        if reason:
+            res["impls"][mod.NAME] = {"skipped": reason}
+            continue
+        try:
+            for name, v in mod.build(case, data).items():
+                built[name] = v
+        except Exception as e:  # noqa: BLE001 - one library failing must not end the run
+            res["impls"][mod.NAME] = {"skipped": f"failed to build: {type(e).__name__}: {e}"}
+    ref = None
+    if "numpy" in built and not isinstance(built["numpy"], str):
+        fn, to_flat = built["numpy"]
+        ref = to_flat(fn())
+    for name, v in built.items():
+        if isinstance(v, str):
+            res["impls"][name] = {"skipped": v}
+            continue
+        fn, to_flat = v
+        entry = {}
+        try:
+            t0 = time.perf_counter()
+            got = fn()
+            first = time.perf_counter() - t0
+            got = to_flat(got)
+            if ref is not None:
+                err = float(np.max(np.abs(got - ref)) / max(1.0, float(np.max(np.abs(ref)))))
+                entry["rel_err_vs_numpy"] = err
+                entry["agrees"] = bool(err <= TOL)
+            entry["settle_s"] = machine.settle()  # another library's spinning threads go idle first
+            # --quick only: a call of seconds (torch.func.hessian) is timed once, flagged in the table
+            slow = s["quick"] and first > 2.0
+            entry.update(machine.time_call(fn, 1 if slow else s["repeats"], s["min_time"], s["warmup_time"],
+                                           first_s=first, attempts=s["attempts"]))
+            if not slow:
+                mem = machine.peak_extra(fn, 1 if entry["median_s"] > 0.3 else 3)
+                entry["peak_extra_bytes"] = mem["bytes"]
+                res["memory_method"] = mem["method"]
+        except Exception as e:  # noqa: BLE001
+            entry = {"skipped": f"failed: {type(e).__name__}: {e}"}
+        entry["threads"] = threads
+        res["impls"][name] = entry
+        print(f"  [{threads}t] {case.name:<42} {name:<15} "
+              + (f"{entry['median_s'] * 1e3:10.3f} ms" if "median_s" in entry else entry.get("skipped", "")),
+              file=sys.stderr, flush=True)
+    return res
+
+
+def child(opts) -> None:
+    """Run every case at one thread count and write the JSON (in a fresh process)."""
+    threads = opts.child
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, cpus)
+    import numba  # noqa: F401 - after the environment is in place
+
+    from . import cases as C
+    from . import impls_sympy, machine
+
+    s = _settings(opts)
+    names = [n for n in opts.impls.split(",") if n]
+    if opts.quick or opts.tiny:
+        impls_sympy.MAX_D, impls_sympy.MAX_D_HESSIAN = 100, 10  # the 1000-feature builds take minutes
+    else:
+        impls_sympy.MAX_D = 1000
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(1)
+    except ImportError:
+        pass
+    out = {"threads": threads, "settings": s, "affinity": sorted(os.sched_getaffinity(0)) if hasattr(
+        os, "sched_getaffinity") else None}
+    out["bandwidth"] = machine.bandwidth(s["bw_bytes"])
+    out["blas"] = machine.blas_gflops(s["blas_n"])
+    out["numba_threading_layer"] = machine.numba_layer()
+    print(f"[{threads} thread(s)] bandwidth {out['bandwidth']['GBps']:.1f} GB/s, "
+          f"BLAS {out['blas']['GFLOPs']:.1f} GFLOP/s", file=sys.stderr, flush=True)
+    mods = _modules(names)
+    seen, results = set(), []
+    for case in C.select(opts.cases, opts.tiny):
+        if case.name in seen:  # tiny sizes make some cases identical
+            continue
+        seen.add(case.name)
+        results.append(_run_case(case, mods, s, threads))
+    out["cases"] = results
+    # the limits again at the end: on a shared machine the better of the two measurements is the limit
+    for key, f, arg in (("bandwidth", machine.bandwidth, s["bw_bytes"]), ("blas", machine.blas_gflops, s["blas_n"])):
+        again = f(arg)
+        rate = "GBps" if key == "bandwidth" else "GFLOPs"
+        out[key + "_runs"] = [out[key][rate], again[rate]]
+        if again[rate] > out[key][rate]:
+            out[key] = again
+    out["sympy_build_s"] = dict(impls_sympy.BUILD_TIMES)
+    out["blas_config"] = machine.blas_config()  # after the runs: every BLAS the implementations loaded
+    out["numba_threading_layer"] = machine.numba_layer()
+    Path(opts.child_json).write_text(json.dumps(out, indent=1))
+
+
+# ---------------------------------------------------------------- the parent
+
+def _run_child(threads: int, opts, argv) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "child.json"
+        cmd = [sys.executable, "-m", "benchmarks", *argv, "--child", str(threads), "--child-json", str(path)]
+        subprocess.run(cmd, env=_thread_env(threads), cwd=ROOT, check=True)
+        return json.loads(path.read_text())
+
+
+def _startup(opts) -> dict:
+    from . import derive_times, startup
+    from .cases import CASES
+
+    out = {}
+    # the existing benchmarks start `python -c` children that must import symml from this checkout
+    os.environ["PYTHONPATH"] = _thread_env(os.cpu_count() or 1)["PYTHONPATH"]
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "symml.cli", "generate", "--check"], cwd=ROOT, capture_output=True,
+                       text=True)
+    out["catalog_generate_check_s"] = time.perf_counter() - t0
+    out["catalog_generate_check_rc"] = r.returncode
+    print(f"derive + generate the whole catalog: {out['catalog_generate_check_s']:.1f} s", file=sys.stderr)
+    names = sorted({c.model for c in CASES}) if opts.quick else None
+    for key, job in (("derive", derive_times.run), ("startup", lambda: startup.run(names))):
+        try:
+            out[key] = job()
+        except subprocess.CalledProcessError as e:  # report it; the timings above are still worth writing
+            out[key + "_error"] = f"{e.cmd[-1][:200]!r} failed: {(e.stderr or '')[-500:]}"
+            print(f"{key} failed: {(e.stderr or '')[-500:]}", file=sys.stderr)
+    return out
+
+
+def _child_argv(argv) -> list[str]:
+    """The parent's arguments minus those only the parent reads."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--out", "--threads"):
+            skip = True
+            continue
+        if a.startswith(("--out=", "--threads=")) or a == "--no-startup":
+            continue
+        out.append(a)
+    return out
+
+
+def _ms(t):
+    return "—" if t is None else f"{t * 1e3:.3g} ms" if t >= 1e-3 else f"{t * 1e6:.3g} µs"
+
+
+def _mb(b):
+    return "—" if b is None else f"{b / 1e6:.3g} MB"
+
+
+COLUMNS = ("symml", "symml[nocheck]", "numpy", "numpy[gemm]", "jax", "torch", "sympy")
+
+
+def markdown(res: dict) -> str:
+    """The results as markdown: machine, times with ratios, efficiency and memory, targets, start-up."""
+    L = [f"# symml benchmark ({res['mode']})", "",
+         f"{res['date']} · {res['cpu']}, {res['cores']} cores · "
+         + ", ".join(f"{k} {v}" for k, v in res["versions"].items()), "",
+         f"`{res['command']}` · wall time {res.get('wall_s', 0):.0f} s", "", "## Machine limits (measured in this run)",
+         "", "| threads | stream-sum bandwidth | float64 matmul (BLAS) | numba threading layer |", "|---|---|---|---|"]
+    for t, run in res["runs"].items():
+        bw, bl = run["bandwidth"], run["blas"]
+        L.append(f"| {t} | {bw['GBps']:.1f} GB/s over {bw['bytes'] / 1e6:.0f} MB | {bl['GFLOPs']:.1f} GFLOP/s "
+                 f"(n = {bl['n']}) | {run['numba_threading_layer']} |"
+                 + "".join(f" ⚠ other load {x['foreign_load']:.0%} ({w})" for w, x in (("bandwidth", bw), ("BLAS", bl))
+                           if (x.get("foreign_load") or 0) > 0.1))
+    busy = [(t, c["name"], k, e["foreign_load"]) for t, run in res["runs"].items() for c in run["cases"]
+            for k, e in c["impls"].items() if (e.get("foreign_load") or 0) > 0.1]
+    last = list(res["runs"].values())[-1]
+    L += ["", "Thread pools loaded (threadpoolctl): " + "; ".join(
+        " ".join(str(b[k]) for k in ("internal_api", "version", "architecture") if b.get(k))
+        + f" ({b.get('num_threads')} threads, {b.get('file', '')})" for b in last.get("blas_config", [])), ""]
+    skips = {}
+    L += ["## Median time per call, and each implementation's time ÷ symml's (> 1×: symml is faster)", "",
+          "| case | threads | " + " | ".join(COLUMNS) + " |", "|---|---" + "|---" * len(COLUMNS) + "|"]
+    for t, run in res["runs"].items():
+        for c in run["cases"]:
+            base = c["impls"].get("symml", {}).get("median_s")
+            cells = []
+            for col in COLUMNS:
+                e = c["impls"].get(col)
+                if e is None or "median_s" not in e:
+                    if e is not None:
+                        skips.setdefault(e.get("skipped", "?"), set()).add(f"{col}: {c['name']}")
+                    cells.append("—")
+                    continue
+                cell = _ms(e["median_s"])
+                if col != "symml" and base:
+                    cell += f" ({e['median_s'] / base:.2g}×)"
+                if e.get("repeats", 7) < 7:
+                    cell += f" [{e['repeats']} repeat{'s' if e['repeats'] > 1 else ''}]"
+                if (e.get("foreign_load") or 0) > 0.1:
+                    cell += f" ⚠{e['foreign_load']:.0%}"
+                if e.get("agrees") is False:
+                    cell += f" ✗ rel err {e['rel_err_vs_numpy']:.1e}"
+                cells.append(cell)
+            L.append(f"| {c['name']} | {t} | " + " | ".join(cells) + " |")
+    L += ["", "## Effective rate of symml's kernel, against the machine limits, and peak extra memory", "",
+          "| case | threads | reads · flops | symml GB/s | symml GFLOP/s | roofline fraction | peak extra: "
+          "symml | numpy | jax | torch |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for t, run in res["runs"].items():
+        bw, fl = run["bandwidth"]["GBps"] * 1e9, run["blas"]["GFLOPs"] * 1e9
+        for c in run["cases"]:
+            ts = c["impls"].get("symml", {}).get("median_s")
+            mem = [_mb(c["impls"].get(k, {}).get("peak_extra_bytes")) for k in ("symml", "numpy", "jax", "torch")]
+            if not ts:
+                continue
+            roof = max(c["bytes"] / bw, c["flops"] / fl) / ts
+            L.append(f"| {c['name']} | {t} | {c['bytes'] / 1e6:.3g} MB · {c['flops'] / 1e6:.3g} MFLOP | "
+                     f"{c['bytes'] / ts / 1e9:.1f} ({c['bytes'] / ts / bw:.0%}) | {c['flops'] / ts / 1e9:.1f} "
+                     f"({c['flops'] / ts / fl:.0%}) | {roof:.0%} | " + " | ".join(mem) + " |")
+    if res.get("targets"):
+        L += ["", f"## Targets (issue 7), judged at {res['targets'][0]['threads']} threads", "",
+              "| target | case | measured | met |", "|---|---|---|---|"]
+        for tg in res["targets"]:
+            met = {True: "met", False: "**missed**", None: "not measured"}[tg["met"]]
+            L.append(f"| {tg['target']} | {tg['case']} | {tg['measured']} | {met} |")
+    L += _startup_md(res)
+    L += ["", "## Method", "",
+          "- Each thread count runs in its own process; thread variables are set before numpy is imported and the "
+          "process is pinned to that many cores.",
+          "- Every implementation is checked against numpy (relative error ≤ 1e-6) and then timed in its own block: "
+          "warm-up, then repeats that each last long enough to time, not interleaved with other implementations "
+          "(OpenBLAS and OpenMP threads spin after a call and would steal the next one's cores). The median of the "
+          "repeats is reported.",
+          "- symml = the generated wrapper called with its defaults (argument checks, and whatever finite check "
+          "its `check_finite` default does); symml[nocheck] = `check_finite=False`; symml[kernel] (JSON only) = the "
+          "private njit function alone, which prices the checks.",
+          "- Roofline fraction = max(reads / bandwidth, flops / BLAS rate) / time; a Hessian's flops are the "
+          "symmetric (syrk) count n·d·(d+1).",
+          f"- Peak extra memory: {_memory_method(res)}.",
+          "- The machine is shared: other processes' share of our cores is read from /proc/stat during each block of "
+          "repeats; a block above 10% is timed again (up to the attempt limit) and the quietest attempt kept. "
+          f"⚠ marks a kept block still above 10% ({len(busy)} of them in this run)."]
+    builds = {k: v for run in res["runs"].values() for k, v in run.get("sympy_build_s", {}).items()}
+    if builds:
+        L.append("- SymPy lambdify: time to derive and lambdify per case (not in the timings): "
+                 + "; ".join(f"{k} {v:.1f} s" for k, v in builds.items()) + ".")
+    if skips:
+        L += ["", "Not run:"] + [f"- {why} ({'; '.join(sorted(w)[:3])}{' …' if len(w) > 3 else ''})"
+                                 for why, w in skips.items()]
+    return "\n".join(L) + "\n"
+
+
+def _memory_method(res):
+    for run in res["runs"].values():
+        for c in run["cases"]:
+            if "memory_method" in c:
+                return c["memory_method"]
+    return "not measured"
+
+
+def _startup_md(res) -> list[str]:
+    if "catalog_generate_check_s" not in res:
+        return []
+    L = ["", "## Start-up (fresh processes)", "",
+         f"- Derive and generate the whole catalog (`symml generate --check`): {res['catalog_generate_check_s']:.1f} s"]
+    for k, v in res.get("derive", {}).items():
+        L.append(f"- Derive {k}: {v['best_s'] * 1e3:.0f} ms (best of {len(v['all_s'])})")
+    st = res.get("startup", {})
+    if st:
+        a = st["adhoc"]
+        L.append(f"- `sm.compile`: first process {a['first_process_s']:.2f} s; second process (cache hit) "
+                 f"{a['second_process_s']:.2f} s, of which the first call {a['second_process_first_call_s'] * 1e3:.0f} ms")
+        L += ["", "| module | cold numba compile (all kernels) | cached: all kernels' first calls |", "|---|---|---|"]
+        for name, v in st["modules"].items():
+            L.append(f"| {name} | {v['cold_compile_s']:.2f} s | {v['cached_first_calls_s']:.2f} s |")
+    return L
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    opts = parse(argv)
+    if opts.child is not None:
+        child(opts)
+        return 0
+    from . import machine
+    from .cases import targets
+
+    t0 = time.perf_counter()
+    res = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+           "mode": "tiny" if opts.tiny else "quick" if opts.quick else "full",
+           "host": platform.node(), "cpu": machine.cpu_model(), "cores": os.cpu_count(),
+           "versions": machine.versions(), "command": "python -m benchmarks " + " ".join(argv), "runs": {}}
+    out = Path(opts.out) if opts.out else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    stem = {"full": "latest", "quick": "quick", "tiny": "tiny"}[res["mode"]]
+    threads = opts.threads or ("2" if opts.quick else "1,2")
+    for t in [int(x) for x in threads.split(",") if x]:
+        print(f"== {t} thread(s)", file=sys.stderr, flush=True)
+        res["runs"][str(t)] = _run_child(t, opts, _child_argv(argv))
+        (out / f"{stem}.json").write_text(json.dumps(res, indent=1))  # partial results survive a later failure
+    if not (opts.no_startup or opts.tiny):
+        res.update(_startup(opts))
+    res["targets"] = targets(res)
+    res["wall_s"] = time.perf_counter() - t0
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    md = markdown(res)
+    (out / f"{stem}.md").write_text(md)
+    print(md)
+    print(f"wrote {out / (stem + '.json')} and {stem}.md in {res['wall_s']:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
