@@ -250,6 +250,24 @@ def test_two_processes_compiling_one_kernel_both_succeed(tmp_path):
     assert len(list(tmp_path.glob("k_*.py"))) == 1 and not list(tmp_path.glob(".k_*.tmp"))
 
 
+NUMBA_CHECK_LOADS = hasattr(jit, "drop_unreadable_numba_cache") and "genops" not in inspect.getsource(
+    jit.drop_unreadable_numba_cache)
+
+
+@pytest.mark.compile
+@pytest.mark.xfail(NUMBA_CHECK_LOADS, strict=True,
+                   reason="pending patch 0011-numba-cache-check-without-loading: 0009 unpickled numba's data files, "
+                          "which name the kernel module (not imported yet), and deleted every one")
+def test_a_cache_hit_loads_numba_s_cache(tmp_path):
+    """The second process must load the compiled kernel from numba's cache, not compile it again."""
+    env = _env(SYMML_CACHE_DIR=str(tmp_path), NUMBA_DEBUG_CACHE="1")
+    runs = [subprocess.run([sys.executable, "-c", WORKER, "0"], env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    assert "[cache] data saved" in runs[0].stdout
+    assert "[cache] data loaded" in runs[1].stdout and "[cache] data saved" not in runs[1].stdout
+
+
 @pytest.mark.compile
 @pytest.mark.xfail(not hasattr(jit, "drop_unreadable_numba_cache"), strict=True,
                    reason="pending patch 0009-unreadable-numba-cache: numba raises UnpicklingError at the first call")

@@ -85,23 +85,25 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def drop_unreadable_numba_cache(path: Path) -> list[Path]:
-    """Delete the numba cache files of the module at ``path`` that do not unpickle.
+    """Delete the numba cache files of the module at ``path`` that are not whole pickles.
 
     numba treats a missing cache file as a miss and recompiles, but raises UnpicklingError
-    (or EOFError) at the first call for a truncated or garbled one. Returns what was deleted.
+    (or EOFError) at the first call for a truncated or garbled one. The pickles are walked
+    opcode by opcode, never loaded: a data file names the kernel module, not imported yet.
+    Returns what was deleted.
     """
-    import pickle
+    import pickletools
 
     dropped = []
     for f in sorted((path.parent / "__pycache__").glob(f"{path.stem}.*.nb[ic]")):
         try:
             with open(f, "rb") as fh:
-                if f.suffix == ".nbi":
-                    pickle.load(fh)  # numba's version, then (source stamp, overloads)
-                pickle.loads(fh.read())
+                for _ in range(2 if f.suffix == ".nbi" else 1):  # an index is two pickles: version, entries
+                    for _op in pickletools.genops(fh):
+                        pass
         except FileNotFoundError:
             continue
-        except Exception:  # any unpickling failure: the file is not one numba can read
+        except Exception:  # a bad opcode or a truncated stream: not a file numba can read
             f.unlink(missing_ok=True)
             dropped.append(f)
     return dropped
