@@ -223,7 +223,8 @@ def targets(res: dict) -> list[dict]:
     bw, flops = run["bandwidth"]["GBps"] * 1e9, run["blas"]["GFLOPs"] * 1e9
     out = []
     ls, lg = "least_squares vg 100000x100", "logistic_regression vg"
-    out.append(_faster(run, ls, ("numpy", "jax"), 2.5, "lstsq_speed", "least squares (1e5, 100) ≥ 2.5× numpy and JAX"))
+    out.append(_faster(run, ls, ("numpy", "jax"), 2.5, "lstsq_speed",
+                       "least squares (1e5, 100) ≥ 2.5× numpy and JAX"))
     c = _find(run, ls)
     if c and _t(c, "symml"):
         fr = {v: c["bytes"] / _t(c, v) / bw for v in ("symml", "symml[nocheck]") if _t(c, v)}

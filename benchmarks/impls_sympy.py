@@ -7,9 +7,10 @@ each xⱼ bound to column j of X so that numpy vectorises over the samples. The 
 samples are ``np.sum`` calls. The columns of X are prepared once, outside the timing.
 
 This only runs where the expression stays small: d ≤ ``MAX_D`` features, and Hessians
-(d(d+1)/2 expressions) only for d ≤ ``MAX_D_HESSIAN``. Softmax, the MLP and the CNN are
-left out: per-entry derivation is the dead end DESIGN.md measured (17 s for a d = 10,
-h = 64 MLP). The time to build the lambdified function is reported with the result.
+(d(d+1)/2 expressions) and hvps (d² second derivatives) only for d ≤ ``MAX_D_HESSIAN``.
+Softmax, the MLP and the CNN are left out: per-entry derivation is the dead end DESIGN.md
+measured (17 s for a d = 10, h = 64 MLP). The time to build the lambdified function is
+reported with the result.
 
 Takes: a Case and its data. Gives: {variant: (fn, to_flat)} or {variant: reason}.
 """
@@ -69,7 +70,7 @@ def build(case, data) -> dict:
     if case.model not in ("logistic_regression", "least_squares"):
         return {"sympy": "per-entry derivation over every weight of a multi-output model: too many symbols (DESIGN.md)"}
     d = data["w"].shape[0]
-    limit = MAX_D_HESSIAN if case.kernel == "hessian" else MAX_D
+    limit = MAX_D if case.kernel == "value_and_grad" else MAX_D_HESSIAN  # hvp: d² second derivatives too
     if d > limit:
         return {"sympy": f"d = {d} per-feature symbols (> {limit}): expression too large to lambdify"}
     t0 = time.perf_counter()

@@ -54,8 +54,9 @@ def _losses(torch):
 
 
 def _tensor(torch, x):
-    return torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else torch.tensor(float(x),
-                                                                                                     dtype=torch.float64)
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x))
+    return torch.tensor(float(x), dtype=torch.float64)
 
 
 def build(case, data) -> dict:
