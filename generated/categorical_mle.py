@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'mle', 'recover_p', 'fun', 'jac', 'hess', 'hessp']
 
 
+# No chunk kernels: Map node is not affine in a sum over rows (log(_t1/_t0)).
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -657,4 +663,4 @@ def hessp(theta, p, R):
 
 SYMML_INPUT_HASH = 'd5affb25b0e595d5cbc0bebf3c268e4c858e08cc372bb9e40dd07ed9f2dde7c8'
 _warn_if_stale(__file__, 'derivations/categorical_mle.py', '795723312c0dc5c18b13fd2eadabd8173575606c91b74ab97fee362db6727d16')
-SYMML_SOURCE_HASH = '3f0125fed689d9713e9c93e9ce77ec054304622c838c0cd5997fb93f47ee41be'
+SYMML_SOURCE_HASH = '088f5f5c57ee5a34205e2611e490999e443c88de85131c672255765024399e12'

@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'N'
+ROW_ARGS = ('X', 'Y')
+N_TOTAL = 'N_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,6 +129,17 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
 @njit(cache=True, inline="always")
 def _relu(x):
     return x if x > 0 else 0.0
@@ -131,9 +150,222 @@ def _step(x):
     return 1.0 if x > 0 else 0.0
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True)
 def _loss(Kc, b, V, c, X, Y):
-    # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
+    return _loss_chunk(Kc, b, V, c, X, Y, float(X.shape[0]))
+
+
+def loss(Kc, b, V, c, X, Y, *, check_finite=None):
+    """The loss L.
+
+    Args:
+        Kc: array (O, C, kh, kw)
+        b: array (O,)
+        V: array (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))
+        c: array (K,)
+        X: array (N, C, H, W)
+        Y: array (N, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
+    b = _array(b, 'b', 1, '(O,)')
+    V = _array(V, 'V', 4, '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 4, '(N, C, H, W)')
+    Y = _array(Y, 'Y', 2, '(N, K)')
+    O = Kc.shape[0]
+    _positive('O', O, 'Kc')
+    C = Kc.shape[1]
+    _positive('C', C, 'Kc')
+    kh = Kc.shape[2]
+    _positive('kh', kh, 'Kc')
+    kw = Kc.shape[3]
+    _positive('kw', kw, 'Kc')
+    K = V.shape[0]
+    _positive('K', K, 'V')
+    _size('V', V, 1, O, 'O', 'Kc', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    N = X.shape[0]
+    _positive('N', N, 'X')
+    _size('X', X, 1, C, 'C', 'Kc', '(N, C, H, W)')
+    H = X.shape[2]
+    _positive('H', H, 'X')
+    W = X.shape[3]
+    _positive('W', W, 'X')
+    _size('Y', Y, 0, N, 'N', 'X', '(N, K)')
+    _size('Y', Y, 1, K, 'K', 'V', '(N, K)')
+    _size('b', b, 0, O, 'O', 'Kc', '(O,)')
+    _size('c', c, 0, K, 'K', 'V', '(K,)')
+    _size('V', V, 2, (((1 + (-1 * kh) + H)) // 2), 'floor(H/2 - kh/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    dt = _dtype(Kc, b, V, c, X, Y)
+    if check_finite:
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+    try:
+        out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+def loss_finish(partial, N_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _grad(Kc, b, V, c, X, Y):
+    return _grad_chunk(Kc, b, V, c, X, Y, float(X.shape[0]))
+
+
+def grad(Kc, b, V, c, X, Y, *, check_finite=None):
+    """∇L, one array per parameter (Kc, b, V, c).
+
+    Args:
+        Kc: array (O, C, kh, kw)
+        b: array (O,)
+        V: array (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))
+        c: array (K,)
+        X: array (N, C, H, W)
+        Y: array (N, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
+    b = _array(b, 'b', 1, '(O,)')
+    V = _array(V, 'V', 4, '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 4, '(N, C, H, W)')
+    Y = _array(Y, 'Y', 2, '(N, K)')
+    O = Kc.shape[0]
+    _positive('O', O, 'Kc')
+    C = Kc.shape[1]
+    _positive('C', C, 'Kc')
+    kh = Kc.shape[2]
+    _positive('kh', kh, 'Kc')
+    kw = Kc.shape[3]
+    _positive('kw', kw, 'Kc')
+    K = V.shape[0]
+    _positive('K', K, 'V')
+    _size('V', V, 1, O, 'O', 'Kc', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    N = X.shape[0]
+    _positive('N', N, 'X')
+    _size('X', X, 1, C, 'C', 'Kc', '(N, C, H, W)')
+    H = X.shape[2]
+    _positive('H', H, 'X')
+    W = X.shape[3]
+    _positive('W', W, 'X')
+    _size('Y', Y, 0, N, 'N', 'X', '(N, K)')
+    _size('Y', Y, 1, K, 'K', 'V', '(N, K)')
+    _size('b', b, 0, O, 'O', 'Kc', '(O,)')
+    _size('c', c, 0, K, 'K', 'V', '(K,)')
+    _size('V', V, 2, (((1 + (-1 * kh) + H)) // 2), 'floor(H/2 - kh/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    dt = _dtype(Kc, b, V, c, X, Y)
+    if check_finite:
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+    try:
+        out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out
+
+
+def grad_finish(partial, N_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _value_and_grad(Kc, b, V, c, X, Y):
+    return _value_and_grad_chunk(Kc, b, V, c, X, Y, float(X.shape[0]))
+
+
+def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
+    """(L, ∇L) in one fused pass.
+
+    Args:
+        Kc: array (O, C, kh, kw)
+        b: array (O,)
+        V: array (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))
+        c: array (K,)
+        X: array (N, C, H, W)
+        Y: array (N, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
+    b = _array(b, 'b', 1, '(O,)')
+    V = _array(V, 'V', 4, '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 4, '(N, C, H, W)')
+    Y = _array(Y, 'Y', 2, '(N, K)')
+    O = Kc.shape[0]
+    _positive('O', O, 'Kc')
+    C = Kc.shape[1]
+    _positive('C', C, 'Kc')
+    kh = Kc.shape[2]
+    _positive('kh', kh, 'Kc')
+    kw = Kc.shape[3]
+    _positive('kw', kw, 'Kc')
+    K = V.shape[0]
+    _positive('K', K, 'V')
+    _size('V', V, 1, O, 'O', 'Kc', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    N = X.shape[0]
+    _positive('N', N, 'X')
+    _size('X', X, 1, C, 'C', 'Kc', '(N, C, H, W)')
+    H = X.shape[2]
+    _positive('H', H, 'X')
+    W = X.shape[3]
+    _positive('W', W, 'X')
+    _size('Y', Y, 0, N, 'N', 'X', '(N, K)')
+    _size('Y', Y, 1, K, 'K', 'V', '(N, K)')
+    _size('b', b, 0, O, 'O', 'Kc', '(O,)')
+    _size('c', c, 0, K, 'K', 'V', '(K,)')
+    _size('V', V, 2, (((1 + (-1 * kh) + H)) // 2), 'floor(H/2 - kh/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
+    dt = _dtype(Kc, b, V, c, X, Y)
+    if check_finite:
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+def value_and_grad_finish(partial, N_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(Kc, b, V, c, X, Y, N_total):
+    # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K), N_total ()
     # ops ≈ 2*C**2*H*N*W*kh*kw + 2*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 11*K*N + K + 6*N*O*(H - kh + 1)*(W - kw + 1) + N + O + 2
     dt = Kc.dtype
     C = Kc.shape[1]
@@ -254,8 +486,10 @@ def _loss(Kc, b, V, c, X, Y):
     return t16,
 
 
-def loss(Kc, b, V, c, X, Y, *, check_finite=None):
-    """The loss L.
+def loss_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. N_total is the number of rows over all blocks.
 
     Args:
         Kc: array (O, C, kh, kw)
@@ -264,6 +498,7 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=None):
         c: array (K,)
         X: array (N, C, H, W)
         Y: array (N, K)
+        N_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -274,6 +509,7 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=None):
     c = _array(c, 'c', 1, '(K,)')
     X = _array(X, 'X', 4, '(N, C, H, W)')
     Y = _array(Y, 'Y', 2, '(N, K)')
+    N_total = _scalar(N_total, 'N_total')
     O = Kc.shape[0]
     _positive('O', O, 'Kc')
     C = Kc.shape[1]
@@ -300,23 +536,23 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=None):
     _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
-        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
     try:
-        out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _loss_chunk(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
     except ZeroDivisionError:
-        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)  # name the non-finite input, if one caused it
     return out[0]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _grad(Kc, b, V, c, X, Y):
-    # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
+def _grad_chunk(Kc, b, V, c, X, Y, N_total):
+    # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K), N_total ()
     # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 13*K*N + K + 11*N*O*(H - kh + 1)*(W - kw + 1) + N + O
     dt = Kc.dtype
     C = Kc.shape[1]
@@ -513,8 +749,10 @@ def _grad(Kc, b, V, c, X, Y):
     return t20, t21, t22, t23
 
 
-def grad(Kc, b, V, c, X, Y, *, check_finite=None):
-    """∇L, one array per parameter (Kc, b, V, c).
+def grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. N_total is the number of rows over all blocks.
 
     Args:
         Kc: array (O, C, kh, kw)
@@ -523,6 +761,7 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=None):
         c: array (K,)
         X: array (N, C, H, W)
         Y: array (N, K)
+        N_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -533,6 +772,7 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=None):
     c = _array(c, 'c', 1, '(K,)')
     X = _array(X, 'X', 4, '(N, C, H, W)')
     Y = _array(Y, 'Y', 2, '(N, K)')
+    N_total = _scalar(N_total, 'N_total')
     O = Kc.shape[0]
     _positive('O', O, 'Kc')
     C = Kc.shape[1]
@@ -559,23 +799,23 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=None):
     _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
-        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
     try:
-        out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _grad_chunk(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
     except ZeroDivisionError:
-        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)  # name the non-finite input, if one caused it
     return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _value_and_grad(Kc, b, V, c, X, Y):
-    # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
+def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
+    # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K), N_total ()
     # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 17*K*N + K + 11*N*O*(H - kh + 1)*(W - kw + 1) + N + O + 2
     dt = Kc.dtype
     C = Kc.shape[1]
@@ -781,8 +1021,10 @@ def _value_and_grad(Kc, b, V, c, X, Y):
     return t16, t23, t24, t25, t26
 
 
-def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
-    """(L, ∇L) in one fused pass.
+def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. N_total is the number of rows over all blocks.
 
     Args:
         Kc: array (O, C, kh, kw)
@@ -791,6 +1033,7 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
         c: array (K,)
         X: array (N, C, H, W)
         Y: array (N, K)
+        N_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -801,6 +1044,7 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
     c = _array(c, 'c', 1, '(K,)')
     X = _array(X, 'X', 4, '(N, C, H, W)')
     Y = _array(Y, 'Y', 2, '(N, K)')
+    N_total = _scalar(N_total, 'N_total')
     O = Kc.shape[0]
     _positive('O', O, 'Kc')
     C = Kc.shape[1]
@@ -827,20 +1071,20 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
     _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
-        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
     try:
-        out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _value_and_grad_chunk(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
     except ZeroDivisionError:
-        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+            _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
 SYMML_INPUT_HASH = '324d5a570ba21ef59a4f4bff3ac6093f883d9fb4aadb16834be3f6757ce0f7bb'
 _warn_if_stale(__file__, 'derivations/cnn.py', '55b346f78dac1bff40dbd182e4dca711521233705b817b5e1467fc012c9e75d0')
-SYMML_SOURCE_HASH = '76fe25bb1a1e334fc6a09cceedd5057948191133c844fa61b3ef7898151b6d21'
+SYMML_SOURCE_HASH = '9104b055e0785fbb2c9ce30802c586610fe43b1491555a305d69f62075a22887'

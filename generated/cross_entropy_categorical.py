@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -1185,4 +1191,4 @@ def hvp(a, c, v_a, v_c, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '20372c3f1cb6137f60240328a97c422af2640cb5fde94a6c32a383490529f4a6'
+SYMML_SOURCE_HASH = '076587052d48fd3f7c6b4473695aa09e301b08af2c13c3d753f5d84dd7056eac'

@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'mle', 'fisher', 'fun', 'jac', 'hess']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hessian', 'hessian_finish', 'mle', 'fisher', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'hessian_chunk', 'fun', 'jac', 'hess']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('x',)
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,46 +129,24 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+@njit(cache=True)
 def _loss(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 5*n + 2
-    dt = x.dtype
-    n = x.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t1_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t2 = -rate * x[r_] + np.log(rate)
-            t1_acc += t2
-        t1_part[ch_] = t1_acc
-    t1 = np.sum(t1_part)
-    t3 = -t1
-    return t3,
+    return _loss_chunk(rate, x, float(x.shape[0]))
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _loss_par(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 5*n + 2
-    dt = x.dtype
-    n = x.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t1_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t2 = -rate * x[r_] + np.log(rate)
-            t1_acc += t2
-        t1_part[ch_] = t1_acc
-    t1 = np.sum(t1_part)
-    t3 = -t1
-    return t3,
+    return _loss_chunk_par(rate, x, float(x.shape[0]))
 
 
 def loss(rate, x, *, check_finite=None):
@@ -194,44 +180,19 @@ def loss(rate, x, *, check_finite=None):
     return out[0]
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def loss_finish(partial, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
 def _grad(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 4*n
-    dt = x.dtype
-    n = x.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t1_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t2 = -x[r_] + 1.0 / rate
-            t1_acc += t2
-        t1_part[ch_] = t1_acc
-    t1 = -1.0 * np.sum(t1_part)
-    return t1,
+    return _grad_chunk(rate, x, float(x.shape[0]))
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _grad_par(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 4*n
-    dt = x.dtype
-    n = x.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t1_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t2 = -x[r_] + 1.0 / rate
-            t1_acc += t2
-        t1_part[ch_] = t1_acc
-    t1 = -1.0 * np.sum(t1_part)
-    return t1,
+    return _grad_chunk_par(rate, x, float(x.shape[0]))
 
 
 def grad(rate, x, *, check_finite=None):
@@ -265,58 +226,19 @@ def grad(rate, x, *, check_finite=None):
     return out[0]
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def grad_finish(partial, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
 def _value_and_grad(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 9*n + 2
-    dt = x.dtype
-    n = x.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros(nch_, dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t1_acc = 0.0
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = -rate * x[r_] + np.log(rate)
-            t1_acc += t3
-            t4 = -x[r_] + 1.0 / rate
-            t2_acc += t4
-        t1_part[ch_] = t1_acc
-        t2_part[ch_] = t2_acc
-    t1 = np.sum(t1_part)
-    t2 = -1.0 * np.sum(t2_part)
-    t5 = -t1
-    return t5, t2
+    return _value_and_grad_chunk(rate, x, float(x.shape[0]))
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_par(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 9*n + 2
-    dt = x.dtype
-    n = x.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros(nch_, dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t1_acc = 0.0
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = -rate * x[r_] + np.log(rate)
-            t1_acc += t3
-            t4 = -x[r_] + 1.0 / rate
-            t2_acc += t4
-        t1_part[ch_] = t1_acc
-        t2_part[ch_] = t2_acc
-    t1 = np.sum(t1_part)
-    t2 = -1.0 * np.sum(t2_part)
-    t5 = -t1
-    return t5, t2
+    return _value_and_grad_chunk_par(rate, x, float(x.shape[0]))
 
 
 def value_and_grad(rate, x, *, check_finite=None):
@@ -350,17 +272,15 @@ def value_and_grad(rate, x, *, check_finite=None):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def value_and_grad_finish(partial, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
 def _hessian(rate, x):
-    # inputs: rate (), x (n,)
-    # ops ≈ 5
-    dt = x.dtype
-    n = x.shape[0]
-    t1 = -1.0 / (rate * rate)
-    t2 = 0.0
-    t2 += 1.0
-    t2 = ((-1 * n) / 1) * t1 * t2
-    return t2,
+    return _hessian_chunk(rate, x, float(x.shape[0]))
 
 
 def hessian(rate, x, *, check_finite=None):
@@ -391,6 +311,12 @@ def hessian(rate, x, *, check_finite=None):
     if check_finite is None and not _outputs_finite(out):
         _finite(rate=rate, x=x)  # name the non-finite input, if one caused it
     return np.asarray(out[0]).reshape(1, 1)
+
+
+def hessian_finish(partial, n_total):
+    """hessian over all rows from ``partial``, the sum of hessian_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -496,6 +422,294 @@ def fisher(rate, *, check_finite=None):
     return out[0]
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 5*n + 2
+    dt = x.dtype
+    n = x.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = -rate * x[r_] + np.log(rate)
+            t1_acc += t2
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    t3 = -t1
+    return t3,
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _loss_chunk_par(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 5*n + 2
+    dt = x.dtype
+    n = x.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = -rate * x[r_] + np.log(rate)
+            t1_acc += t2
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    t3 = -t1
+    return t3,
+
+
+def loss_chunk(rate, x, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of x and pass the total to loss_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        rate: float
+        x: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    rate = _scalar(rate, 'rate')
+    x = _array(x, 'x', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = x.shape[0]
+    _positive('n', n, 'x')
+    dt = _dtype(x,)
+    if check_finite:
+        _finite(rate=rate, x=x, n_total=n_total)
+    fn = _loss_chunk_par if x.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    try:
+        out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(rate=rate, x=x, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_chunk(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 4*n
+    dt = x.dtype
+    n = x.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = -x[r_] + 1.0 / rate
+            t1_acc += t2
+        t1_part[ch_] = t1_acc
+    t1 = -1.0 * np.sum(t1_part)
+    return t1,
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _grad_chunk_par(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 4*n
+    dt = x.dtype
+    n = x.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = -x[r_] + 1.0 / rate
+            t1_acc += t2
+        t1_part[ch_] = t1_acc
+    t1 = -1.0 * np.sum(t1_part)
+    return t1,
+
+
+def grad_chunk(rate, x, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of x and pass the total to grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        rate: float
+        x: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    rate = _scalar(rate, 'rate')
+    x = _array(x, 'x', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = x.shape[0]
+    _positive('n', n, 'x')
+    dt = _dtype(x,)
+    if check_finite:
+        _finite(rate=rate, x=x, n_total=n_total)
+    fn = _grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    try:
+        out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(rate=rate, x=x, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 9*n + 2
+    dt = x.dtype
+    n = x.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = -rate * x[r_] + np.log(rate)
+            t1_acc += t3
+            t4 = -x[r_] + 1.0 / rate
+            t2_acc += t4
+        t1_part[ch_] = t1_acc
+        t2_part[ch_] = t2_acc
+    t1 = np.sum(t1_part)
+    t2 = -1.0 * np.sum(t2_part)
+    t5 = -t1
+    return t5, t2
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk_par(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 9*n + 2
+    dt = x.dtype
+    n = x.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = -rate * x[r_] + np.log(rate)
+            t1_acc += t3
+            t4 = -x[r_] + 1.0 / rate
+            t2_acc += t4
+        t1_part[ch_] = t1_acc
+        t2_part[ch_] = t2_acc
+    t1 = np.sum(t1_part)
+    t2 = -1.0 * np.sum(t2_part)
+    t5 = -t1
+    return t5, t2
+
+
+def value_and_grad_chunk(rate, x, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of x and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        rate: float
+        x: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    rate = _scalar(rate, 'rate')
+    x = _array(x, 'x', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = x.shape[0]
+    _positive('n', n, 'x')
+    dt = _dtype(x,)
+    if check_finite:
+        _finite(rate=rate, x=x, n_total=n_total)
+    fn = _value_and_grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    try:
+        out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(rate=rate, x=x, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hessian_chunk(rate, x, n_total):
+    # inputs: rate (), x (n,), n_total ()
+    # ops ≈ 5
+    dt = x.dtype
+    n = x.shape[0]
+    t1 = -1.0 / (rate * rate)
+    t2 = 0.0
+    t2 += 1.0
+    t2 = ((-1 * n) / 1) * t1 * t2
+    return t2,
+
+
+def hessian_chunk(rate, x, n_total, *, check_finite=None):
+    """Partial sums of hessian over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of x and pass the total to hessian_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        rate: float
+        x: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    rate = _scalar(rate, 'rate')
+    x = _array(x, 'x', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = x.shape[0]
+    _positive('n', n, 'x')
+    dt = _dtype(x,)
+    if check_finite:
+        _finite(rate=rate, x=x, n_total=n_total)
+    try:
+        out = _hessian_chunk(rate, np.ascontiguousarray(x, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(rate=rate, x=x, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(rate=rate, x=x, n_total=n_total)  # name the non-finite input, if one caused it
+    return np.asarray(out[0]).reshape(1, 1)
+
+
 # scipy.optimize adapters over one flat parameter vector
 
 def _pack(parts):
@@ -531,4 +745,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '37cc824a17505381562493686a2bc84d296dbdb77a993d3173a1785f50707e52'
+SYMML_SOURCE_HASH = 'bbb406a0d0dc21d5ad6411aaf7917f8a2b4d92072ff00d63c61cd6f13d8b3b10'

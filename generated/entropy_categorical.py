@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -796,4 +802,4 @@ def hvp(a, v_a, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '252f745a47a0b6f8f475ce09bd5aa353e18afc877f9e30fc11f63b0119262daa'
+SYMML_SOURCE_HASH = 'd51d26febb18142cf11d1e9725de9baa351ec2868d15e2c4cfbe262ccc78160a'

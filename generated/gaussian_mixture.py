@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'responsibilities', 'em_step']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'responsibilities', 'em_step', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('X',)
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,133 +129,20 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+@njit(cache=True)
 def _loss(M, a, L, X):
-    # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 2*K*d**2*n + 7*K*d*n + 5*K*d + 9*K*n + 13*K + d*n + n + 2
-    dt = M.dtype
-    K = M.shape[0]
-    d = M.shape[1]
-    n = X.shape[0]
-    m_ = a[0]
-    a_ = 0
-    for j_ in range(1, K):
-        if a[j_] > m_:
-            m_ = a[j_]
-            a_ = j_
-    s_ = 0.0
-    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-        for j_ in range(K):
-            if j_ != a_:
-                s_ += np.exp(a[j_] - m_)
-    t1_m = m_
-    t1_l = np.log1p(s_)
-    t1 = m_ + t1_l
-    t2 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
-    t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
-    log_joint = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        m_ = t19[i0, 0]
-        a_ = 0
-        for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
-                a_ = j_
-        s_ = 0.0
-        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-            for j_ in range(K):
-                if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t21 = 0.0
-    for j0 in range(n):
-        t21 += t20[j0]
-    t22 = -t21
-    return t22,
+    return _loss_chunk(M, a, L, X, float(X.shape[0]))
 
 
 def loss(M, a, L, X, *, check_finite=None):
@@ -295,235 +190,15 @@ def loss(M, a, L, X, *, check_finite=None):
     return out[0]
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def loss_finish(partial, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
 def _grad(M, a, L, X):
-    # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + n
-    dt = M.dtype
-    K = M.shape[0]
-    d = M.shape[1]
-    n = X.shape[0]
-    m_ = a[0]
-    a_ = 0
-    for j_ in range(1, K):
-        if a[j_] > m_:
-            m_ = a[j_]
-            a_ = j_
-    s_ = 0.0
-    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-        for j_ in range(K):
-            if j_ != a_:
-                s_ += np.exp(a[j_] - m_)
-    t1_m = m_
-    t1_l = np.log1p(s_)
-    t1 = m_ + t1_l
-    t2 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
-    t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
-    log_joint = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        m_ = t19[i0, 0]
-        a_ = 0
-        for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
-                a_ = j_
-        s_ = 0.0
-        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-            for j_ in range(K):
-                if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t22 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t22[j0] = t20[j0]
-    t21 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t21[j0, j1] = t22[j0]
-    t23 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
-    delta_log_joint = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            delta_log_joint[j0, j1] = -1.0 * t23[j0, j1]
-    t24 = delta_log_joint
-    t25 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t25[i0, i1] = (-1.0) * 0.5 * t24[i0, i1]
-    t27 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t27[j0, j1] = t25[j0, j1]
-    t26 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t26[j0, j1, j2] = t27[j0, j1]
-    t28 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t28[i0, i1, i2] = 2.0 * t26[i0, i1, i2] * t16[i0, i1, i2]
-    t29 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(d):
-                    acc_ += t28[j0, j1, j3] * L[j1, j2, j3]
-                t29[j0, j1, j2] = acc_
-    t30 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t30[i0, i1, i2] = -t29[i0, i1, i2]
-    t31 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t30[j2, j0, j1]
-            t31[j0, j1] = acc_
-    t32 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += t24[j1, j0]
-        t32[j0] = acc_
-    t33 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t33[i0] = np.exp(((a[i0] - t1_m) - t1_l))
-    t34 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t24[j1, j2] * t33[j0]
-        t34[j0] = -1.0 * acc_
-    t35 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t35[i0] = t32[i0] + t34[i0]
-    t36 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t28[j3, j0, j2] * t15[j3, j0, j1]
-                t36[j0, j1, j2] = acc_
-    t38 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j2 in range(n):
-            acc_ += t24[j2, j0]
-        t38[j0] = acc_
-    t37 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t37[j0, j1] = t38[j0]
-    t39 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            t39[i0, i1] = t37[i0, i1] / t5[i0, i1]
-    t40 = np.eye(d, dtype=dt)
-    t41 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                t41[j0, j1, j2] = t39[j0, j1] * t40[j1, j2]
-    t42 = np.empty((K, d, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            for i2 in range(d):
-                t42[i0, i1, i2] = t36[i0, i1, i2] + t41[i0, i1, i2]
-    return t31, t35, t42
+    return _grad_chunk(M, a, L, X, float(X.shape[0]))
 
 
 def grad(M, a, L, X, *, check_finite=None):
@@ -571,239 +246,15 @@ def grad(M, a, L, X, *, check_finite=None):
     return out
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def grad_finish(partial, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
 def _value_and_grad(M, a, L, X):
-    # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + 2*n + 2
-    dt = M.dtype
-    K = M.shape[0]
-    d = M.shape[1]
-    n = X.shape[0]
-    m_ = a[0]
-    a_ = 0
-    for j_ in range(1, K):
-        if a[j_] > m_:
-            m_ = a[j_]
-            a_ = j_
-    s_ = 0.0
-    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-        for j_ in range(K):
-            if j_ != a_:
-                s_ += np.exp(a[j_] - m_)
-    t1_m = m_
-    t1_l = np.log1p(s_)
-    t1 = m_ + t1_l
-    t2 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
-    t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
-    log_joint = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        m_ = t19[i0, 0]
-        a_ = 0
-        for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
-                a_ = j_
-        s_ = 0.0
-        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-            for j_ in range(K):
-                if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t21 = 0.0
-    for j0 in range(n):
-        t21 += t20[j0]
-    t22 = -t21
-    t24 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t24[j0] = t20[j0]
-    t23 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t23[j0, j1] = t24[j0]
-    t25 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t25[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
-    delta_log_joint = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            delta_log_joint[j0, j1] = -1.0 * t25[j0, j1]
-    t26 = delta_log_joint
-    t27 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t27[i0, i1] = (-1.0) * 0.5 * t26[i0, i1]
-    t29 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t29[j0, j1] = t27[j0, j1]
-    t28 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t28[j0, j1, j2] = t29[j0, j1]
-    t30 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t30[i0, i1, i2] = 2.0 * t28[i0, i1, i2] * t16[i0, i1, i2]
-    t31 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(d):
-                    acc_ += t30[j0, j1, j3] * L[j1, j2, j3]
-                t31[j0, j1, j2] = acc_
-    t32 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                t32[i0, i1, i2] = -t31[i0, i1, i2]
-    t33 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t32[j2, j0, j1]
-            t33[j0, j1] = acc_
-    t34 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += t26[j1, j0]
-        t34[j0] = acc_
-    t35 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t35[i0] = np.exp(((a[i0] - t1_m) - t1_l))
-    t36 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t26[j1, j2] * t35[j0]
-        t36[j0] = -1.0 * acc_
-    t37 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t37[i0] = t34[i0] + t36[i0]
-    t38 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t30[j3, j0, j2] * t15[j3, j0, j1]
-                t38[j0, j1, j2] = acc_
-    t40 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j2 in range(n):
-            acc_ += t26[j2, j0]
-        t40[j0] = acc_
-    t39 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t39[j0, j1] = t40[j0]
-    t41 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            t41[i0, i1] = t39[i0, i1] / t5[i0, i1]
-    t42 = np.eye(d, dtype=dt)
-    t43 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                t43[j0, j1, j2] = t41[j0, j1] * t42[j1, j2]
-    t44 = np.empty((K, d, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            for i2 in range(d):
-                t44[i0, i1, i2] = t38[i0, i1, i2] + t43[i0, i1, i2]
-    return t22, t33, t37, t44
+    return _value_and_grad_chunk(M, a, L, X, float(X.shape[0]))
 
 
 def value_and_grad(M, a, L, X, *, check_finite=None):
@@ -847,6 +298,12 @@ def value_and_grad(M, a, L, X, *, check_finite=None):
     if check_finite is None and not _outputs_finite(out):
         _finite(M=M, a=a, L=L, X=X)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+def value_and_grad_finish(partial, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -1294,6 +751,742 @@ def em_step(M, a, L, X, *, check_finite=None):
     return out
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(M, a, L, X, n_total):
+    # inputs: M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()
+    # ops ≈ 2*K*d**2*n + 7*K*d*n + 5*K*d + 9*K*n + 13*K + d*n + n + 2
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n = X.shape[0]
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
+    s_ = 0.0
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
+    t2 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
+    t3 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(d):
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
+    for j0 in range(n):
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
+    t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(d):
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            acc_ = 0.0
+            for j2 in range(d):
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
+    log_joint = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
+    for i0 in range(n):
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
+        s_ = 0.0
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
+    t21 = 0.0
+    for j0 in range(n):
+        t21 += t20[j0]
+    t22 = -t21
+    return t22,
+
+
+def loss_chunk(M, a, L, X, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X and pass the total to loss_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        M: array (K, d)
+        a: array (K,)
+        L: array (K, d, d)
+        X: array (n, d)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    M = _array(M, 'M', 2, '(K, d)')
+    a = _array(a, 'a', 1, '(K,)')
+    L = _array(L, 'L', 3, '(K, d, d)')
+    X = _array(X, 'X', 2, '(n, d)')
+    n_total = _scalar(n_total, 'n_total')
+    K = L.shape[0]
+    _positive('K', K, 'L')
+    d = L.shape[1]
+    _positive('d', d, 'L')
+    _size('L', L, 2, d, 'd', 'L', '(K, d, d)')
+    _size('M', M, 0, K, 'K', 'L', '(K, d)')
+    _size('M', M, 1, d, 'd', 'L', '(K, d)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'L', '(n, d)')
+    _size('a', a, 0, K, 'K', 'L', '(K,)')
+    dt = _dtype(M, a, L, X)
+    if check_finite:
+        _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+    try:
+        out = _loss_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_chunk(M, a, L, X, n_total):
+    # inputs: M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()
+    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + n
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n = X.shape[0]
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
+    s_ = 0.0
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
+    t2 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
+    t3 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(d):
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
+    for j0 in range(n):
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
+    t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(d):
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            acc_ = 0.0
+            for j2 in range(d):
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
+    log_joint = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
+    for i0 in range(n):
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
+        s_ = 0.0
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
+    t22 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t22[j0] = t20[j0]
+    t21 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t21[j0, j1] = t22[j0]
+    t23 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
+    delta_log_joint = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            delta_log_joint[j0, j1] = -1.0 * t23[j0, j1]
+    t24 = delta_log_joint
+    t25 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t25[i0, i1] = (-1.0) * 0.5 * t24[i0, i1]
+    t27 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t27[j0, j1] = t25[j0, j1]
+    t26 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t26[j0, j1, j2] = t27[j0, j1]
+    t28 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t28[i0, i1, i2] = 2.0 * t26[i0, i1, i2] * t16[i0, i1, i2]
+    t29 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(d):
+                    acc_ += t28[j0, j1, j3] * L[j1, j2, j3]
+                t29[j0, j1, j2] = acc_
+    t30 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t30[i0, i1, i2] = -t29[i0, i1, i2]
+    t31 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            acc_ = 0.0
+            for j2 in range(n):
+                acc_ += t30[j2, j0, j1]
+            t31[j0, j1] = acc_
+    t32 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            acc_ += t24[j1, j0]
+        t32[j0] = acc_
+    t33 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t33[i0] = np.exp(((a[i0] - t1_m) - t1_l))
+    t34 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            for j2 in range(K):
+                acc_ += t24[j1, j2] * t33[j0]
+        t34[j0] = -1.0 * acc_
+    t35 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t35[i0] = t32[i0] + t34[i0]
+    t36 = np.empty((K, d, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(n):
+                    acc_ += t28[j3, j0, j2] * t15[j3, j0, j1]
+                t36[j0, j1, j2] = acc_
+    t38 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += t24[j2, j0]
+        t38[j0] = acc_
+    t37 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t37[j0, j1] = t38[j0]
+    t39 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t39[i0, i1] = t37[i0, i1] / t5[i0, i1]
+    t40 = np.eye(d, dtype=dt)
+    t41 = np.empty((K, d, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(d):
+                t41[j0, j1, j2] = t39[j0, j1] * t40[j1, j2]
+    t42 = np.empty((K, d, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            for i2 in range(d):
+                t42[i0, i1, i2] = t36[i0, i1, i2] + t41[i0, i1, i2]
+    return t31, t35, t42
+
+
+def grad_chunk(M, a, L, X, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X and pass the total to grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        M: array (K, d)
+        a: array (K,)
+        L: array (K, d, d)
+        X: array (n, d)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    M = _array(M, 'M', 2, '(K, d)')
+    a = _array(a, 'a', 1, '(K,)')
+    L = _array(L, 'L', 3, '(K, d, d)')
+    X = _array(X, 'X', 2, '(n, d)')
+    n_total = _scalar(n_total, 'n_total')
+    K = L.shape[0]
+    _positive('K', K, 'L')
+    d = L.shape[1]
+    _positive('d', d, 'L')
+    _size('L', L, 2, d, 'd', 'L', '(K, d, d)')
+    _size('M', M, 0, K, 'K', 'L', '(K, d)')
+    _size('M', M, 1, d, 'd', 'L', '(K, d)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'L', '(n, d)')
+    _size('a', a, 0, K, 'K', 'L', '(K,)')
+    dt = _dtype(M, a, L, X)
+    if check_finite:
+        _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+    try:
+        out = _grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk(M, a, L, X, n_total):
+    # inputs: M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()
+    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + 2*n + 2
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n = X.shape[0]
+    m_ = a[0]
+    a_ = 0
+    for j_ in range(1, K):
+        if a[j_] > m_:
+            m_ = a[j_]
+            a_ = j_
+    s_ = 0.0
+    if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+        for j_ in range(K):
+            if j_ != a_:
+                s_ += np.exp(a[j_] - m_)
+    t1_m = m_
+    t1_l = np.log1p(s_)
+    t1 = m_ + t1_l
+    t2 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t2[i0] = ((a[i0] - t1_m) - t1_l)
+    t4 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t4[j1] = t2[j1]
+    t3 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t3[j0, j1] = t4[j1]
+    t5 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t5[j0, j1] = L[j0, j1, j1]
+    t6 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t6[i0, i1] = np.log(t5[i0, i1])
+    t7 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(d):
+            acc_ += t6[j0, j1]
+        t7[j0] = acc_
+    t8 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
+    t10 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t10[j1] = t8[j1]
+    t9 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t9[j0, j1] = t10[j1]
+    t12 = np.empty((n, d), dtype=dt)
+    for j0 in range(n):
+        for j2 in range(d):
+            t12[j0, j2] = X[j0, j2]
+    t11 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t11[j0, j1, j2] = t12[j0, j2]
+    t14 = np.empty((K, d), dtype=dt)
+    for j1 in range(K):
+        for j2 in range(d):
+            t14[j1, j2] = M[j1, j2]
+    t13 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t13[j0, j1, j2] = t14[j1, j2]
+    t15 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
+    t16 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(d):
+                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
+                t16[j0, j1, j2] = acc_
+    t17 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
+    t18 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            acc_ = 0.0
+            for j2 in range(d):
+                acc_ += t17[j0, j1, j2]
+            t18[j0, j1] = acc_
+    log_joint = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
+    t19 = log_joint
+    t20 = np.empty((n,), dtype=dt)
+    t20_m = np.empty((n,), dtype=dt)
+    t20_l = np.empty((n,), dtype=dt)
+    for i0 in range(n):
+        m_ = t19[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t19[i0, j_] > m_:
+                m_ = t19[i0, j_]
+                a_ = j_
+        s_ = 0.0
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t19[i0, j_] - m_)
+        t20_m[i0] = m_
+        t20_l[i0] = np.log1p(s_)
+        t20[i0] = m_ + t20_l[i0]
+    t21 = 0.0
+    for j0 in range(n):
+        t21 += t20[j0]
+    t22 = -t21
+    t24 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t24[j0] = t20[j0]
+    t23 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t23[j0, j1] = t24[j0]
+    t25 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t25[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
+    delta_log_joint = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            delta_log_joint[j0, j1] = -1.0 * t25[j0, j1]
+    t26 = delta_log_joint
+    t27 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t27[i0, i1] = (-1.0) * 0.5 * t26[i0, i1]
+    t29 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t29[j0, j1] = t27[j0, j1]
+    t28 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                t28[j0, j1, j2] = t29[j0, j1]
+    t30 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t30[i0, i1, i2] = 2.0 * t28[i0, i1, i2] * t16[i0, i1, i2]
+    t31 = np.empty((n, K, d), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(d):
+                    acc_ += t30[j0, j1, j3] * L[j1, j2, j3]
+                t31[j0, j1, j2] = acc_
+    t32 = np.empty((n, K, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t32[i0, i1, i2] = -t31[i0, i1, i2]
+    t33 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            acc_ = 0.0
+            for j2 in range(n):
+                acc_ += t32[j2, j0, j1]
+            t33[j0, j1] = acc_
+    t34 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            acc_ += t26[j1, j0]
+        t34[j0] = acc_
+    t35 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t35[i0] = np.exp(((a[i0] - t1_m) - t1_l))
+    t36 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            for j2 in range(K):
+                acc_ += t26[j1, j2] * t35[j0]
+        t36[j0] = -1.0 * acc_
+    t37 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t37[i0] = t34[i0] + t36[i0]
+    t38 = np.empty((K, d, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(d):
+                acc_ = 0.0
+                for j3 in range(n):
+                    acc_ += t30[j3, j0, j2] * t15[j3, j0, j1]
+                t38[j0, j1, j2] = acc_
+    t40 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += t26[j2, j0]
+        t40[j0] = acc_
+    t39 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t39[j0, j1] = t40[j0]
+    t41 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t41[i0, i1] = t39[i0, i1] / t5[i0, i1]
+    t42 = np.eye(d, dtype=dt)
+    t43 = np.empty((K, d, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(d):
+                t43[j0, j1, j2] = t41[j0, j1] * t42[j1, j2]
+    t44 = np.empty((K, d, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            for i2 in range(d):
+                t44[i0, i1, i2] = t38[i0, i1, i2] + t43[i0, i1, i2]
+    return t22, t33, t37, t44
+
+
+def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        M: array (K, d)
+        a: array (K,)
+        L: array (K, d, d)
+        X: array (n, d)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    M = _array(M, 'M', 2, '(K, d)')
+    a = _array(a, 'a', 1, '(K,)')
+    L = _array(L, 'L', 3, '(K, d, d)')
+    X = _array(X, 'X', 2, '(n, d)')
+    n_total = _scalar(n_total, 'n_total')
+    K = L.shape[0]
+    _positive('K', K, 'L')
+    d = L.shape[1]
+    _positive('d', d, 'L')
+    _size('L', L, 2, d, 'd', 'L', '(K, d, d)')
+    _size('M', M, 0, K, 'K', 'L', '(K, d)')
+    _size('M', M, 1, d, 'd', 'L', '(K, d)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'L', '(n, d)')
+    _size('a', a, 0, K, 'K', 'L', '(K,)')
+    dt = _dtype(M, a, L, X)
+    if check_finite:
+        _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+    try:
+        out = _value_and_grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, a=a, L=L, X=X, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
 SYMML_INPUT_HASH = '68fde96783cffd14c45cb04fdc91f70d9a162cf6bc949afd12118eb6e3e45c57'
 _warn_if_stale(__file__, 'derivations/gaussian_mixture.py', '8330818771bcd32df816d2912e0a278f2a3270d409a3050e021ea8ff089a750b')
-SYMML_SOURCE_HASH = '51a208eaaf1437f1042b8c5479c92a6313487fff4921cbf785fee2887a2a356d'
+SYMML_SOURCE_HASH = '767b7f326fc5c229a6648f4d1ff384a9f2566a732f53b5bb47457e7742312477'

@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'mle', 'fun', 'jac']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'mle', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'fun', 'jac']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('X', 'Y')
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,9 +129,278 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+@njit(cache=True)
 def _loss(M, V, a, X, Y):
-    # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K)
+    return _loss_chunk(M, V, a, X, Y, float(X.shape[0]))
+
+
+def loss(M, V, a, X, Y, *, check_finite=None):
+    """The loss L.
+
+    Args:
+        M: array (K, d)
+        V: array (K, d)
+        a: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    M = _array(M, 'M', 2, '(K, d)')
+    V = _array(V, 'V', 2, '(K, d)')
+    a = _array(a, 'a', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    K = M.shape[0]
+    _positive('K', K, 'M')
+    d = M.shape[1]
+    _positive('d', d, 'M')
+    _size('V', V, 0, K, 'K', 'M', '(K, d)')
+    _size('V', V, 1, d, 'd', 'M', '(K, d)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'M', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'M', '(n, K)')
+    _size('a', a, 0, K, 'K', 'M', '(K,)')
+    dt = _dtype(M, V, a, X, Y)
+    if check_finite:
+        _finite(M=M, V=V, a=a, X=X, Y=Y)
+    try:
+        out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, V=V, a=a, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+def loss_finish(partial, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _grad(M, V, a, X, Y):
+    return _grad_chunk(M, V, a, X, Y, float(X.shape[0]))
+
+
+def grad(M, V, a, X, Y, *, check_finite=None):
+    """∇L, one array per parameter (M, V, a).
+
+    Args:
+        M: array (K, d)
+        V: array (K, d)
+        a: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    M = _array(M, 'M', 2, '(K, d)')
+    V = _array(V, 'V', 2, '(K, d)')
+    a = _array(a, 'a', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    K = M.shape[0]
+    _positive('K', K, 'M')
+    d = M.shape[1]
+    _positive('d', d, 'M')
+    _size('V', V, 0, K, 'K', 'M', '(K, d)')
+    _size('V', V, 1, d, 'd', 'M', '(K, d)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'M', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'M', '(n, K)')
+    _size('a', a, 0, K, 'K', 'M', '(K,)')
+    dt = _dtype(M, V, a, X, Y)
+    if check_finite:
+        _finite(M=M, V=V, a=a, X=X, Y=Y)
+    try:
+        out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, V=V, a=a, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out
+
+
+def grad_finish(partial, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _value_and_grad(M, V, a, X, Y):
+    return _value_and_grad_chunk(M, V, a, X, Y, float(X.shape[0]))
+
+
+def value_and_grad(M, V, a, X, Y, *, check_finite=None):
+    """(L, ∇L) in one fused pass.
+
+    Args:
+        M: array (K, d)
+        V: array (K, d)
+        a: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    M = _array(M, 'M', 2, '(K, d)')
+    V = _array(V, 'V', 2, '(K, d)')
+    a = _array(a, 'a', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    K = M.shape[0]
+    _positive('K', K, 'M')
+    d = M.shape[1]
+    _positive('d', d, 'M')
+    _size('V', V, 0, K, 'K', 'M', '(K, d)')
+    _size('V', V, 1, d, 'd', 'M', '(K, d)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'M', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'M', '(n, K)')
+    _size('a', a, 0, K, 'K', 'M', '(K,)')
+    dt = _dtype(M, V, a, X, Y)
+    if check_finite:
+        _finite(M=M, V=V, a=a, X=X, Y=Y)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(M=M, V=V, a=a, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+def value_and_grad_finish(partial, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _mle(X, Y):
+    # inputs: X (n, d), Y (n, K)
+    # ops ≈ 4*K*d*n + 8*K*d + 3*K*n + 2*K + 2*d*n
+    dt = X.dtype
+    K = Y.shape[1]
+    d = X.shape[1]
+    n = X.shape[0]
+    t1 = 0.0
+    for j0 in range(n):
+        for j1 in range(K):
+            t1 += Y[j0, j1]
+    t2 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j1 in range(n):
+            acc_ += Y[j1, j0]
+        t2[j0] = acc_
+    t3 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t3[i0] = t2[i0] / t1
+    t4 = np.dot(Y.T, X)
+    t6 = np.empty((K,), dtype=dt)
+    for j0 in range(K):
+        acc_ = 0.0
+        for j2 in range(n):
+            acc_ += Y[j2, j0]
+        t6[j0] = acc_
+    t5 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            t5[j0, j1] = t6[j0]
+    t7 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            t7[i0, i1] = t4[i0, i1] / t5[i0, i1]
+    t8 = np.empty((n, d), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(d):
+            t8[i0, i1] = X[i0, i1] * X[i0, i1]
+    t9 = np.dot(Y.T, t8)
+    t10 = np.empty((K, d), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            c_0 = 1.0 / t5[i0, i1]
+            t10[i0, i1] = -c_0 * (t4[i0, i1] * t4[i0, i1] * c_0 - t9[i0, i1])
+    return t3, t7, t10
+
+
+def mle(X, Y, *, check_finite=None):
+    """(π̂, M̂, V̂), the maximum-likelihood priors, class means and class variances, solved from
+    the stationarity of the log-likelihood (priors by a Lagrange multiplier on the simplex).
+    sklearn.naive_bayes.GaussianNB(var_smoothing=0): class_prior_, theta_, var_.
+    Every class needs at least one sample (the estimates divide by class counts).
+
+    Args:
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    K = Y.shape[1]
+    _positive('K', K, 'Y')
+    dt = _dtype(X, Y)
+    if check_finite:
+        _finite(X=X, Y=Y)
+    try:
+        out = _mle(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(M, V, a, X, Y, n_total):
+    # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 15*K*d*n + 2*K*d + 5*K*n + 6*K + d*n + 2
     dt = M.dtype
     K = M.shape[0]
@@ -204,8 +481,10 @@ def _loss(M, V, a, X, Y):
     return t15,
 
 
-def loss(M, V, a, X, Y, *, check_finite=None):
-    """The loss L.
+def loss_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. n_total is the number of rows over all blocks.
 
     Args:
         M: array (K, d)
@@ -213,6 +492,7 @@ def loss(M, V, a, X, Y, *, check_finite=None):
         a: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -222,6 +502,7 @@ def loss(M, V, a, X, Y, *, check_finite=None):
     a = _array(a, 'a', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     K = M.shape[0]
     _positive('K', K, 'M')
     d = M.shape[1]
@@ -236,23 +517,23 @@ def loss(M, V, a, X, Y, *, check_finite=None):
     _size('a', a, 0, K, 'K', 'M', '(K,)')
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
-        _finite(M=M, V=V, a=a, X=X, Y=Y)
+        _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
     try:
-        out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _loss_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(M=M, V=V, a=a, X=X, Y=Y)
+            _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out[0]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _grad(M, V, a, X, Y):
-    # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K)
+def _grad_chunk(M, V, a, X, Y, n_total):
+    # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 2*K**2*n + 24*K*d*n + 2*K*d + 4*K*n + 8*K + d*n
     dt = M.dtype
     K = M.shape[0]
@@ -359,8 +640,10 @@ def _grad(M, V, a, X, Y):
     return t11, t13, t18
 
 
-def grad(M, V, a, X, Y, *, check_finite=None):
-    """∇L, one array per parameter (M, V, a).
+def grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. n_total is the number of rows over all blocks.
 
     Args:
         M: array (K, d)
@@ -368,6 +651,7 @@ def grad(M, V, a, X, Y, *, check_finite=None):
         a: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -377,6 +661,7 @@ def grad(M, V, a, X, Y, *, check_finite=None):
     a = _array(a, 'a', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     K = M.shape[0]
     _positive('K', K, 'M')
     d = M.shape[1]
@@ -391,23 +676,23 @@ def grad(M, V, a, X, Y, *, check_finite=None):
     _size('a', a, 0, K, 'K', 'M', '(K,)')
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
-        _finite(M=M, V=V, a=a, X=X, Y=Y)
+        _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
     try:
-        out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(M=M, V=V, a=a, X=X, Y=Y)
+            _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _value_and_grad(M, V, a, X, Y):
-    # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K)
+def _value_and_grad_chunk(M, V, a, X, Y, n_total):
+    # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 2*K**2*n + 36*K*d*n + 2*K*d + 9*K*n + 11*K + d*n + 2
     dt = M.dtype
     K = M.shape[0]
@@ -545,8 +830,10 @@ def _value_and_grad(M, V, a, X, Y):
     return t15, t20, t22, t26
 
 
-def value_and_grad(M, V, a, X, Y, *, check_finite=None):
-    """(L, ∇L) in one fused pass.
+def value_and_grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
 
     Args:
         M: array (K, d)
@@ -554,6 +841,7 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=None):
         a: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -563,6 +851,7 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=None):
     a = _array(a, 'a', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     K = M.shape[0]
     _positive('K', K, 'M')
     d = M.shape[1]
@@ -577,105 +866,18 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=None):
     _size('a', a, 0, K, 'K', 'M', '(K,)')
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
-        _finite(M=M, V=V, a=a, X=X, Y=Y)
+        _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
     try:
-        out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _value_and_grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(M=M, V=V, a=a, X=X, Y=Y)
+            _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(M=M, V=V, a=a, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
-
-
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _mle(X, Y):
-    # inputs: X (n, d), Y (n, K)
-    # ops ≈ 4*K*d*n + 8*K*d + 3*K*n + 2*K + 2*d*n
-    dt = X.dtype
-    K = Y.shape[1]
-    d = X.shape[1]
-    n = X.shape[0]
-    t1 = 0.0
-    for j0 in range(n):
-        for j1 in range(K):
-            t1 += Y[j0, j1]
-    t2 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            acc_ += Y[j1, j0]
-        t2[j0] = acc_
-    t3 = np.empty((K,), dtype=dt)
-    for i0 in range(K):
-        t3[i0] = t2[i0] / t1
-    t4 = np.dot(Y.T, X)
-    t6 = np.empty((K,), dtype=dt)
-    for j0 in range(K):
-        acc_ = 0.0
-        for j2 in range(n):
-            acc_ += Y[j2, j0]
-        t6[j0] = acc_
-    t5 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t5[j0, j1] = t6[j0]
-    t7 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            t7[i0, i1] = t4[i0, i1] / t5[i0, i1]
-    t8 = np.empty((n, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(d):
-            t8[i0, i1] = X[i0, i1] * X[i0, i1]
-    t9 = np.dot(Y.T, t8)
-    t10 = np.empty((K, d), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(d):
-            c_0 = 1.0 / t5[i0, i1]
-            t10[i0, i1] = -c_0 * (t4[i0, i1] * t4[i0, i1] * c_0 - t9[i0, i1])
-    return t3, t7, t10
-
-
-def mle(X, Y, *, check_finite=None):
-    """(π̂, M̂, V̂), the maximum-likelihood priors, class means and class variances, solved from
-    the stationarity of the log-likelihood (priors by a Lagrange multiplier on the simplex).
-    sklearn.naive_bayes.GaussianNB(var_smoothing=0): class_prior_, theta_, var_.
-    Every class needs at least one sample (the estimates divide by class counts).
-
-    Args:
-        X: array (n, d)
-        Y: array (n, K)
-        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
-            default) scans them only when an output is not finite, so a NaN or inf that reaches
-            the result is reported by name at no cost on finite data; False never scans.
-    """
-    X = _array(X, 'X', 2, '(n, d)')
-    Y = _array(Y, 'Y', 2, '(n, K)')
-    n = X.shape[0]
-    _positive('n', n, 'X')
-    d = X.shape[1]
-    _positive('d', d, 'X')
-    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
-    K = Y.shape[1]
-    _positive('K', K, 'Y')
-    dt = _dtype(X, Y)
-    if check_finite:
-        _finite(X=X, Y=Y)
-    try:
-        out = _mle(np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
-    except ZeroDivisionError:
-        raise ValueError("mle: division by zero for these arguments (for example an empty class, or a zero variance)") from None
-    except ValueError:
-        if check_finite is None:
-            _finite(X=X, Y=Y)
-        raise
-    if check_finite is None and not _outputs_finite(out):
-        _finite(X=X, Y=Y)  # name the non-finite input, if one caused it
-    return out
 
 
 # scipy.optimize adapters over one flat parameter vector
@@ -714,4 +916,4 @@ def jac(theta, X, Y):
 
 SYMML_INPUT_HASH = '2bf624f1b68bcdd8201b07acadbac48671be003889f8d31824360bd8470cb993'
 _warn_if_stale(__file__, 'derivations/gaussian_naive_bayes.py', 'b112ec319a6b2c952058f7d8ffd761584a50f7a86cd043c3acaa36cefff49687')
-SYMML_SOURCE_HASH = '326af54ba85db031a97a8eef55dd22ab3d5dec929286ee98a3c6ef2b83661289'
+SYMML_SOURCE_HASH = 'f94bf22f5483d1b3d4b68315a9bd778855ae45c95845965c3c3a08a4e000cd1a'

@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -1193,4 +1199,4 @@ def hvp(a, c, v_a, v_c, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '8806a271f79a7df02ad09fac1009f8f8aa1ee33c5bf12bd5844d64171ff08090'
+SYMML_SOURCE_HASH = '960cc73b433a0e8ba5db26c3bfc42a9ce1d3647e8ef29a33e9be285f6d974905'

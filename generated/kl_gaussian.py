@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -421,4 +427,4 @@ def value_and_grad(mu0, S0, mu1, S1, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '45d057f63f35369c610487842b63956d7aa866d267ae011e7c12908858c392a9'
+SYMML_SOURCE_HASH = '9e4a450c27e00e14e6a2ef2bc4d3edd7e62313e95c71f4561d51f8a7675d923e'

@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form', 'multiplier', 'recover_w', 'fun', 'jac', 'hess', 'hessp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -119,6 +125,73 @@ def _outputs_finite(out):
 
 def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+
+
+def _blas(name):
+    """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
+    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
+    # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
+    # compiled code calls the name, so a kernel from numba's cache links in any process.
+    from llvmlite import binding
+    from numba import types
+    from numba.extending import get_cython_function_address
+
+    binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
+    p = types.voidptr  # Fortran takes every argument by reference
+    return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
+
+
+_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+
+
+@njit(cache=True)
+def _blas_syrk(U, C, alpha):
+    # C += alpha·UᵀU on and above the diagonal of C (d×d, C-contiguous), for U (k, d) C- or
+    # F-contiguous. Fortran reads a C-contiguous U as the column-major d×k matrix Uᵀ, so UᵀU is
+    # syrk "N" of it, and an F-contiguous U as U, so syrk "T"; its lower triangle is C's upper.
+    k, d = U.shape
+    if k == 0:
+        return
+    if not (U.flags.c_contiguous or U.flags.f_contiguous):
+        raise ValueError("_blas_syrk: expected a C- or F-contiguous block")
+    flag = np.empty(2, dtype=np.uint8)
+    flag[0] = 76  # "L"
+    flag[1] = 78 if U.flags.c_contiguous else 84  # "N" or "T"
+    size = np.empty(4, dtype=np.int32)  # N, K, lda, ldc
+    size[0], size[1], size[3] = d, k, d
+    size[2] = d if U.flags.c_contiguous else k
+    coef = np.empty(2, dtype=U.dtype)  # alpha, beta
+    coef[0], coef[1] = alpha, 1.0
+    if U.itemsize == 8:
+        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+    else:
+        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+
+
+@njit(cache=True)
+def _mirror_upper(C):
+    # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
+    d = C.shape[0]
+    for i0 in range(0, d, 64):
+        for j0 in range(0, i0 + 1, 64):
+            for i in range(i0, min(i0 + 64, d)):
+                for j in range(j0, min(j0 + 64, i)):
+                    C[i, j] = C[j, i]
+
+
+@njit(cache=True)
+def _gram(A, alpha):
+    # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
+    d = A.shape[1]
+    C = np.zeros((d, d), dtype=A.dtype)
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        _blas_syrk(A, C, alpha)
+    else:  # a strided view: BLAS needs unit stride along one axis
+        _blas_syrk(np.ascontiguousarray(A), C, alpha)
+    _mirror_upper(C)
+    return C
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -295,14 +368,12 @@ def value_and_grad(nu, X, y, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(nu, X, y):
     # inputs: nu (n,), X (n, d), y (n,)
-    # ops ≈ n**2*(4*d + 2)
+    # ops ≈ 2*n*(d*(n + 1) + n)
     dt = nu.dtype
     d = X.shape[1]
     n = nu.shape[0]
-    t1 = np.dot(X, X.T)
-    t1 = 0.25 * t1
-    t2 = np.dot(X, X.T)
-    t2 = 0.25 * t2
+    t1 = _gram(X.T, 0.25)  # X Xᵀ
+    t2 = _gram(X.T, 0.25)  # X Xᵀ
     t3 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -407,11 +478,11 @@ def hvp(nu, v_nu, X, y, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y):
     # inputs: X (n, d), y (n,)
-    # ops ≈ 2*n*(3*d*n + 3*d + n**2)/3
+    # ops ≈ n*(3*d*n + 9*d + 2*n**2)/3
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
-    t1 = np.dot(X, X.T)
+    t1 = _gram(X.T, 1.0)  # X Xᵀ
     t2 = np.linalg.solve(t1, y)
     t3 = np.dot(X.T, t2)
     return t3,
@@ -454,11 +525,11 @@ def closed_form(X, y, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _multiplier(X, y):
     # inputs: X (n, d), y (n,)
-    # ops ≈ n*(6*d*n + 2*n**2 + 9)/3
+    # ops ≈ n*(3*d*(n + 1) + 2*n**2 + 9)/3
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
-    t1 = np.dot(X, X.T)
+    t1 = _gram(X.T, 1.0)  # X Xᵀ
     t2 = np.linalg.solve(t1, y)
     t3 = np.empty((n,), dtype=dt)
     for i0 in range(n):
@@ -623,4 +694,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '0fbe35cf8d9805a77d090079bdb24b3bfa6420ba3fe48845632f9c31c2b1d68b'
 _warn_if_stale(__file__, 'derivations/least_norm.py', '89256794e8e4d4763b973ffcbbd245d30fc35d224362b5bc901d7f49306ea9f7')
-SYMML_SOURCE_HASH = '10ef849b72f23b6eabdc81cf3cd0e3fbde526745b05b1d447239026bb25969e5'
+SYMML_SOURCE_HASH = '5f33ac83f7262cfb29de8852a56c935918b00a2e7d0732335467881af422f184'

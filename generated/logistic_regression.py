@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hessian', 'hessian_finish', 'hvp', 'hvp_finish', 'loss_chunk', 'loss_reg', 'grad_chunk', 'grad_reg', 'value_and_grad_chunk', 'value_and_grad_reg', 'hessian_chunk', 'hessian_reg', 'hvp_chunk', 'hvp_reg', 'fun', 'jac', 'hess', 'hessp']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('X', 'y')
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,6 +129,99 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+def _blas(name):
+    """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
+    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
+    # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
+    # compiled code calls the name, so a kernel from numba's cache links in any process.
+    from llvmlite import binding
+    from numba import types
+    from numba.extending import get_cython_function_address
+
+    binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
+    p = types.voidptr  # Fortran takes every argument by reference
+    return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
+
+
+_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+
+
+@njit(cache=True)
+def _blas_syrk(U, C, alpha):
+    # C += alpha·UᵀU on and above the diagonal of C (d×d, C-contiguous), for U (k, d) C- or
+    # F-contiguous. Fortran reads a C-contiguous U as the column-major d×k matrix Uᵀ, so UᵀU is
+    # syrk "N" of it, and an F-contiguous U as U, so syrk "T"; its lower triangle is C's upper.
+    k, d = U.shape
+    if k == 0:
+        return
+    if not (U.flags.c_contiguous or U.flags.f_contiguous):
+        raise ValueError("_blas_syrk: expected a C- or F-contiguous block")
+    flag = np.empty(2, dtype=np.uint8)
+    flag[0] = 76  # "L"
+    flag[1] = 78 if U.flags.c_contiguous else 84  # "N" or "T"
+    size = np.empty(4, dtype=np.int32)  # N, K, lda, ldc
+    size[0], size[1], size[3] = d, k, d
+    size[2] = d if U.flags.c_contiguous else k
+    coef = np.empty(2, dtype=U.dtype)  # alpha, beta
+    coef[0], coef[1] = alpha, 1.0
+    if U.itemsize == 8:
+        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+    else:
+        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+
+
+@njit(cache=True)
+def _mirror_upper(C):
+    # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
+    d = C.shape[0]
+    for i0 in range(0, d, 64):
+        for j0 in range(0, i0 + 1, 64):
+            for i in range(i0, min(i0 + 64, d)):
+                for j in range(j0, min(j0 + 64, i)):
+                    C[i, j] = C[j, i]
+
+
+@njit(cache=True)
+def _gram_weighted(A, s, alpha):
+    # alpha·AᵀSA = alpha·Σ_r s_r a_r a_rᵀ (S = diag s) for A (n, d), by blocks of rows: no n×d
+    # temporary. Rows with s_r ≥ 0 are scaled by √s_r and go to one syrk, rows with s_r < 0 by
+    # √−s_r and go to another with −alpha: half a general product's flops whatever the signs.
+    # A NaN in s takes the first branch, so it reaches the result.
+    n, d = A.shape
+    C = np.zeros((d, d), dtype=A.dtype)
+    rows = max(1, min(n, max(256, min(4096, 262144 // max(d, 1)))))  # a block of about 2 MB in float64
+    U = np.empty((rows, d), dtype=A.dtype)
+    for lo in range(0, n, rows):
+        m = min(rows, n - lo)
+        top, bottom = 0, m  # rows with s ≥ 0 fill U from the top, the others from the bottom
+        for r in range(lo, lo + m):
+            if s[r] < 0:
+                bottom -= 1
+                k, q = bottom, np.sqrt(-s[r])
+            else:
+                k, q = top, np.sqrt(s[r])
+                top += 1
+            for j in range(d):
+                U[k, j] = A[r, j] * q
+        _blas_syrk(U[:top], C, alpha)
+        _blas_syrk(U[top:m], C, -alpha)
+    _mirror_upper(C)
+    return C
+
+
 @njit(cache=True, inline="always")
 def _sigmoid(x):
     # σ(x) without overflow: e^{-|x|} never exceeds 1.
@@ -134,68 +235,22 @@ def _softplus(x):
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True)
+def _loss_finish(part_, w, b, lam, n_total):
+    # the partial sums of loss_chunk over every row, plus the regulariser once
+    reg_ = _loss_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0],
+
+
+@njit(cache=True)
 def _loss(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 2*d*n + 3*d + 7*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in range(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t4 = 0.0
-            for k1_ in range(d):
-                t4 += X[r_, k1_] * w[k1_]
-            c_0 = t4 + b
-            t5 = -y[r_] * c_0 + _softplus(c_0)
-            t3_acc += t5
-        t3_part[ch_] = t3_acc
-    t3 = np.sum(t3_part)
-    t6 = t3 + 0.5 * lam * t2
-    return t6,
+    n_total = float(X.shape[0])
+    return _loss_finish(_loss_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _loss_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 2*d*n + 3*d + 7*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in prange(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t4 = 0.0
-            for k1_ in range(d):
-                t4 += X[r_, k1_] * w[k1_]
-            c_0 = t4 + b
-            t5 = -y[r_] * c_0 + _softplus(c_0)
-            t3_acc += t5
-        t3_part[ch_] = t3_acc
-    t3 = np.sum(t3_part)
-    t6 = t3 + 0.5 * lam * t2
-    return t6,
+    n_total = float(X.shape[0])
+    return _loss_finish(_loss_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def loss(w, b, X, y, lam, *, check_finite=None):
@@ -239,70 +294,28 @@ def loss(w, b, X, y, lam, *, check_finite=None):
     return out[0]
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def loss_finish(partial, w, b, lam, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows:
+    adds the regulariser (loss_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, loss_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _grad_finish(part_, w, b, lam, n_total):
+    # the partial sums of grad_chunk over every row, plus the regulariser once
+    reg_ = _grad_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0], part_[1]
+
+
+@njit(cache=True)
 def _grad(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 3*d + 5*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = 0.0
-            for k1_ in range(d):
-                t3 += X[r_, k1_] * w[k1_]
-            t4 = -y[r_] + _sigmoid(t3 + b)
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += t4 * X[r_, k0_]
-            t2_acc += t4
-        t2_part[ch_] = t2_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.sum(t2_part)
-    t5 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t5[i0] = lam * w[i0] + t1[i0]
-    return t5, t2
+    n_total = float(X.shape[0])
+    return _grad_finish(_grad_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _grad_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 3*d + 5*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = 0.0
-            for k1_ in range(d):
-                t3 += X[r_, k1_] * w[k1_]
-            t4 = -y[r_] + _sigmoid(t3 + b)
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += t4 * X[r_, k0_]
-            t2_acc += t4
-        t2_part[ch_] = t2_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.sum(t2_part)
-    t5 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t5[i0] = lam * w[i0] + t1[i0]
-    return t5, t2
+    n_total = float(X.shape[0])
+    return _grad_finish(_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def grad(w, b, X, y, lam, *, check_finite=None):
@@ -346,98 +359,28 @@ def grad(w, b, X, y, lam, *, check_finite=None):
     return out
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def grad_finish(partial, w, b, lam, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows:
+    adds the regulariser (grad_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, grad_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _value_and_grad_finish(part_, w, b, lam, n_total):
+    # the partial sums of value_and_grad_chunk over every row, plus the regulariser once
+    reg_ = _value_and_grad_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0], part_[1] + reg_[1], part_[2]
+
+
+@njit(cache=True)
 def _value_and_grad(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 6*d + 12*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in range(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        t5_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t6 = 0.0
-            for k1_ in range(d):
-                t6 += X[r_, k1_] * w[k1_]
-            c_0 = t6 + b
-            t7 = -y[r_] * c_0 + _softplus(c_0)
-            t3_acc += t7
-            t8 = -y[r_] + _sigmoid(t6 + b)
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += t8 * X[r_, k0_]
-            t5_acc += t8
-        t3_part[ch_] = t3_acc
-        t5_part[ch_] = t5_acc
-    t3 = np.sum(t3_part)
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.sum(t5_part)
-    t9 = t3 + 0.5 * lam * t2
-    t10 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t10[i0] = lam * w[i0] + t4[i0]
-    return t9, t10, t5
+    n_total = float(X.shape[0])
+    return _value_and_grad_finish(_value_and_grad_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 6*d + 12*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in prange(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        t5_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t6 = 0.0
-            for k1_ in range(d):
-                t6 += X[r_, k1_] * w[k1_]
-            c_0 = t6 + b
-            t7 = -y[r_] * c_0 + _softplus(c_0)
-            t3_acc += t7
-            t8 = -y[r_] + _sigmoid(t6 + b)
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += t8 * X[r_, k0_]
-            t5_acc += t8
-        t3_part[ch_] = t3_acc
-        t5_part[ch_] = t5_acc
-    t3 = np.sum(t3_part)
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.sum(t5_part)
-    t9 = t3 + 0.5 * lam * t2
-    t10 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t10[i0] = lam * w[i0] + t4[i0]
-    return t9, t10, t5
+    n_total = float(X.shape[0])
+    return _value_and_grad_finish(_value_and_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def value_and_grad(w, b, X, y, lam, *, check_finite=None):
@@ -481,110 +424,28 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def value_and_grad_finish(partial, w, b, lam, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows:
+    adds the regulariser (value_and_grad_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, value_and_grad_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _hessian_finish(part_, w, b, lam, n_total):
+    # the partial sums of hessian_chunk over every row, plus the regulariser once
+    reg_ = _hessian_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0], part_[1], part_[2], part_[3]
+
+
+@njit(cache=True)
 def _hessian(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 2*d**2*n + 3*d**2 + 8*d*n + 8*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.eye(d, dtype=dt)
-    t2 = np.empty((d, d), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(d):
-            t2[j0, j1] = lam * t1[j0, j1]
-    nch_ = min(n, 64)
-    t3_part = np.zeros((nch_, d), dtype=dt)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros(nch_, dtype=dt)
-    t6 = np.empty((n,), dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t5_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t7 = 0.0
-            for k1_ in range(d):
-                t7 += X[r_, k1_] * w[k1_]
-            c_0 = t7 + b
-            t8 = _sigmoid(-c_0) * _sigmoid(c_0)
-            t6[r_] = t8
-            for k0_ in range(d):
-                t3_part[ch_, k0_] += X[r_, k0_] * t8
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += t8 * X[r_, k0_]
-            t5_acc += t8
-        t5_part[ch_] = t5_acc
-    t3 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t3 += t3_part[ch_]
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.sum(t5_part)
-    t10 = np.empty((n, d), dtype=dt)
-    for j2 in range(n):
-        for j0 in range(d):
-            t10[j2, j0] = X[j2, j0] * t6[j2]
-    t9 = np.dot(t10.T, X)
-    t11 = np.empty((d, d), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(d):
-            t11[i0, i1] = t2[i0, i1] + t9[i0, i1]
-    return t11, t3, t4, t5
+    n_total = float(X.shape[0])
+    return _hessian_finish(_hessian_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _hessian_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 2*d**2*n + 3*d**2 + 8*d*n + 8*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.eye(d, dtype=dt)
-    t2 = np.empty((d, d), dtype=dt)
-    for j0 in prange(d):
-        for j1 in range(d):
-            t2[j0, j1] = lam * t1[j0, j1]
-    nch_ = min(n, 64)
-    t3_part = np.zeros((nch_, d), dtype=dt)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros(nch_, dtype=dt)
-    t6 = np.empty((n,), dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t5_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t7 = 0.0
-            for k1_ in range(d):
-                t7 += X[r_, k1_] * w[k1_]
-            c_0 = t7 + b
-            t8 = _sigmoid(-c_0) * _sigmoid(c_0)
-            t6[r_] = t8
-            for k0_ in range(d):
-                t3_part[ch_, k0_] += X[r_, k0_] * t8
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += t8 * X[r_, k0_]
-            t5_acc += t8
-        t5_part[ch_] = t5_acc
-    t3 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t3 += t3_part[ch_]
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.sum(t5_part)
-    t10 = np.empty((n, d), dtype=dt)
-    for j2 in prange(n):
-        for j0 in range(d):
-            t10[j2, j0] = X[j2, j0] * t6[j2]
-    t9 = np.dot(t10.T, X)
-    t11 = np.empty((d, d), dtype=dt)
-    for i0 in prange(d):
-        for i1 in range(d):
-            t11[i0, i1] = t2[i0, i1] + t9[i0, i1]
-    return t11, t3, t4, t5
+    n_total = float(X.shape[0])
+    return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def hessian(w, b, X, y, lam, *, check_finite=None):
@@ -628,84 +489,28 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
     return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def hessian_finish(partial, w, b, lam, n_total):
+    """hessian over all rows from ``partial``, the sum of hessian_chunk over blocks of rows:
+    adds the regulariser (hessian_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, hessian_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _hvp_finish(part_, w, b, v_w, v_b, lam, n_total):
+    # the partial sums of hvp_chunk over every row, plus the regulariser once
+    reg_ = _hvp_reg(w, b, v_w, v_b, lam, n_total)
+    return part_[0] + reg_[0], part_[1]
+
+
+@njit(cache=True)
 def _hvp(w, b, v_w, v_b, X, y, lam):
-    # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), lam ()
-    # ops ≈ 6*d*n + 3*d + 20*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = 0.0
-            for k1_ in range(d):
-                t3 += v_w[k1_] * X[r_, k1_]
-            t4 = 0.0
-            for k1_ in range(d):
-                t4 += X[r_, k1_] * w[k1_]
-            c_0 = t4 + b
-            t5 = (v_b + t3) * _sigmoid(-c_0) * _sigmoid(c_0)
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += t5 * X[r_, k0_]
-            t6 = v_b + t3
-            c_0 = t4 + b
-            t7 = _sigmoid(-c_0) * _sigmoid(c_0)
-            t2_acc += t6 * t7
-        t2_part[ch_] = t2_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.sum(t2_part)
-    t8 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t8[i0] = v_w[i0] * lam + t1[i0]
-    return t8, t2
+    n_total = float(X.shape[0])
+    return _hvp_finish(_hvp_chunk(w, b, v_w, v_b, X, y, n_total), w, b, v_w, v_b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _hvp_par(w, b, v_w, v_b, X, y, lam):
-    # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), lam ()
-    # ops ≈ 6*d*n + 3*d + 20*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = 0.0
-            for k1_ in range(d):
-                t3 += v_w[k1_] * X[r_, k1_]
-            t4 = 0.0
-            for k1_ in range(d):
-                t4 += X[r_, k1_] * w[k1_]
-            c_0 = t4 + b
-            t5 = (v_b + t3) * _sigmoid(-c_0) * _sigmoid(c_0)
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += t5 * X[r_, k0_]
-            t6 = v_b + t3
-            c_0 = t4 + b
-            t7 = _sigmoid(-c_0) * _sigmoid(c_0)
-            t2_acc += t6 * t7
-        t2_part[ch_] = t2_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.sum(t2_part)
-    t8 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t8[i0] = v_w[i0] * lam + t1[i0]
-    return t8, t2
+    n_total = float(X.shape[0])
+    return _hvp_finish(_hvp_chunk_par(w, b, v_w, v_b, X, y, n_total), w, b, v_w, v_b, lam, n_total)
 
 
 def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
@@ -754,6 +559,835 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
     return out
 
 
+def hvp_finish(partial, w, b, v_w, v_b, lam, n_total):
+    """hvp over all rows from ``partial``, the sum of hvp_chunk over blocks of rows:
+    adds the regulariser (hvp_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, hvp_reg(w, b, v_w, v_b, lam, n_total), 'partial')
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ n*(2*d + 7)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = 0.0
+            for k1_ in range(d):
+                t2 += X[r_, k1_] * w[k1_]
+            c_0 = t2 + b
+            t3 = -y[r_] * c_0 + _softplus(c_0)
+            t1_acc += t3
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    return t1,
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _loss_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ n*(2*d + 7)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = 0.0
+            for k1_ in range(d):
+                t2 += X[r_, k1_] * w[k1_]
+            c_0 = t2 + b
+            t3 = -y[r_] * c_0 + _softplus(c_0)
+            t1_acc += t3
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    return t1,
+
+
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ 3*d + 3
+    dt = w.dtype
+    d = w.shape[0]
+    nch_ = min(d, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * d) // nch_
+        hi_ = ((ch_ + 1) * d) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = w[r_] * w[r_]
+            t1_acc += t2
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    t3 = 0.5 * lam * t1
+    return t3,
+
+
+def loss_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of loss (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _loss_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ n*(4*d + 5)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = -y[r_] + _sigmoid(t3 + b)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    return t1, t2
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _grad_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ n*(4*d + 5)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = -y[r_] + _sigmoid(t3 + b)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    return t1, t2
+
+
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ 2*d + 1
+    dt = w.dtype
+    d = w.shape[0]
+    t1 = np.empty((d,), dtype=dt)
+    for i0 in range(d):
+        t1[i0] = lam * w[i0]
+    t2 = 0.0
+    return t1, t2
+
+
+def grad_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of grad (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _grad_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 4*n*(d + 3)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            c_0 = t4 + b
+            t5 = -y[r_] * c_0 + _softplus(c_0)
+            t1_acc += t5
+            t6 = -y[r_] + _sigmoid(t4 + b)
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t3_acc += t6
+        t1_part[ch_] = t1_acc
+        t3_part[ch_] = t3_acc
+    t1 = np.sum(t1_part)
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = np.sum(t3_part)
+    return t1, t2, t3
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 4*n*(d + 3)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            c_0 = t4 + b
+            t5 = -y[r_] * c_0 + _softplus(c_0)
+            t1_acc += t5
+            t6 = -y[r_] + _sigmoid(t4 + b)
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t3_acc += t6
+        t1_part[ch_] = t1_acc
+        t3_part[ch_] = t3_acc
+    t1 = np.sum(t1_part)
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = np.sum(t3_part)
+    return t1, t2, t3
+
+
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ 5*d + 4
+    dt = w.dtype
+    d = w.shape[0]
+    t1 = 0.0
+    nch_ = min(d, 64)
+    t2_part = np.zeros(nch_, dtype=dt)
+    t3 = np.empty((d,), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * d) // nch_
+        hi_ = ((ch_ + 1) * d) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = w[r_] * w[r_]
+            t2_acc += t4
+            t5 = lam * w[r_]
+            t3[r_] = t5
+        t2_part[ch_] = t2_acc
+    t2 = np.sum(t2_part)
+    t6 = 0.5 * lam * t2
+    return t6, t3, t1
+
+
+def value_and_grad_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of value_and_grad (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _value_and_grad_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hessian_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ n*(d**2 + 9*d + 8)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    t4 = np.empty((n,), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t5 = 0.0
+            for k1_ in range(d):
+                t5 += X[r_, k1_] * w[k1_]
+            c_0 = t5 + b
+            t6 = _sigmoid(-c_0) * _sigmoid(c_0)
+            t4[r_] = t6
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += X[r_, k0_] * t6
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t3_acc += t6
+        t3_part[ch_] = t3_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = np.sum(t3_part)
+    t7 = _gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
+    return t7, t1, t2, t3
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _hessian_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ n*(d**2 + 9*d + 8)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    t4 = np.empty((n,), dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t5 = 0.0
+            for k1_ in range(d):
+                t5 += X[r_, k1_] * w[k1_]
+            c_0 = t5 + b
+            t6 = _sigmoid(-c_0) * _sigmoid(c_0)
+            t4[r_] = t6
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += X[r_, k0_] * t6
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t3_acc += t6
+        t3_part[ch_] = t3_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = np.sum(t3_part)
+    t7 = _gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
+    return t7, t1, t2, t3
+
+
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of hessian over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _hessian_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hessian_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ d**2 + d + 1
+    dt = w.dtype
+    d = w.shape[0]
+    t1 = np.eye(d, dtype=dt)
+    t2 = np.empty((d, d), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(d):
+            t2[j0, j1] = lam * t1[j0, j1]
+    t3 = np.empty((d,), dtype=dt)
+    for i0 in range(d):
+        t3[i0] = 0.0
+    t4 = 0.0
+    return t2, t3, t3, t4
+
+
+def hessian_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of hessian (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _hessian_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("hessian_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return np.block([[np.asarray(out[0]).reshape(d, d), np.asarray(out[1]).reshape(d, 1)], [np.asarray(out[2]).reshape(1, d), np.asarray(out[3]).reshape(1, 1)]])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
+    # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 2*n*(3*d + 10)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * v_w[k1_]
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            c_0 = t4 + b
+            t5 = (v_b + t3) * _sigmoid(-c_0) * _sigmoid(c_0)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t5 * X[r_, k0_]
+            t6 = v_b + t3
+            c_0 = t4 + b
+            t7 = _sigmoid(-c_0) * _sigmoid(c_0)
+            t2_acc += t6 * t7
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    return t1, t2
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
+    # inputs: w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 2*n*(3*d + 10)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * v_w[k1_]
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            c_0 = t4 + b
+            t5 = (v_b + t3) * _sigmoid(-c_0) * _sigmoid(c_0)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t5 * X[r_, k0_]
+            t6 = v_b + t3
+            c_0 = t4 + b
+            t7 = _sigmoid(-c_0) * _sigmoid(c_0)
+            t2_acc += t6 * t7
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    return t1, t2
+
+
+def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
+    """Partial sums of hvp over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        v_w: array (d,)
+        v_b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    v_w = _array(v_w, 'v_w', 1, '(d,)')
+    v_b = _scalar(v_b, 'v_b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, v_w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)
+    fn = _hvp_chunk_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("hvp_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hvp_reg(w, b, v_w, v_b, lam, n_total):
+    # inputs: w (d,), b (), v_w (d,), v_b (), lam (), n_total ()
+    # ops ≈ 2*d + 1
+    dt = w.dtype
+    d = w.shape[0]
+    t1 = np.empty((d,), dtype=dt)
+    for i0 in range(d):
+        t1[i0] = v_w[i0] * lam
+    t2 = 0.0
+    return t1, t2
+
+
+def hvp_reg(w, b, v_w, v_b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of hvp (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        v_w: array (d,)
+        v_b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    v_w = _array(v_w, 'v_w', 1, '(d,)')
+    v_b = _scalar(v_b, 'v_b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    _size('v_w', v_w, 0, d, 'd', 'w', '(d,)')
+    dt = _dtype(w, v_w)
+    if check_finite:
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, lam=lam, n_total=n_total)
+    try:
+        out = _hvp_reg(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("hvp_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, v_w=v_w, v_b=v_b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, v_w=v_w, v_b=v_b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
 # scipy.optimize adapters over one flat parameter vector
 
 def _pack(parts):
@@ -798,4 +1432,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '0faba2c7bf254065e418b6f316d908179d722c6cff9b4865fd07e2554fc1adf0'
 _warn_if_stale(__file__, 'derivations/logistic_regression.py', '58f0a7fbc57c3bcf045576b2fc362d82fbffba4825db184f8280b598ec259367')
-SYMML_SOURCE_HASH = '6066169f96256f57a617e20719211ce09d2785b09028fe69b07305592947def9'
+SYMML_SOURCE_HASH = '42ead902f96f83be6db3d2b0d30c4e71770f85ffeacaf2d1450b5e5c60df890c'

@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'stationary', 'multiplier', 'fun', 'jac', 'hess', 'hessp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -119,6 +125,73 @@ def _outputs_finite(out):
 
 def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+
+
+def _blas(name):
+    """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
+    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
+    # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
+    # compiled code calls the name, so a kernel from numba's cache links in any process.
+    from llvmlite import binding
+    from numba import types
+    from numba.extending import get_cython_function_address
+
+    binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
+    p = types.voidptr  # Fortran takes every argument by reference
+    return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
+
+
+_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+
+
+@njit(cache=True)
+def _blas_syrk(U, C, alpha):
+    # C += alpha·UᵀU on and above the diagonal of C (d×d, C-contiguous), for U (k, d) C- or
+    # F-contiguous. Fortran reads a C-contiguous U as the column-major d×k matrix Uᵀ, so UᵀU is
+    # syrk "N" of it, and an F-contiguous U as U, so syrk "T"; its lower triangle is C's upper.
+    k, d = U.shape
+    if k == 0:
+        return
+    if not (U.flags.c_contiguous or U.flags.f_contiguous):
+        raise ValueError("_blas_syrk: expected a C- or F-contiguous block")
+    flag = np.empty(2, dtype=np.uint8)
+    flag[0] = 76  # "L"
+    flag[1] = 78 if U.flags.c_contiguous else 84  # "N" or "T"
+    size = np.empty(4, dtype=np.int32)  # N, K, lda, ldc
+    size[0], size[1], size[3] = d, k, d
+    size[2] = d if U.flags.c_contiguous else k
+    coef = np.empty(2, dtype=U.dtype)  # alpha, beta
+    coef[0], coef[1] = alpha, 1.0
+    if U.itemsize == 8:
+        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+    else:
+        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+
+
+@njit(cache=True)
+def _mirror_upper(C):
+    # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
+    d = C.shape[0]
+    for i0 in range(0, d, 64):
+        for j0 in range(0, i0 + 1, 64):
+            for i in range(i0, min(i0 + 64, d)):
+                for j in range(j0, min(j0 + 64, i)):
+                    C[i, j] = C[j, i]
+
+
+@njit(cache=True)
+def _gram(A, alpha):
+    # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
+    d = A.shape[1]
+    C = np.zeros((d, d), dtype=A.dtype)
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        _blas_syrk(A, C, alpha)
+    else:  # a strided view: BLAS needs unit stride along one axis
+        _blas_syrk(np.ascontiguousarray(A), C, alpha)
+    _mirror_upper(C)
+    return C
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -426,11 +499,11 @@ def hvp(pi, nu, v_pi, v_nu, P, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _stationary(P):
     # inputs: P (K, K)
-    # ops ≈ 8*K**3/3 + 6*K**2 + 3*K + 2
+    # ops ≈ 5*K**3/3 + 7*K**2 + 3*K + 2
     dt = P.dtype
     K = P.shape[0]
     t1 = np.eye(K, dtype=dt)
-    t2 = np.dot(P, P.T)
+    t2 = _gram(P.T, 1.0)  # P Pᵀ
     t3 = np.empty((K, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(K):
@@ -486,11 +559,11 @@ def stationary(P, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _multiplier(P):
     # inputs: P (K, K)
-    # ops ≈ 8*K**3/3 + 6*K**2 + 2*K + 3
+    # ops ≈ 5*K**3/3 + 7*K**2 + 2*K + 3
     dt = P.dtype
     K = P.shape[0]
     t1 = np.eye(K, dtype=dt)
-    t2 = np.dot(P, P.T)
+    t2 = _gram(P.T, 1.0)  # P Pᵀ
     t3 = np.empty((K, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(K):
@@ -583,4 +656,4 @@ def hessp(theta, p, P):
 
 SYMML_INPUT_HASH = 'e28952ead57c189313dd04dcd085f44ebe0b3cab75dfdee851a7c707b72e5cf0'
 _warn_if_stale(__file__, 'derivations/markov_stationary.py', '2cef3530b54c72077f941b27a5d60274e87aabb7dcab33af3efcb4e9e66c4938')
-SYMML_SOURCE_HASH = '1ddd9fe57059d922ee0dd46f17b5d4bfd37cd851b1e9e648796e58dab9185d9f'
+SYMML_SOURCE_HASH = '0e4257e80d55894719297b542f409062508a9e77b562646cd78caa34a43d886f'

@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'gibbs', 'multiplier_nu', 'fun', 'jac', 'hess', 'hessp']
 
 
+# No chunk kernels: LogSumExp node is not linear in a sum over rows.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -669,4 +675,4 @@ def hessp(theta, p, F, mu):
 
 SYMML_INPUT_HASH = '0c938a8c34c46f0600d5f79271037bfac85b8d3255110df4d62541adc75da7c7'
 _warn_if_stale(__file__, 'derivations/max_entropy.py', '5fae6fc24b6f0c09d2d63f3d453dedc3cbc51157bdcc8ba043efb88e5fd36f38')
-SYMML_SOURCE_HASH = '21804bb77be472016e0ef0e7eaef46be0d4c593847f08aa316424d3e2da1bbbf'
+SYMML_SOURCE_HASH = '851504af0f5676d34d23b6372decef00ed0773fb41c3decd6847e2db17d28c12'

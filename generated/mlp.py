@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hvp']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hvp', 'hvp_finish', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'hvp_chunk']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('X', 'Y')
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad', 'hvp')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,9 +129,317 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+@njit(cache=True)
 def _loss(W1, b1, W2, b2, W3, b3, X, Y):
-    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
+    return _loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+
+
+def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
+    """The loss L.
+
+    Args:
+        W1: array (d, h1)
+        b1: array (h1,)
+        W2: array (h1, h2)
+        b2: array (h2,)
+        W3: array (h2, K)
+        b3: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W1 = _array(W1, 'W1', 2, '(d, h1)')
+    b1 = _array(b1, 'b1', 1, '(h1,)')
+    W2 = _array(W2, 'W2', 2, '(h1, h2)')
+    b2 = _array(b2, 'b2', 1, '(h2,)')
+    W3 = _array(W3, 'W3', 2, '(h2, K)')
+    b3 = _array(b3, 'b3', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    d = W1.shape[0]
+    _positive('d', d, 'W1')
+    h1 = W1.shape[1]
+    _positive('h1', h1, 'W1')
+    _size('W2', W2, 0, h1, 'h1', 'W1', '(h1, h2)')
+    h2 = W2.shape[1]
+    _positive('h2', h2, 'W2')
+    _size('W3', W3, 0, h2, 'h2', 'W2', '(h2, K)')
+    K = W3.shape[1]
+    _positive('K', K, 'W3')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W1', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W3', '(n, K)')
+    _size('b1', b1, 0, h1, 'h1', 'W1', '(h1,)')
+    _size('b2', b2, 0, h2, 'h2', 'W2', '(h2,)')
+    _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
+    dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
+    if check_finite:
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+    try:
+        out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+def loss_finish(partial, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _grad(W1, b1, W2, b2, W3, b3, X, Y):
+    return _grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+
+
+def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
+    """∇L, one array per parameter (W1, b1, W2, b2, W3, b3).
+
+    Args:
+        W1: array (d, h1)
+        b1: array (h1,)
+        W2: array (h1, h2)
+        b2: array (h2,)
+        W3: array (h2, K)
+        b3: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W1 = _array(W1, 'W1', 2, '(d, h1)')
+    b1 = _array(b1, 'b1', 1, '(h1,)')
+    W2 = _array(W2, 'W2', 2, '(h1, h2)')
+    b2 = _array(b2, 'b2', 1, '(h2,)')
+    W3 = _array(W3, 'W3', 2, '(h2, K)')
+    b3 = _array(b3, 'b3', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    d = W1.shape[0]
+    _positive('d', d, 'W1')
+    h1 = W1.shape[1]
+    _positive('h1', h1, 'W1')
+    _size('W2', W2, 0, h1, 'h1', 'W1', '(h1, h2)')
+    h2 = W2.shape[1]
+    _positive('h2', h2, 'W2')
+    _size('W3', W3, 0, h2, 'h2', 'W2', '(h2, K)')
+    K = W3.shape[1]
+    _positive('K', K, 'W3')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W1', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W3', '(n, K)')
+    _size('b1', b1, 0, h1, 'h1', 'W1', '(h1,)')
+    _size('b2', b2, 0, h2, 'h2', 'W2', '(h2,)')
+    _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
+    dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
+    if check_finite:
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+    try:
+        out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out
+
+
+def grad_finish(partial, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
+    return _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+
+
+def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
+    """(L, ∇L) in one fused pass.
+
+    Args:
+        W1: array (d, h1)
+        b1: array (h1,)
+        W2: array (h1, h2)
+        b2: array (h2,)
+        W3: array (h2, K)
+        b3: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W1 = _array(W1, 'W1', 2, '(d, h1)')
+    b1 = _array(b1, 'b1', 1, '(h1,)')
+    W2 = _array(W2, 'W2', 2, '(h1, h2)')
+    b2 = _array(b2, 'b2', 1, '(h2,)')
+    W3 = _array(W3, 'W3', 2, '(h2, K)')
+    b3 = _array(b3, 'b3', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    d = W1.shape[0]
+    _positive('d', d, 'W1')
+    h1 = W1.shape[1]
+    _positive('h1', h1, 'W1')
+    _size('W2', W2, 0, h1, 'h1', 'W1', '(h1, h2)')
+    h2 = W2.shape[1]
+    _positive('h2', h2, 'W2')
+    _size('W3', W3, 0, h2, 'h2', 'W2', '(h2, K)')
+    K = W3.shape[1]
+    _positive('K', K, 'W3')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W1', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W3', '(n, K)')
+    _size('b1', b1, 0, h1, 'h1', 'W1', '(h1,)')
+    _size('b2', b2, 0, h2, 'h2', 'W2', '(h2,)')
+    _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
+    dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
+    if check_finite:
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+def value_and_grad_finish(partial, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True)
+def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
+    return _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, float(X.shape[0]))
+
+
+def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=None):
+    """∇²L·v for directions v_W1, v_b1, v_W2, v_b2, v_W3, v_b3 (shaped like the parameters).
+
+    Args:
+        W1: array (d, h1)
+        b1: array (h1,)
+        W2: array (h1, h2)
+        b2: array (h2,)
+        W3: array (h2, K)
+        b3: array (K,)
+        v_W1: array (d, h1)
+        v_b1: array (h1,)
+        v_W2: array (h1, h2)
+        v_b2: array (h2,)
+        v_W3: array (h2, K)
+        v_b3: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W1 = _array(W1, 'W1', 2, '(d, h1)')
+    b1 = _array(b1, 'b1', 1, '(h1,)')
+    W2 = _array(W2, 'W2', 2, '(h1, h2)')
+    b2 = _array(b2, 'b2', 1, '(h2,)')
+    W3 = _array(W3, 'W3', 2, '(h2, K)')
+    b3 = _array(b3, 'b3', 1, '(K,)')
+    v_W1 = _array(v_W1, 'v_W1', 2, '(d, h1)')
+    v_b1 = _array(v_b1, 'v_b1', 1, '(h1,)')
+    v_W2 = _array(v_W2, 'v_W2', 2, '(h1, h2)')
+    v_b2 = _array(v_b2, 'v_b2', 1, '(h2,)')
+    v_W3 = _array(v_W3, 'v_W3', 2, '(h2, K)')
+    v_b3 = _array(v_b3, 'v_b3', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    d = W1.shape[0]
+    _positive('d', d, 'W1')
+    h1 = W1.shape[1]
+    _positive('h1', h1, 'W1')
+    _size('W2', W2, 0, h1, 'h1', 'W1', '(h1, h2)')
+    h2 = W2.shape[1]
+    _positive('h2', h2, 'W2')
+    _size('W3', W3, 0, h2, 'h2', 'W2', '(h2, K)')
+    K = W3.shape[1]
+    _positive('K', K, 'W3')
+    _size('v_W1', v_W1, 0, d, 'd', 'W1', '(d, h1)')
+    _size('v_W1', v_W1, 1, h1, 'h1', 'W1', '(d, h1)')
+    _size('v_W2', v_W2, 0, h1, 'h1', 'W1', '(h1, h2)')
+    _size('v_W2', v_W2, 1, h2, 'h2', 'W2', '(h1, h2)')
+    _size('v_W3', v_W3, 0, h2, 'h2', 'W2', '(h2, K)')
+    _size('v_W3', v_W3, 1, K, 'K', 'W3', '(h2, K)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W1', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W3', '(n, K)')
+    _size('b1', b1, 0, h1, 'h1', 'W1', '(h1,)')
+    _size('b2', b2, 0, h2, 'h2', 'W2', '(h2,)')
+    _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
+    _size('v_b1', v_b1, 0, h1, 'h1', 'W1', '(h1,)')
+    _size('v_b2', v_b2, 0, h2, 'h2', 'W2', '(h2,)')
+    _size('v_b3', v_b3, 0, K, 'K', 'W3', '(K,)')
+    dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
+    if check_finite:
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+    try:
+        out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+    return out
+
+
+def hvp_finish(partial, n_total):
+    """hvp over all rows from ``partial``, the sum of hvp_chunk over blocks of rows
+    (this loss has no regulariser: nothing is added)."""
+    return partial
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 2*K*h2*n + 11*K*n + K + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + h1 + 5*h2*n + h2 + n + 2
     dt = W1.dtype
     K = W3.shape[1]
@@ -217,8 +533,10 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y):
     return t20,
 
 
-def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
-    """The loss L.
+def loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. n_total is the number of rows over all blocks.
 
     Args:
         W1: array (d, h1)
@@ -229,6 +547,7 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         b3: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -241,6 +560,7 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     b3 = _array(b3, 'b3', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     d = W1.shape[0]
     _positive('d', d, 'W1')
     h1 = W1.shape[1]
@@ -261,23 +581,23 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
     try:
-        out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _loss_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out[0]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _grad(W1, b1, W2, b2, W3, b3, X, Y):
-    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
+def _grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 2*K**2*n + 6*K*h2*n + 13*K*n + K + 4*d*h1*n + 6*h1*h2*n + 10*h1*n + h1 + 10*h2*n + h2 + n
     dt = W1.dtype
     K = W3.shape[1]
@@ -413,8 +733,10 @@ def _grad(W1, b1, W2, b2, W3, b3, X, Y):
     return t25, t26, t27, t28, t29, t30
 
 
-def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
-    """∇L, one array per parameter (W1, b1, W2, b2, W3, b3).
+def grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. n_total is the number of rows over all blocks.
 
     Args:
         W1: array (d, h1)
@@ -425,6 +747,7 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         b3: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -437,6 +760,7 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     b3 = _array(b3, 'b3', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     d = W1.shape[0]
     _positive('d', d, 'W1')
     h1 = W1.shape[1]
@@ -457,23 +781,23 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
     try:
-        out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _grad_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
-    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
+def _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 2*K**2*n + 6*K*h2*n + 17*K*n + K + 4*d*h1*n + 6*h1*h2*n + 10*h1*n + h1 + 10*h2*n + h2 + n + 2
     dt = W1.dtype
     K = W3.shape[1]
@@ -618,8 +942,10 @@ def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
     return t20, t28, t29, t30, t31, t32, t33
 
 
-def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
-    """(L, ∇L) in one fused pass.
+def value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
 
     Args:
         W1: array (d, h1)
@@ -630,6 +956,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         b3: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -642,6 +969,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     b3 = _array(b3, 'b3', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     d = W1.shape[0]
     _positive('d', d, 'W1')
     h1 = W1.shape[1]
@@ -662,23 +990,23 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
     try:
-        out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _value_and_grad_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
-    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K)
+def _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total):
+    # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K), n_total ()
     # ops ≈ 6*K**2*n + 16*K*h2*n + 2*K*h2 + 27*K*n + 2*K + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 23*h1*n + 2*h1 + 28*h2*n + 2*h2 + n
     dt = W1.dtype
     K = W3.shape[1]
@@ -917,8 +1245,10 @@ def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     return t52, t53, t56, t57, t60, t61
 
 
-def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=None):
-    """∇²L·v for directions v_W1, v_b1, v_W2, v_b2, v_W3, v_b3 (shaped like the parameters).
+def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total, *, check_finite=None):
+    """Partial sums of hvp over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
 
     Args:
         W1: array (d, h1)
@@ -935,6 +1265,7 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
         v_b3: array (K,)
         X: array (n, d)
         Y: array (n, K)
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -953,6 +1284,7 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
     v_b3 = _array(v_b3, 'v_b3', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
     d = W1.shape[0]
     _positive('d', d, 'W1')
     h1 = W1.shape[1]
@@ -982,20 +1314,20 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
     _size('v_b3', v_b3, 0, K, 'K', 'W3', '(K,)')
     dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
     if check_finite:
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y, n_total=n_total)
     try:
-        out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = _hvp_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("hvp_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+            _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)  # name the non-finite input, if one caused it
+        _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out
 
 
 SYMML_INPUT_HASH = '45fa58aabee1c86ae50dab57ed50d8cab1e3d9c8e7a5402e60612097f86adacf'
 _warn_if_stale(__file__, 'derivations/mlp.py', '8d1691457cbd9a52d8e45342cfa0202dd8486ff0f558c0b8d3615a19161a3103')
-SYMML_SOURCE_HASH = '2ffed50f573cad9af6c2778d8a63d711eba4ec1351a16697ef14e751cc3f4d1d'
+SYMML_SOURCE_HASH = 'a8dfee7d51b46f90f8c1344fdeda2a00000ba1d8a311712a6ec83428fea5d3bb'

@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -466,4 +472,4 @@ def hessp(theta, p, S):
 
 SYMML_INPUT_HASH = '6bec98c0b3eaffe638d571e8b8d5e8f1e9baa7b6e47874a327569ff5f16dedea'
 _warn_if_stale(__file__, 'derivations/pca_lagrangian.py', '65aaaca30cfe35c9f9b208a06e43c1b827066c2ef2c82deb3b62a95f4b810ef5')
-SYMML_SOURCE_HASH = '487d403b938c953853868de811c40f79127baf5581203a82c33c33047b6ef13d'
+SYMML_SOURCE_HASH = '4a1ea5013476d76cda1d96686d809666ff432bbcbacc5350ddeb86a317daee36'

@@ -48,6 +48,12 @@ def _warn_if_stale(path, derivation, digest):
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'closed_form', 'fun', 'jac', 'hess', 'hessp']
 
 
+# No chunk kernels: no data tensor has a sample dimension on axis 0 that the parameters lack.
+SAMPLE_DIM = None
+ROW_ARGS = ()
+CHUNKED = ()
+
+
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
 # numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
 PARALLEL_MIN_SIZE = 200000
@@ -121,10 +127,77 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
+def _blas(name):
+    """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
+    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
+    # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
+    # compiled code calls the name, so a kernel from numba's cache links in any process.
+    from llvmlite import binding
+    from numba import types
+    from numba.extending import get_cython_function_address
+
+    binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
+    p = types.voidptr  # Fortran takes every argument by reference
+    return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
+
+
+_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+
+
+@njit(cache=True)
+def _blas_syrk(U, C, alpha):
+    # C += alpha·UᵀU on and above the diagonal of C (d×d, C-contiguous), for U (k, d) C- or
+    # F-contiguous. Fortran reads a C-contiguous U as the column-major d×k matrix Uᵀ, so UᵀU is
+    # syrk "N" of it, and an F-contiguous U as U, so syrk "T"; its lower triangle is C's upper.
+    k, d = U.shape
+    if k == 0:
+        return
+    if not (U.flags.c_contiguous or U.flags.f_contiguous):
+        raise ValueError("_blas_syrk: expected a C- or F-contiguous block")
+    flag = np.empty(2, dtype=np.uint8)
+    flag[0] = 76  # "L"
+    flag[1] = 78 if U.flags.c_contiguous else 84  # "N" or "T"
+    size = np.empty(4, dtype=np.int32)  # N, K, lda, ldc
+    size[0], size[1], size[3] = d, k, d
+    size[2] = d if U.flags.c_contiguous else k
+    coef = np.empty(2, dtype=U.dtype)  # alpha, beta
+    coef[0], coef[1] = alpha, 1.0
+    if U.itemsize == 8:
+        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+    else:
+        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+
+
+@njit(cache=True)
+def _mirror_upper(C):
+    # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
+    d = C.shape[0]
+    for i0 in range(0, d, 64):
+        for j0 in range(0, i0 + 1, 64):
+            for i in range(i0, min(i0 + 64, d)):
+                for j in range(j0, min(j0 + 64, i)):
+                    C[i, j] = C[j, i]
+
+
+@njit(cache=True)
+def _gram(A, alpha):
+    # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
+    d = A.shape[1]
+    C = np.zeros((d, d), dtype=A.dtype)
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        _blas_syrk(A, C, alpha)
+    else:  # a strided view: BLAS needs unit stride along one axis
+        _blas_syrk(np.ascontiguousarray(A), C, alpha)
+    _mirror_upper(C)
+    return C
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ 2*d*n**2 + 4*d*n + 11*n**2 + 6*n + 6
+    # ops ≈ d*n**2 + 5*d*n + 11*n**2 + 6*n + 6
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -153,7 +226,7 @@ def _loss(alpha, X, y, lam, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t5[j0, j1] = t6[j1]
-    t7 = np.dot(X, X.T)
+    t7 = _gram(X.T, 1.0)  # X Xᵀ
     t8 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -213,7 +286,7 @@ def loss(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ 2*d*n**2 + 4*d*n + 13*n**2 + 7*n + 2
+    # ops ≈ d*n**2 + 5*d*n + 13*n**2 + 7*n + 2
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -245,7 +318,7 @@ def _grad(alpha, X, y, lam, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t6[j0, j1] = t7[j1]
-    t8 = np.dot(X, X.T)
+    t8 = _gram(X.T, 1.0)  # X Xᵀ
     t9 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -306,7 +379,7 @@ def grad(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ 2*d*n**2 + 4*d*n + 15*n**2 + 13*n + 8
+    # ops ≈ d*n**2 + 5*d*n + 15*n**2 + 13*n + 8
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -335,7 +408,7 @@ def _value_and_grad(alpha, X, y, lam, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t5[j0, j1] = t6[j1]
-    t7 = np.dot(X, X.T)
+    t7 = _gram(X.T, 1.0)  # X Xᵀ
     t8 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -404,7 +477,7 @@ def value_and_grad(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ 2*d*n**2 + 4*d*n + 15*n**2 + 2
+    # ops ≈ d*n**2 + 5*d*n + 15*n**2 + 2
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -432,7 +505,7 @@ def _hessian(alpha, X, y, lam, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t4[j0, j1] = t5[j1]
-    t6 = np.dot(X, X.T)
+    t6 = _gram(X.T, 1.0)  # X Xᵀ
     t7 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -501,7 +574,7 @@ def hessian(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(alpha, v_alpha, X, y, lam, gamma):
     # inputs: alpha (n,), v_alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ 2*d*n**2 + 4*d*n + 13*n**2 + 6*n + 2
+    # ops ≈ d*n**2 + 5*d*n + 13*n**2 + 6*n + 2
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -529,7 +602,7 @@ def _hvp(alpha, v_alpha, X, y, lam, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t4[j0, j1] = t5[j1]
-    t6 = np.dot(X, X.T)
+    t6 = _gram(X.T, 1.0)  # X Xᵀ
     t7 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -597,7 +670,7 @@ def hvp(alpha, v_alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y, lam, gamma):
     # inputs: X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ n*(6*d*n + 12*d + 2*n**2 + 33*n)/3
+    # ops ≈ n*(3*d*n + 15*d + 2*n**2 + 33*n)/3
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -630,7 +703,7 @@ def _closed_form(X, y, lam, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t6[j0, j1] = t7[j1]
-    t8 = np.dot(X, X.T)
+    t8 = _gram(X.T, 1.0)  # X Xᵀ
     t9 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -718,4 +791,4 @@ def hessp(theta, p, X, y, lam, gamma):
 
 SYMML_INPUT_HASH = 'b97bf37c298a24929ff6626e6bb62be0694f42a1ddc4431c2588b02863e9768b'
 _warn_if_stale(__file__, 'derivations/ridge_dual.py', 'af62f52ff11dffe6ed59f6cd7736274424eec09e56e7854df916e7898934c8ad')
-SYMML_SOURCE_HASH = 'ad1e2363ae13f5ceee832e38c269cd1a8eb310ef25f3f45a95359e2ee1a6b99e'
+SYMML_SOURCE_HASH = 'abf06a3a1338f3c4a8b3d1ae79c66110fcc5122eae6401cb45eeee563f5f3ed8'

@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hessian', 'hessian_finish', 'hvp', 'hvp_finish', 'loss_chunk', 'loss_reg', 'grad_chunk', 'grad_reg', 'value_and_grad_chunk', 'value_and_grad_reg', 'hessian_chunk', 'hessian_reg', 'hvp_chunk', 'hvp_reg', 'fun', 'jac', 'hess', 'hessp']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('X', 'Y')
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,10 +129,343 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+@njit(cache=True)
+def _loss_finish(part_, W, c, lam, n_total):
+    # the partial sums of loss_chunk over every row, plus the regulariser once
+    reg_ = _loss_reg(W, c, lam, n_total)
+    return part_[0] + reg_[0],
+
+
+@njit(cache=True)
 def _loss(W, c, X, Y, lam):
-    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 2*K*d*n + 3*K*d + 11*K*n + K + n + 4
+    n_total = float(X.shape[0])
+    return _loss_finish(_loss_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def loss(W, c, X, Y, lam, *, check_finite=None):
+    """The loss L.
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        lam: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    lam = _scalar(lam, 'lam')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, X, Y)
+    if check_finite:
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    try:
+        out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+def loss_finish(partial, W, c, lam, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows:
+    adds the regulariser (loss_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, loss_reg(W, c, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _grad_finish(part_, W, c, lam, n_total):
+    # the partial sums of grad_chunk over every row, plus the regulariser once
+    reg_ = _grad_reg(W, c, lam, n_total)
+    return part_[0] + reg_[0], part_[1]
+
+
+@njit(cache=True)
+def _grad(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _grad_finish(_grad_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def grad(W, c, X, Y, lam, *, check_finite=None):
+    """∇L, one array per parameter (W, c).
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        lam: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    lam = _scalar(lam, 'lam')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, X, Y)
+    if check_finite:
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    try:
+        out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+    return out
+
+
+def grad_finish(partial, W, c, lam, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows:
+    adds the regulariser (grad_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, grad_reg(W, c, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _value_and_grad_finish(part_, W, c, lam, n_total):
+    # the partial sums of value_and_grad_chunk over every row, plus the regulariser once
+    reg_ = _value_and_grad_reg(W, c, lam, n_total)
+    return part_[0] + reg_[0], part_[1] + reg_[1], part_[2]
+
+
+@njit(cache=True)
+def _value_and_grad(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _value_and_grad_finish(_value_and_grad_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
+    """(L, ∇L) in one fused pass.
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        lam: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    lam = _scalar(lam, 'lam')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, X, Y)
+    if check_finite:
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    try:
+        out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+def value_and_grad_finish(partial, W, c, lam, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows:
+    adds the regulariser (value_and_grad_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, value_and_grad_reg(W, c, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _hessian_finish(part_, W, c, lam, n_total):
+    # the partial sums of hessian_chunk over every row, plus the regulariser once
+    reg_ = _hessian_reg(W, c, lam, n_total)
+    return part_[0] + reg_[0], part_[1], part_[2], part_[3]
+
+
+@njit(cache=True)
+def _hessian(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _hessian_finish(_hessian_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def hessian(W, c, X, Y, lam, *, check_finite=None):
+    """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order W, c.
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        lam: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    lam = _scalar(lam, 'lam')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, X, Y)
+    if check_finite:
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    try:
+        out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+    return np.block([[np.asarray(out[0]).reshape((K * d), (K * d)), np.asarray(out[1]).reshape((K * d), K)], [np.asarray(out[2]).reshape(K, (K * d)), np.asarray(out[3]).reshape(K, K)]])
+
+
+def hessian_finish(partial, W, c, lam, n_total):
+    """hessian over all rows from ``partial``, the sum of hessian_chunk over blocks of rows:
+    adds the regulariser (hessian_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, hessian_reg(W, c, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _hvp_finish(part_, W, c, v_W, v_c, lam, n_total):
+    # the partial sums of hvp_chunk over every row, plus the regulariser once
+    reg_ = _hvp_reg(W, c, v_W, v_c, lam, n_total)
+    return part_[0] + reg_[0], part_[1]
+
+
+@njit(cache=True)
+def _hvp(W, c, v_W, v_c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _hvp_finish(_hvp_chunk(W, c, v_W, v_c, X, Y, n_total), W, c, v_W, v_c, lam, n_total)
+
+
+def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
+    """∇²L·v for directions v_W, v_c (shaped like the parameters).
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        v_W: array (d, K)
+        v_c: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        lam: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    v_W = _array(v_W, 'v_W', 2, '(d, K)')
+    v_c = _array(v_c, 'v_c', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    lam = _scalar(lam, 'lam')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    _size('v_W', v_W, 0, d, 'd', 'W', '(d, K)')
+    _size('v_W', v_W, 1, K, 'K', 'W', '(d, K)')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    _size('v_c', v_c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, v_W, v_c, X, Y)
+    if check_finite:
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
+    try:
+        out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+    except ZeroDivisionError:
+        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+    return out
+
+
+def hvp_finish(partial, W, c, v_W, v_c, lam, n_total):
+    """hvp over all rows from ``partial``, the sum of hvp_chunk over blocks of rows:
+    adds the regulariser (hvp_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, hvp_reg(W, c, v_W, v_c, lam, n_total), 'partial')
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(W, c, X, Y, n_total):
+    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
+    # ops ≈ 2*K*d*n + 11*K*n + K + n + 2
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
@@ -175,27 +516,21 @@ def _loss(W, c, X, Y, lam):
     for j0 in range(n):
         for j1 in range(K):
             t9 += t8[j0, j1]
-    t10 = np.empty((d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            t10[i0, i1] = W[i0, i1] * W[i0, i1]
-    t11 = 0.0
-    for j0 in range(d):
-        for j1 in range(K):
-            t11 += t10[j0, j1]
-    t12 = -t9 + 0.5 * lam * t11
-    return t12,
+    t10 = -t9
+    return t10,
 
 
-def loss(W, c, X, Y, lam, *, check_finite=None):
-    """The loss L.
+def loss_chunk(W, c, X, Y, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. n_total is the number of rows over all blocks.
 
     Args:
         W: array (d, K)
         c: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        lam: float
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -204,7 +539,7 @@ def loss(W, c, X, Y, lam, *, check_finite=None):
     c = _array(c, 'c', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
-    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
     d = W.shape[0]
     _positive('d', d, 'W')
     K = W.shape[1]
@@ -217,24 +552,80 @@ def loss(W, c, X, Y, lam, *, check_finite=None):
     _size('c', c, 0, K, 'K', 'W', '(K,)')
     dt = _dtype(W, c, X, Y)
     if check_finite:
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
     try:
-        out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = _loss_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+            _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out[0]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _grad(W, c, X, Y, lam):
-    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 2*K**2*n + 4*K*d*n + 3*K*d + 13*K*n + K + n
+def _loss_reg(W, c, lam, n_total):
+    # inputs: W (d, K), c (K,), lam (), n_total ()
+    # ops ≈ 3*K*d + 3
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    t1 = np.empty((d, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            t1[i0, i1] = W[i0, i1] * W[i0, i1]
+    t2 = 0.0
+    for j0 in range(d):
+        for j1 in range(K):
+            t2 += t1[j0, j1]
+    t3 = 0.5 * lam * t2
+    return t3,
+
+
+def loss_reg(W, c, lam, n_total, *, check_finite=None):
+    """The regulariser's part of loss (the terms that read no row of the data).
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c)
+    if check_finite:
+        _finite(W=W, c=c, lam=lam, n_total=n_total)
+    try:
+        out = _loss_reg(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_chunk(W, c, X, Y, n_total):
+    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
+    # ops ≈ 2*K**2*n + 4*K*d*n + 13*K*n + K + n
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
@@ -294,28 +685,26 @@ def _grad(W, c, X, Y, lam):
             delta_Z[i0, i1] = -Y[i0, i1] + t9[i0, i1]
     t10 = delta_Z
     t11 = np.dot(X.T, t10)
-    t12 = np.empty((d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            t12[i0, i1] = lam * W[i0, i1] + t11[i0, i1]
-    t13 = np.empty((K,), dtype=dt)
+    t12 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
             acc_ += t10[j1, j0]
-        t13[j0] = acc_
-    return t12, t13
+        t12[j0] = acc_
+    return t11, t12
 
 
-def grad(W, c, X, Y, lam, *, check_finite=None):
-    """∇L, one array per parameter (W, c).
+def grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. n_total is the number of rows over all blocks.
 
     Args:
         W: array (d, K)
         c: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        lam: float
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -324,7 +713,7 @@ def grad(W, c, X, Y, lam, *, check_finite=None):
     c = _array(c, 'c', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
-    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
     d = W.shape[0]
     _positive('d', d, 'W')
     K = W.shape[1]
@@ -337,24 +726,78 @@ def grad(W, c, X, Y, lam, *, check_finite=None):
     _size('c', c, 0, K, 'K', 'W', '(K,)')
     dt = _dtype(W, c, X, Y)
     if check_finite:
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
     try:
-        out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = _grad_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+            _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _value_and_grad(W, c, X, Y, lam):
-    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 2*K**2*n + 4*K*d*n + 6*K*d + 17*K*n + K + n + 4
+def _grad_reg(W, c, lam, n_total):
+    # inputs: W (d, K), c (K,), lam (), n_total ()
+    # ops ≈ K*(2*d + 1)
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    t1 = np.empty((d, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            t1[i0, i1] = lam * W[i0, i1]
+    t2 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t2[i0] = 0.0
+    return t1, t2
+
+
+def grad_reg(W, c, lam, n_total, *, check_finite=None):
+    """The regulariser's part of grad (the terms that read no row of the data).
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c)
+    if check_finite:
+        _finite(W=W, c=c, lam=lam, n_total=n_total)
+    try:
+        out = _grad_reg(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk(W, c, X, Y, n_total):
+    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
+    # ops ≈ 2*K**2*n + 4*K*d*n + 17*K*n + K + n + 2
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
@@ -405,54 +848,44 @@ def _value_and_grad(W, c, X, Y, lam):
     for j0 in range(n):
         for j1 in range(K):
             t9 += t8[j0, j1]
-    t10 = np.empty((d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            t10[i0, i1] = W[i0, i1] * W[i0, i1]
-    t11 = 0.0
-    for j0 in range(d):
-        for j1 in range(K):
-            t11 += t10[j0, j1]
-    t12 = -t9 + 0.5 * lam * t11
-    t13 = np.empty((n, K), dtype=dt)
+    t10 = -t9
+    t11 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = np.exp(((t4[i0, i1] - t5_m[i0]) - t5_l[i0]))
-    t14 = np.empty((n, K), dtype=dt)
+            t11[i0, i1] = np.exp(((t4[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t12 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(K):
-                acc_ += Y[j0, j2] * t13[j0, j1]
-            t14[j0, j1] = acc_
+                acc_ += Y[j0, j2] * t11[j0, j1]
+            t12[j0, j1] = acc_
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = -Y[i0, i1] + t14[i0, i1]
-    t15 = delta_Z
-    t16 = np.dot(X.T, t15)
-    t17 = np.empty((d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            t17[i0, i1] = lam * W[i0, i1] + t16[i0, i1]
-    t18 = np.empty((K,), dtype=dt)
+            delta_Z[i0, i1] = -Y[i0, i1] + t12[i0, i1]
+    t13 = delta_Z
+    t14 = np.dot(X.T, t13)
+    t15 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t15[j1, j0]
-        t18[j0] = acc_
-    return t12, t17, t18
+            acc_ += t13[j1, j0]
+        t15[j0] = acc_
+    return t10, t14, t15
 
 
-def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
-    """(L, ∇L) in one fused pass.
+def value_and_grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
 
     Args:
         W: array (d, K)
         c: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        lam: float
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -461,7 +894,7 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
     c = _array(c, 'c', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
-    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
     d = W.shape[0]
     _positive('d', d, 'W')
     K = W.shape[1]
@@ -474,28 +907,321 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
     _size('c', c, 0, K, 'K', 'W', '(K,)')
     dt = _dtype(W, c, X, Y)
     if check_finite:
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
     try:
-        out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = _value_and_grad_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+            _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _hessian(W, c, X, Y, lam):
-    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 2*K**3*d*n + 2*K**2*d**2*n + 4*K**2*d**2 + 9*K**2*d*n + 20*K**2*n + K**2 + 2*K*d*n + 14*K*n + K + n
+def _value_and_grad_reg(W, c, lam, n_total):
+    # inputs: W (d, K), c (K,), lam (), n_total ()
+    # ops ≈ 5*K*d + K + 3
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    t1 = np.empty((d, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            t1[i0, i1] = W[i0, i1] * W[i0, i1]
+    t2 = 0.0
+    for j0 in range(d):
+        for j1 in range(K):
+            t2 += t1[j0, j1]
+    t3 = 0.5 * lam * t2
+    t4 = np.empty((d, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            t4[i0, i1] = lam * W[i0, i1]
+    t5 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t5[i0] = 0.0
+    return t3, t4, t5
+
+
+def value_and_grad_reg(W, c, lam, n_total, *, check_finite=None):
+    """The regulariser's part of value_and_grad (the terms that read no row of the data).
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c)
+    if check_finite:
+        _finite(W=W, c=c, lam=lam, n_total=n_total)
+    try:
+        out = _value_and_grad_reg(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hessian_chunk(W, c, X, Y, n_total):
+    # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
+    # ops ≈ 2*K**3*d*n + 2*K**2*d**2*n + 9*K**2*d*n + 20*K**2*n + K**2 + 2*K*d*n + 14*K*n + K + n
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
+    t1 = np.eye(K, dtype=dt)
+    delta_delta_Z = np.empty((d, K, n, K), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(K):
+            for j2 in range(n):
+                for j3 in range(K):
+                    delta_delta_Z[j0, j1, j2, j3] = X[j2, j0] * t1[j1, j3]
+    t2 = delta_delta_Z
+    t3 = np.dot(X, W)
+    t5 = np.empty((K,), dtype=dt)
+    for j1 in range(K):
+        t5[j1] = c[j1]
+    t4 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t4[j0, j1] = t5[j1]
+    Z = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            Z[i0, i1] = t3[i0, i1] + t4[i0, i1]
+    t6 = Z
+    t7 = np.empty((n,), dtype=dt)
+    t7_m = np.empty((n,), dtype=dt)
+    t7_l = np.empty((n,), dtype=dt)
+    for i0 in range(n):
+        m_ = t6[i0, 0]
+        a_ = 0
+        for j_ in range(1, K):
+            if t6[i0, j_] > m_:
+                m_ = t6[i0, j_]
+                a_ = j_
+        s_ = 0.0
+        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
+            for j_ in range(K):
+                if j_ != a_:
+                    s_ += np.exp(t6[i0, j_] - m_)
+        t7_m[i0] = m_
+        t7_l[i0] = np.log1p(s_)
+        t7[i0] = m_ + t7_l[i0]
+    t9 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        t9[j0] = t7[j0]
+    t8 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            t8[j0, j1] = t9[j0]
+    t10 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t10[i0, i1] = np.exp(((t6[i0, i1] - t7_m[i0]) - t7_l[i0]))
+    t12 = np.empty((n, K), dtype=dt)
+    for j2 in range(n):
+        for j3 in range(K):
+            acc_ = 0.0
+            for j4 in range(K):
+                acc_ += Y[j2, j4] * t10[j2, j3]
+            t12[j2, j3] = acc_
+    t11 = np.empty((d, K, n, K), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(K):
+            for j2 in range(n):
+                for j3 in range(K):
+                    t11[j0, j1, j2, j3] = t2[j0, j1, j2, j3] * t12[j2, j3]
+    t13 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t13[i0, i1] = -np.exp(((t6[i0, i1] - t7_m[i0]) - t7_l[i0]))
+    t15 = np.empty((n, K), dtype=dt)
+    for j2 in range(n):
+        for j4 in range(K):
+            acc_ = 0.0
+            for j5 in range(K):
+                acc_ += Y[j2, j5] * t13[j2, j4]
+            t15[j2, j4] = acc_
+    t16 = np.empty((n, K, K), dtype=dt)
+    for j2 in range(n):
+        for j3 in range(K):
+            for j4 in range(K):
+                t16[j2, j3, j4] = t10[j2, j3] * t15[j2, j4]
+    t14 = np.empty((d, K, n, K), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(K):
+            for j2 in range(n):
+                for j3 in range(K):
+                    acc_ = 0.0
+                    for j4 in range(K):
+                        acc_ += t2[j0, j1, j2, j4] * t16[j2, j3, j4]
+                    t14[j0, j1, j2, j3] = acc_
+    delta_Z = np.empty((d, K, n, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            for i2 in range(n):
+                for i3 in range(K):
+                    delta_Z[i0, i1, i2, i3] = t11[i0, i1, i2, i3] + t14[i0, i1, i2, i3]
+    t17 = delta_Z
+    t18 = np.empty((d, K, d, K), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(K):
+            for j2 in range(d):
+                for j3 in range(K):
+                    acc_ = 0.0
+                    for j4 in range(n):
+                        acc_ += t17[j0, j1, j4, j3] * X[j4, j2]
+                    t18[j0, j1, j2, j3] = acc_
+    t19 = np.empty((d, K, K), dtype=dt)
+    for j0 in range(d):
+        for j1 in range(K):
+            for j2 in range(K):
+                acc_ = 0.0
+                for j3 in range(n):
+                    acc_ += t17[j0, j1, j3, j2]
+                t19[j0, j1, j2] = acc_
+    t20 = np.empty((K, K), dtype=dt)
+    for j0 in range(K):
+        for j2 in range(K):
+            t20[j0, j2] = t1[j0, j2]
+    delta_delta_Z_2 = np.empty((K, n, K), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(n):
+            for j2 in range(K):
+                delta_delta_Z_2[j0, j1, j2] = t20[j0, j2]
+    t21 = delta_delta_Z_2
+    t23 = np.empty((n, K), dtype=dt)
+    for j1 in range(n):
+        for j2 in range(K):
+            acc_ = 0.0
+            for j3 in range(K):
+                acc_ += Y[j1, j3] * t10[j1, j2]
+            t23[j1, j2] = acc_
+    t22 = np.empty((K, n, K), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(n):
+            for j2 in range(K):
+                t22[j0, j1, j2] = t21[j0, j1, j2] * t23[j1, j2]
+    t25 = np.empty((K, n), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(n):
+            acc_ = 0.0
+            for j3 in range(K):
+                acc_ += t21[j0, j1, j3] * t13[j1, j3]
+            t25[j0, j1] = acc_
+    t26 = np.empty((n, K), dtype=dt)
+    for j1 in range(n):
+        for j2 in range(K):
+            acc_ = 0.0
+            for j4 in range(K):
+                acc_ += Y[j1, j4] * t10[j1, j2]
+            t26[j1, j2] = acc_
+    t24 = np.empty((K, n, K), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(n):
+            for j2 in range(K):
+                t24[j0, j1, j2] = t25[j0, j1] * t26[j1, j2]
+    delta_Z_2 = np.empty((K, n, K), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(n):
+            for i2 in range(K):
+                delta_Z_2[i0, i1, i2] = t22[i0, i1, i2] + t24[i0, i1, i2]
+    t27 = delta_Z_2
+    t28 = np.empty((K, d, K), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            for j2 in range(K):
+                acc_ = 0.0
+                for j3 in range(n):
+                    acc_ += t27[j0, j3, j2] * X[j3, j1]
+                t28[j0, j1, j2] = acc_
+    t29 = np.empty((K, K), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(K):
+            acc_ = 0.0
+            for j2 in range(n):
+                acc_ += t27[j0, j2, j1]
+            t29[j0, j1] = acc_
+    return t18, t19, t28, t29
+
+
+def hessian_chunk(W, c, X, Y, n_total, *, check_finite=None):
+    """Partial sums of hessian over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        X: array (n, d)
+        Y: array (n, K)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    X = _array(X, 'X', 2, '(n, d)')
+    Y = _array(Y, 'Y', 2, '(n, K)')
+    n_total = _scalar(n_total, 'n_total')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    _size('X', X, 1, d, 'd', 'W', '(n, d)')
+    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
+    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, X, Y)
+    if check_finite:
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
+    try:
+        out = _hessian_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
+    return np.block([[np.asarray(out[0]).reshape((K * d), (K * d)), np.asarray(out[1]).reshape((K * d), K)], [np.asarray(out[2]).reshape(K, (K * d)), np.asarray(out[3]).reshape(K, K)]])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hessian_reg(W, c, lam, n_total):
+    # inputs: W (d, K), c (K,), lam (), n_total ()
+    # ops ≈ K**2*(2*d**2 + 2*d + 1)
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
     t1 = np.eye(d, dtype=dt)
     t2 = np.eye(K, dtype=dt)
     t3 = np.empty((d, K, d, K), dtype=dt)
@@ -504,236 +1230,64 @@ def _hessian(W, c, X, Y, lam):
             for j2 in range(d):
                 for j3 in range(K):
                     t3[j0, j1, j2, j3] = lam * t1[j0, j2] * t2[j1, j3]
-    delta_delta_Z = np.empty((d, K, n, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    delta_delta_Z[j0, j1, j2, j3] = X[j2, j0] * t2[j1, j3]
-    t4 = delta_delta_Z
-    t5 = np.dot(X, W)
-    t7 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t7[j1] = c[j1]
-    t6 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t6[j0, j1] = t7[j1]
-    Z = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            Z[i0, i1] = t5[i0, i1] + t6[i0, i1]
-    t8 = Z
-    t9 = np.empty((n,), dtype=dt)
-    t9_m = np.empty((n,), dtype=dt)
-    t9_l = np.empty((n,), dtype=dt)
-    for i0 in range(n):
-        m_ = t8[i0, 0]
-        a_ = 0
-        for j_ in range(1, K):
-            if t8[i0, j_] > m_:
-                m_ = t8[i0, j_]
-                a_ = j_
-        s_ = 0.0
-        if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
-            for j_ in range(K):
-                if j_ != a_:
-                    s_ += np.exp(t8[i0, j_] - m_)
-        t9_m[i0] = m_
-        t9_l[i0] = np.log1p(s_)
-        t9[i0] = m_ + t9_l[i0]
-    t11 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t11[j0] = t9[j0]
-    t10 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t10[j0, j1] = t11[j0]
-    t12 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t12[i0, i1] = np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
-    t14 = np.empty((n, K), dtype=dt)
-    for j2 in range(n):
-        for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += Y[j2, j4] * t12[j2, j3]
-            t14[j2, j3] = acc_
-    t13 = np.empty((d, K, n, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t13[j0, j1, j2, j3] = t4[j0, j1, j2, j3] * t14[j2, j3]
-    t15 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t15[i0, i1] = -np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
-    t17 = np.empty((n, K), dtype=dt)
-    for j2 in range(n):
-        for j4 in range(K):
-            acc_ = 0.0
-            for j5 in range(K):
-                acc_ += Y[j2, j5] * t15[j2, j4]
-            t17[j2, j4] = acc_
-    t18 = np.empty((n, K, K), dtype=dt)
-    for j2 in range(n):
-        for j3 in range(K):
-            for j4 in range(K):
-                t18[j2, j3, j4] = t12[j2, j3] * t17[j2, j4]
-    t16 = np.empty((d, K, n, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t4[j0, j1, j2, j4] * t18[j2, j3, j4]
-                    t16[j0, j1, j2, j3] = acc_
-    delta_Z = np.empty((d, K, n, K), dtype=dt)
+    t4 = np.empty((d, K, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
-            for i2 in range(n):
-                for i3 in range(K):
-                    delta_Z[i0, i1, i2, i3] = t13[i0, i1, i2, i3] + t16[i0, i1, i2, i3]
-    t19 = delta_Z
-    t20 = np.empty((d, K, d, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(d):
-                for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(n):
-                        acc_ += t19[j0, j1, j4, j3] * X[j4, j2]
-                    t20[j0, j1, j2, j3] = acc_
-    t21 = np.empty((d, K, d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            for i2 in range(d):
-                for i3 in range(K):
-                    t21[i0, i1, i2, i3] = t3[i0, i1, i2, i3] + t20[i0, i1, i2, i3]
-    t22 = np.empty((d, K, K), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(K):
-            for j2 in range(K):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t19[j0, j1, j3, j2]
-                t22[j0, j1, j2] = acc_
-    t23 = np.empty((K, K), dtype=dt)
-    for j0 in range(K):
-        for j2 in range(K):
-            t23[j0, j2] = t2[j0, j2]
-    delta_delta_Z_2 = np.empty((K, n, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(K):
-                delta_delta_Z_2[j0, j1, j2] = t23[j0, j2]
-    t24 = delta_delta_Z_2
-    t26 = np.empty((n, K), dtype=dt)
-    for j1 in range(n):
-        for j2 in range(K):
-            acc_ = 0.0
-            for j3 in range(K):
-                acc_ += Y[j1, j3] * t12[j1, j2]
-            t26[j1, j2] = acc_
-    t25 = np.empty((K, n, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(K):
-                t25[j0, j1, j2] = t24[j0, j1, j2] * t26[j1, j2]
-    t28 = np.empty((K, n), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            acc_ = 0.0
-            for j3 in range(K):
-                acc_ += t24[j0, j1, j3] * t15[j1, j3]
-            t28[j0, j1] = acc_
-    t29 = np.empty((n, K), dtype=dt)
-    for j1 in range(n):
-        for j2 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += Y[j1, j4] * t12[j1, j2]
-            t29[j1, j2] = acc_
-    t27 = np.empty((K, n, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(K):
-                t27[j0, j1, j2] = t28[j0, j1] * t29[j1, j2]
-    delta_Z_2 = np.empty((K, n, K), dtype=dt)
-    for i0 in range(K):
-        for i1 in range(n):
             for i2 in range(K):
-                delta_Z_2[i0, i1, i2] = t25[i0, i1, i2] + t27[i0, i1, i2]
-    t30 = delta_Z_2
-    t31 = np.empty((K, d, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(K):
-                acc_ = 0.0
-                for j3 in range(n):
-                    acc_ += t30[j0, j3, j2] * X[j3, j1]
-                t31[j0, j1, j2] = acc_
-    t32 = np.empty((K, K), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t30[j0, j2, j1]
-            t32[j0, j1] = acc_
-    return t21, t22, t31, t32
+                t4[i0, i1, i2] = 0.0
+    t5 = np.empty((K, d, K), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(d):
+            for i2 in range(K):
+                t5[i0, i1, i2] = 0.0
+    t6 = np.empty((K, K), dtype=dt)
+    for i0 in range(K):
+        for i1 in range(K):
+            t6[i0, i1] = 0.0
+    return t3, t4, t5, t6
 
 
-def hessian(W, c, X, Y, lam, *, check_finite=None):
-    """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order W, c.
+def hessian_reg(W, c, lam, n_total, *, check_finite=None):
+    """The regulariser's part of hessian (the terms that read no row of the data).
 
     Args:
         W: array (d, K)
         c: array (K,)
-        X: array (n, d)
-        Y: array (n, K)
         lam: float
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
-    X = _array(X, 'X', 2, '(n, d)')
-    Y = _array(Y, 'Y', 2, '(n, K)')
     lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
     d = W.shape[0]
     _positive('d', d, 'W')
     K = W.shape[1]
     _positive('K', K, 'W')
-    n = X.shape[0]
-    _positive('n', n, 'X')
-    _size('X', X, 1, d, 'd', 'W', '(n, d)')
-    _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
-    _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
-    dt = _dtype(W, c, X, Y)
+    dt = _dtype(W, c)
     if check_finite:
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+        _finite(W=W, c=c, lam=lam, n_total=n_total)
     try:
-        out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = _hessian_reg(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), lam, n_total)
     except ZeroDivisionError:
-        raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("hessian_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+            _finite(W=W, c=c, lam=lam, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W=W, c=c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+        _finite(W=W, c=c, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
     return np.block([[np.asarray(out[0]).reshape((K * d), (K * d)), np.asarray(out[1]).reshape((K * d), K)], [np.asarray(out[2]).reshape(K, (K * d)), np.asarray(out[3]).reshape(K, K)]])
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _hvp(W, c, v_W, v_c, X, Y, lam):
-    # inputs: W (d, K), c (K,), v_W (d, K), v_c (K,), X (n, d), Y (n, K), lam ()
-    # ops ≈ 4*K**2*n + 6*K*d*n + 3*K*d + 24*K*n + 2*K + n
+def _hvp_chunk(W, c, v_W, v_c, X, Y, n_total):
+    # inputs: W (d, K), c (K,), v_W (d, K), v_c (K,), X (n, d), Y (n, K), n_total ()
+    # ops ≈ 4*K**2*n + 6*K*d*n + 24*K*n + 2*K + n
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
@@ -817,21 +1371,19 @@ def _hvp(W, c, v_W, v_c, X, Y, lam):
             delta_Z[i0, i1] = t5[i0, i1] * np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0])) + t15[i0, i1]
     t16 = delta_Z
     t17 = np.dot(X.T, t16)
-    t18 = np.empty((d, K), dtype=dt)
-    for i0 in range(d):
-        for i1 in range(K):
-            t18[i0, i1] = v_W[i0, i1] * lam + t17[i0, i1]
-    t19 = np.empty((K,), dtype=dt)
+    t18 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
             acc_ += t16[j1, j0]
-        t19[j0] = acc_
-    return t18, t19
+        t18[j0] = acc_
+    return t17, t18
 
 
-def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
-    """∇²L·v for directions v_W, v_c (shaped like the parameters).
+def hvp_chunk(W, c, v_W, v_c, X, Y, n_total, *, check_finite=None):
+    """Partial sums of hvp over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, Y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
 
     Args:
         W: array (d, K)
@@ -840,7 +1392,7 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
         v_c: array (K,)
         X: array (n, d)
         Y: array (n, K)
-        lam: float
+        n_total: float
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
@@ -851,7 +1403,7 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
     v_c = _array(v_c, 'v_c', 1, '(K,)')
     X = _array(X, 'X', 2, '(n, d)')
     Y = _array(Y, 'Y', 2, '(n, K)')
-    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
     d = W.shape[0]
     _positive('d', d, 'W')
     K = W.shape[1]
@@ -867,17 +1419,78 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
     _size('v_c', v_c, 0, K, 'K', 'W', '(K,)')
     dt = _dtype(W, c, v_W, v_c, X, Y)
     if check_finite:
-        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, n_total=n_total)
     try:
-        out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = _hvp_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
-        raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+        raise ValueError("hvp_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
         if check_finite is None:
-            _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
+            _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, n_total=n_total)
         raise
     if check_finite is None and not _outputs_finite(out):
-        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)  # name the non-finite input, if one caused it
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _hvp_reg(W, c, v_W, v_c, lam, n_total):
+    # inputs: W (d, K), c (K,), v_W (d, K), v_c (K,), lam (), n_total ()
+    # ops ≈ K*(2*d + 1)
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    t1 = np.empty((d, K), dtype=dt)
+    for i0 in range(d):
+        for i1 in range(K):
+            t1[i0, i1] = v_W[i0, i1] * lam
+    t2 = np.empty((K,), dtype=dt)
+    for i0 in range(K):
+        t2[i0] = 0.0
+    return t1, t2
+
+
+def hvp_reg(W, c, v_W, v_c, lam, n_total, *, check_finite=None):
+    """The regulariser's part of hvp (the terms that read no row of the data).
+
+    Args:
+        W: array (d, K)
+        c: array (K,)
+        v_W: array (d, K)
+        v_c: array (K,)
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    W = _array(W, 'W', 2, '(d, K)')
+    c = _array(c, 'c', 1, '(K,)')
+    v_W = _array(v_W, 'v_W', 2, '(d, K)')
+    v_c = _array(v_c, 'v_c', 1, '(K,)')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = W.shape[0]
+    _positive('d', d, 'W')
+    K = W.shape[1]
+    _positive('K', K, 'W')
+    _size('v_W', v_W, 0, d, 'd', 'W', '(d, K)')
+    _size('v_W', v_W, 1, K, 'K', 'W', '(d, K)')
+    _size('c', c, 0, K, 'K', 'W', '(K,)')
+    _size('v_c', v_c, 0, K, 'K', 'W', '(K,)')
+    dt = _dtype(W, c, v_W, v_c)
+    if check_finite:
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, lam=lam, n_total=n_total)
+    try:
+        out = _hvp_reg(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("hvp_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(W=W, c=c, v_W=v_W, v_c=v_c, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(W=W, c=c, v_W=v_W, v_c=v_c, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
     return out
 
 
@@ -926,4 +1539,4 @@ def hessp(theta, p, X, Y, lam):
 
 SYMML_INPUT_HASH = 'dbc30a1169f4959bb96b526be6c2b0243ca902dae57f6ad1f179f1dbcc115d18'
 _warn_if_stale(__file__, 'derivations/softmax_regression.py', 'c1288e5825d0921d8b83660f3e52d57c2f26ada553866432517bd53f42013aff')
-SYMML_SOURCE_HASH = '60ee338739360187f561280bd5fe90251cd0da2a344ae32b299db146a0f61138'
+SYMML_SOURCE_HASH = '1bdd20dc8d1d87024008862c3772ba52f54bdef52695d1a375e049542c568faf'

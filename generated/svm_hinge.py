@@ -45,7 +45,15 @@ def _warn_if_stale(path, derivation, digest):
                               f"regenerate it with `symml generate {name}`", stacklevel=2)
 
 
-__all__ = ['loss', 'grad', 'value_and_grad', 'fun', 'jac']
+__all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'loss_chunk', 'loss_reg', 'grad_chunk', 'grad_reg', 'value_and_grad_chunk', 'value_and_grad_reg', 'fun', 'jac']
+
+
+# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:
+# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.
+SAMPLE_DIM = 'n'
+ROW_ARGS = ('X', 'y')
+N_TOTAL = 'n_total'
+CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
 # Fused kernels run their row loop on all threads when the inputs hold at least this many
@@ -121,6 +129,17 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
 @njit(cache=True, inline="always")
 def _relu(x):
     return x if x > 0 else 0.0
@@ -131,66 +150,22 @@ def _step(x):
     return 1.0 if x > 0 else 0.0
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True)
+def _loss_finish(part_, w, b, lam, n_total):
+    # the partial sums of loss_chunk over every row, plus the regulariser once
+    reg_ = _loss_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0],
+
+
+@njit(cache=True)
 def _loss(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 2*d*n + 3*d + 6*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in range(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t4 = 0.0
-            for k1_ in range(d):
-                t4 += X[r_, k1_] * w[k1_]
-            t5 = _relu(-y[r_] * (t4 + b) + 1.0)
-            t3_acc += t5
-        t3_part[ch_] = t3_acc
-    t3 = np.sum(t3_part)
-    t6 = t3 + 0.5 * lam * t2
-    return t6,
+    n_total = float(X.shape[0])
+    return _loss_finish(_loss_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _loss_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 2*d*n + 3*d + 6*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in prange(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t4 = 0.0
-            for k1_ in range(d):
-                t4 += X[r_, k1_] * w[k1_]
-            t5 = _relu(-y[r_] * (t4 + b) + 1.0)
-            t3_acc += t5
-        t3_part[ch_] = t3_acc
-    t3 = np.sum(t3_part)
-    t6 = t3 + 0.5 * lam * t2
-    return t6,
+    n_total = float(X.shape[0])
+    return _loss_finish(_loss_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def loss(w, b, X, y, lam, *, check_finite=None):
@@ -234,70 +209,28 @@ def loss(w, b, X, y, lam, *, check_finite=None):
     return out[0]
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def loss_finish(partial, w, b, lam, n_total):
+    """loss over all rows from ``partial``, the sum of loss_chunk over blocks of rows:
+    adds the regulariser (loss_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, loss_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _grad_finish(part_, w, b, lam, n_total):
+    # the partial sums of grad_chunk over every row, plus the regulariser once
+    reg_ = _grad_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0], part_[1]
+
+
+@njit(cache=True)
 def _grad(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 3*d + 8*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = 0.0
-            for k1_ in range(d):
-                t3 += X[r_, k1_] * w[k1_]
-            t4 = -y[r_] * _step(-y[r_] * (t3 + b) + 1.0)
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += t4 * X[r_, k0_]
-            t2_acc += t4
-        t2_part[ch_] = t2_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.sum(t2_part)
-    t5 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t5[i0] = lam * w[i0] + t1[i0]
-    return t5, t2
+    n_total = float(X.shape[0])
+    return _grad_finish(_grad_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _grad_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 3*d + 8*n
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t2_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t3 = 0.0
-            for k1_ in range(d):
-                t3 += X[r_, k1_] * w[k1_]
-            t4 = -y[r_] * _step(-y[r_] * (t3 + b) + 1.0)
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += t4 * X[r_, k0_]
-            t2_acc += t4
-        t2_part[ch_] = t2_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.sum(t2_part)
-    t5 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t5[i0] = lam * w[i0] + t1[i0]
-    return t5, t2
+    n_total = float(X.shape[0])
+    return _grad_finish(_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def grad(w, b, X, y, lam, *, check_finite=None):
@@ -343,96 +276,28 @@ def grad(w, b, X, y, lam, *, check_finite=None):
     return out
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+def grad_finish(partial, w, b, lam, n_total):
+    """grad over all rows from ``partial``, the sum of grad_chunk over blocks of rows:
+    adds the regulariser (grad_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, grad_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True)
+def _value_and_grad_finish(part_, w, b, lam, n_total):
+    # the partial sums of value_and_grad_chunk over every row, plus the regulariser once
+    reg_ = _value_and_grad_reg(w, b, lam, n_total)
+    return part_[0] + reg_[0], part_[1] + reg_[1], part_[2]
+
+
+@njit(cache=True)
 def _value_and_grad(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 6*d + 14*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in range(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros(nch_, dtype=dt)
-    for ch_ in range(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        t5_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t6 = 0.0
-            for k1_ in range(d):
-                t6 += X[r_, k1_] * w[k1_]
-            t7 = _relu(-y[r_] * (t6 + b) + 1.0)
-            t3_acc += t7
-            t8 = -y[r_] * _step(-y[r_] * (t6 + b) + 1.0)
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += t8 * X[r_, k0_]
-            t5_acc += t8
-        t3_part[ch_] = t3_acc
-        t5_part[ch_] = t5_acc
-    t3 = np.sum(t3_part)
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.sum(t5_part)
-    t9 = t3 + 0.5 * lam * t2
-    t10 = np.empty((d,), dtype=dt)
-    for i0 in range(d):
-        t10[i0] = lam * w[i0] + t4[i0]
-    return t9, t10, t5
+    n_total = float(X.shape[0])
+    return _value_and_grad_finish(_value_and_grad_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_par(w, b, X, y, lam):
-    # inputs: w (d,), b (), X (n, d), y (n,), lam ()
-    # ops ≈ 4*d*n + 6*d + 14*n + 4
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t1[i0] = w[i0] * w[i0]
-    t2 = 0.0
-    for j0 in prange(d):
-        t2 += t1[j0]
-    nch_ = min(n, 64)
-    t3_part = np.zeros(nch_, dtype=dt)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros(nch_, dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        t5_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t6 = 0.0
-            for k1_ in range(d):
-                t6 += X[r_, k1_] * w[k1_]
-            t7 = _relu(-y[r_] * (t6 + b) + 1.0)
-            t3_acc += t7
-            t8 = -y[r_] * _step(-y[r_] * (t6 + b) + 1.0)
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += t8 * X[r_, k0_]
-            t5_acc += t8
-        t3_part[ch_] = t3_acc
-        t5_part[ch_] = t5_acc
-    t3 = np.sum(t3_part)
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.sum(t5_part)
-    t9 = t3 + 0.5 * lam * t2
-    t10 = np.empty((d,), dtype=dt)
-    for i0 in prange(d):
-        t10[i0] = lam * w[i0] + t4[i0]
-    return t9, t10, t5
+    n_total = float(X.shape[0])
+    return _value_and_grad_finish(_value_and_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
 def value_and_grad(w, b, X, y, lam, *, check_finite=None):
@@ -478,6 +343,482 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     return out[0], (out[1] if len(out) == 2 else out[1:])
 
 
+def value_and_grad_finish(partial, w, b, lam, n_total):
+    """value_and_grad over all rows from ``partial``, the sum of value_and_grad_chunk over blocks of rows:
+    adds the regulariser (value_and_grad_reg) once. n_total is the number of rows in all blocks."""
+    return _add_parts(partial, value_and_grad_reg(w, b, lam, n_total), 'partial')
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 2*n*(d + 3)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = 0.0
+            for k1_ in range(d):
+                t2 += X[r_, k1_] * w[k1_]
+            t3 = _relu(-y[r_] * (t2 + b) + 1.0)
+            t1_acc += t3
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    return t1,
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _loss_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 2*n*(d + 3)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = 0.0
+            for k1_ in range(d):
+                t2 += X[r_, k1_] * w[k1_]
+            t3 = _relu(-y[r_] * (t2 + b) + 1.0)
+            t1_acc += t3
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    return t1,
+
+
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of loss over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _loss_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ 3*d + 3
+    dt = w.dtype
+    d = w.shape[0]
+    nch_ = min(d, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * d) // nch_
+        hi_ = ((ch_ + 1) * d) // nch_
+        t1_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t2 = w[r_] * w[r_]
+            t1_acc += t2
+        t1_part[ch_] = t1_acc
+    t1 = np.sum(t1_part)
+    t3 = 0.5 * lam * t1
+    return t3,
+
+
+def loss_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of loss (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _loss_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("loss_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 4*n*(d + 2)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = -y[r_] * _step(-y[r_] * (t3 + b) + 1.0)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    return t1, t2
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _grad_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 4*n*(d + 2)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros((nch_, d), dtype=dt)
+    t2_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t3 = 0.0
+            for k1_ in range(d):
+                t3 += X[r_, k1_] * w[k1_]
+            t4 = -y[r_] * _step(-y[r_] * (t3 + b) + 1.0)
+            for k0_ in range(d):
+                t1_part[ch_, k0_] += t4 * X[r_, k0_]
+            t2_acc += t4
+        t2_part[ch_] = t2_acc
+    t1 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t1 += t1_part[ch_]
+    t2 = np.sum(t2_part)
+    return t1, t2
+
+
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _grad_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ 2*d + 1
+    dt = w.dtype
+    d = w.shape[0]
+    t1 = np.empty((d,), dtype=dt)
+    for i0 in range(d):
+        t1[i0] = lam * w[i0]
+    t2 = 0.0
+    return t1, t2
+
+
+def grad_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of grad (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _grad_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("grad_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 2*n*(2*d + 7)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = _relu(-y[r_] * (t4 + b) + 1.0)
+            t1_acc += t5
+            t6 = -y[r_] * _step(-y[r_] * (t4 + b) + 1.0)
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t3_acc += t6
+        t1_part[ch_] = t1_acc
+        t3_part[ch_] = t3_acc
+    t1 = np.sum(t1_part)
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = np.sum(t3_part)
+    return t1, t2, t3
+
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_chunk_par(w, b, X, y, n_total):
+    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
+    # ops ≈ 2*n*(2*d + 7)
+    dt = w.dtype
+    d = w.shape[0]
+    n = X.shape[0]
+    nch_ = min(n, 64)
+    t1_part = np.zeros(nch_, dtype=dt)
+    t2_part = np.zeros((nch_, d), dtype=dt)
+    t3_part = np.zeros(nch_, dtype=dt)
+    for ch_ in prange(nch_):
+        lo_ = (ch_ * n) // nch_
+        hi_ = ((ch_ + 1) * n) // nch_
+        t1_acc = 0.0
+        t3_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = 0.0
+            for k1_ in range(d):
+                t4 += X[r_, k1_] * w[k1_]
+            t5 = _relu(-y[r_] * (t4 + b) + 1.0)
+            t1_acc += t5
+            t6 = -y[r_] * _step(-y[r_] * (t4 + b) + 1.0)
+            for k0_ in range(d):
+                t2_part[ch_, k0_] += t6 * X[r_, k0_]
+            t3_acc += t6
+        t1_part[ch_] = t1_acc
+        t3_part[ch_] = t3_acc
+    t1 = np.sum(t1_part)
+    t2 = np.zeros(d, dtype=dt)
+    for ch_ in range(nch_):
+        t2 += t2_part[ch_]
+    t3 = np.sum(t3_part)
+    return t1, t2, t3
+
+
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+    """Partial sums of value_and_grad over one block of rows, without the regulariser.
+
+    Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
+
+    Args:
+        w: array (d,)
+        b: float
+        X: array (n, d)
+        y: array (n,)
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    X = _array(X, 'X', 2, '(n, d)')
+    y = _array(y, 'y', 1, '(n,)')
+    n_total = _scalar(n_total, 'n_total')
+    n = X.shape[0]
+    _positive('n', n, 'X')
+    d = X.shape[1]
+    _positive('d', d, 'X')
+    _size('w', w, 0, d, 'd', 'X', '(d,)')
+    _size('y', y, 0, n, 'n', 'X', '(n,)')
+    dt = _dtype(w, X, y)
+    if check_finite:
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    try:
+        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, X=X, y=y, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, X=X, y=y, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _value_and_grad_reg(w, b, lam, n_total):
+    # inputs: w (d,), b (), lam (), n_total ()
+    # ops ≈ 5*d + 4
+    dt = w.dtype
+    d = w.shape[0]
+    t1 = 0.0
+    nch_ = min(d, 64)
+    t2_part = np.zeros(nch_, dtype=dt)
+    t3 = np.empty((d,), dtype=dt)
+    for ch_ in range(nch_):
+        lo_ = (ch_ * d) // nch_
+        hi_ = ((ch_ + 1) * d) // nch_
+        t2_acc = 0.0
+        for r_ in range(lo_, hi_):
+            t4 = w[r_] * w[r_]
+            t2_acc += t4
+            t5 = lam * w[r_]
+            t3[r_] = t5
+        t2_part[ch_] = t2_acc
+    t2 = np.sum(t2_part)
+    t6 = 0.5 * lam * t2
+    return t6, t3, t1
+
+
+def value_and_grad_reg(w, b, lam, n_total, *, check_finite=None):
+    """The regulariser's part of value_and_grad (the terms that read no row of the data).
+
+    Args:
+        w: array (d,)
+        b: float
+        lam: float
+        n_total: float
+        check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
+            default) scans them only when an output is not finite, so a NaN or inf that reaches
+            the result is reported by name at no cost on finite data; False never scans.
+    """
+    w = _array(w, 'w', 1, '(d,)')
+    b = _scalar(b, 'b')
+    lam = _scalar(lam, 'lam')
+    n_total = _scalar(n_total, 'n_total')
+    d = w.shape[0]
+    _positive('d', d, 'w')
+    dt = _dtype(w,)
+    if check_finite:
+        _finite(w=w, b=b, lam=lam, n_total=n_total)
+    try:
+        out = _value_and_grad_reg(np.ascontiguousarray(w, dtype=dt), b, lam, n_total)
+    except ZeroDivisionError:
+        raise ValueError("value_and_grad_reg: division by zero for these arguments (for example an empty class, or a zero variance)") from None
+    except ValueError:
+        if check_finite is None:
+            _finite(w=w, b=b, lam=lam, n_total=n_total)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(w=w, b=b, lam=lam, n_total=n_total)  # name the non-finite input, if one caused it
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
 # scipy.optimize adapters over one flat parameter vector
 
 def _pack(parts):
@@ -511,4 +852,4 @@ def jac(theta, X, y, lam):
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'
 _warn_if_stale(__file__, 'derivations/svm_primal.py', '48e8986b07c3cfc41900e0a99888d3491dab36ee0a287acf940f577411ed8556')
-SYMML_SOURCE_HASH = '4834a5b29ada906bce949def9889a588b7859f441a98e60011aaae9ab04e5ad1'
+SYMML_SOURCE_HASH = 'e5a4fe580469c7a31f38b9bc957e83a79c707059a42f7d8dc91b6a3305bec818'

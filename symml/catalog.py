@@ -24,8 +24,9 @@ import sympy as sp
 from . import __version__
 from .calculus import grad, hessian, hvp
 from .codegen import CODEGEN_VERSION, KernelSpec, module_source, write_atomic
-from .codegen.module import flat_source, is_sealed, seal
-from .nodes import Expr, Tensor, as_expr, fmt_shape, leaves
+from .codegen.module import Chunking, flat_source, is_sealed, seal
+from .decompose import NotDecomposable, SampleSplit, split_samples
+from .nodes import Expr, Tensor, as_expr, const, fmt_shape, is_zero, leaves
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
@@ -165,8 +166,81 @@ class Derivation:
                 return g
         raise CatalogError(f"{self.name}: unknown parameter {param!r}; parameters: {', '.join(p.name for p in self.params)}")
 
+    @cached_property
+    def sample_split(self) -> SampleSplit | None:
+        """The loss as a sum over the rows of its data plus a regulariser, or None (see
+        :mod:`symml.decompose`; ``chunk_refusal`` then says why)."""
+        try:
+            return split_samples(self.loss, self.data, self.params + self.hyper)
+        except NotDecomposable as e:
+            self.chunk_refusal = str(e)
+            return None
+
+    def _part_outputs(self, kernel: str, part: Expr) -> list[Expr]:
+        """The outputs of a standard kernel for one term of the loss (zero where a parameter is absent)."""
+        present = {t.uid for t in leaves(part)}
+        ps = [p for p in self.params if p.uid in present]
+        pos = {p.uid: i for i, p in enumerate(ps)}
+        if kernel == "loss":
+            return [part]
+        g = grad(part, ps) if ps else ()
+        grads = [g[pos[p.uid]] if p.uid in pos else const(0, p.shape) for p in self.params]
+        if kernel == "grad":
+            return grads
+        if kernel == "value_and_grad":
+            return [part, *grads]
+        if kernel == "hessian":
+            h = hessian(part, ps) if ps else []
+            return [h[pos[p.uid]][pos[q.uid]] if p.uid in pos and q.uid in pos else const(0, p.shape + q.shape)
+                    for p in self.params for q in self.params]
+        dirs = {p.uid: v for p, v in zip(self.params, self.directions)}
+        hv = hvp(part, ps, [dirs[p.uid] for p in ps]) if ps else ()
+        return [hv[pos[p.uid]] if p.uid in pos else const(0, p.shape) for p in self.params]
+
+    def _chunk_specs(self, spec: KernelSpec) -> list[KernelSpec]:
+        """``spec`` rebuilt as chunk + regulariser: [chunk spec, regulariser spec, composed spec]."""
+        sp_ = self.sample_split
+        k = spec.name
+        zero = const(0)
+        reg = sp_.reg_term if sp_.reg_term is not None else zero
+        lead = self.params + (self.directions if k == "hvp" else [])
+        fixed = [t for t in self.data if t not in sp_.rows]
+        used_s = {t.uid for t in leaves(sp_.data_term)}
+        used_r = {t.uid for t in leaves(reg)}
+        reg_args = lead + [t for t in fixed + self.hyper if t.uid in used_r] + [sp_.n_total]
+        if sp_.reg_term is None:
+            reg_args = [sp_.n_total]
+        chunk_args = [t for t in spec.args if t not in self.hyper or t.uid in used_s] + [sp_.n_total]
+        chunk = KernelSpec(
+            f"{k}_chunk", chunk_args, self._part_outputs(k, sp_.data_term),
+            f"Partial sums of {k} over one block of rows, without the regulariser.\n\n"
+            f"Sum it over blocks that partition the rows of {', '.join(t.name for t in sp_.rows)} and pass the "
+            f"total to {k}_finish. {sp_.n_total.name} is the number of rows over all blocks.",
+            spec.layout, spec.block_params)
+        if sp_.reg_term is None:  # nothing to add: the kernel is its chunk kernel over all rows
+            spec.compose = Chunking(chunk.name, None, sp_.n_total, sp_.rows[0], chunk_args, reg_args, [])
+            return [spec, chunk]
+        reg_outs = self._part_outputs(k, reg)
+        regs = KernelSpec(f"{k}_reg", reg_args, reg_outs,
+                          f"The regulariser's part of {k} (the terms that read no row of the data).",
+                          spec.layout, spec.block_params, twin=False)
+        add = [not is_zero(o) for o in reg_outs]
+        spec.compose = Chunking(chunk.name, regs.name, sp_.n_total, sp_.rows[0], chunk_args, reg_args, add)
+        return [spec, chunk, regs]
+
     # -- kernels
     def kernel_specs(self) -> list[KernelSpec]:
+        specs = self._kernel_specs()
+        if self.sample_split is None:
+            return specs
+        out = []
+        for spec in specs:
+            out += self._chunk_specs(spec) if spec.name in STANDARD_KERNELS else [spec]
+        # chunk and regulariser kernels after the kernels users call first
+        return [s for s in out if not s.name.endswith(("_chunk", "_reg"))] + [
+            s for s in out if s.name.endswith(("_chunk", "_reg"))]
+
+    def _kernel_specs(self) -> list[KernelSpec]:
         rest = self.data + self.hyper
         specs = []
         single = len(self.params) == 1
@@ -303,6 +377,8 @@ def generated_source(name: str) -> str:
         text = re.sub(r"^(__all__ = \[.*)\]$", lambda m: m.group(1) + ", " + ", ".join(repr(x) for x in names) + "]",
                       text, count=1, flags=re.M)
         text += "\n\n# scipy.optimize adapters over one flat parameter vector\n\n" + flat
+    text = re.sub(r"^(__all__ = \[.*\])$", lambda m: m.group(1) + "\n\n\n" + _chunk_header(d), text, count=1,
+                  flags=re.M)
     text = text.replace("from numba import njit, prange\n", "from numba import njit, prange\n\n\n" + INTEGRITY.strip()
                         + "\n", 1)
     rel = f"derivations/{d.source}.py"
@@ -310,6 +386,19 @@ def generated_source(name: str) -> str:
     text += (f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"
              f"_warn_if_stale(__file__, {rel!r}, {digest!r})\n")
     return seal(text)
+
+
+def _chunk_header(d: Derivation) -> str:
+    """Module constants that say which kernels have a chunk form (read by symml.dask)."""
+    sp_ = d.sample_split
+    if sp_ is None:
+        return (f"# No chunk kernels: {getattr(d, 'chunk_refusal', 'not a sum over samples')}.\n"
+                "SAMPLE_DIM = None\nROW_ARGS = ()\nCHUNKED = ()")
+    chunked = tuple(k for k in d.kernels if k in STANDARD_KERNELS)
+    return ("# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:\n"
+            "# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.\n"
+            f"SAMPLE_DIM = {str(sp_.dim)!r}\nROW_ARGS = {tuple(t.name for t in sp_.rows)!r}\n"
+            f"N_TOTAL = {sp_.n_total.name!r}\nCHUNKED = {chunked!r}")
 
 
 def _whole(text: str) -> bool:

@@ -50,6 +50,8 @@ def test_every_kernel_agrees_with_evaluate(name, sizes):
     if "Y" in args:  # every class labelled at least once: the MLE divides by class counts
         args["Y"] = np.eye(sizes["K"])[rng.permutation(np.arange(sizes["n"]) % sizes["K"])]
     args.update({v.name: rng.normal(size=np.shape(args[p.name])) for v, p in zip(d.directions, d.params)})
+    if d.sample_split is not None:  # chunk kernels over all rows: the data term and the regulariser
+        args[d.sample_split.n_total.name] = float(sizes[str(d.sample_split.dim)])
     for spec in d.kernel_specs():
         call = [args[t.name] for t in spec.args]
         got = getattr(k, spec.name)(*call)

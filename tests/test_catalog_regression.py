@@ -139,6 +139,8 @@ def test_every_kernel_agrees_with_evaluate(name, sizes):
     args = sample_inputs(d, rng, sizes=sizes)
     for t in d.directions:
         args[t.name] = rng.normal(size=np.shape(args[t.name.removeprefix("v_")]))
+    if d.sample_split is not None:  # chunk kernels over all rows: the data term and the regulariser
+        args[d.sample_split.n_total.name] = float(np.shape(args[d.sample_split.rows[0].name])[0])
     for spec in d.kernel_specs():
         a = [args[t.name] for t in spec.args]
         got = _as_list(spec, getattr(k, spec.name)(*a))

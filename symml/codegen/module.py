@@ -40,6 +40,28 @@ class KernelSpec:
     doc: str = ""
     layout: str = "value"
     block_params: list[Tensor] = field(default_factory=list)
+    # a kernel computed as chunk + regulariser (see Chunking); its outputs are then only documentation
+    compose: "Chunking | None" = None
+    twin: bool = True  # False: never a prange twin (a kernel that reads no rows)
+
+
+@dataclass
+class Chunking:
+    """How a kernel over all rows is built from its chunk kernel and its regulariser kernel.
+
+    ``chunk`` takes the kernel's own arguments plus ``n_total``; ``reg`` takes ``reg_args``
+    (parameters, directions, data without the sample axis, hyper-parameters, ``n_total``);
+    ``rows`` is the argument whose axis 0 counts the rows; ``add[j]`` says whether the
+    regulariser contributes to output j (False: it is identically zero there).
+    """
+
+    chunk: str
+    reg: str | None  # None: the loss has no regulariser
+    n_total: Tensor
+    rows: Tensor
+    chunk_args: list[Tensor]
+    reg_args: list[Tensor]
+    add: list[bool]
 
 
 CHECKS = '''
@@ -111,6 +133,18 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 '''
 
+ADD_PARTS = '''
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+'''
+
 
 def _dims_of(args: list[Tensor]):
     """The plain dimensions and where each is first bound: {Dim: (arg, axis)}."""
@@ -122,11 +156,13 @@ def _dims_of(args: list[Tensor]):
     return bound
 
 
-def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = True) -> tuple[str, set[str]]:
+def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = True,
+                  twins: dict | None = None) -> tuple[str, set[str]]:
     """The private njit kernel(s) and the public wrapper of one spec.
 
     ``parallel``: True or False for every loop; None (the default) gives a fused kernel a
-    serial and a ``prange`` twin, chosen per call by the total input size.
+    serial and a ``prange`` twin, chosen per call by the total input size. ``twins`` says,
+    for kernels already emitted, whether they got a twin (a composed kernel follows its chunk).
     """
     taken: set[str] = set()
     arg_names = {t.name: unique_identifier(t.name, taken) for t in spec.args}  # ℌ and H are two arguments
@@ -165,11 +201,20 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
         return "\n".join(k), body
 
-    serial_src, body = private("", bool(parallel))
-    # a fused kernel also gets a prange twin: thread start-up costs more than it saves on
-    # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
-    twin = parallel is None and getattr(body, "plan", None) is not None
-    k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
+    if spec.compose is not None:
+        c = spec.compose
+        twin = bool((twins or {}).get(c.chunk))
+        k_src = _composed(spec, arg_names, taken, twin)
+        helpers = set()  # nothing of its own to emit
+    else:
+        serial_src, body = private("", bool(parallel))
+        # a fused kernel also gets a prange twin: thread start-up costs more than it saves on
+        # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
+        twin = parallel is None and spec.twin and getattr(body, "plan", None) is not None
+        k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
+        helpers = body.helpers
+    if twins is not None:
+        twins[spec.name] = twin
 
     w = []
     w.append(f"def {spec.name}({params}, *, check_finite=None):")
@@ -239,7 +284,56 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     w.append("    if check_finite is None and not _outputs_finite(out):")
     w.append(f"        {finite_call}  # name the non-finite input, if one caused it")
     w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
-    return k_src + "\n\n\n" + "\n".join(w) + "\n", body.helpers
+    if spec.compose is not None:
+        w += ["", "", _finish_wrapper(spec)]
+    return k_src + "\n\n\n" + "\n".join(w) + "\n", helpers
+
+
+def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin: bool) -> str:
+    """A kernel over all rows as its chunk kernel plus its regulariser, sharing their code."""
+    c = spec.compose
+    nt = unique_identifier(c.n_total.name, taken)
+    args = ", ".join(arg_names[t.name] for t in spec.args)
+    chunk_args = ", ".join(nt if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
+    reg_args = ", ".join(nt if t is c.n_total else arg_names[t.name] for t in c.reg_args)
+    rows = f"{arg_names[c.rows.name]}.shape[0]"
+    if c.reg is None:  # no regulariser: the kernel is its chunk kernel over all rows
+        call = ", ".join(f"float({rows})" if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
+        k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return _{c.chunk}({call})"]
+        if twin:
+            k += ["", "", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
+        return "\n".join(k)
+    sums = [f"part_[{j}] + reg_[{j}]" if a else f"part_[{j}]" for j, a in enumerate(c.add)]
+    k = ["@njit(cache=True)", f"def _{spec.name}_finish(part_, {reg_args}):",
+         f"    # the partial sums of {c.chunk} over every row, plus the regulariser once"]
+    if any(c.add):
+        k.append(f"    reg_ = _{c.reg}({reg_args})")
+    k.append(f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}")
+    k += ["", "", "@njit(cache=True)", f"def _{spec.name}({args}):",
+          f"    {nt} = float({rows})",
+          f"    return _{spec.name}_finish(_{c.chunk}({chunk_args}), {reg_args})"]
+    if twin:
+        # plain Python: a cached njit caller of a parallel kernel is what numba cannot reload safely
+        k += ["", "", f"def _{spec.name}_par({args}):",
+              f"    {nt} = float({rows})",
+              f"    return _{spec.name}_finish(_{c.chunk}_par({chunk_args}), {reg_args})"]
+    return "\n".join(k)
+
+
+def _finish_wrapper(spec: KernelSpec) -> str:
+    c = spec.compose
+    names = [safe_identifier(t.name) for t in c.reg_args]
+    partial = "partial_" if "partial" in names else "partial"
+    names = ", ".join(names)
+    if c.reg is None:
+        return (f"def {spec.name}_finish({partial}, {names}):\n"
+                f'    """{spec.name} over all rows from ``partial``, the sum of {c.chunk} over blocks of rows\n'
+                f'    (this loss has no regulariser: nothing is added)."""\n'
+                f"    return {partial}")
+    return (f"def {spec.name}_finish({partial}, {names}):\n"
+            f'    """{spec.name} over all rows from ``partial``, the sum of {c.chunk} over blocks of rows:\n'
+            f'    adds the regulariser ({c.reg}) once. {c.n_total.name} is the number of rows in all blocks."""\n'
+            f"    return _add_parts({partial}, {c.reg}({names}), {partial!r})")
 
 
 def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
@@ -264,12 +358,13 @@ def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
 
 def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None = None, fuse: bool = True) -> str:
     """A complete module: header docstring, imports, checks, helpers, kernels, wrappers."""
-    parts, helpers = [], set()
-    for spec in kernels:
-        src, h = kernel_source(spec, parallel, fuse)
-        parts.append(src)
+    parts, helpers, twins = {}, set(), {}
+    for spec in sorted(kernels, key=lambda k: k.compose is not None):  # chunk kernels before their users
+        src, h = kernel_source(spec, parallel, fuse, twins)
+        parts[spec.name] = src
         helpers |= h
-    names = [k.name for k in kernels]
+    parts = [parts[k.name] for k in kernels]
+    names = [n for k in kernels for n in ([k.name] + ([f"{k.name}_finish"] if k.compose else []))]
     out = ['"""' + header.strip() + '\n"""']
     out.append("import numpy as np\nfrom numba import njit, prange")
     out.append("__all__ = [" + ", ".join(repr(n) for n in names) + "]")
@@ -277,6 +372,8 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None 
                "# numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).\n"
                f"PARALLEL_MIN_SIZE = {PARALLEL_MIN_SIZE}")
     out.append(CHECKS.strip())
+    if any(k.compose is not None for k in kernels):
+        out.append(ADD_PARTS.strip())
     for h in sorted(helpers):
         out.append(HELPERS[h].strip())
     out.extend(p.strip() for p in parts)

@@ -91,6 +91,11 @@ def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None
         ValueError: bad data, hyper-parameters or options (before any work); DivergedError.
     """
     d = resolve(name_or_derivation)
+    if _is_dask(data):  # chunk kernels on the cluster; nothing row-sized comes to this process
+        from ..dask import fit as dask_fit
+
+        return dask_fit(d, data, "L-BFGS-B" if method == "auto" else method, init=init, sizes=sizes, seed=seed,
+                        **{**kwargs, **(options or {})})
     hyper_names = {t.name for t in d.hyper}
     hyper = {k: v for k, v in kwargs.items() if k in hyper_names}
     opts = {k: v for k, v in kwargs.items() if k not in hyper_names}
@@ -111,6 +116,11 @@ def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None
     if result.diverged and raise_on_divergence:
         raise DivergedError(f"{d.name}: {method} diverged: {result.message}", result)
     return result
+
+
+def _is_dask(data) -> bool:
+    values = data.values() if isinstance(data, dict) else (data if isinstance(data, (tuple, list)) else [data])
+    return any(type(v).__module__.partition(".")[0] == "dask" for v in values)
 
 
 def _check_options(method, opts, hyper_names):
