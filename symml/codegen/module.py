@@ -217,13 +217,15 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         twins[spec.name] = twin
 
     w = []
-    w.append(f"def {spec.name}({params}, *, check_finite=None):")
+    w.append(f"def {spec.name}({params}, *, check_finite=None{', parallel=None' if twin else ''}):")
     doc = spec.doc.strip() or spec.name
     w.append(textwrap.indent('"""' + doc + '\n\nArgs:\n' + "".join(
         f"    {t.name}: {'array ' + fmt_shape(t.shape) if t.ndim else 'float'}\n" for t in spec.args
     ) + '    check_finite: True scans every argument for NaN or inf before the kernel runs; None (the\n'
       '        default) scans them only when an output is not finite, so a NaN or inf that reaches\n'
-      '        the result is reported by name at no cost on finite data; False never scans.\n"""', "    "))
+      '        the result is reported by name at no cost on finite data; False never scans.\n' + (
+      '    parallel: True runs the row loop on all of numba\'s threads, False on this thread; None (the\n'
+      '        default) uses threads from PARALLEL_MIN_SIZE numbers of input on.\n' if twin else '') + '"""', "    "))
     for t in spec.args:
         v = arg_names[t.name]
         if t.ndim:
@@ -268,7 +270,9 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     fn = f"_{spec.name}"
     if twin:
         total = " + ".join(f"{arg_names[t.name]}.size" for t in arrays)
-        w.append(f"    fn = _{spec.name}_par if {total} >= PARALLEL_MIN_SIZE else _{spec.name}")
+        w.append(f"    if parallel is None:")
+        w.append(f"        parallel = {total} >= PARALLEL_MIN_SIZE")
+        w.append(f"    fn = _{spec.name}_par if parallel else _{spec.name}")
         fn = "fn"
     w.append("    try:")
     w.append(f"        out = {fn}({call_args})")
