@@ -238,7 +238,7 @@ def _grad_par(nu, R):
     return t3,
 
 
-def grad(nu, R, *, check_finite=None):
+def grad(nu, R, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (nu).
 
     Args:
@@ -247,6 +247,8 @@ def grad(nu, R, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -257,7 +259,9 @@ def grad(nu, R, *, check_finite=None):
     dt = _dtype(R,)
     if check_finite:
         _finite(nu=nu, R=R)
-    fn = _grad_par if R.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = R.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
@@ -382,7 +386,7 @@ def _hessian_par(nu, R):
     return t2,
 
 
-def hessian(nu, R, *, check_finite=None):
+def hessian(nu, R, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order nu.
 
     Args:
@@ -391,6 +395,8 @@ def hessian(nu, R, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -401,7 +407,9 @@ def hessian(nu, R, *, check_finite=None):
     dt = _dtype(R,)
     if check_finite:
         _finite(nu=nu, R=R)
-    fn = _hessian_par if R.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = R.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
@@ -459,7 +467,7 @@ def _hvp_par(nu, v_nu, R):
     return t2,
 
 
-def hvp(nu, v_nu, R, *, check_finite=None):
+def hvp(nu, v_nu, R, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_nu (shaped like the parameters).
 
     Args:
@@ -469,6 +477,8 @@ def hvp(nu, v_nu, R, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     nu = _scalar(nu, 'nu')
     v_nu = _scalar(v_nu, 'v_nu')
@@ -480,7 +490,9 @@ def hvp(nu, v_nu, R, *, check_finite=None):
     dt = _dtype(R,)
     if check_finite:
         _finite(nu=nu, v_nu=v_nu, R=R)
-    fn = _hvp_par if R.size >= PARALLEL_MIN_SIZE else _hvp
+    if parallel is None:
+        parallel = R.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
         out = fn(nu, v_nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
@@ -589,7 +601,7 @@ def _recover_p_par(nu, R):
     return t2,
 
 
-def recover_p(nu, R, *, check_finite=None):
+def recover_p(nu, R, *, check_finite=None, parallel=None):
     """p(ν) = Rᵀ𝟏/ν, from ∂L/∂p = 0.
 
     Args:
@@ -598,6 +610,8 @@ def recover_p(nu, R, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     nu = _scalar(nu, 'nu')
     R = _array(R, 'R', 2, '(n, K)')
@@ -608,7 +622,9 @@ def recover_p(nu, R, *, check_finite=None):
     dt = _dtype(R,)
     if check_finite:
         _finite(nu=nu, R=R)
-    fn = _recover_p_par if R.size >= PARALLEL_MIN_SIZE else _recover_p
+    if parallel is None:
+        parallel = R.size >= PARALLEL_MIN_SIZE
+    fn = _recover_p_par if parallel else _recover_p
     try:
         out = fn(nu, np.ascontiguousarray(R, dtype=dt))
     except ZeroDivisionError:
@@ -663,4 +679,4 @@ def hessp(theta, p, R):
 
 SYMML_INPUT_HASH = 'd5affb25b0e595d5cbc0bebf3c268e4c858e08cc372bb9e40dd07ed9f2dde7c8'
 _warn_if_stale(__file__, 'derivations/categorical_mle.py', '795723312c0dc5c18b13fd2eadabd8173575606c91b74ab97fee362db6727d16')
-SYMML_SOURCE_HASH = '088f5f5c57ee5a34205e2611e490999e443c88de85131c672255765024399e12'
+SYMML_SOURCE_HASH = '871d449bb4c102388980d5a1d41d5857cf348cbad36338bd967a63178830e9da'

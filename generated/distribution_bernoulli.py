@@ -149,7 +149,7 @@ def _loss_par(p, x):
     return _loss_chunk_par(p, x, float(x.shape[0]))
 
 
-def loss(p, x, *, check_finite=None):
+def loss(p, x, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -158,6 +158,8 @@ def loss(p, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -166,7 +168,9 @@ def loss(p, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    fn = _loss_par if x.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -195,7 +199,7 @@ def _grad_par(p, x):
     return _grad_chunk_par(p, x, float(x.shape[0]))
 
 
-def grad(p, x, *, check_finite=None):
+def grad(p, x, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (p).
 
     Args:
@@ -204,6 +208,8 @@ def grad(p, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -212,7 +218,9 @@ def grad(p, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    fn = _grad_par if x.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -241,7 +249,7 @@ def _value_and_grad_par(p, x):
     return _value_and_grad_chunk_par(p, x, float(x.shape[0]))
 
 
-def value_and_grad(p, x, *, check_finite=None):
+def value_and_grad(p, x, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -250,6 +258,8 @@ def value_and_grad(p, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -258,7 +268,9 @@ def value_and_grad(p, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    fn = _value_and_grad_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -287,7 +299,7 @@ def _hessian_par(p, x):
     return _hessian_chunk_par(p, x, float(x.shape[0]))
 
 
-def hessian(p, x, *, check_finite=None):
+def hessian(p, x, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order p.
 
     Args:
@@ -296,6 +308,8 @@ def hessian(p, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -304,7 +318,9 @@ def hessian(p, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x)
-    fn = _hessian_par if x.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -364,7 +380,7 @@ def _mle_par(x):
     return t2,
 
 
-def mle(x, *, check_finite=None):
+def mle(x, *, check_finite=None, parallel=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
@@ -372,6 +388,8 @@ def mle(x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -379,7 +397,9 @@ def mle(x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    fn = _mle_par if x.size >= PARALLEL_MIN_SIZE else _mle
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _mle_par if parallel else _mle
     try:
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -469,7 +489,7 @@ def _loss_chunk_par(p, x, n_total):
     return t3,
 
 
-def loss_chunk(p, x, n_total, *, check_finite=None):
+def loss_chunk(p, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -481,6 +501,8 @@ def loss_chunk(p, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -490,7 +512,9 @@ def loss_chunk(p, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, n_total=n_total)
-    fn = _loss_chunk_par if x.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -544,7 +568,7 @@ def _grad_chunk_par(p, x, n_total):
     return t1,
 
 
-def grad_chunk(p, x, n_total, *, check_finite=None):
+def grad_chunk(p, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -556,6 +580,8 @@ def grad_chunk(p, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -565,7 +591,9 @@ def grad_chunk(p, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, n_total=n_total)
-    fn = _grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -633,7 +661,7 @@ def _value_and_grad_chunk_par(p, x, n_total):
     return t5, t2
 
 
-def value_and_grad_chunk(p, x, n_total, *, check_finite=None):
+def value_and_grad_chunk(p, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -645,6 +673,8 @@ def value_and_grad_chunk(p, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -654,7 +684,9 @@ def value_and_grad_chunk(p, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, n_total=n_total)
-    fn = _value_and_grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -708,7 +740,7 @@ def _hessian_chunk_par(p, x, n_total):
     return t1,
 
 
-def hessian_chunk(p, x, n_total, *, check_finite=None):
+def hessian_chunk(p, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -720,6 +752,8 @@ def hessian_chunk(p, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -729,7 +763,9 @@ def hessian_chunk(p, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, n_total=n_total)
-    fn = _hessian_chunk_par if x.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -778,4 +814,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '5dfa8fa5bd45c91a9ce40e0aa838d71fff6761235cad00338a24e7f8ca03609c'
+SYMML_SOURCE_HASH = 'f390fe06aff906ff857b21683cb89dd492e4d68b397c78a7d54773b32e1b8c8a'

@@ -163,7 +163,7 @@ def _loss_par(p, x, m):
     return _loss_chunk_par(p, x, m, float(x.shape[0]))
 
 
-def loss(p, x, m, *, check_finite=None):
+def loss(p, x, m, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -173,6 +173,8 @@ def loss(p, x, m, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -182,7 +184,9 @@ def loss(p, x, m, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    fn = _loss_par if x.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
@@ -211,7 +215,7 @@ def _grad_par(p, x, m):
     return _grad_chunk_par(p, x, m, float(x.shape[0]))
 
 
-def grad(p, x, m, *, check_finite=None):
+def grad(p, x, m, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (p).
 
     Args:
@@ -221,6 +225,8 @@ def grad(p, x, m, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -230,7 +236,9 @@ def grad(p, x, m, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    fn = _grad_par if x.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
@@ -259,7 +267,7 @@ def _value_and_grad_par(p, x, m):
     return _value_and_grad_chunk_par(p, x, m, float(x.shape[0]))
 
 
-def value_and_grad(p, x, m, *, check_finite=None):
+def value_and_grad(p, x, m, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -269,6 +277,8 @@ def value_and_grad(p, x, m, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -278,7 +288,9 @@ def value_and_grad(p, x, m, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    fn = _value_and_grad_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
@@ -307,7 +319,7 @@ def _hessian_par(p, x, m):
     return _hessian_chunk_par(p, x, m, float(x.shape[0]))
 
 
-def hessian(p, x, m, *, check_finite=None):
+def hessian(p, x, m, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order p.
 
     Args:
@@ -317,6 +329,8 @@ def hessian(p, x, m, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -326,7 +340,9 @@ def hessian(p, x, m, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m)
-    fn = _hessian_par if x.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
@@ -386,7 +402,7 @@ def _mle_par(x, m):
     return t2,
 
 
-def mle(x, m, *, check_finite=None):
+def mle(x, m, *, check_finite=None, parallel=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
@@ -395,6 +411,8 @@ def mle(x, m, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     x = _array(x, 'x', 1, '(n,)')
     m = _scalar(m, 'm')
@@ -403,7 +421,9 @@ def mle(x, m, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x, m=m)
-    fn = _mle_par if x.size >= PARALLEL_MIN_SIZE else _mle
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _mle_par if parallel else _mle
     try:
         out = fn(np.ascontiguousarray(x, dtype=dt), m)
     except ZeroDivisionError:
@@ -497,7 +517,7 @@ def _loss_chunk_par(p, x, m, n_total):
     return t3,
 
 
-def loss_chunk(p, x, m, n_total, *, check_finite=None):
+def loss_chunk(p, x, m, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -510,6 +530,8 @@ def loss_chunk(p, x, m, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -520,7 +542,9 @@ def loss_chunk(p, x, m, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m, n_total=n_total)
-    fn = _loss_chunk_par if x.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m, n_total)
     except ZeroDivisionError:
@@ -574,7 +598,7 @@ def _grad_chunk_par(p, x, m, n_total):
     return t1,
 
 
-def grad_chunk(p, x, m, n_total, *, check_finite=None):
+def grad_chunk(p, x, m, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -587,6 +611,8 @@ def grad_chunk(p, x, m, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -597,7 +623,9 @@ def grad_chunk(p, x, m, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m, n_total=n_total)
-    fn = _grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m, n_total)
     except ZeroDivisionError:
@@ -667,7 +695,7 @@ def _value_and_grad_chunk_par(p, x, m, n_total):
     return t5, t2
 
 
-def value_and_grad_chunk(p, x, m, n_total, *, check_finite=None):
+def value_and_grad_chunk(p, x, m, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -680,6 +708,8 @@ def value_and_grad_chunk(p, x, m, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -690,7 +720,9 @@ def value_and_grad_chunk(p, x, m, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m, n_total=n_total)
-    fn = _value_and_grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m, n_total)
     except ZeroDivisionError:
@@ -744,7 +776,7 @@ def _hessian_chunk_par(p, x, m, n_total):
     return t1,
 
 
-def hessian_chunk(p, x, m, n_total, *, check_finite=None):
+def hessian_chunk(p, x, m, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -757,6 +789,8 @@ def hessian_chunk(p, x, m, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
@@ -767,7 +801,9 @@ def hessian_chunk(p, x, m, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(p=p, x=x, m=m, n_total=n_total)
-    fn = _hessian_chunk_par if x.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(p, np.ascontiguousarray(x, dtype=dt), m, n_total)
     except ZeroDivisionError:
@@ -816,4 +852,4 @@ def hess(theta, x, m):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '5d060fd4ebaf73f033214720e83991d7e65b0278e2167ea7eb9544f86a736702'
+SYMML_SOURCE_HASH = 'f0e7d07ec8ebcd87b63ec3644d9dfbb26233946fece6c7978cbf836ca5bf0349'

@@ -149,7 +149,7 @@ def _loss_par(rate, x):
     return _loss_chunk_par(rate, x, float(x.shape[0]))
 
 
-def loss(rate, x, *, check_finite=None):
+def loss(rate, x, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -158,6 +158,8 @@ def loss(rate, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -166,7 +168,9 @@ def loss(rate, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    fn = _loss_par if x.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -195,7 +199,7 @@ def _grad_par(rate, x):
     return _grad_chunk_par(rate, x, float(x.shape[0]))
 
 
-def grad(rate, x, *, check_finite=None):
+def grad(rate, x, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (rate).
 
     Args:
@@ -204,6 +208,8 @@ def grad(rate, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -212,7 +218,9 @@ def grad(rate, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    fn = _grad_par if x.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -241,7 +249,7 @@ def _value_and_grad_par(rate, x):
     return _value_and_grad_chunk_par(rate, x, float(x.shape[0]))
 
 
-def value_and_grad(rate, x, *, check_finite=None):
+def value_and_grad(rate, x, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -250,6 +258,8 @@ def value_and_grad(rate, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -258,7 +268,9 @@ def value_and_grad(rate, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
-    fn = _value_and_grad_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -359,7 +371,7 @@ def _mle_par(x):
     return t2,
 
 
-def mle(x, *, check_finite=None):
+def mle(x, *, check_finite=None, parallel=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
@@ -367,6 +379,8 @@ def mle(x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -374,7 +388,9 @@ def mle(x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    fn = _mle_par if x.size >= PARALLEL_MIN_SIZE else _mle
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _mle_par if parallel else _mle
     try:
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -464,7 +480,7 @@ def _loss_chunk_par(rate, x, n_total):
     return t3,
 
 
-def loss_chunk(rate, x, n_total, *, check_finite=None):
+def loss_chunk(rate, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -476,6 +492,8 @@ def loss_chunk(rate, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -485,7 +503,9 @@ def loss_chunk(rate, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x, n_total=n_total)
-    fn = _loss_chunk_par if x.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -539,7 +559,7 @@ def _grad_chunk_par(rate, x, n_total):
     return t1,
 
 
-def grad_chunk(rate, x, n_total, *, check_finite=None):
+def grad_chunk(rate, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -551,6 +571,8 @@ def grad_chunk(rate, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -560,7 +582,9 @@ def grad_chunk(rate, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x, n_total=n_total)
-    fn = _grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -628,7 +652,7 @@ def _value_and_grad_chunk_par(rate, x, n_total):
     return t5, t2
 
 
-def value_and_grad_chunk(rate, x, n_total, *, check_finite=None):
+def value_and_grad_chunk(rate, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -640,6 +664,8 @@ def value_and_grad_chunk(rate, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -649,7 +675,9 @@ def value_and_grad_chunk(rate, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x, n_total=n_total)
-    fn = _value_and_grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -745,4 +773,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = 'bbb406a0d0dc21d5ad6411aaf7917f8a2b4d92072ff00d63c61cd6f13d8b3b10'
+SYMML_SOURCE_HASH = 'e7b5e09ac6145fd49de730bf9df78c01fef856f6deb662b2dba4806bd298c06a'

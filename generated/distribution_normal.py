@@ -149,7 +149,7 @@ def _loss_par(mu, sigma2, x):
     return _loss_chunk_par(mu, sigma2, x, float(x.shape[0]))
 
 
-def loss(mu, sigma2, x, *, check_finite=None):
+def loss(mu, sigma2, x, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -159,6 +159,8 @@ def loss(mu, sigma2, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -168,7 +170,9 @@ def loss(mu, sigma2, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    fn = _loss_par if x.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -197,7 +201,7 @@ def _grad_par(mu, sigma2, x):
     return _grad_chunk_par(mu, sigma2, x, float(x.shape[0]))
 
 
-def grad(mu, sigma2, x, *, check_finite=None):
+def grad(mu, sigma2, x, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (mu, sigma2).
 
     Args:
@@ -207,6 +211,8 @@ def grad(mu, sigma2, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -216,7 +222,9 @@ def grad(mu, sigma2, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    fn = _grad_par if x.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -245,7 +253,7 @@ def _value_and_grad_par(mu, sigma2, x):
     return _value_and_grad_chunk_par(mu, sigma2, x, float(x.shape[0]))
 
 
-def value_and_grad(mu, sigma2, x, *, check_finite=None):
+def value_and_grad(mu, sigma2, x, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -255,6 +263,8 @@ def value_and_grad(mu, sigma2, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -264,7 +274,9 @@ def value_and_grad(mu, sigma2, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    fn = _value_and_grad_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -293,7 +305,7 @@ def _hessian_par(mu, sigma2, x):
     return _hessian_chunk_par(mu, sigma2, x, float(x.shape[0]))
 
 
-def hessian(mu, sigma2, x, *, check_finite=None):
+def hessian(mu, sigma2, x, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order mu, sigma2.
 
     Args:
@@ -303,6 +315,8 @@ def hessian(mu, sigma2, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -312,7 +326,9 @@ def hessian(mu, sigma2, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x)
-    fn = _hessian_par if x.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -386,7 +402,7 @@ def _mle_par(x):
     return t4, t5
 
 
-def mle(x, *, check_finite=None):
+def mle(x, *, check_finite=None, parallel=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
@@ -394,6 +410,8 @@ def mle(x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -401,7 +419,9 @@ def mle(x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    fn = _mle_par if x.size >= PARALLEL_MIN_SIZE else _mle
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _mle_par if parallel else _mle
     try:
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -493,7 +513,7 @@ def _loss_chunk_par(mu, sigma2, x, n_total):
     return t3,
 
 
-def loss_chunk(mu, sigma2, x, n_total, *, check_finite=None):
+def loss_chunk(mu, sigma2, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -506,6 +526,8 @@ def loss_chunk(mu, sigma2, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -516,7 +538,9 @@ def loss_chunk(mu, sigma2, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x, n_total=n_total)
-    fn = _loss_chunk_par if x.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -584,7 +608,7 @@ def _grad_chunk_par(mu, sigma2, x, n_total):
     return t1, t2
 
 
-def grad_chunk(mu, sigma2, x, n_total, *, check_finite=None):
+def grad_chunk(mu, sigma2, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -597,6 +621,8 @@ def grad_chunk(mu, sigma2, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -607,7 +633,9 @@ def grad_chunk(mu, sigma2, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x, n_total=n_total)
-    fn = _grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -689,7 +717,7 @@ def _value_and_grad_chunk_par(mu, sigma2, x, n_total):
     return t7, t2, t3
 
 
-def value_and_grad_chunk(mu, sigma2, x, n_total, *, check_finite=None):
+def value_and_grad_chunk(mu, sigma2, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -702,6 +730,8 @@ def value_and_grad_chunk(mu, sigma2, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -712,7 +742,9 @@ def value_and_grad_chunk(mu, sigma2, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x, n_total=n_total)
-    fn = _value_and_grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -786,7 +818,7 @@ def _hessian_chunk_par(mu, sigma2, x, n_total):
     return t2, t3, t3, t4
 
 
-def hessian_chunk(mu, sigma2, x, n_total, *, check_finite=None):
+def hessian_chunk(mu, sigma2, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -799,6 +831,8 @@ def hessian_chunk(mu, sigma2, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     mu = _scalar(mu, 'mu')
     sigma2 = _scalar(sigma2, 'sigma2')
@@ -809,7 +843,9 @@ def hessian_chunk(mu, sigma2, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(mu=mu, sigma2=sigma2, x=x, n_total=n_total)
-    fn = _hessian_chunk_par if x.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(mu, sigma2, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -860,4 +896,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '48df02bdc0b2bac76c249688c917ea9fe72f337a9e6cdce63cf0403f1a11dace'
+SYMML_SOURCE_HASH = '4344c41c585066da7b0c5c5c5651626de79cb6f8103def06e2286b06ac9a26fd'

@@ -163,7 +163,7 @@ def _loss_par(lam, x):
     return _loss_chunk_par(lam, x, float(x.shape[0]))
 
 
-def loss(lam, x, *, check_finite=None):
+def loss(lam, x, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -172,6 +172,8 @@ def loss(lam, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -180,7 +182,9 @@ def loss(lam, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    fn = _loss_par if x.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -209,7 +213,7 @@ def _grad_par(lam, x):
     return _grad_chunk_par(lam, x, float(x.shape[0]))
 
 
-def grad(lam, x, *, check_finite=None):
+def grad(lam, x, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (lam).
 
     Args:
@@ -218,6 +222,8 @@ def grad(lam, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -226,7 +232,9 @@ def grad(lam, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    fn = _grad_par if x.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -255,7 +263,7 @@ def _value_and_grad_par(lam, x):
     return _value_and_grad_chunk_par(lam, x, float(x.shape[0]))
 
 
-def value_and_grad(lam, x, *, check_finite=None):
+def value_and_grad(lam, x, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -264,6 +272,8 @@ def value_and_grad(lam, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -272,7 +282,9 @@ def value_and_grad(lam, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    fn = _value_and_grad_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -301,7 +313,7 @@ def _hessian_par(lam, x):
     return _hessian_chunk_par(lam, x, float(x.shape[0]))
 
 
-def hessian(lam, x, *, check_finite=None):
+def hessian(lam, x, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order lam.
 
     Args:
@@ -310,6 +322,8 @@ def hessian(lam, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -318,7 +332,9 @@ def hessian(lam, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x)
-    fn = _hessian_par if x.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -378,7 +394,7 @@ def _mle_par(x):
     return t2,
 
 
-def mle(x, *, check_finite=None):
+def mle(x, *, check_finite=None, parallel=None):
     """The maximum-likelihood estimate, solved from the score equation ∇L = 0.
 
     Args:
@@ -386,6 +402,8 @@ def mle(x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     x = _array(x, 'x', 1, '(n,)')
     n = x.shape[0]
@@ -393,7 +411,9 @@ def mle(x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(x=x)
-    fn = _mle_par if x.size >= PARALLEL_MIN_SIZE else _mle
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _mle_par if parallel else _mle
     try:
         out = fn(np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
@@ -483,7 +503,7 @@ def _loss_chunk_par(lam, x, n_total):
     return t3,
 
 
-def loss_chunk(lam, x, n_total, *, check_finite=None):
+def loss_chunk(lam, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -495,6 +515,8 @@ def loss_chunk(lam, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -504,7 +526,9 @@ def loss_chunk(lam, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x, n_total=n_total)
-    fn = _loss_chunk_par if x.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -558,7 +582,7 @@ def _grad_chunk_par(lam, x, n_total):
     return t1,
 
 
-def grad_chunk(lam, x, n_total, *, check_finite=None):
+def grad_chunk(lam, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -570,6 +594,8 @@ def grad_chunk(lam, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -579,7 +605,9 @@ def grad_chunk(lam, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x, n_total=n_total)
-    fn = _grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -647,7 +675,7 @@ def _value_and_grad_chunk_par(lam, x, n_total):
     return t5, t2
 
 
-def value_and_grad_chunk(lam, x, n_total, *, check_finite=None):
+def value_and_grad_chunk(lam, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -659,6 +687,8 @@ def value_and_grad_chunk(lam, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -668,7 +698,9 @@ def value_and_grad_chunk(lam, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x, n_total=n_total)
-    fn = _value_and_grad_chunk_par if x.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -722,7 +754,7 @@ def _hessian_chunk_par(lam, x, n_total):
     return t1,
 
 
-def hessian_chunk(lam, x, n_total, *, check_finite=None):
+def hessian_chunk(lam, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -734,6 +766,8 @@ def hessian_chunk(lam, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     lam = _scalar(lam, 'lam')
     x = _array(x, 'x', 1, '(n,)')
@@ -743,7 +777,9 @@ def hessian_chunk(lam, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(lam=lam, x=x, n_total=n_total)
-    fn = _hessian_chunk_par if x.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(lam, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -792,4 +828,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = 'a240fe5df2dbb8536ff271182686965190d56cb4bf67faf694c5664a02310b9d'
+SYMML_SOURCE_HASH = 'd7f6d7fb3093b7ff1508b1ba7f883fc1fe73e93c9c66b67bb76380e58ae75bcc'

@@ -140,7 +140,7 @@ def _add_parts(a, b, name):
     return a + b
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -154,7 +154,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -176,15 +176,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -195,7 +195,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -203,7 +203,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -225,7 +225,7 @@ def _loss_par(w, b, X, y, alpha, rho, eta):
     return _loss_finish(_loss_chunk_par(w, b, X, y, n_total), w, b, alpha, rho, n_total)
 
 
-def loss(w, b, X, y, alpha, rho, eta, *, check_finite=None):
+def loss(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     """The loss L.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -242,6 +242,8 @@ def loss(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -259,7 +261,9 @@ def loss(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    fn = _loss_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
@@ -297,7 +301,7 @@ def _grad_par(w, b, X, y, alpha, rho, eta):
     return _grad_finish(_grad_chunk_par(w, b, X, y, n_total), w, b, alpha, rho, n_total)
 
 
-def grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
+def grad(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (w, b).
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -314,6 +318,8 @@ def grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -331,7 +337,9 @@ def grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    fn = _grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
@@ -369,7 +377,7 @@ def _value_and_grad_par(w, b, X, y, alpha, rho, eta):
     return _value_and_grad_finish(_value_and_grad_chunk_par(w, b, X, y, n_total), w, b, alpha, rho, n_total)
 
 
-def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
+def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -386,6 +394,8 @@ def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -403,7 +413,9 @@ def value_and_grad(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    fn = _value_and_grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
@@ -441,7 +453,7 @@ def _hessian_par(w, b, X, y, alpha, rho, eta):
     return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, alpha, rho, n_total)
 
 
-def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None):
+def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -458,6 +470,8 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -475,7 +489,9 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    fn = _hessian_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
@@ -513,7 +529,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, alpha, rho, eta):
     return _hvp_finish(_hvp_chunk_par(w, b, v_w, v_b, X, y, n_total), w, b, v_w, v_b, alpha, rho, n_total)
 
 
-def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=None):
+def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -532,6 +548,8 @@ def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -552,7 +570,9 @@ def hvp(w, b, v_w, v_b, X, y, alpha, rho, eta, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    fn = _hvp_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
@@ -646,7 +666,7 @@ def _objective_par(w, b, X, y, alpha, rho):
     return t8,
 
 
-def objective(w, b, X, y, alpha, rho, *, check_finite=None):
+def objective(w, b, X, y, alpha, rho, *, check_finite=None, parallel=None):
     """F = f + αρ‖w‖₁ (scikit-learn's ElasticNet(alpha=α, l1_ratio=ρ)).
 
     Args:
@@ -659,6 +679,8 @@ def objective(w, b, X, y, alpha, rho, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -675,7 +697,9 @@ def objective(w, b, X, y, alpha, rho, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho)
-    fn = _objective_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _objective
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _objective_par if parallel else _objective
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho)
     except ZeroDivisionError:
@@ -761,7 +785,7 @@ def _prox_step_par(w, b, X, y, alpha, rho, eta):
     return t6, t7
 
 
-def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=None):
+def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     """One proximal-gradient step (w⁺, b⁺) = (S_{ηαρ}(w − η∇_w f), b − η ∂f/∂b).
 
     Args:
@@ -775,6 +799,8 @@ def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -792,7 +818,9 @@ def prox_step(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    fn = _prox_step_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _prox_step
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _prox_step_par if parallel else _prox_step
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
@@ -856,7 +884,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     return t4,
 
 
-def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -870,6 +898,8 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -885,7 +915,9 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1020,7 +1052,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     return t2, t3
 
 
-def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -1034,6 +1066,8 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1049,7 +1083,9 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1190,7 +1226,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     return t9, t3, t4
 
 
-def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -1204,6 +1240,8 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1219,7 +1257,9 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1323,7 +1363,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     t5 = np.zeros(d, dtype=dt)
     for ch_ in range(nch_):
         t5 += t5_part[ch_]
-    t6 = _gram(X, t1)  # Xᵀ X
+    t6 = _syrk_gram(X, t1)  # Xᵀ X
     return t6, t4, t5, t3
 
 
@@ -1356,11 +1396,11 @@ def _hessian_chunk_par(w, b, X, y, n_total):
     t5 = np.zeros(d, dtype=dt)
     for ch_ in range(nch_):
         t5 += t5_part[ch_]
-    t6 = _gram(X, t1)  # Xᵀ X
+    t6 = _syrk_gram(X, t1)  # Xᵀ X
     return t6, t4, t5, t3
 
 
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1374,6 +1414,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1389,7 +1431,9 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _hessian_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1524,7 +1568,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     return t2, t6
 
 
-def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
+def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hvp over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
@@ -1540,6 +1584,8 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1558,7 +1604,9 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)
-    fn = _hvp_chunk_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp_chunk
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_chunk_par if parallel else _hvp_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1670,4 +1718,4 @@ def hessp(theta, p, X, y, alpha, rho, eta):
 
 SYMML_INPUT_HASH = 'df76dd14116c9ea793e4c0bf08e3910f2e06a788ab41700242568a0fbf55e708'
 _warn_if_stale(__file__, 'derivations/elastic_net.py', '584a37e748d06959824c7d8f2c8070f86b029589ca2e257d282d09814eeb2c7b')
-SYMML_SOURCE_HASH = 'e829457c8c305dd0e11518f57b57474ecf62e608afa69069cd5d2365a2c128b1'
+SYMML_SOURCE_HASH = '1472028a6d66874c991ed9d58d32cd7798ca7729399752d07a6c1c731c4fdd52'

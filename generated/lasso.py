@@ -140,7 +140,7 @@ def _add_parts(a, b, name):
     return a + b
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -154,7 +154,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -176,15 +176,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -195,7 +195,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -203,7 +203,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -216,7 +216,7 @@ def _loss_par(w, b, X, y, alpha, eta):
     return _loss_chunk_par(w, b, X, y, float(X.shape[0]))
 
 
-def loss(w, b, X, y, alpha, eta, *, check_finite=None):
+def loss(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     """The loss L.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -232,6 +232,8 @@ def loss(w, b, X, y, alpha, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -248,7 +250,9 @@ def loss(w, b, X, y, alpha, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    fn = _loss_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
@@ -277,7 +281,7 @@ def _grad_par(w, b, X, y, alpha, eta):
     return _grad_chunk_par(w, b, X, y, float(X.shape[0]))
 
 
-def grad(w, b, X, y, alpha, eta, *, check_finite=None):
+def grad(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (w, b).
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -293,6 +297,8 @@ def grad(w, b, X, y, alpha, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -309,7 +315,9 @@ def grad(w, b, X, y, alpha, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    fn = _grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
@@ -338,7 +346,7 @@ def _value_and_grad_par(w, b, X, y, alpha, eta):
     return _value_and_grad_chunk_par(w, b, X, y, float(X.shape[0]))
 
 
-def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=None):
+def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -354,6 +362,8 @@ def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -370,7 +380,9 @@ def value_and_grad(w, b, X, y, alpha, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    fn = _value_and_grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
@@ -399,7 +411,7 @@ def _hessian_par(w, b, X, y, alpha, eta):
     return _hessian_chunk_par(w, b, X, y, float(X.shape[0]))
 
 
-def hessian(w, b, X, y, alpha, eta, *, check_finite=None):
+def hessian(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -415,6 +427,8 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -431,7 +445,9 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    fn = _hessian_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
@@ -460,7 +476,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, alpha, eta):
     return _hvp_chunk_par(w, b, v_w, v_b, X, y, float(X.shape[0]))
 
 
-def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=None):
+def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -478,6 +494,8 @@ def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -497,7 +515,9 @@ def hvp(w, b, v_w, v_b, X, y, alpha, eta, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, alpha=alpha, eta=eta)
-    fn = _hvp_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
@@ -579,7 +599,7 @@ def _objective_par(w, b, X, y, alpha):
     return t6,
 
 
-def objective(w, b, X, y, alpha, *, check_finite=None):
+def objective(w, b, X, y, alpha, *, check_finite=None, parallel=None):
     """F = f + α‖w‖₁, the lasso objective (scikit-learn's Lasso(alpha=α)).
 
     Args:
@@ -591,6 +611,8 @@ def objective(w, b, X, y, alpha, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -606,7 +628,9 @@ def objective(w, b, X, y, alpha, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha)
-    fn = _objective_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _objective
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _objective_par if parallel else _objective
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha)
     except ZeroDivisionError:
@@ -692,7 +716,7 @@ def _prox_step_par(w, b, X, y, alpha, eta):
     return t6, t7
 
 
-def prox_step(w, b, X, y, alpha, eta, *, check_finite=None):
+def prox_step(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     """One proximal-gradient step (w⁺, b⁺) = (S_{ηα}(w − η∇_w f), b − η ∂f/∂b).
 
     Args:
@@ -705,6 +729,8 @@ def prox_step(w, b, X, y, alpha, eta, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -721,7 +747,9 @@ def prox_step(w, b, X, y, alpha, eta, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    fn = _prox_step_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _prox_step
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _prox_step_par if parallel else _prox_step
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
@@ -785,7 +813,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     return t4,
 
 
-def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -799,6 +827,8 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -814,7 +844,9 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -892,7 +924,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     return t2, t3
 
 
-def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -906,6 +938,8 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -921,7 +955,9 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1013,7 +1049,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     return t9, t3, t4
 
 
-def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -1027,6 +1063,8 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1042,7 +1080,9 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1085,7 +1125,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     t5 = np.zeros(d, dtype=dt)
     for ch_ in range(nch_):
         t5 += t5_part[ch_]
-    t6 = _gram(X, t1)  # Xᵀ X
+    t6 = _syrk_gram(X, t1)  # Xᵀ X
     return t6, t4, t5, t3
 
 
@@ -1118,11 +1158,11 @@ def _hessian_chunk_par(w, b, X, y, n_total):
     t5 = np.zeros(d, dtype=dt)
     for ch_ in range(nch_):
         t5 += t5_part[ch_]
-    t6 = _gram(X, t1)  # Xᵀ X
+    t6 = _syrk_gram(X, t1)  # Xᵀ X
     return t6, t4, t5, t3
 
 
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1136,6 +1176,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1151,7 +1193,9 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _hessian_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1231,7 +1275,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     return t2, t6
 
 
-def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
+def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hvp over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
@@ -1247,6 +1291,8 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1265,7 +1311,9 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)
-    fn = _hvp_chunk_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp_chunk
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_chunk_par if parallel else _hvp_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1323,4 +1371,4 @@ def hessp(theta, p, X, y, alpha, eta):
 
 SYMML_INPUT_HASH = '9acc46987aecc5dc8570eecb250c834f72f89defa6cb16dfa2c16698a5f0fb9e'
 _warn_if_stale(__file__, 'derivations/lasso.py', '592190fb420c5344f90509258c2bb407007242056dda7547048e76faedb59a09')
-SYMML_SOURCE_HASH = '8532f9cb44b54bacf71a117e821a59d1d78a7a4b2d609fc5f45ad16d50278f53'
+SYMML_SOURCE_HASH = 'e36df12e54aa82a29e338acae968612e823e4600513de1278579b09d76bf186b'

@@ -127,7 +127,7 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -141,7 +141,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -163,15 +163,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -182,7 +182,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -190,7 +190,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -372,8 +372,8 @@ def _hessian(nu, X, y):
     dt = nu.dtype
     d = X.shape[1]
     n = nu.shape[0]
-    t1 = _gram(X.T, 0.25)  # X Xᵀ
-    t2 = _gram(X.T, 0.25)  # X Xᵀ
+    t1 = _syrk_gram(X.T, 0.25)  # X Xᵀ
+    t2 = _syrk_gram(X.T, 0.25)  # X Xᵀ
     t3 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -482,7 +482,7 @@ def _closed_form(X, y):
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
-    t1 = _gram(X.T, 1.0)  # X Xᵀ
+    t1 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t2 = np.linalg.solve(t1, y)
     t3 = np.dot(X.T, t2)
     return t3,
@@ -529,7 +529,7 @@ def _multiplier(X, y):
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
-    t1 = _gram(X.T, 1.0)  # X Xᵀ
+    t1 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t2 = np.linalg.solve(t1, y)
     t3 = np.empty((n,), dtype=dt)
     for i0 in range(n):
@@ -618,7 +618,7 @@ def _recover_w_par(nu, X):
     return t2,
 
 
-def recover_w(nu, X, *, check_finite=None):
+def recover_w(nu, X, *, check_finite=None, parallel=None):
     """w = −Xᵀν/2, from ∂L/∂w = 0.
 
     Args:
@@ -627,6 +627,8 @@ def recover_w(nu, X, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     nu = _array(nu, 'nu', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -638,7 +640,9 @@ def recover_w(nu, X, *, check_finite=None):
     dt = _dtype(nu, X)
     if check_finite:
         _finite(nu=nu, X=X)
-    fn = _recover_w_par if nu.size + X.size >= PARALLEL_MIN_SIZE else _recover_w
+    if parallel is None:
+        parallel = nu.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _recover_w_par if parallel else _recover_w
     try:
         out = fn(np.ascontiguousarray(nu, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
@@ -694,4 +698,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '0fbe35cf8d9805a77d090079bdb24b3bfa6420ba3fe48845632f9c31c2b1d68b'
 _warn_if_stale(__file__, 'derivations/least_norm.py', '89256794e8e4d4763b973ffcbbd245d30fc35d224362b5bc901d7f49306ea9f7')
-SYMML_SOURCE_HASH = '5f33ac83f7262cfb29de8852a56c935918b00a2e7d0732335467881af422f184'
+SYMML_SOURCE_HASH = '102f3bf918423e0057c892e0d44509af686588739f1b935e92ec5a21f4611d27'

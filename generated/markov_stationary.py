@@ -127,7 +127,7 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -141,7 +141,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -163,15 +163,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -182,7 +182,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -190,7 +190,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -503,7 +503,7 @@ def _stationary(P):
     dt = P.dtype
     K = P.shape[0]
     t1 = np.eye(K, dtype=dt)
-    t2 = _gram(P.T, 1.0)  # P Pᵀ
+    t2 = _syrk_gram(P.T, 1.0)  # P Pᵀ
     t3 = np.empty((K, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(K):
@@ -563,7 +563,7 @@ def _multiplier(P):
     dt = P.dtype
     K = P.shape[0]
     t1 = np.eye(K, dtype=dt)
-    t2 = _gram(P.T, 1.0)  # P Pᵀ
+    t2 = _syrk_gram(P.T, 1.0)  # P Pᵀ
     t3 = np.empty((K, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(K):
@@ -656,4 +656,4 @@ def hessp(theta, p, P):
 
 SYMML_INPUT_HASH = 'e28952ead57c189313dd04dcd085f44ebe0b3cab75dfdee851a7c707b72e5cf0'
 _warn_if_stale(__file__, 'derivations/markov_stationary.py', '2cef3530b54c72077f941b27a5d60274e87aabb7dcab33af3efcb4e9e66c4938')
-SYMML_SOURCE_HASH = '0e4257e80d55894719297b542f409062508a9e77b562646cd78caa34a43d886f'
+SYMML_SOURCE_HASH = '18531de2f927a2ae33d804aeac33b0aa165572de5871b85e814c6eeed222c264'

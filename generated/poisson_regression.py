@@ -140,7 +140,7 @@ def _add_parts(a, b, name):
     return a + b
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -154,7 +154,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -176,15 +176,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -195,14 +195,14 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram_weighted(A, s, alpha):
+def _syrk_gram_weighted(A, s, alpha):
     # alpha·AᵀSA = alpha·Σ_r s_r a_r a_rᵀ (S = diag s) for A (n, d), by blocks of rows: no n×d
     # temporary. Rows with s_r ≥ 0 are scaled by √s_r and go to one syrk, rows with s_r < 0 by
     # √−s_r and go to another with −alpha: half a general product's flops whatever the signs.
     # A NaN in s takes the first branch, so it reaches the result.
     n, d = A.shape
     C = np.zeros((d, d), dtype=A.dtype)
-    rows = max(1, min(n, max(256, min(4096, 262144 // max(d, 1)))))  # a block of about 2 MB in float64
+    rows = max(1, min(n, max(256, min(4096, 1048576 // max(d, 1)))))  # ≤ 8 MB in float64 unless d > 4096
     U = np.empty((rows, d), dtype=A.dtype)
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
@@ -218,7 +218,7 @@ def _gram_weighted(A, s, alpha):
                 U[k, j] = A[r, j] * q
         _blas_syrk(U[:top], C, alpha)
         _blas_syrk(U[top:m], C, -alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -240,7 +240,7 @@ def _loss_par(w, b, X, y, lam):
     return _loss_finish(_loss_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def loss(w, b, X, y, lam, *, check_finite=None):
+def loss(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -252,6 +252,8 @@ def loss(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -267,7 +269,9 @@ def loss(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _loss_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -305,7 +309,7 @@ def _grad_par(w, b, X, y, lam):
     return _grad_finish(_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def grad(w, b, X, y, lam, *, check_finite=None):
+def grad(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (w, b).
 
     Args:
@@ -317,6 +321,8 @@ def grad(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -332,7 +338,9 @@ def grad(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -370,7 +378,7 @@ def _value_and_grad_par(w, b, X, y, lam):
     return _value_and_grad_finish(_value_and_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def value_and_grad(w, b, X, y, lam, *, check_finite=None):
+def value_and_grad(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -382,6 +390,8 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -397,7 +407,9 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _value_and_grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -435,7 +447,7 @@ def _hessian_par(w, b, X, y, lam):
     return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def hessian(w, b, X, y, lam, *, check_finite=None):
+def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Args:
@@ -447,6 +459,8 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -462,7 +476,9 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _hessian_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -500,7 +516,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, lam):
     return _hvp_finish(_hvp_chunk_par(w, b, v_w, v_b, X, y, n_total), w, b, v_w, v_b, lam, n_total)
 
 
-def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
+def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Args:
@@ -514,6 +530,8 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -532,7 +550,9 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
-    fn = _hvp_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -602,7 +622,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     return t1,
 
 
-def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -616,6 +636,8 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -631,7 +653,9 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -760,7 +784,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     return t1, t2
 
 
-def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -774,6 +798,8 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -789,7 +815,9 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -924,7 +952,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     return t1, t2, t3
 
 
-def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -938,6 +966,8 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -953,7 +983,9 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1061,7 +1093,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     for ch_ in range(nch_):
         t2 += t2_part[ch_]
     t3 = np.sum(t3_part)
-    t7 = _gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
+    t7 = _syrk_gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
     return t7, t1, t2, t3
 
 
@@ -1100,11 +1132,11 @@ def _hessian_chunk_par(w, b, X, y, n_total):
     for ch_ in range(nch_):
         t2 += t2_part[ch_]
     t3 = np.sum(t3_part)
-    t7 = _gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
+    t7 = _syrk_gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
     return t7, t1, t2, t3
 
 
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1118,6 +1150,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1133,7 +1167,9 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _hessian_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1269,7 +1305,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     return t1, t2
 
 
-def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
+def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hvp over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
@@ -1285,6 +1321,8 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1303,7 +1341,9 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)
-    fn = _hvp_chunk_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp_chunk
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_chunk_par if parallel else _hvp_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1413,4 +1453,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'e35ba3c8afc6640ca86bab30e93307c337d41c4e68f9c0d9838b6044c5a1e565'
 _warn_if_stale(__file__, 'derivations/poisson_regression.py', '84779c200d7111ca64f6b9cb2ad8c9d4fd8f4fe62d99115bf868faa485e25744')
-SYMML_SOURCE_HASH = '008dbb0b957c10202c2efd245071d3c7baff6589b31d436fc547694ae2568b07'
+SYMML_SOURCE_HASH = '481584cfa1c0cc475a0ec88110d1ae8fb084dc1eb9c23771da9ea79c89f0512a'

@@ -140,7 +140,7 @@ def _add_parts(a, b, name):
     return a + b
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -154,7 +154,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -176,15 +176,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -195,7 +195,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -203,7 +203,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -225,7 +225,7 @@ def _loss_par(w, b, X, y, lam):
     return _loss_finish(_loss_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def loss(w, b, X, y, lam, *, check_finite=None):
+def loss(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -237,6 +237,8 @@ def loss(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -252,7 +254,9 @@ def loss(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _loss_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -290,7 +294,7 @@ def _grad_par(w, b, X, y, lam):
     return _grad_finish(_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def grad(w, b, X, y, lam, *, check_finite=None):
+def grad(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (w, b).
 
     Args:
@@ -302,6 +306,8 @@ def grad(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -317,7 +323,9 @@ def grad(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -355,7 +363,7 @@ def _value_and_grad_par(w, b, X, y, lam):
     return _value_and_grad_finish(_value_and_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def value_and_grad(w, b, X, y, lam, *, check_finite=None):
+def value_and_grad(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -367,6 +375,8 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -382,7 +392,9 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _value_and_grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -420,7 +432,7 @@ def _hessian_par(w, b, X, y, lam):
     return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def hessian(w, b, X, y, lam, *, check_finite=None):
+def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Args:
@@ -432,6 +444,8 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -447,7 +461,9 @@ def hessian(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _hessian_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -485,7 +501,7 @@ def _hvp_par(w, b, v_w, v_b, X, y, lam):
     return _hvp_finish(_hvp_chunk_par(w, b, v_w, v_b, X, y, n_total), w, b, v_w, v_b, lam, n_total)
 
 
-def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
+def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_w, v_b (shaped like the parameters).
 
     Args:
@@ -499,6 +515,8 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -517,7 +535,9 @@ def hvp(w, b, v_w, v_b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, lam=lam)
-    fn = _hvp_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -682,7 +702,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     return t1,
 
 
-def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -696,6 +716,8 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -711,7 +733,9 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -840,7 +864,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     return t1, t2
 
 
-def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -854,6 +878,8 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -869,7 +895,9 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1002,7 +1030,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     return t1, t2, t3
 
 
-def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -1016,6 +1044,8 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1031,7 +1061,9 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1124,7 +1156,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     for ch_ in range(nch_):
         t2 += t2_part[ch_]
     t2 = 2.0 * t2
-    t3 = _gram(X, 2.0)  # Xᵀ X
+    t3 = _syrk_gram(X, 2.0)  # Xᵀ X
     return t3, t2, t2, t1
 
 
@@ -1148,11 +1180,11 @@ def _hessian_chunk_par(w, b, X, y, n_total):
     for ch_ in range(nch_):
         t2 += t2_part[ch_]
     t2 = 2.0 * t2
-    t3 = _gram(X, 2.0)  # Xᵀ X
+    t3 = _syrk_gram(X, 2.0)  # Xᵀ X
     return t3, t2, t2, t1
 
 
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1166,6 +1198,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1181,7 +1215,9 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _hessian_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hessian_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1310,7 +1346,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     return t1, t2
 
 
-def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
+def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hvp over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
@@ -1326,6 +1362,8 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1344,7 +1382,9 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, v_w, X, y)
     if check_finite:
         _finite(w=w, b=b, v_w=v_w, v_b=v_b, X=X, y=y, n_total=n_total)
-    fn = _hvp_chunk_par if w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _hvp_chunk
+    if parallel is None:
+        parallel = w.size + v_w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_chunk_par if parallel else _hvp_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(v_w, dtype=dt), v_b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -1454,4 +1494,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'c49aa9691ea678adf92ae753c1a350e2bfc1f41cbed2d89ef770d3dfc903e922'
 _warn_if_stale(__file__, 'derivations/ridge.py', 'd367db613d676c7e9f625d26fa777c0291bf806e7ca55a6ef652de94fc63c229')
-SYMML_SOURCE_HASH = '0d08cea41b2620a45c0519ddd66f98b8b466af05441165d84c1794c84b79792e'
+SYMML_SOURCE_HASH = 'e8544ffada70435f361834219dacfd4e32e55f801b214344cfabdda3c1f6c838'

@@ -127,7 +127,7 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -141,7 +141,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -163,15 +163,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -182,7 +182,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -190,7 +190,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -395,8 +395,8 @@ def _hessian(alpha, X, y, lam):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    t1 = _gram(X.T, 0.5)  # X Xᵀ
-    t2 = _gram(X.T, 0.5)  # X Xᵀ
+    t1 = _syrk_gram(X.T, 0.5)  # X Xᵀ
+    t2 = _syrk_gram(X.T, 0.5)  # X Xᵀ
     t3 = 0.5 * lam
     t4 = np.eye(n, dtype=dt)
     t5 = np.empty((n, n), dtype=dt)
@@ -527,7 +527,7 @@ def _closed_form(X, y, lam):
     for j0 in range(n):
         for j1 in range(n):
             t2[j0, j1] = lam * t1[j0, j1]
-    t3 = _gram(X.T, 1.0)  # X Xᵀ
+    t3 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t4 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -613,7 +613,7 @@ def _recover_w_par(alpha, X):
     return t1,
 
 
-def recover_w(alpha, X, *, check_finite=None):
+def recover_w(alpha, X, *, check_finite=None, parallel=None):
     """w = Xᵀα, from ∂L/∂w = 0.
 
     Args:
@@ -622,6 +622,8 @@ def recover_w(alpha, X, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -633,7 +635,9 @@ def recover_w(alpha, X, *, check_finite=None):
     dt = _dtype(alpha, X)
     if check_finite:
         _finite(alpha=alpha, X=X)
-    fn = _recover_w_par if alpha.size + X.size >= PARALLEL_MIN_SIZE else _recover_w
+    if parallel is None:
+        parallel = alpha.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _recover_w_par if parallel else _recover_w
     try:
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
@@ -689,4 +693,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'b97bf37c298a24929ff6626e6bb62be0694f42a1ddc4431c2588b02863e9768b'
 _warn_if_stale(__file__, 'derivations/ridge_dual.py', 'af62f52ff11dffe6ed59f6cd7736274424eec09e56e7854df916e7898934c8ad')
-SYMML_SOURCE_HASH = '348efb9d1b50fae8144e8d2cc11d0fe81f900efd84b03f615ac512c1200f32c3'
+SYMML_SOURCE_HASH = '62ec8f555fece9083b7443fadba77505e94f3dd05a8101b8ed2050a5a1bc6032'

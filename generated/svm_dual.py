@@ -127,7 +127,7 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -141,7 +141,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -163,15 +163,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -182,7 +182,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -190,7 +190,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -389,11 +389,11 @@ def _hessian(alpha, X, y):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    t1 = _gram(X.T, 0.5)  # X Xᵀ
+    t1 = _syrk_gram(X.T, 0.5)  # X Xᵀ
     for i0 in range(n):
         for i1 in range(n):
             t1[i0, i1] *= y[i0]
-    t2 = _gram(X.T, 0.5)  # X Xᵀ
+    t2 = _syrk_gram(X.T, 0.5)  # X Xᵀ
     for i0 in range(n):
         for i1 in range(n):
             t2[i0, i1] *= y[i0]
@@ -549,7 +549,7 @@ def _recover_w_par(alpha, X, y):
     return t1,
 
 
-def recover_w(alpha, X, y, *, check_finite=None):
+def recover_w(alpha, X, y, *, check_finite=None, parallel=None):
     """w = Xᵀ(α ⊙ y), from ∂L/∂w = 0.
 
     Args:
@@ -559,6 +559,8 @@ def recover_w(alpha, X, y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     X = _array(X, 'X', 2, '(n, d)')
@@ -572,7 +574,9 @@ def recover_w(alpha, X, y, *, check_finite=None):
     dt = _dtype(alpha, X, y)
     if check_finite:
         _finite(alpha=alpha, X=X, y=y)
-    fn = _recover_w_par if alpha.size + X.size + y.size >= PARALLEL_MIN_SIZE else _recover_w
+    if parallel is None:
+        parallel = alpha.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _recover_w_par if parallel else _recover_w
     try:
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
@@ -624,7 +628,7 @@ def _balance_par(alpha, y):
     return t1,
 
 
-def balance(alpha, y, *, check_finite=None):
+def balance(alpha, y, *, check_finite=None, parallel=None):
     """yᵀα, which the dual constrains to 0.
 
     Args:
@@ -633,6 +637,8 @@ def balance(alpha, y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     alpha = _array(alpha, 'alpha', 1, '(n,)')
     y = _array(y, 'y', 1, '(n,)')
@@ -642,7 +648,9 @@ def balance(alpha, y, *, check_finite=None):
     dt = _dtype(alpha, y)
     if check_finite:
         _finite(alpha=alpha, y=y)
-    fn = _balance_par if alpha.size + y.size >= PARALLEL_MIN_SIZE else _balance
+    if parallel is None:
+        parallel = alpha.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _balance_par if parallel else _balance
     try:
         out = fn(np.ascontiguousarray(alpha, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
@@ -698,4 +706,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = 'fa0f72fba96fd436cb3845bfdbcb92ab03fe906b54f03bf1e3cf3f4ab238c386'
 _warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
-SYMML_SOURCE_HASH = '797b4e2bf90316111737da07ee677a7803ef07a3e942af0f4c47236206a785ef'
+SYMML_SOURCE_HASH = '2e1c155985d49f3212542cd1a5fc96462bd98a35c10eded7608864efc53bdb5e'

@@ -127,7 +127,7 @@ def _dtype(*arrays):
     return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
 
 
-def _blas(name):
+def _blas_routine(name):
     """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
     # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
     # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
@@ -141,7 +141,7 @@ def _blas(name):
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_dsyrk, _ssyrk = _blas("dsyrk"), _blas("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
 
 
 @njit(cache=True)
@@ -163,15 +163,15 @@ def _blas_syrk(U, C, alpha):
     coef = np.empty(2, dtype=U.dtype)  # alpha, beta
     coef[0], coef[1] = alpha, 1.0
     if U.itemsize == 8:
-        _dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
     else:
-        _ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
-               U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
 
 
 @njit(cache=True)
-def _mirror_upper(C):
+def _blas_mirror(C):
     # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
     d = C.shape[0]
     for i0 in range(0, d, 64):
@@ -182,7 +182,7 @@ def _mirror_upper(C):
 
 
 @njit(cache=True)
-def _gram(A, alpha):
+def _syrk_gram(A, alpha):
     # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
     d = A.shape[1]
     C = np.zeros((d, d), dtype=A.dtype)
@@ -190,7 +190,7 @@ def _gram(A, alpha):
         _blas_syrk(A, C, alpha)
     else:  # a strided view: BLAS needs unit stride along one axis
         _blas_syrk(np.ascontiguousarray(A), C, alpha)
-    _mirror_upper(C)
+    _blas_mirror(C)
     return C
 
 
@@ -231,7 +231,7 @@ def _loss(alpha, X, y, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t6[j0, j1] = t7[j1]
-    t8 = _gram(X.T, 1.0)  # X Xᵀ
+    t8 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t9 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -322,7 +322,7 @@ def _grad(alpha, X, y, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t5[j0, j1] = t6[j1]
-    t7 = _gram(X.T, 1.0)  # X Xᵀ
+    t7 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t8 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -412,7 +412,7 @@ def _value_and_grad(alpha, X, y, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t6[j0, j1] = t7[j1]
-    t8 = _gram(X.T, 1.0)  # X Xᵀ
+    t8 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t9 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -499,7 +499,7 @@ def _hessian(alpha, X, y, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t4[j0, j1] = t5[j1]
-    t6 = _gram(X.T, 1.0)  # X Xᵀ
+    t6 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t7 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -595,7 +595,7 @@ def _hvp(alpha, v_alpha, X, y, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t5[j0, j1] = t6[j1]
-    t7 = _gram(X.T, 1.0)  # X Xᵀ
+    t7 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t8 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -682,7 +682,7 @@ def _gram(X, gamma):
     for j0 in range(n):
         for j1 in range(n):
             t4[j0, j1] = t5[j1]
-    t6 = _gram(X.T, 1.0)  # X Xᵀ
+    t6 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t7 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
         for i1 in range(n):
@@ -764,4 +764,4 @@ def hessp(theta, p, X, y, gamma):
 
 SYMML_INPUT_HASH = 'fa0f72fba96fd436cb3845bfdbcb92ab03fe906b54f03bf1e3cf3f4ab238c386'
 _warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
-SYMML_SOURCE_HASH = 'cf316c83b9b3bbff4401f5915a27f7ac85320562a6801e954684c5e3481fec09'
+SYMML_SOURCE_HASH = '6f6a5a1be8918ba66ee51b28f9dbf2f90f39e8a6d560b93c7ab794ea96330455'

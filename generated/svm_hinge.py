@@ -168,7 +168,7 @@ def _loss_par(w, b, X, y, lam):
     return _loss_finish(_loss_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def loss(w, b, X, y, lam, *, check_finite=None):
+def loss(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -180,6 +180,8 @@ def loss(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -195,7 +197,9 @@ def loss(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _loss_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -233,7 +237,7 @@ def _grad_par(w, b, X, y, lam):
     return _grad_finish(_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def grad(w, b, X, y, lam, *, check_finite=None):
+def grad(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (w, b).
 
     A subgradient: at a margin yᵢzᵢ = 1 the subgradient 0 is taken for sample i.
@@ -247,6 +251,8 @@ def grad(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -262,7 +268,9 @@ def grad(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -300,7 +308,7 @@ def _value_and_grad_par(w, b, X, y, lam):
     return _value_and_grad_finish(_value_and_grad_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def value_and_grad(w, b, X, y, lam, *, check_finite=None):
+def value_and_grad(w, b, X, y, lam, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     (L, g) with g the subgradient of ``grad``.
@@ -314,6 +322,8 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -329,7 +339,9 @@ def value_and_grad(w, b, X, y, lam, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    fn = _value_and_grad_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
@@ -397,7 +409,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     return t1,
 
 
-def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
+def loss_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -411,6 +423,8 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -426,7 +440,9 @@ def loss_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _loss_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _loss_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -555,7 +571,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     return t1, t2
 
 
-def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -569,6 +585,8 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -584,7 +602,9 @@ def grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -717,7 +737,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     return t1, t2, t3
 
 
-def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
+def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -731,6 +751,8 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -746,7 +768,9 @@ def value_and_grad_chunk(w, b, X, y, n_total, *, check_finite=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    fn = _value_and_grad_chunk_par if w.size + X.size + y.size >= PARALLEL_MIN_SIZE else _value_and_grad_chunk
+    if parallel is None:
+        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk
     try:
         out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
@@ -852,4 +876,4 @@ def jac(theta, X, y, lam):
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'
 _warn_if_stale(__file__, 'derivations/svm_primal.py', '48e8986b07c3cfc41900e0a99888d3491dab36ee0a287acf940f577411ed8556')
-SYMML_SOURCE_HASH = 'e5a4fe580469c7a31f38b9bc957e83a79c707059a42f7d8dc91b6a3305bec818'
+SYMML_SOURCE_HASH = '8ff4dea9eee3a940332c63263c5fa6932300ce984329870adf003e51dfb5ab82'

@@ -4,7 +4,8 @@ Every graph node becomes one statement group, in dependency order, so shared wor
 computed once for all outputs of a kernel (the graph is hash-consed: equal
 subexpressions are one node). Elementwise maps become one loop nest over their shape
 with SymPy's common subexpressions hoisted; contractions are split into pairwise steps,
-each a BLAS ``np.dot`` where it is a matrix product and a loop nest otherwise; the
+each a BLAS ``np.dot`` where it is a matrix product and a loop nest otherwise; a Gram
+product such as XᵀSX goes to BLAS syrk by blocks of rows (see :mod:`.blas`); the
 structured nodes have loop templates of their own. Nothing is unrolled over entries.
 
 Takes: graph nodes. Gives: Python source lines.
@@ -19,11 +20,12 @@ import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, placeholder, walk
 from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad, Solve
+from .blas import Gram, match_gram
 from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
             "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_", "out", "fn", "PARALLEL_MIN_SIZE",
-            "check_finite"}
+            "check_finite", "parallel"}
 #: Kernel-internal names: loop indices (i0, j3, k0_), CSE temporaries (c_0), template sizes (N_) and
 #: scratch names (lo_, nch_, r_): every all-letter name that ends in one '_'.
 _INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Za-z]+_|k\d+_|_[a-z]|t\d+)$")
@@ -203,6 +205,10 @@ class KernelBody:
 
     # -- contractions
     def _emit_Einsum(self, node: Einsum, name: str):
+        gram = match_gram(node)
+        if gram is not None:
+            self._emit_gram(node, gram, name)
+            return
         factor = []
         if node.coef != 1:
             factor.append(_coef_src(node.coef, self.dim_names))
@@ -223,6 +229,32 @@ class KernelBody:
             self._contract(name, [(t, inner_out)], out, sizes, [])
             return
         self._emit_contractions(name, arrays, out, sizes, factor)
+
+    def _emit_gram(self, node: Einsum, g: Gram, name: str):
+        """name = coef · Σ_c A[c,i] s[c] A[c,j] (times vectors on i or j): syrk, no temporary like A."""
+        v = self.var[g.A.uid]
+        a, t = (v, f"{v}ᵀ {{}}{v}") if g.rows else (f"{v}.T", f"{v} {{}}{v}ᵀ")  # AᵀA or AAᵀ
+        n, d = (node.sizes[l] for l in node.subs[node.operands.index(g.A)][:: 1 if g.rows else -1])
+        alpha = [_coef_src(node.coef, self.dim_names)] if node.coef != 1 else []
+        alpha = " * ".join(alpha + [self.var[o.uid] for o in g.scalars]) or "1.0"
+        self.helpers |= g.helpers
+        self.ops += n * d * (d + 1)
+        if g.weights:
+            s = self.var[g.weights[0].uid]
+            if len(g.weights) > 1:  # one weight per row: their product, an n-vector
+                s = self.fresh("t")
+                self.emit(0, f"{s} = {' * '.join(self.var[o.uid] for o in g.weights)}")
+                self.ops += n * (len(g.weights) - 1)
+            self.ops += 2 * n * d
+            self.emit(0, f"{name} = _syrk_gram_weighted({a}, {s}, {alpha})  # {t.format(f'diag({s}) ')}")
+        else:
+            self.emit(0, f"{name} = _syrk_gram({a}, {alpha})  # {t.format('')}")
+        if g.scale:  # vectors on an output index scale rows or columns of the symmetric product
+            self.ops += d * d * len(g.scale)
+            self.emit(0, self.loop("i0", self.size(d), True))
+            self.emit(1, "for i1 in range(" + self.size(d) + "):")
+            by = " * ".join(f"{self.var[o.uid]}[i{ax}]" for o, ax in g.scale)
+            self.emit(2, f"{name}[i0, i1] *= {by}")
 
     def _emit_contractions(self, name, arrays, out, sizes, factor):
         while len(arrays) > 2:

@@ -168,8 +168,9 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True) -> Comp
         for t in leaves(e):
             if t not in args:
                 args.append(t)
-    if any(t.name == "check_finite" for t in args):
-        raise ValueError("tensor name 'check_finite' is taken by the compiled kernel's keyword of that name; rename it")
+    for word in ("check_finite", "parallel"):
+        if any(t.name == word for t in args):
+            raise ValueError(f"tensor name {word!r} is taken by the compiled kernel's keyword of that name; rename it")
     key = graph_key(exprs, args) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
     path = cache_dir() / f"k_{key[:24]}{key[64:]}.py"
     stamp = f"SYMML_KEY = {key!r}"

@@ -13,6 +13,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .. import functions as F
+from .blas import GRAM_HELPERS
 
 #: SymPy function → how a generated kernel spells it.
 FUNCTION_NAMES = {
@@ -38,7 +39,8 @@ FUNCTION_NAMES = {
     F.step: "_step",
 }
 
-#: Stable scalar helpers, compiled inline into every kernel that calls them.
+#: Helpers emitted once into each module that uses them: the stable scalar functions (compiled
+#: inline into the kernels that call them), and the Gram-product helpers of blas.py.
 HELPERS = {
     "_sigmoid": '''
 @njit(cache=True, inline="always")
@@ -116,6 +118,7 @@ def _lgamma(x):
 def _step(x):
     return 1.0 if x > 0 else 0.0
 ''',
+    **GRAM_HELPERS,  # kernel-level helpers, kept next to the rule that emits them (blas.py)
 }
 
 

@@ -1,0 +1,179 @@
+"""Gram products Σ_c A[c,i] s[c] A[c,j] on BLAS syrk, with no temporary the size of A.
+
+The Hessian of a loss summed over samples is often XᵀSX, S = diag(s) the curvature of each
+sample's loss (logistic, Poisson, probit regression), or a multiple of XᵀX (least squares,
+ridge). As a plain contraction it would be a general product (gemm) of the n×d temporary
+X ⊙ s with X. Here the pattern is recognised on one einsum node and computed by helpers
+emitted into the generated module:
+
+- ``_syrk_gram(A, alpha)``: alpha·AᵀA in one BLAS syrk on A itself (no copy);
+- ``_syrk_gram_weighted(A, s, alpha)``: alpha·AᵀSA by blocks of rows. In a block, rows with
+  s ≥ 0 are scaled by √s into a buffer and go to one syrk, rows with s < 0 by √−s and go
+  to another with the opposite sign, so a Hessian that is not PSD costs no more.
+
+syrk does half a gemm's flops (it writes one triangle, mirrored at the end), and the
+extra memory is the d×d result and one block of rows, never n×d.
+
+Takes: einsum nodes. Gives: a ``Gram`` match, and the helpers' source (``GRAM_HELPERS``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..nodes import Einsum, Expr
+
+
+@dataclass(frozen=True)
+class Gram:
+    """coef · Π scalars · Σ_c Π weights[c] · A[c,i] A[c,j] · Π scale[i or j], out (i, j).
+
+    ``rows``: True when A is indexed A[c, i] (AᵀA), False for A[i, c] (AAᵀ). ``scale``:
+    vectors on an output label, as (operand, axis of the result they scale).
+    """
+
+    A: Expr
+    rows: bool
+    weights: tuple
+    scalars: tuple
+    scale: tuple
+
+    @property
+    def helpers(self) -> set[str]:
+        return {"_blas_syrk", "_syrk_gram_weighted" if self.weights else "_syrk_gram"}
+
+
+def match_gram(node: Einsum) -> Gram | None:
+    """The Gram product that ``node`` computes, or None if it is not one.
+
+    >>> import symml as sm
+    >>> n, d = sm.dims("n d")
+    >>> X, s = sm.tensor("X", (n, d)), sm.tensor("s", (n,))
+    >>> g = match_gram(sm.einsum("ni,n,nj->ij", X, s, X))
+    >>> g.A.name, g.rows, [t.name for t in g.weights]
+    ('X', True, ['s'])
+    """
+    if not isinstance(node, Einsum) or len(node.out) != 2:
+        return None
+    i, j = node.out
+    mats = [(o, tuple(s)) for o, s in zip(node.operands, node.subs) if o.ndim == 2]
+    if len(mats) != 2 or mats[0][0] is not mats[1][0] or any(o.ndim > 2 for o in node.operands):
+        return None
+    (A, sa), (_, sb) = mats
+    if sa[0] == sb[0] and sa[0] not in node.out and {sa[1], sb[1]} == {i, j}:
+        rows, c = True, sa[0]
+    elif sa[1] == sb[1] and sa[1] not in node.out and {sa[0], sb[0]} == {i, j}:
+        rows, c = False, sa[1]
+    else:
+        return None
+    weights, scale = [], []
+    for o, s in zip(node.operands, node.subs):
+        if o.ndim != 1:
+            continue
+        if s[0] == c:
+            weights.append(o)
+        elif s[0] in node.out:
+            scale.append((o, list(node.out).index(s[0])))
+        else:  # a factor summed on its own label: not a Gram product
+            return None
+    scalars = tuple(o for o in node.operands if o.ndim == 0)
+    return Gram(A, rows, tuple(weights), scalars, tuple(scale))
+
+
+#: Helpers emitted into a generated module that computes a Gram product (see the module docstring).
+GRAM_HELPERS = {
+    "_blas_syrk": '''
+def _blas_routine(name):
+    """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
+    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
+    # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
+    # compiled code calls the name, so a kernel from numba's cache links in any process.
+    from llvmlite import binding
+    from numba import types
+    from numba.extending import get_cython_function_address
+
+    binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
+    p = types.voidptr  # Fortran takes every argument by reference
+    return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
+
+
+_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
+
+
+@njit(cache=True)
+def _blas_syrk(U, C, alpha):
+    # C += alpha·UᵀU on and above the diagonal of C (d×d, C-contiguous), for U (k, d) C- or
+    # F-contiguous. Fortran reads a C-contiguous U as the column-major d×k matrix Uᵀ, so UᵀU is
+    # syrk "N" of it, and an F-contiguous U as U, so syrk "T"; its lower triangle is C's upper.
+    k, d = U.shape
+    if k == 0:
+        return
+    if not (U.flags.c_contiguous or U.flags.f_contiguous):
+        raise ValueError("_blas_syrk: expected a C- or F-contiguous block")
+    flag = np.empty(2, dtype=np.uint8)
+    flag[0] = 76  # "L"
+    flag[1] = 78 if U.flags.c_contiguous else 84  # "N" or "T"
+    size = np.empty(4, dtype=np.int32)  # N, K, lda, ldc
+    size[0], size[1], size[3] = d, k, d
+    size[2] = d if U.flags.c_contiguous else k
+    coef = np.empty(2, dtype=U.dtype)  # alpha, beta
+    coef[0], coef[1] = alpha, 1.0
+    if U.itemsize == 8:
+        _blas_dsyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+    else:
+        _blas_ssyrk(flag[0:].ctypes, flag[1:].ctypes, size[0:].ctypes, size[1:].ctypes, coef[0:].ctypes,
+                    U.ctypes, size[2:].ctypes, coef[1:].ctypes, C.ctypes, size[3:].ctypes)
+
+
+@njit(cache=True)
+def _blas_mirror(C):
+    # C[i, j] = C[j, i] below the diagonal, tile by tile so that the column reads stay in cache
+    d = C.shape[0]
+    for i0 in range(0, d, 64):
+        for j0 in range(0, i0 + 1, 64):
+            for i in range(i0, min(i0 + 64, d)):
+                for j in range(j0, min(j0 + 64, i)):
+                    C[i, j] = C[j, i]
+''',
+    "_syrk_gram": '''
+@njit(cache=True)
+def _syrk_gram(A, alpha):
+    # alpha·AᵀA for A (n, d): one BLAS syrk on A itself, half the flops of a general product
+    d = A.shape[1]
+    C = np.zeros((d, d), dtype=A.dtype)
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        _blas_syrk(A, C, alpha)
+    else:  # a strided view: BLAS needs unit stride along one axis
+        _blas_syrk(np.ascontiguousarray(A), C, alpha)
+    _blas_mirror(C)
+    return C
+''',
+    "_syrk_gram_weighted": '''
+@njit(cache=True)
+def _syrk_gram_weighted(A, s, alpha):
+    # alpha·AᵀSA = alpha·Σ_r s_r a_r a_rᵀ (S = diag s) for A (n, d), by blocks of rows: no n×d
+    # temporary. Rows with s_r ≥ 0 are scaled by √s_r and go to one syrk, rows with s_r < 0 by
+    # √−s_r and go to another with −alpha: half a general product's flops whatever the signs.
+    # A NaN in s takes the first branch, so it reaches the result.
+    n, d = A.shape
+    C = np.zeros((d, d), dtype=A.dtype)
+    rows = max(1, min(n, max(256, min(4096, 1048576 // max(d, 1)))))  # ≤ 8 MB in float64 unless d > 4096
+    U = np.empty((rows, d), dtype=A.dtype)
+    for lo in range(0, n, rows):
+        m = min(rows, n - lo)
+        top, bottom = 0, m  # rows with s ≥ 0 fill U from the top, the others from the bottom
+        for r in range(lo, lo + m):
+            if s[r] < 0:
+                bottom -= 1
+                k, q = bottom, np.sqrt(-s[r])
+            else:
+                k, q = top, np.sqrt(s[r])
+                top += 1
+            for j in range(d):
+                U[k, j] = A[r, j] * q
+        _blas_syrk(U[:top], C, alpha)
+        _blas_syrk(U[top:m], C, -alpha)
+    _blas_mirror(C)
+    return C
+''',
+}
