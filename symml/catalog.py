@@ -233,12 +233,11 @@ class Derivation:
         specs = self._kernel_specs()
         if self.sample_split is None:
             return specs
-        out = []
+        parts = []  # chunk and regulariser kernels, after the kernels users call first
         for spec in specs:
-            out += self._chunk_specs(spec) if spec.name in STANDARD_KERNELS else [spec]
-        # chunk and regulariser kernels after the kernels users call first
-        return [s for s in out if not s.name.endswith(("_chunk", "_reg"))] + [
-            s for s in out if s.name.endswith(("_chunk", "_reg"))]
+            if spec.name in STANDARD_KERNELS:
+                parts += self._chunk_specs(spec)[1:]
+        return specs + parts
 
     def _kernel_specs(self) -> list[KernelSpec]:
         rest = self.data + self.hyper

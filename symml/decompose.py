@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .calculus import rebuild
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, walk, zeros
 from .structured import Conv, LogSumExp, Pool, PoolGrad
 
@@ -76,8 +77,8 @@ def sample_dim(data, others) -> Dim | None:
 
 
 class _Analysis:
-    def __init__(self, n: Dim, rows: set):
-        self.n, self.rows = n, rows
+    def __init__(self, n: Dim):
+        self.n = n
         self.status: dict[int, object] = {}  # uid → "const" | "acc" | int (row axis)
         self.parts: dict[int, tuple] = {}  # uid → (C, S) for "acc" nodes
 
@@ -216,7 +217,6 @@ def _replace_count(expr: Expr, n: Dim, n_total: Tensor) -> Expr:
         elif all(a is b for a, b in zip(ops, node.operands)):
             out = node
         else:
-            from .calculus import rebuild
             out = rebuild(node, ops)
         new[node.uid] = out
     return new[expr.uid]
@@ -243,7 +243,7 @@ def split_samples(loss: Expr, data, others) -> SampleSplit:
     if n is None:
         raise NotDecomposable("no data tensor has a sample dimension on axis 0 that the parameters lack")
     rows = tuple(t for t in data if t.ndim and t.shape[0] == n)
-    a = _Analysis(n, {t.uid for t in rows})
+    a = _Analysis(n)
     st = a.of(loss)
     if st != "acc":
         raise NotDecomposable("the loss does not read the data row by row")

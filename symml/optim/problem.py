@@ -81,18 +81,22 @@ class Problem:
     def __init__(self, derivation, data, hyper=None, *, sizes=None, init=None, seed: int = 0, columns=None):
         self.derivation = d = resolve(derivation)
         self.data, env = check_data(d, data, sizes, columns)
+        self.n = int(self.data[0].shape[0]) if self.data and self.data[0].ndim else 1
+        self._bind(env, hyper, init, seed)
+        self.module = kernel_module(d)
+
+    def _bind(self, env: dict, hyper, init, seed: int) -> None:
+        """Hyper-parameters, parameter shapes, the layout of θ and the start, given the sizes {Dim: int}."""
+        d = self.derivation
         self.hyper = check_hyper(d, hyper)
-        init_map = init if isinstance(init, dict) else None
-        self.shapes = param_shapes(d, env, init_map)
+        self.shapes = param_shapes(d, env, init if isinstance(init, dict) else None)
         self.param_names = [p.name for p in d.params]
         self.sizes = {str(k): int(v) for k, v in env.items()}
         self.layout = np.array(adapters.layout_of(self.shapes), dtype=np.int64)
         self.size = int(self.layout[len(self.shapes)])
-        self.n = int(self.data[0].shape[0]) if self.data and self.data[0].ndim else 1
         self.seed = seed
         self.init_given = init is not None
         self.theta0 = self._start(init)
-        self.module = kernel_module(d)
 
     # -- layout
     def _start(self, init) -> np.ndarray:
