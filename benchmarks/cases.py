@@ -169,10 +169,12 @@ CASES = [
 
 
 def select(pattern: str | None = None, tiny: bool = False) -> list[Case]:
-    """The cases whose name matches a glob or substring ``pattern`` (all when None), optionally tiny."""
+    """The cases whose name matches a glob or substring ``pattern`` (comma-separated: any of them;
+    all when None), optionally tiny."""
+    pats = None if pattern is None else [p for p in pattern.split(",") if p]
     out = []
     for c in CASES:
-        if pattern is None or pattern in c.name or fnmatch.fnmatch(c.name, pattern):
+        if pats is None or any(p in c.name or fnmatch.fnmatch(c.name, p) for p in pats):
             out.append(c.scaled(tiny))
     return out
 

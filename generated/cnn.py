@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): Kc (O, C, kh, kw), b (O,), V (K, O,
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -138,6 +145,15 @@ def _add_parts(a, b, name):
     if np.shape(a) != np.shape(b):
         raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
     return a + b
+
+
+@njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
 
 
 @njit(cache=True, inline="always")
@@ -152,10 +168,14 @@ def _step(x):
 
 @njit(cache=True)
 def _loss(Kc, b, V, c, X, Y):
-    return _loss_chunk(Kc, b, V, c, X, Y, float(X.shape[0]))
+    return _loss_chunk_blk(Kc, b, V, c, X, Y, float(X.shape[0]))
 
 
-def loss(Kc, b, V, c, X, Y, *, check_finite=None):
+def _loss_par(Kc, b, V, c, X, Y):
+    return _loss_chunk_par(Kc, b, V, c, X, Y, float(X.shape[0]))
+
+
+def loss(Kc, b, V, c, X, Y, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -168,6 +188,8 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -202,8 +224,11 @@ def loss(Kc, b, V, c, X, Y, *, check_finite=None):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+    if parallel is None:
+        parallel = Kc.size + b.size + V.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
-        out = _loss(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -223,10 +248,14 @@ def loss_finish(partial, N_total):
 
 @njit(cache=True)
 def _grad(Kc, b, V, c, X, Y):
-    return _grad_chunk(Kc, b, V, c, X, Y, float(X.shape[0]))
+    return _grad_chunk_blk(Kc, b, V, c, X, Y, float(X.shape[0]))
 
 
-def grad(Kc, b, V, c, X, Y, *, check_finite=None):
+def _grad_par(Kc, b, V, c, X, Y):
+    return _grad_chunk_par(Kc, b, V, c, X, Y, float(X.shape[0]))
+
+
+def grad(Kc, b, V, c, X, Y, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (Kc, b, V, c).
 
     Args:
@@ -239,6 +268,8 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -273,8 +304,11 @@ def grad(Kc, b, V, c, X, Y, *, check_finite=None):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+    if parallel is None:
+        parallel = Kc.size + b.size + V.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
-        out = _grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -294,10 +328,14 @@ def grad_finish(partial, N_total):
 
 @njit(cache=True)
 def _value_and_grad(Kc, b, V, c, X, Y):
-    return _value_and_grad_chunk(Kc, b, V, c, X, Y, float(X.shape[0]))
+    return _value_and_grad_chunk_blk(Kc, b, V, c, X, Y, float(X.shape[0]))
 
 
-def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
+def _value_and_grad_par(Kc, b, V, c, X, Y):
+    return _value_and_grad_chunk_par(Kc, b, V, c, X, Y, float(X.shape[0]))
+
+
+def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -310,6 +348,8 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -344,8 +384,11 @@ def value_and_grad(Kc, b, V, c, X, Y, *, check_finite=None):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y)
+    if parallel is None:
+        parallel = Kc.size + b.size + V.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
-        out = _value_and_grad(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -366,7 +409,7 @@ def value_and_grad_finish(partial, N_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss_chunk(Kc, b, V, c, X, Y, N_total):
     # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K), N_total ()
-    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 11*K*N + K + 6*N*O*(H - kh + 1)*(W - kw + 1) + N + O + 2
+    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 9*K*N + 5*N*O*(H - kh + 1)*(W - kw + 1) + 2
     dt = Kc.dtype
     C = Kc.shape[1]
     H = X.shape[2]
@@ -389,32 +432,24 @@ def _loss_chunk(Kc, b, V, c, X, Y, N_total):
                             for v_ in range(KW_):
                                 acc_ += X[a_, c_, p_ + u_, q_ + v_] * Kc[o_, c_, u_, v_]
                     t1[a_, o_, p_, q_] = acc_
-    t3 = np.empty((O,), dtype=dt)
-    for j1 in range(O):
-        t3[j1] = b[j1]
-    t2 = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(O):
-            for j2 in range((1 + (-1 * kh) + H)):
-                for j3 in range((1 + (-1 * kw) + W)):
-                    t2[j0, j1, j2, j3] = t3[j1]
+    t2 = np.broadcast_to(b.reshape((1, O, 1, 1,)), (N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
     A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
                     A[i0, i1, i2, i3] = t1[i0, i1, i2, i3] + t2[i0, i1, i2, i3]
-    t4 = A
+    t3 = A
     R = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    R[i0, i1, i2, i3] = _relu(t4[i0, i1, i2, i3])
-    t5 = R
-    H_, W_ = t5.shape[-2], t5.shape[-1]
-    xr_ = t5.reshape((-1, H_, W_))
-    hr_ = t5.reshape((-1, t5.shape[-2], t5.shape[-1]))
+                    R[i0, i1, i2, i3] = _relu(t3[i0, i1, i2, i3])
+    t4 = R
+    H_, W_ = t4.shape[-2], t4.shape[-1]
+    xr_ = t4.reshape((-1, H_, W_))
+    hr_ = t4.reshape((-1, t4.shape[-2], t4.shape[-1]))
     P_, Q_ = H_ // 2, W_ // 2
     out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -427,66 +462,97 @@ def _loss_chunk(Kc, b, V, c, X, Y, N_total):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, p_, q_] = hr_[a_, bu_, bv_]
     S = out_.reshape((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)))
-    t6 = S
-    t7 = np.empty((N, K), dtype=dt)
+    t5 = S
+    t6 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(O):
                 for j3 in range((((1 + (-1 * kh) + H)) // 2)):
                     for j4 in range((((1 + (-1 * kw) + W)) // 2)):
-                        acc_ += t6[j0, j2, j3, j4] * V[j1, j2, j3, j4]
-            t7[j0, j1] = acc_
-    t9 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t9[j1] = c[j1]
-    t8 = np.empty((N, K), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(K):
-            t8[j0, j1] = t9[j1]
+                        acc_ += t5[j0, j2, j3, j4] * V[j1, j2, j3, j4]
+            t6[j0, j1] = acc_
+    t7 = np.broadcast_to(c.reshape((1, K,)), (N, K))
     z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            z[i0, i1] = t7[i0, i1] + t8[i0, i1]
-    t10 = z
-    t11 = np.empty((N,), dtype=dt)
-    t11_m = np.empty((N,), dtype=dt)
-    t11_l = np.empty((N,), dtype=dt)
+            z[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t8 = z
+    t9 = np.empty((N,), dtype=dt)
+    t9_m = np.empty((N,), dtype=dt)
+    t9_l = np.empty((N,), dtype=dt)
     for i0 in range(N):
-        m_ = t10[i0, 0]
+        m_ = t8[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t10[i0, j_] > m_:
-                m_ = t10[i0, j_]
+            if t8[i0, j_] > m_:
+                m_ = t8[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t10[i0, j_] - m_)
-        t11_m[i0] = m_
-        t11_l[i0] = np.log1p(s_)
-        t11[i0] = m_ + t11_l[i0]
-    t13 = np.empty((N,), dtype=dt)
-    for j0 in range(N):
-        t13[j0] = t11[j0]
-    t12 = np.empty((N, K), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(K):
-            t12[j0, j1] = t13[j0]
-    t14 = np.empty((N, K), dtype=dt)
+                    s_ += np.exp(t8[i0, j_] - m_)
+        t9_m[i0] = m_
+        t9_l[i0] = np.log1p(s_)
+        t9[i0] = m_ + t9_l[i0]
+    t11 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t14[i0, i1] = ((t10[i0, i1] - t11_m[i0]) - t11_l[i0]) * Y[i0, i1]
-    t15 = 0.0
+            t11[i0, i1] = ((t8[i0, i1] - t9_m[i0]) - t9_l[i0]) * Y[i0, i1]
+    t12 = 0.0
     for j0 in range(N):
         for j1 in range(K):
-            t15 += t14[j0, j1]
-    t16 = -t15
-    return t16,
+            t12 += t11[j0, j1]
+    t13 = -t12
+    return t13,
 
 
-def loss_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
+@njit(cache=True)
+def _loss_chunk_blk(Kc, b, V, c, X, Y, N_total):
+    # _loss_chunk summed over blocks of rows
+    dt = Kc.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(Kc, b, V, c, X[lo_:hi_], Y[lo_:hi_], N_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+@njit(cache=True, parallel=True)
+def _loss_chunk_prange(Kc, b, V, c, X, Y, N_total, threads_):
+    # _loss_chunk summed over blocks of rows, one run of blocks per thread
+    dt = Kc.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(Kc, b, V, c, X[lo_:hi_], Y[lo_:hi_], N_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+def _loss_chunk_par(Kc, b, V, c, X, Y, N_total):
+    return _loss_chunk_prange(Kc, b, V, c, X, Y, N_total, get_num_threads())
+
+
+def loss_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. N_total is the number of rows over all blocks.
@@ -502,6 +568,8 @@ def loss_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -537,8 +605,11 @@ def loss_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
+    if parallel is None:
+        parallel = Kc.size + b.size + V.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk_blk
     try:
-        out = _loss_chunk(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
+        out = fn(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
     except ZeroDivisionError:
         raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -553,7 +624,7 @@ def loss_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad_chunk(Kc, b, V, c, X, Y, N_total):
     # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K), N_total ()
-    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 13*K*N + K + 11*N*O*(H - kh + 1)*(W - kw + 1) + N + O
+    # ops ≈ 2*N*(C**2*H*W*kh*kw + C*H*O*W*(H - kh + 1)*(W - kw + 1) + 3*K*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 7*K + 5*O*(H - kh + 1)*(W - kw + 1))
     dt = Kc.dtype
     C = Kc.shape[1]
     H = X.shape[2]
@@ -576,32 +647,24 @@ def _grad_chunk(Kc, b, V, c, X, Y, N_total):
                             for v_ in range(KW_):
                                 acc_ += X[a_, c_, p_ + u_, q_ + v_] * Kc[o_, c_, u_, v_]
                     t1[a_, o_, p_, q_] = acc_
-    t3 = np.empty((O,), dtype=dt)
-    for j1 in range(O):
-        t3[j1] = b[j1]
-    t2 = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(O):
-            for j2 in range((1 + (-1 * kh) + H)):
-                for j3 in range((1 + (-1 * kw) + W)):
-                    t2[j0, j1, j2, j3] = t3[j1]
+    t2 = np.broadcast_to(b.reshape((1, O, 1, 1,)), (N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
     A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
                     A[i0, i1, i2, i3] = t1[i0, i1, i2, i3] + t2[i0, i1, i2, i3]
-    t4 = A
+    t3 = A
     R = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    R[i0, i1, i2, i3] = _relu(t4[i0, i1, i2, i3])
-    t5 = R
-    H_, W_ = t5.shape[-2], t5.shape[-1]
-    xr_ = t5.reshape((-1, H_, W_))
-    hr_ = t5.reshape((-1, t5.shape[-2], t5.shape[-1]))
+                    R[i0, i1, i2, i3] = _relu(t3[i0, i1, i2, i3])
+    t4 = R
+    H_, W_ = t4.shape[-2], t4.shape[-1]
+    xr_ = t4.reshape((-1, H_, W_))
+    hr_ = t4.reshape((-1, t4.shape[-2], t4.shape[-1]))
     P_, Q_ = H_ // 2, W_ // 2
     out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -614,69 +677,59 @@ def _grad_chunk(Kc, b, V, c, X, Y, N_total):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, p_, q_] = hr_[a_, bu_, bv_]
     S = out_.reshape((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)))
-    t6 = S
-    t7 = np.empty((N, K), dtype=dt)
+    t5 = S
+    t6 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(O):
                 for j3 in range((((1 + (-1 * kh) + H)) // 2)):
                     for j4 in range((((1 + (-1 * kw) + W)) // 2)):
-                        acc_ += t6[j0, j2, j3, j4] * V[j1, j2, j3, j4]
-            t7[j0, j1] = acc_
-    t9 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t9[j1] = c[j1]
-    t8 = np.empty((N, K), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(K):
-            t8[j0, j1] = t9[j1]
+                        acc_ += t5[j0, j2, j3, j4] * V[j1, j2, j3, j4]
+            t6[j0, j1] = acc_
+    t7 = np.broadcast_to(c.reshape((1, K,)), (N, K))
     z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            z[i0, i1] = t7[i0, i1] + t8[i0, i1]
-    t10 = z
-    t11 = np.empty((N,), dtype=dt)
-    t11_m = np.empty((N,), dtype=dt)
-    t11_l = np.empty((N,), dtype=dt)
+            z[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t8 = z
+    t9 = np.empty((N,), dtype=dt)
+    t9_m = np.empty((N,), dtype=dt)
+    t9_l = np.empty((N,), dtype=dt)
     for i0 in range(N):
-        m_ = t10[i0, 0]
+        m_ = t8[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t10[i0, j_] > m_:
-                m_ = t10[i0, j_]
+            if t8[i0, j_] > m_:
+                m_ = t8[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t10[i0, j_] - m_)
-        t11_m[i0] = m_
-        t11_l[i0] = np.log1p(s_)
-        t11[i0] = m_ + t11_l[i0]
+                    s_ += np.exp(t8[i0, j_] - m_)
+        t9_m[i0] = m_
+        t9_l[i0] = np.log1p(s_)
+        t9[i0] = m_ + t9_l[i0]
+    t11 = np.empty((N, K), dtype=dt)
+    for i0 in range(N):
+        for i1 in range(K):
+            t11[i0, i1] = np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
     t13 = np.empty((N,), dtype=dt)
     for j0 in range(N):
-        t13[j0] = t11[j0]
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += Y[j0, j2]
+        t13[j0] = acc_
     t12 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t12[j0, j1] = t13[j0]
-    t14 = np.empty((N, K), dtype=dt)
-    for i0 in range(N):
-        for i1 in range(K):
-            t14[i0, i1] = np.exp(((t10[i0, i1] - t11_m[i0]) - t11_l[i0]))
-    t15 = np.empty((N, K), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += Y[j0, j2] * t14[j0, j1]
-            t15[j0, j1] = acc_
+            t12[j0, j1] = t11[j0, j1] * t13[j0]
     delta_z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
-    t16 = delta_z
+            delta_z[i0, i1] = -Y[i0, i1] + t12[i0, i1]
+    t14 = delta_z
     delta_S = np.empty((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
@@ -684,12 +737,12 @@ def _grad_chunk(Kc, b, V, c, X, Y, N_total):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(K):
-                        acc_ += t16[j0, j4] * V[j4, j1, j2, j3]
+                        acc_ += t14[j0, j4] * V[j4, j1, j2, j3]
                     delta_S[j0, j1, j2, j3] = acc_
-    t17 = delta_S
-    H_, W_ = t5.shape[-2], t5.shape[-1]
-    xr_ = t5.reshape((-1, H_, W_))
-    hr_ = t17.reshape((-1, t17.shape[-2], t17.shape[-1]))
+    t15 = delta_S
+    H_, W_ = t4.shape[-2], t4.shape[-1]
+    xr_ = t4.reshape((-1, H_, W_))
+    hr_ = t15.reshape((-1, t15.shape[-2], t15.shape[-1]))
     P_, Q_ = hr_.shape[1], hr_.shape[2]
     out_ = np.zeros(xr_.shape, dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -702,17 +755,17 @@ def _grad_chunk(Kc, b, V, c, X, Y, N_total):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, bu_, bv_] += hr_[a_, p_, q_]
     delta_R = out_.reshape((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
-    t18 = delta_R
+    t16 = delta_R
     delta_A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    delta_A[i0, i1, i2, i3] = t18[i0, i1, i2, i3] * _step(t4[i0, i1, i2, i3])
-    t19 = delta_A
+                    delta_A[i0, i1, i2, i3] = t16[i0, i1, i2, i3] * _step(t3[i0, i1, i2, i3])
+    t17 = delta_A
     N_, C_, H_, W_ = X.shape
-    _n, O_, P_, Q_ = t19.shape
-    t20 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
+    _n, O_, P_, Q_ = t17.shape
+    t18 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
     for o_ in range(O_):
         for c_ in range(C_):
             for u_ in range(H_ - P_ + 1):
@@ -721,35 +774,111 @@ def _grad_chunk(Kc, b, V, c, X, Y, N_total):
                     for a_ in range(N_):
                         for p_ in range(P_):
                             for q_ in range(Q_):
-                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t19[a_, o_, p_, q_]
-                    t20[o_, c_, u_, v_] = acc_
-    t21 = np.empty((O,), dtype=dt)
+                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t17[a_, o_, p_, q_]
+                    t18[o_, c_, u_, v_] = acc_
+    t19 = np.empty((O,), dtype=dt)
     for j0 in range(O):
         acc_ = 0.0
         for j1 in range(N):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    acc_ += t19[j1, j0, j2, j3]
-        t21[j0] = acc_
-    t22 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+                    acc_ += t17[j1, j0, j2, j3]
+        t19[j0] = acc_
+    t20 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(K):
         for j1 in range(O):
             for j2 in range((((1 + (-1 * kh) + H)) // 2)):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(N):
-                        acc_ += t16[j4, j0] * t6[j4, j1, j2, j3]
-                    t22[j0, j1, j2, j3] = acc_
-    t23 = np.empty((K,), dtype=dt)
+                        acc_ += t14[j4, j0] * t5[j4, j1, j2, j3]
+                    t20[j0, j1, j2, j3] = acc_
+    t21 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(N):
-            acc_ += t16[j1, j0]
-        t23[j0] = acc_
-    return t20, t21, t22, t23
+            acc_ += t14[j1, j0]
+        t21[j0] = acc_
+    return t18, t19, t20, t21
 
 
-def grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
+@njit(cache=True)
+def _grad_chunk_blk(Kc, b, V, c, X, Y, N_total):
+    # _grad_chunk summed over blocks of rows
+    dt = Kc.dtype
+    C = Kc.shape[1]
+    H = X.shape[2]
+    K = V.shape[0]
+    O = Kc.shape[0]
+    W = X.shape[3]
+    kh = Kc.shape[2]
+    kw = Kc.shape[3]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, O, C, kh, kw), dtype=dt)
+    a1_ = np.zeros((nt_, O), dtype=dt)
+    a2_ = np.zeros((nt_, K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+    a3_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(Kc, b, V, c, X[lo_:hi_], Y[lo_:hi_], N_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _grad_chunk_prange(Kc, b, V, c, X, Y, N_total, threads_):
+    # _grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = Kc.dtype
+    C = Kc.shape[1]
+    H = X.shape[2]
+    K = V.shape[0]
+    O = Kc.shape[0]
+    W = X.shape[3]
+    kh = Kc.shape[2]
+    kw = Kc.shape[3]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, O, C, kh, kw), dtype=dt)
+    a1_ = np.zeros((nt_, O), dtype=dt)
+    a2_ = np.zeros((nt_, K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+    a3_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(Kc, b, V, c, X[lo_:hi_], Y[lo_:hi_], N_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+def _grad_chunk_par(Kc, b, V, c, X, Y, N_total):
+    return _grad_chunk_prange(Kc, b, V, c, X, Y, N_total, get_num_threads())
+
+
+def grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. N_total is the number of rows over all blocks.
@@ -765,6 +894,8 @@ def grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -800,8 +931,11 @@ def grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
+    if parallel is None:
+        parallel = Kc.size + b.size + V.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk_blk
     try:
-        out = _grad_chunk(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
+        out = fn(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
     except ZeroDivisionError:
         raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -816,7 +950,7 @@ def grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
     # inputs: Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K), N_total ()
-    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 2*K**2*N + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 17*K*N + K + 11*N*O*(H - kh + 1)*(W - kw + 1) + N + O + 2
+    # ops ≈ 2*C**2*H*N*W*kh*kw + 2*C*H*N*O*W*(H - kh + 1)*(W - kw + 1) + 6*K*N*O*floor(H/2 - kh/2 + 1/2)*floor(W/2 - kw/2 + 1/2) + 18*K*N + 10*N*O*(H - kh + 1)*(W - kw + 1) + 2
     dt = Kc.dtype
     C = Kc.shape[1]
     H = X.shape[2]
@@ -839,32 +973,24 @@ def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
                             for v_ in range(KW_):
                                 acc_ += X[a_, c_, p_ + u_, q_ + v_] * Kc[o_, c_, u_, v_]
                     t1[a_, o_, p_, q_] = acc_
-    t3 = np.empty((O,), dtype=dt)
-    for j1 in range(O):
-        t3[j1] = b[j1]
-    t2 = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(O):
-            for j2 in range((1 + (-1 * kh) + H)):
-                for j3 in range((1 + (-1 * kw) + W)):
-                    t2[j0, j1, j2, j3] = t3[j1]
+    t2 = np.broadcast_to(b.reshape((1, O, 1, 1,)), (N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
     A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
                     A[i0, i1, i2, i3] = t1[i0, i1, i2, i3] + t2[i0, i1, i2, i3]
-    t4 = A
+    t3 = A
     R = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    R[i0, i1, i2, i3] = _relu(t4[i0, i1, i2, i3])
-    t5 = R
-    H_, W_ = t5.shape[-2], t5.shape[-1]
-    xr_ = t5.reshape((-1, H_, W_))
-    hr_ = t5.reshape((-1, t5.shape[-2], t5.shape[-1]))
+                    R[i0, i1, i2, i3] = _relu(t3[i0, i1, i2, i3])
+    t4 = R
+    H_, W_ = t4.shape[-2], t4.shape[-1]
+    xr_ = t4.reshape((-1, H_, W_))
+    hr_ = t4.reshape((-1, t4.shape[-2], t4.shape[-1]))
     P_, Q_ = H_ // 2, W_ // 2
     out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -877,78 +1003,68 @@ def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, p_, q_] = hr_[a_, bu_, bv_]
     S = out_.reshape((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)))
-    t6 = S
-    t7 = np.empty((N, K), dtype=dt)
+    t5 = S
+    t6 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(O):
                 for j3 in range((((1 + (-1 * kh) + H)) // 2)):
                     for j4 in range((((1 + (-1 * kw) + W)) // 2)):
-                        acc_ += t6[j0, j2, j3, j4] * V[j1, j2, j3, j4]
-            t7[j0, j1] = acc_
-    t9 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t9[j1] = c[j1]
-    t8 = np.empty((N, K), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(K):
-            t8[j0, j1] = t9[j1]
+                        acc_ += t5[j0, j2, j3, j4] * V[j1, j2, j3, j4]
+            t6[j0, j1] = acc_
+    t7 = np.broadcast_to(c.reshape((1, K,)), (N, K))
     z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            z[i0, i1] = t7[i0, i1] + t8[i0, i1]
-    t10 = z
-    t11 = np.empty((N,), dtype=dt)
-    t11_m = np.empty((N,), dtype=dt)
-    t11_l = np.empty((N,), dtype=dt)
+            z[i0, i1] = t6[i0, i1] + t7[i0, i1]
+    t8 = z
+    t9 = np.empty((N,), dtype=dt)
+    t9_m = np.empty((N,), dtype=dt)
+    t9_l = np.empty((N,), dtype=dt)
     for i0 in range(N):
-        m_ = t10[i0, 0]
+        m_ = t8[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t10[i0, j_] > m_:
-                m_ = t10[i0, j_]
+            if t8[i0, j_] > m_:
+                m_ = t8[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t10[i0, j_] - m_)
-        t11_m[i0] = m_
-        t11_l[i0] = np.log1p(s_)
-        t11[i0] = m_ + t11_l[i0]
-    t13 = np.empty((N,), dtype=dt)
-    for j0 in range(N):
-        t13[j0] = t11[j0]
-    t12 = np.empty((N, K), dtype=dt)
+                    s_ += np.exp(t8[i0, j_] - m_)
+        t9_m[i0] = m_
+        t9_l[i0] = np.log1p(s_)
+        t9[i0] = m_ + t9_l[i0]
+    t11 = np.empty((N, K), dtype=dt)
+    for i0 in range(N):
+        for i1 in range(K):
+            t11[i0, i1] = ((t8[i0, i1] - t9_m[i0]) - t9_l[i0]) * Y[i0, i1]
+    t12 = 0.0
     for j0 in range(N):
         for j1 in range(K):
-            t12[j0, j1] = t13[j0]
+            t12 += t11[j0, j1]
+    t13 = -t12
     t14 = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            t14[i0, i1] = ((t10[i0, i1] - t11_m[i0]) - t11_l[i0]) * Y[i0, i1]
-    t15 = 0.0
+            t14[i0, i1] = np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
+    t16 = np.empty((N,), dtype=dt)
+    for j0 in range(N):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += Y[j0, j2]
+        t16[j0] = acc_
+    t15 = np.empty((N, K), dtype=dt)
     for j0 in range(N):
         for j1 in range(K):
-            t15 += t14[j0, j1]
-    t16 = -t15
-    t17 = np.empty((N, K), dtype=dt)
-    for i0 in range(N):
-        for i1 in range(K):
-            t17[i0, i1] = np.exp(((t10[i0, i1] - t11_m[i0]) - t11_l[i0]))
-    t18 = np.empty((N, K), dtype=dt)
-    for j0 in range(N):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += Y[j0, j2] * t17[j0, j1]
-            t18[j0, j1] = acc_
+            t15[j0, j1] = t14[j0, j1] * t16[j0]
     delta_z = np.empty((N, K), dtype=dt)
     for i0 in range(N):
         for i1 in range(K):
-            delta_z[i0, i1] = -Y[i0, i1] + t18[i0, i1]
-    t19 = delta_z
+            delta_z[i0, i1] = -Y[i0, i1] + t15[i0, i1]
+    t17 = delta_z
     delta_S = np.empty((N, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(N):
         for j1 in range(O):
@@ -956,12 +1072,12 @@ def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(K):
-                        acc_ += t19[j0, j4] * V[j4, j1, j2, j3]
+                        acc_ += t17[j0, j4] * V[j4, j1, j2, j3]
                     delta_S[j0, j1, j2, j3] = acc_
-    t20 = delta_S
-    H_, W_ = t5.shape[-2], t5.shape[-1]
-    xr_ = t5.reshape((-1, H_, W_))
-    hr_ = t20.reshape((-1, t20.shape[-2], t20.shape[-1]))
+    t18 = delta_S
+    H_, W_ = t4.shape[-2], t4.shape[-1]
+    xr_ = t4.reshape((-1, H_, W_))
+    hr_ = t18.reshape((-1, t18.shape[-2], t18.shape[-1]))
     P_, Q_ = hr_.shape[1], hr_.shape[2]
     out_ = np.zeros(xr_.shape, dtype=dt)
     for a_ in range(xr_.shape[0]):
@@ -974,17 +1090,17 @@ def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
                             bu_, bv_ = 2 * p_ + u_, 2 * q_ + v_
                 out_[a_, bu_, bv_] += hr_[a_, p_, q_]
     delta_R = out_.reshape((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)))
-    t21 = delta_R
+    t19 = delta_R
     delta_A = np.empty((N, O, (1 + (-1 * kh) + H), (1 + (-1 * kw) + W)), dtype=dt)
     for i0 in range(N):
         for i1 in range(O):
             for i2 in range((1 + (-1 * kh) + H)):
                 for i3 in range((1 + (-1 * kw) + W)):
-                    delta_A[i0, i1, i2, i3] = t21[i0, i1, i2, i3] * _step(t4[i0, i1, i2, i3])
-    t22 = delta_A
+                    delta_A[i0, i1, i2, i3] = t19[i0, i1, i2, i3] * _step(t3[i0, i1, i2, i3])
+    t20 = delta_A
     N_, C_, H_, W_ = X.shape
-    _n, O_, P_, Q_ = t22.shape
-    t23 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
+    _n, O_, P_, Q_ = t20.shape
+    t21 = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)
     for o_ in range(O_):
         for c_ in range(C_):
             for u_ in range(H_ - P_ + 1):
@@ -993,35 +1109,117 @@ def _value_and_grad_chunk(Kc, b, V, c, X, Y, N_total):
                     for a_ in range(N_):
                         for p_ in range(P_):
                             for q_ in range(Q_):
-                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t22[a_, o_, p_, q_]
-                    t23[o_, c_, u_, v_] = acc_
-    t24 = np.empty((O,), dtype=dt)
+                                acc_ += X[a_, c_, p_ + u_, q_ + v_] * t20[a_, o_, p_, q_]
+                    t21[o_, c_, u_, v_] = acc_
+    t22 = np.empty((O,), dtype=dt)
     for j0 in range(O):
         acc_ = 0.0
         for j1 in range(N):
             for j2 in range((1 + (-1 * kh) + H)):
                 for j3 in range((1 + (-1 * kw) + W)):
-                    acc_ += t22[j1, j0, j2, j3]
-        t24[j0] = acc_
-    t25 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+                    acc_ += t20[j1, j0, j2, j3]
+        t22[j0] = acc_
+    t23 = np.empty((K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
     for j0 in range(K):
         for j1 in range(O):
             for j2 in range((((1 + (-1 * kh) + H)) // 2)):
                 for j3 in range((((1 + (-1 * kw) + W)) // 2)):
                     acc_ = 0.0
                     for j4 in range(N):
-                        acc_ += t19[j4, j0] * t6[j4, j1, j2, j3]
-                    t25[j0, j1, j2, j3] = acc_
-    t26 = np.empty((K,), dtype=dt)
+                        acc_ += t17[j4, j0] * t5[j4, j1, j2, j3]
+                    t23[j0, j1, j2, j3] = acc_
+    t24 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(N):
-            acc_ += t19[j1, j0]
-        t26[j0] = acc_
-    return t16, t23, t24, t25, t26
+            acc_ += t17[j1, j0]
+        t24[j0] = acc_
+    return t13, t21, t22, t23, t24
 
 
-def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
+@njit(cache=True)
+def _value_and_grad_chunk_blk(Kc, b, V, c, X, Y, N_total):
+    # _value_and_grad_chunk summed over blocks of rows
+    dt = Kc.dtype
+    C = Kc.shape[1]
+    H = X.shape[2]
+    K = V.shape[0]
+    O = Kc.shape[0]
+    W = X.shape[3]
+    kh = Kc.shape[2]
+    kw = Kc.shape[3]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, O, C, kh, kw), dtype=dt)
+    a2_ = np.zeros((nt_, O), dtype=dt)
+    a3_ = np.zeros((nt_, K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+    a4_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(Kc, b, V, c, X[lo_:hi_], Y[lo_:hi_], N_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _value_and_grad_chunk_prange(Kc, b, V, c, X, Y, N_total, threads_):
+    # _value_and_grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = Kc.dtype
+    C = Kc.shape[1]
+    H = X.shape[2]
+    K = V.shape[0]
+    O = Kc.shape[0]
+    W = X.shape[3]
+    kh = Kc.shape[2]
+    kw = Kc.shape[3]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, O, C, kh, kw), dtype=dt)
+    a2_ = np.zeros((nt_, O), dtype=dt)
+    a3_ = np.zeros((nt_, K, O, (((1 + (-1 * kh) + H)) // 2), (((1 + (-1 * kw) + W)) // 2)), dtype=dt)
+    a4_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(Kc, b, V, c, X[lo_:hi_], Y[lo_:hi_], N_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy()
+
+
+def _value_and_grad_chunk_par(Kc, b, V, c, X, Y, N_total):
+    return _value_and_grad_chunk_prange(Kc, b, V, c, X, Y, N_total, get_num_threads())
+
+
+def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. N_total is the number of rows over all blocks.
@@ -1037,6 +1235,8 @@ def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     Kc = _array(Kc, 'Kc', 4, '(O, C, kh, kw)')
     b = _array(b, 'b', 1, '(O,)')
@@ -1072,8 +1272,11 @@ def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
     dt = _dtype(Kc, b, V, c, X, Y)
     if check_finite:
         _finite(Kc=Kc, b=b, V=V, c=c, X=X, Y=Y, N_total=N_total)
+    if parallel is None:
+        parallel = Kc.size + b.size + V.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk_blk
     try:
-        out = _value_and_grad_chunk(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
+        out = fn(np.ascontiguousarray(Kc, dtype=dt), np.ascontiguousarray(b, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), N_total)
     except ZeroDivisionError:
         raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1087,4 +1290,4 @@ def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None):
 
 SYMML_INPUT_HASH = '324d5a570ba21ef59a4f4bff3ac6093f883d9fb4aadb16834be3f6757ce0f7bb'
 _warn_if_stale(__file__, 'derivations/cnn.py', '55b346f78dac1bff40dbd182e4dca711521233705b817b5e1467fc012c9e75d0')
-SYMML_SOURCE_HASH = '9104b055e0785fbb2c9ce30802c586610fe43b1491555a305d69f62075a22887'
+SYMML_SOURCE_HASH = '2b6532b5c15abbd9581351ed01af8546d272ad47ca19a0db205e07d43fd07b2b'

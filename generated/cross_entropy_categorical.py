@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): a (n, K), c (n, K)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,17 +120,24 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ 17*K*n + 2*n + 2
+    # ops ≈ 15*K*n + 2
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -152,26 +159,19 @@ def _loss(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -184,31 +184,24 @@ def _loss(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
-    t10 = np.empty((n, K), dtype=dt)
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = t5[i0, i1] * t9[i0, i1]
-    t11 = 0.0
+            t8[i0, i1] = t4[i0, i1] * t7[i0, i1]
+    t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t11 += t10[j0, j1]
-    t12 = -t11
-    return t12,
+            t9 += t8[j0, j1]
+    t10 = -t9
+    return t10,
 
 
 def loss(a, c, *, check_finite=None):
@@ -248,7 +241,7 @@ def loss(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ 2*n*(2*K**2 + 17*K + 1)
+    # ops ≈ 38*K*n
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -270,26 +263,19 @@ def _grad(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_q[i0, i1] = ((c[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_q
+    t3 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = -t4[i0, i1]
-    t5 = delta_p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            delta_p[i0, i1] = -t3[i0, i1]
+    t4 = delta_p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = a[i0, 0]
         a_ = 0
@@ -302,75 +288,74 @@ def _grad(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(a[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = ((a[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_p
+            log_p[i0, i1] = ((a[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t9[i0, i1])
-    t10 = p
+            p[i0, i1] = np.exp(t7[i0, i1])
+    t8 = p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * t10[i0, i1]
-    t11 = delta_log_p
+            delta_log_p[i0, i1] = t4[i0, i1] * t8[i0, i1]
+    t9 = delta_log_p
+    t10 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t10[i0, i1] = -t9[i0, i1]
+    t11 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t11[i0, i1] = np.exp(((a[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t13 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t10[j0, j2]
+        t13[j0] = acc_
     t12 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t12[i0, i1] = -t11[i0, i1]
-    t13 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t13[i0, i1] = np.exp(((a[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t12[j0, j2] * t13[j0, j1]
-            t14[j0, j1] = acc_
-    t15 = np.empty((n, K), dtype=dt)
+            t12[j0, j1] = t11[j0, j1] * t13[j0]
+    t14 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t15[i0, i1] = t11[i0, i1] + t14[i0, i1]
+            t14[i0, i1] = t9[i0, i1] + t12[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q[i0, i1] = -t10[i0, i1]
-    t16 = delta_log_q
+            delta_log_q[i0, i1] = -t8[i0, i1]
+    t15 = delta_log_q
+    t16 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t16[i0, i1] = -t15[i0, i1]
     t17 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t17[i0, i1] = -t16[i0, i1]
+            t17[i0, i1] = np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t19 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t16[j0, j2]
+        t19[j0] = acc_
     t18 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t18[i0, i1] = np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t17[j0, j2] * t18[j0, j1]
-            t19[j0, j1] = acc_
+            t18[j0, j1] = t17[j0, j1] * t19[j0]
     t20 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t20[i0, i1] = t16[i0, i1] + t19[i0, i1]
-    return t15, t20
+            t20[i0, i1] = t15[i0, i1] + t18[i0, i1]
+    return t14, t20
 
 
 def grad(a, c, *, check_finite=None):
@@ -410,7 +395,7 @@ def grad(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ 4*K**2*n + 37*K*n + 2*n + 2
+    # ops ≈ 41*K*n + 2
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -432,26 +417,19 @@ def _value_and_grad(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -464,84 +442,83 @@ def _value_and_grad(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
-    t10 = np.empty((n, K), dtype=dt)
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = t5[i0, i1] * t9[i0, i1]
-    t11 = 0.0
+            t8[i0, i1] = t4[i0, i1] * t7[i0, i1]
+    t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t11 += t10[j0, j1]
-    t12 = -t11
+            t9 += t8[j0, j1]
+    t10 = -t9
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = -t9[i0, i1]
-    t13 = delta_p
+            delta_p[i0, i1] = -t7[i0, i1]
+    t11 = delta_p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t13[i0, i1] * t5[i0, i1]
-    t14 = delta_log_p
+            delta_log_p[i0, i1] = t11[i0, i1] * t4[i0, i1]
+    t12 = delta_log_p
+    t13 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t13[i0, i1] = -t12[i0, i1]
+    t14 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t14[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t16 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t13[j0, j2]
+        t16[j0] = acc_
     t15 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t15[i0, i1] = -t14[i0, i1]
-    t16 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t16[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t17 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t15[j0, j2] * t16[j0, j1]
-            t17[j0, j1] = acc_
-    t18 = np.empty((n, K), dtype=dt)
+            t15[j0, j1] = t14[j0, j1] * t16[j0]
+    t17 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = t14[i0, i1] + t17[i0, i1]
+            t17[i0, i1] = t12[i0, i1] + t15[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q[i0, i1] = -t5[i0, i1]
-    t19 = delta_log_q
+            delta_log_q[i0, i1] = -t4[i0, i1]
+    t18 = delta_log_q
+    t19 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t19[i0, i1] = -t18[i0, i1]
     t20 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t20[i0, i1] = -t19[i0, i1]
+            t20[i0, i1] = np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t22 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t19[j0, j2]
+        t22[j0] = acc_
     t21 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t21[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t22 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t20[j0, j2] * t21[j0, j1]
-            t22[j0, j1] = acc_
+            t21[j0, j1] = t20[j0, j1] * t22[j0]
     t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = t19[i0, i1] + t22[i0, i1]
-    return t12, t18, t23
+            t23[i0, i1] = t18[i0, i1] + t21[i0, i1]
+    return t10, t17, t23
 
 
 def value_and_grad(a, c, *, check_finite=None):
@@ -581,7 +558,7 @@ def value_and_grad(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ 2*n*(3*K**3*n + 19*K**2*n + 4*K**2 + 6*K*n + 19*K + 1)
+    # ops ≈ 3*K*n*(15*K*n + 4*n + 16)
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -603,26 +580,19 @@ def _hessian(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_q[i0, i1] = ((c[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_q
+    t3 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = -t4[i0, i1]
-    t5 = delta_p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            delta_p[i0, i1] = -t3[i0, i1]
+    t4 = delta_p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = a[i0, 0]
         a_ = 0
@@ -635,282 +605,292 @@ def _hessian(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(a[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = ((a[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_p
+            log_p[i0, i1] = ((a[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t9[i0, i1])
-    t10 = p
+            p[i0, i1] = np.exp(t7[i0, i1])
+    t8 = p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * t10[i0, i1]
-    t11 = delta_log_p
-    t12 = np.empty((n, K), dtype=dt)
+            delta_log_p[i0, i1] = t4[i0, i1] * t8[i0, i1]
+    t9 = delta_log_p
+    t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = -t11[i0, i1]
-    t13 = np.empty((n, K), dtype=dt)
+            t10[i0, i1] = -t9[i0, i1]
+    t11 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = np.exp(((a[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t14 = np.eye(n, dtype=dt)
-    t15 = np.eye(K, dtype=dt)
-    t17 = np.empty((n, K), dtype=dt)
+            t11[i0, i1] = np.exp(((a[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t12 = np.eye(n, dtype=dt)
+    t13 = np.eye(K, dtype=dt)
+    t16 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t10[j2, j4]
+        t16[j2] = acc_
+    t15 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t12[j2, j4] * t13[j2, j3]
-            t17[j2, j3] = acc_
-    t18 = np.empty((n, n, K), dtype=dt)
+            t15[j2, j3] = t11[j2, j3] * t16[j2]
+    t17 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t18[j0, j2, j3] = t14[j0, j2] * t17[j2, j3]
-    t16 = np.empty((n, K, n, K), dtype=dt)
+                t17[j0, j2, j3] = t12[j0, j2] * t15[j2, j3]
+    t14 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t16[j0, j1, j2, j3] = t15[j1, j3] * t18[j0, j2, j3]
-    t19 = np.empty((n, K, n, K), dtype=dt)
+                    t14[j0, j1, j2, j3] = t13[j1, j3] * t17[j0, j2, j3]
+    t18 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t19[j0, j1, j2, j3] = t14[j0, j2] * t15[j1, j3]
-    t21 = np.empty((n, K, n), dtype=dt)
+                    t18[j0, j1, j2, j3] = t12[j0, j2] * t13[j1, j3]
+    t20 = np.empty((n, K, n), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
-                t21[j0, j1, j2] = -1.0 * t13[j2, j1] * t14[j0, j2]
-    t20 = np.empty((n, K, n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t20[j0, j1, j2, j3] = t21[j0, j1, j2]
+                t20[j0, j1, j2] = -1.0 * t11[j2, j1] * t12[j0, j2]
+    t19 = np.broadcast_to(t20.reshape((n, K, n, 1,)), (n, K, n, K))
     delta_delta_log_p = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_delta_log_p[i0, i1, i2, i3] = t19[i0, i1, i2, i3] + t20[i0, i1, i2, i3]
-    t22 = delta_delta_log_p
+                    delta_delta_log_p[i0, i1, i2, i3] = t18[i0, i1, i2, i3] + t19[i0, i1, i2, i3]
+    t21 = delta_delta_log_p
     delta_p_2 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_p_2[j0, j1, j2, j3] = t22[j0, j1, j2, j3] * t5[j2, j3]
-    t23 = delta_p_2
+                    delta_p_2[j0, j1, j2, j3] = t21[j0, j1, j2, j3] * t4[j2, j3]
+    t22 = delta_p_2
     delta_log_p_2 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_log_p_2[j0, j1, j2, j3] = t23[j0, j1, j2, j3] * t10[j2, j3]
-    t24 = delta_log_p_2
-    t25 = np.empty((n, K), dtype=dt)
+                    delta_log_p_2[j0, j1, j2, j3] = t22[j0, j1, j2, j3] * t8[j2, j3]
+    t23 = delta_log_p_2
+    t24 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = -np.exp(((a[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t27 = np.empty((n, K), dtype=dt)
+            t24[i0, i1] = -np.exp(((a[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t27 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t10[j2, j4]
+        t27[j2] = acc_
+    t26 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t12[j2, j4] * t25[j2, j3]
-            t27[j2, j3] = acc_
+            t26[j2, j3] = t24[j2, j3] * t27[j2]
     t28 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t28[j0, j2, j3] = t14[j0, j2] * t27[j2, j3]
-    t26 = np.empty((n, K, n, K), dtype=dt)
+                t28[j0, j2, j3] = t12[j0, j2] * t26[j2, j3]
+    t25 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t26[j0, j1, j2, j3] = t15[j1, j3] * t28[j0, j2, j3]
+                    t25[j0, j1, j2, j3] = t13[j1, j3] * t28[j0, j2, j3]
     t29 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t29[j0, j1, j2, j3] = -1.0 * t24[j0, j1, j2, j3]
+                    t29[j0, j1, j2, j3] = -1.0 * t23[j0, j1, j2, j3]
     t30 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t30[i0, i1, i2, i3] = t26[i0, i1, i2, i3] + t29[i0, i1, i2, i3]
+                    t30[i0, i1, i2, i3] = t25[i0, i1, i2, i3] + t29[i0, i1, i2, i3]
+    t32 = np.empty((n, K, n), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                acc_ = 0.0
+                for j4 in range(K):
+                    acc_ += t30[j0, j1, j2, j4]
+                t32[j0, j1, j2] = acc_
     t31 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t30[j0, j1, j2, j4] * t13[j2, j3]
-                    t31[j0, j1, j2, j3] = acc_
-    t32 = np.empty((n, K, n, K), dtype=dt)
+                    t31[j0, j1, j2, j3] = t11[j2, j3] * t32[j0, j1, j2]
+    t33 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t32[i0, i1, i2, i3] = t16[i0, i1, i2, i3] + t24[i0, i1, i2, i3] + t31[i0, i1, i2, i3]
+                    t33[i0, i1, i2, i3] = t14[i0, i1, i2, i3] + t23[i0, i1, i2, i3] + t31[i0, i1, i2, i3]
     delta_delta_p = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_delta_p[j0, j1, j2, j3] = t22[j0, j1, j2, j3] * t10[j2, j3]
-    t33 = delta_delta_p
+                    delta_delta_p[j0, j1, j2, j3] = t21[j0, j1, j2, j3] * t8[j2, j3]
+    t34 = delta_delta_p
     delta_log_q = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_log_q[j0, j1, j2, j3] = -1.0 * t33[j0, j1, j2, j3]
-    t34 = delta_log_q
-    t35 = np.empty((n, K), dtype=dt)
+                    delta_log_q[j0, j1, j2, j3] = -1.0 * t34[j0, j1, j2, j3]
+    t35 = delta_log_q
+    t36 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t35[i0, i1] = np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t36 = np.empty((n, K, n, K), dtype=dt)
+            t36[i0, i1] = np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t38 = np.empty((n, K, n), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                acc_ = 0.0
+                for j4 in range(K):
+                    acc_ += t35[j0, j1, j2, j4]
+                t38[j0, j1, j2] = acc_
+    t37 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t34[j0, j1, j2, j4] * t35[j2, j3]
-                    t36[j0, j1, j2, j3] = -1.0 * acc_
-    t37 = np.empty((n, K, n, K), dtype=dt)
+                    t37[j0, j1, j2, j3] = -1.0 * t36[j2, j3] * t38[j0, j1, j2]
+    t39 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t37[i0, i1, i2, i3] = t34[i0, i1, i2, i3] + t36[i0, i1, i2, i3]
-    t39 = np.empty((n, K, n), dtype=dt)
+                    t39[i0, i1, i2, i3] = t35[i0, i1, i2, i3] + t37[i0, i1, i2, i3]
+    t41 = np.empty((n, K, n), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
-                t39[j0, j1, j2] = -1.0 * t35[j2, j1] * t14[j0, j2]
-    t38 = np.empty((n, K, n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t38[j0, j1, j2, j3] = t39[j0, j1, j2]
+                t41[j0, j1, j2] = -1.0 * t36[j2, j1] * t12[j0, j2]
+    t40 = np.broadcast_to(t41.reshape((n, K, n, 1,)), (n, K, n, K))
     delta_delta_log_q = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_delta_log_q[i0, i1, i2, i3] = t19[i0, i1, i2, i3] + t38[i0, i1, i2, i3]
-    t40 = delta_delta_log_q
+                    delta_delta_log_q[i0, i1, i2, i3] = t18[i0, i1, i2, i3] + t40[i0, i1, i2, i3]
+    t42 = delta_delta_log_q
     delta_p_3 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_p_3[j0, j1, j2, j3] = -1.0 * t40[j0, j1, j2, j3]
-    t41 = delta_p_3
+                    delta_p_3[j0, j1, j2, j3] = -1.0 * t42[j0, j1, j2, j3]
+    t43 = delta_p_3
     delta_log_p_3 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_log_p_3[j0, j1, j2, j3] = t41[j0, j1, j2, j3] * t10[j2, j3]
-    t42 = delta_log_p_3
-    t43 = np.empty((n, K, n, K), dtype=dt)
+                    delta_log_p_3[j0, j1, j2, j3] = t43[j0, j1, j2, j3] * t8[j2, j3]
+    t44 = delta_log_p_3
+    t46 = np.empty((n, K, n), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                acc_ = 0.0
+                for j4 in range(K):
+                    acc_ += t44[j0, j1, j2, j4]
+                t46[j0, j1, j2] = acc_
+    t45 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t42[j0, j1, j2, j4] * t13[j2, j3]
-                    t43[j0, j1, j2, j3] = -1.0 * acc_
-    t44 = np.empty((n, K, n, K), dtype=dt)
+                    t45[j0, j1, j2, j3] = -1.0 * t11[j2, j3] * t46[j0, j1, j2]
+    t47 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t44[i0, i1, i2, i3] = t42[i0, i1, i2, i3] + t43[i0, i1, i2, i3]
+                    t47[i0, i1, i2, i3] = t44[i0, i1, i2, i3] + t45[i0, i1, i2, i3]
     delta_log_q_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q_2[i0, i1] = -t10[i0, i1]
-    t45 = delta_log_q_2
-    t46 = np.empty((n, K), dtype=dt)
+            delta_log_q_2[i0, i1] = -t8[i0, i1]
+    t48 = delta_log_q_2
+    t49 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t46[i0, i1] = -t45[i0, i1]
-    t48 = np.empty((n, K), dtype=dt)
+            t49[i0, i1] = -t48[i0, i1]
+    t52 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t49[j2, j4]
+        t52[j2] = acc_
+    t51 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t46[j2, j4] * t35[j2, j3]
-            t48[j2, j3] = acc_
-    t49 = np.empty((n, n, K), dtype=dt)
+            t51[j2, j3] = t36[j2, j3] * t52[j2]
+    t53 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t49[j0, j2, j3] = t14[j0, j2] * t48[j2, j3]
-    t47 = np.empty((n, K, n, K), dtype=dt)
+                t53[j0, j2, j3] = t12[j0, j2] * t51[j2, j3]
+    t50 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t47[j0, j1, j2, j3] = t15[j1, j3] * t49[j0, j2, j3]
-    t50 = np.empty((n, K), dtype=dt)
+                    t50[j0, j1, j2, j3] = t13[j1, j3] * t53[j0, j2, j3]
+    t54 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t50[i0, i1] = -np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t52 = np.empty((n, K), dtype=dt)
+            t54[i0, i1] = -np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t57 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t49[j2, j4]
+        t57[j2] = acc_
+    t56 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t46[j2, j4] * t50[j2, j1]
-            t52[j2, j1] = acc_
-    t53 = np.empty((n, K, n), dtype=dt)
+            t56[j2, j1] = t54[j2, j1] * t57[j2]
+    t58 = np.empty((n, K, n), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
             for j0 in range(n):
-                t53[j2, j3, j0] = t35[j2, j3] * t14[j0, j2]
-    t51 = np.empty((n, K, n, K), dtype=dt)
+                t58[j2, j3, j0] = t36[j2, j3] * t12[j0, j2]
+    t55 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t51[j0, j1, j2, j3] = t52[j2, j1] * t53[j2, j3, j0]
-    t54 = np.empty((n, K, n, K), dtype=dt)
+                    t55[j0, j1, j2, j3] = t56[j2, j1] * t58[j2, j3, j0]
+    t59 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t54[i0, i1, i2, i3] = t47[i0, i1, i2, i3] + t51[i0, i1, i2, i3]
-    return t32, t37, t44, t54
+                    t59[i0, i1, i2, i3] = t50[i0, i1, i2, i3] + t55[i0, i1, i2, i3]
+    return t33, t39, t47, t59
 
 
 def hessian(a, c, *, check_finite=None):
@@ -950,7 +930,7 @@ def hessian(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(a, c, v_a, v_c):
     # inputs: a (n, K), c (n, K), v_a (n, K), v_c (n, K)
-    # ops ≈ n*(8*K**2 + 73*K + 2)
+    # ops ≈ 81*K*n
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -972,26 +952,19 @@ def _hvp(a, c, v_a, v_c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_q[i0, i1] = ((c[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_q
+    t3 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = -t4[i0, i1]
-    t5 = delta_p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            delta_p[i0, i1] = -t3[i0, i1]
+    t4 = delta_p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = a[i0, 0]
         a_ = 0
@@ -1004,147 +977,146 @@ def _hvp(a, c, v_a, v_c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(a[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_p[i0, i1] = ((a[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_p
+            log_p[i0, i1] = ((a[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t9[i0, i1])
-    t10 = p
+            p[i0, i1] = np.exp(t7[i0, i1])
+    t8 = p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * t10[i0, i1]
-    t11 = delta_log_p
-    t12 = np.empty((n, K), dtype=dt)
+            delta_log_p[i0, i1] = t4[i0, i1] * t8[i0, i1]
+    t9 = delta_log_p
+    t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = -t11[i0, i1]
-    t13 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += v_a[j0, j1] * t12[j0, j2]
-            t13[j0, j1] = acc_
-    t14 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t14[i0, i1] = np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t16 = np.empty((n,), dtype=dt)
+            t10[i0, i1] = -t9[i0, i1]
+    t12 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
         for j2 in range(K):
-            acc_ += v_c[j0, j2] * t14[j0, j2]
-        t16[j0] = acc_
-    t15 = np.empty((n, K), dtype=dt)
+            acc_ += t10[j0, j2]
+        t12[j0] = acc_
+    t11 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t15[j0, j1] = t16[j0]
+            t11[j0, j1] = v_a[j0, j1] * t12[j0]
+    t13 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t13[i0, i1] = np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t15 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += v_c[j0, j2] * t13[j0, j2]
+        t15[j0] = acc_
+    t14 = np.broadcast_to(t15.reshape((n, 1,)), (n, K))
     delta_delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_log_q[i0, i1] = v_c[i0, i1] - t15[i0, i1]
-    t17 = delta_delta_log_q
-    t18 = np.empty((n, K), dtype=dt)
+            delta_delta_log_q[i0, i1] = v_c[i0, i1] - t14[i0, i1]
+    t16 = delta_delta_log_q
+    t17 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t18[i0, i1] = np.exp(((a[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t20 = np.empty((n,), dtype=dt)
+            t17[i0, i1] = np.exp(((a[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t19 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
         for j2 in range(K):
-            acc_ += v_a[j0, j2] * t18[j0, j2]
-        t20[j0] = acc_
-    t19 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t19[j0, j1] = t20[j0]
+            acc_ += v_a[j0, j2] * t17[j0, j2]
+        t19[j0] = acc_
+    t18 = np.broadcast_to(t19.reshape((n, 1,)), (n, K))
     delta_delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_log_p[i0, i1] = v_a[i0, i1] - t19[i0, i1]
-    t21 = delta_delta_log_p
+            delta_delta_log_p[i0, i1] = v_a[i0, i1] - t18[i0, i1]
+    t20 = delta_delta_log_p
     delta_p_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p_2[i0, i1] = -t17[i0, i1] + t21[i0, i1] * t5[i0, i1]
-    t22 = delta_p_2
+            delta_p_2[i0, i1] = -t16[i0, i1] + t20[i0, i1] * t4[i0, i1]
+    t21 = delta_p_2
     delta_log_p_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p_2[i0, i1] = t22[i0, i1] * t10[i0, i1]
-    t23 = delta_log_p_2
-    t24 = np.empty((n, K), dtype=dt)
+            delta_log_p_2[i0, i1] = t21[i0, i1] * t8[i0, i1]
+    t22 = delta_log_p_2
+    t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t24[i0, i1] = -t13[i0, i1] * np.exp(((a[i0, i1] - t6_m[i0]) - t6_l[i0])) - t23[i0, i1]
-    t25 = np.empty((n, K), dtype=dt)
+            t23[i0, i1] = -t11[i0, i1] * np.exp(((a[i0, i1] - t5_m[i0]) - t5_l[i0])) - t22[i0, i1]
+    t25 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t23[j0, j2]
+        t25[j0] = acc_
+    t24 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t24[j0, j2] * t18[j0, j1]
-            t25[j0, j1] = acc_
+            t24[j0, j1] = t17[j0, j1] * t25[j0]
     t26 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t26[i0, i1] = t13[i0, i1] * np.exp(((a[i0, i1] - t6_m[i0]) - t6_l[i0])) + t23[i0, i1] + t25[i0, i1]
+            t26[i0, i1] = t11[i0, i1] * np.exp(((a[i0, i1] - t5_m[i0]) - t5_l[i0])) + t22[i0, i1] + t24[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q[i0, i1] = -t10[i0, i1]
+            delta_log_q[i0, i1] = -t8[i0, i1]
     t27 = delta_log_q
     t28 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             t28[i0, i1] = -t27[i0, i1]
+    t30 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t28[j0, j2]
+        t30[j0] = acc_
     t29 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += v_c[j0, j1] * t28[j0, j2]
-            t29[j0, j1] = acc_
+            t29[j0, j1] = v_c[j0, j1] * t30[j0]
     delta_delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_p[i0, i1] = t21[i0, i1] * t10[i0, i1]
-    t30 = delta_delta_p
+            delta_delta_p[i0, i1] = t20[i0, i1] * t8[i0, i1]
+    t31 = delta_delta_p
     delta_log_q_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q_2[i0, i1] = -t30[i0, i1]
-    t31 = delta_log_q_2
-    t32 = np.empty((n, K), dtype=dt)
+            delta_log_q_2[i0, i1] = -t31[i0, i1]
+    t32 = delta_log_q_2
+    t33 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t32[i0, i1] = -t29[i0, i1] * np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0])) - t31[i0, i1]
-    t33 = np.empty((n, K), dtype=dt)
+            t33[i0, i1] = -t29[i0, i1] * np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0])) - t32[i0, i1]
+    t35 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t33[j0, j2]
+        t35[j0] = acc_
+    t34 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t32[j0, j2] * t14[j0, j1]
-            t33[j0, j1] = acc_
-    t34 = np.empty((n, K), dtype=dt)
+            t34[j0, j1] = t13[j0, j1] * t35[j0]
+    t36 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t34[i0, i1] = t29[i0, i1] * np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0])) + t31[i0, i1] + t33[i0, i1]
-    return t26, t34
+            t36[i0, i1] = t29[i0, i1] * np.exp(((c[i0, i1] - t1_m[i0]) - t1_l[i0])) + t32[i0, i1] + t34[i0, i1]
+    return t26, t36
 
 
 def hvp(a, c, v_a, v_c, *, check_finite=None):
@@ -1191,4 +1163,4 @@ def hvp(a, c, v_a, v_c, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '076587052d48fd3f7c6b4473695aa09e301b08af2c13c3d753f5d84dd7056eac'
+SYMML_SOURCE_HASH = '6f8240f867692debc2dc8b826a122b3f9e68a30ff3f3994f4af17ce7ff5f5a2c'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): rate (), x (n,)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -138,6 +145,15 @@ def _add_parts(a, b, name):
     if np.shape(a) != np.shape(b):
         raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
     return a + b
+
+
+@njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
 
 
 @njit(cache=True)
@@ -292,10 +308,14 @@ def value_and_grad_finish(partial, n_total):
 
 @njit(cache=True)
 def _hessian(rate, x):
-    return _hessian_chunk(rate, x, float(x.shape[0]))
+    return _hessian_chunk_blk(rate, x, float(x.shape[0]))
 
 
-def hessian(rate, x, *, check_finite=None):
+def _hessian_par(rate, x):
+    return _hessian_chunk_par(rate, x, float(x.shape[0]))
+
+
+def hessian(rate, x, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order rate.
 
     Args:
@@ -304,6 +324,8 @@ def hessian(rate, x, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -312,8 +334,11 @@ def hessian(rate, x, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x)
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
-        out = _hessian(rate, np.ascontiguousarray(x, dtype=dt))
+        out = fn(rate, np.ascontiguousarray(x, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -337,7 +362,7 @@ def _mle(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -357,7 +382,7 @@ def _mle_par(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -444,7 +469,7 @@ def _loss_chunk(rate, x, n_total):
     # ops ≈ 5*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -465,7 +490,7 @@ def _loss_chunk_par(rate, x, n_total):
     # ops ≈ 5*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -525,7 +550,7 @@ def _grad_chunk(rate, x, n_total):
     # ops ≈ 4*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -545,7 +570,7 @@ def _grad_chunk_par(rate, x, n_total):
     # ops ≈ 4*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -604,7 +629,7 @@ def _value_and_grad_chunk(rate, x, n_total):
     # ops ≈ 9*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -631,7 +656,7 @@ def _value_and_grad_chunk_par(rate, x, n_total):
     # ops ≈ 9*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -704,7 +729,51 @@ def _hessian_chunk(rate, x, n_total):
     return t2,
 
 
-def hessian_chunk(rate, x, n_total, *, check_finite=None):
+@njit(cache=True)
+def _hessian_chunk_blk(rate, x, n_total):
+    # _hessian_chunk summed over blocks of rows
+    dt = x.dtype
+    n_ = x.shape[0]
+    b_ = max(16, min(1024, 32768 // (1)))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hessian_chunk(rate, x[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+@njit(cache=True, parallel=True)
+def _hessian_chunk_prange(rate, x, n_total, threads_):
+    # _hessian_chunk summed over blocks of rows, one run of blocks per thread
+    dt = x.dtype
+    n_ = x.shape[0]
+    b_ = max(16, min(1024, 32768 // (1)))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hessian_chunk(rate, x[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+def _hessian_chunk_par(rate, x, n_total):
+    return _hessian_chunk_prange(rate, x, n_total, get_num_threads())
+
+
+def hessian_chunk(rate, x, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of x and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -716,6 +785,8 @@ def hessian_chunk(rate, x, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
@@ -725,8 +796,11 @@ def hessian_chunk(rate, x, n_total, *, check_finite=None):
     dt = _dtype(x,)
     if check_finite:
         _finite(rate=rate, x=x, n_total=n_total)
+    if parallel is None:
+        parallel = x.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk_blk
     try:
-        out = _hessian_chunk(rate, np.ascontiguousarray(x, dtype=dt), n_total)
+        out = fn(rate, np.ascontiguousarray(x, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -773,4 +847,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = 'e7b5e09ac6145fd49de730bf9df78c01fef856f6deb662b2dba4806bd298c06a'
+SYMML_SOURCE_HASH = 'd9153aa58f48736b5fb09347ac5c8f21df9c2ffd85d10934bc3f7c4bfa9cb675'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), alp
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -448,12 +455,7 @@ def _hessian(w, b, X, y, alpha, rho, eta):
     return _hessian_finish(_hessian_chunk(w, b, X, y, n_total), w, b, alpha, rho, n_total)
 
 
-def _hessian_par(w, b, X, y, alpha, rho, eta):
-    n_total = float(X.shape[0])
-    return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, alpha, rho, n_total)
-
-
-def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
+def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Of the smooth part f; eta is unused, accepted so that every kernel
@@ -470,8 +472,6 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -489,11 +489,8 @@ def hessian(w, b, X, y, alpha, rho, eta, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, rho=rho, eta=eta)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_par if parallel else _hessian
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, rho, eta)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -611,7 +608,7 @@ def _objective(w, b, X, y, alpha, rho):
     t4 = 0.0
     for j0 in range(d):
         t4 += t3[j0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t5_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -648,7 +645,7 @@ def _objective_par(w, b, X, y, alpha, rho):
     t4 = 0.0
     for j0 in prange(d):
         t4 += t3[j0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t5_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -720,7 +717,7 @@ def _prox_step(w, b, X, y, alpha, rho, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -756,7 +753,7 @@ def _prox_step_par(w, b, X, y, alpha, rho, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -841,7 +838,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -866,7 +863,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -937,7 +934,7 @@ def _loss_reg(w, b, alpha, rho, n_total):
     # ops ≈ 3*d + 5
     dt = w.dtype
     d = w.shape[0]
-    nch_ = min(d, 64)
+    nch_ = max(1, min(d, 64, (d * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -996,7 +993,7 @@ def _grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1028,7 +1025,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1156,7 +1153,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1195,7 +1192,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1280,7 +1277,7 @@ def _value_and_grad_reg(w, b, alpha, rho, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = min(d, 64)
+    nch_ = max(1, min(d, 64, (d * 1) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1346,7 +1343,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     t3 = 0.0
     t3 += 1.0
     t3 = ((2 * n) / 1) * t2 * t3
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t4_part = np.zeros((nch_, d), dtype=dt)
     t5_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
@@ -1367,40 +1364,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     return t6, t4, t5, t3
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
-def _hessian_chunk_par(w, b, X, y, n_total):
-    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
-    # ops ≈ d**2*n + 5*d*n + 6
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = 1.0 / n_total
-    t2 = 0.5 / n_total
-    t3 = 0.0
-    t3 += 1.0
-    t3 = ((2 * n) / 1) * t2 * t3
-    nch_ = min(n, 64)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros((nch_, d), dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        for r_ in range(lo_, hi_):
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += X[r_, k0_] * t1
-            for k0_ in range(d):
-                t5_part[ch_, k0_] += t1 * X[r_, k0_]
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t5 += t5_part[ch_]
-    t6 = _syrk_gram(X, t1)  # Xᵀ X
-    return t6, t4, t5, t3
-
-
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1414,8 +1378,6 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1431,11 +1393,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+        out = _hessian_chunk(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1510,7 +1469,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1543,7 +1502,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1718,4 +1677,4 @@ def hessp(theta, p, X, y, alpha, rho, eta):
 
 SYMML_INPUT_HASH = 'df76dd14116c9ea793e4c0bf08e3910f2e06a788ab41700242568a0fbf55e708'
 _warn_if_stale(__file__, 'derivations/elastic_net.py', '584a37e748d06959824c7d8f2c8070f86b029589ca2e257d282d09814eeb2c7b')
-SYMML_SOURCE_HASH = '1472028a6d66874c991ed9d58d32cd7798ca7729399752d07a6c1c731c4fdd52'
+SYMML_SOURCE_HASH = '3d8c83bab8930d970fd339c6e12faf14810bd5d3c89faca7a21f8bfcb05b8a52'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): M (K, d), a (K,), L (K, d, d), X (n
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -141,11 +148,24 @@ def _add_parts(a, b, name):
 
 
 @njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
+
+
+@njit(cache=True)
 def _loss(M, a, L, X):
-    return _loss_chunk(M, a, L, X, float(X.shape[0]))
+    return _loss_chunk_blk(M, a, L, X, float(X.shape[0]))
 
 
-def loss(M, a, L, X, *, check_finite=None):
+def _loss_par(M, a, L, X):
+    return _loss_chunk_par(M, a, L, X, float(X.shape[0]))
+
+
+def loss(M, a, L, X, *, check_finite=None, parallel=None):
     """The loss L.
 
     L must be lower triangular with a positive diagonal; its upper triangle enters as given.
@@ -158,6 +178,8 @@ def loss(M, a, L, X, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -177,8 +199,11 @@ def loss(M, a, L, X, *, check_finite=None):
     dt = _dtype(M, a, L, X)
     if check_finite:
         _finite(M=M, a=a, L=L, X=X)
+    if parallel is None:
+        parallel = M.size + a.size + L.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
-        out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -198,10 +223,14 @@ def loss_finish(partial, n_total):
 
 @njit(cache=True)
 def _grad(M, a, L, X):
-    return _grad_chunk(M, a, L, X, float(X.shape[0]))
+    return _grad_chunk_blk(M, a, L, X, float(X.shape[0]))
 
 
-def grad(M, a, L, X, *, check_finite=None):
+def _grad_par(M, a, L, X):
+    return _grad_chunk_par(M, a, L, X, float(X.shape[0]))
+
+
+def grad(M, a, L, X, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (M, a, L).
 
     The gradient w.r.t. L is entrywise over the full array; only its lower triangle is meaningful.
@@ -214,6 +243,8 @@ def grad(M, a, L, X, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -233,8 +264,11 @@ def grad(M, a, L, X, *, check_finite=None):
     dt = _dtype(M, a, L, X)
     if check_finite:
         _finite(M=M, a=a, L=L, X=X)
+    if parallel is None:
+        parallel = M.size + a.size + L.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
-        out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -254,10 +288,14 @@ def grad_finish(partial, n_total):
 
 @njit(cache=True)
 def _value_and_grad(M, a, L, X):
-    return _value_and_grad_chunk(M, a, L, X, float(X.shape[0]))
+    return _value_and_grad_chunk_blk(M, a, L, X, float(X.shape[0]))
 
 
-def value_and_grad(M, a, L, X, *, check_finite=None):
+def _value_and_grad_par(M, a, L, X):
+    return _value_and_grad_chunk_par(M, a, L, X, float(X.shape[0]))
+
+
+def value_and_grad(M, a, L, X, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -268,6 +306,8 @@ def value_and_grad(M, a, L, X, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -287,8 +327,11 @@ def value_and_grad(M, a, L, X, *, check_finite=None):
     dt = _dtype(M, a, L, X)
     if check_finite:
         _finite(M=M, a=a, L=L, X=X)
+    if parallel is None:
+        parallel = M.size + a.size + L.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
-        out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -309,7 +352,7 @@ def value_and_grad_finish(partial, n_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _responsibilities(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 2*K*d**2*n + 7*K*d*n + 5*K*d + 13*K*n + 13*K + d*n + n
+    # ops ≈ K*(2*d**2*n + 5*d*n + 4*d + 10*n + 11)
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -331,115 +374,80 @@ def _responsibilities(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
+            t4[j0, j1] = L[j0, j1, j1]
+    t5 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
+            t5[i0, i1] = np.log(t4[i0, i1])
+    t6 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
+            acc_ += t5[j0, j1]
+        t6[j0] = acc_
+    t7 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
+        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
+    t8 = np.broadcast_to(t7.reshape((1, K,)), (n, K))
+    t9 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t10 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
     t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
+                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
+    t12 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
+                t12[j0, j1, j2] = acc_
+    t13 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
+                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
+    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
+                acc_ += t13[j0, j1, j2]
+            t14[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
+    t15 = log_joint
+    t16 = np.empty((n,), dtype=dt)
+    t16_m = np.empty((n,), dtype=dt)
+    t16_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t19[i0, 0]
+        m_ = t15[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
+            if t15[i0, j_] > m_:
+                m_ = t15[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t22 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t22[j0] = t20[j0]
-    t21 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t21[j0, j1] = t22[j0]
-    t23 = np.empty((n, K), dtype=dt)
+                    s_ += np.exp(t15[i0, j_] - m_)
+        t16_m[i0] = m_
+        t16_l[i0] = np.log1p(s_)
+        t16[i0] = m_ + t16_l[i0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
-    return t23,
+            t18[i0, i1] = np.exp(((t15[i0, i1] - t16_m[i0]) - t16_l[i0]))
+    return t18,
 
 
 def responsibilities(M, a, L, X, *, check_finite=None):
@@ -488,7 +496,7 @@ def responsibilities(M, a, L, X, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _em_step(M, a, L, X):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d)
-    # ops ≈ 4*K*d**2*n + 4*K*d**2 + 15*K*d*n + 9*K*d + 17*K*n + 15*K + 2*d*n + n
+    # ops ≈ K*(4*d**2*n + 3*d**2 + 11*d*n + 6*d + 14*n + 13)
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -510,200 +518,142 @@ def _em_step(M, a, L, X):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
+            t4[j0, j1] = L[j0, j1, j1]
+    t5 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
+            t5[i0, i1] = np.log(t4[i0, i1])
+    t6 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
+            acc_ += t5[j0, j1]
+        t6[j0] = acc_
+    t7 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
+        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
+    t8 = np.broadcast_to(t7.reshape((1, K,)), (n, K))
+    t9 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t10 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
     t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
+                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
+    t12 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
+                t12[j0, j1, j2] = acc_
+    t13 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
+                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
+    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
+                acc_ += t13[j0, j1, j2]
+            t14[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
+    t15 = log_joint
+    t16 = np.empty((n,), dtype=dt)
+    t16_m = np.empty((n,), dtype=dt)
+    t16_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t19[i0, 0]
+        m_ = t15[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
+            if t15[i0, j_] > m_:
+                m_ = t15[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t22 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t22[j0] = t20[j0]
-    t21 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t21[j0, j1] = t22[j0]
-    t23 = np.empty((n, K), dtype=dt)
+                    s_ += np.exp(t15[i0, j_] - m_)
+        t16_m[i0] = m_
+        t16_l[i0] = np.log1p(s_)
+        t16[i0] = m_ + t16_l[i0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
-    t24 = 0.0
+            t18[i0, i1] = np.exp(((t15[i0, i1] - t16_m[i0]) - t16_l[i0]))
+    t19 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t24 += t23[j0, j1]
-    t25 = np.empty((K,), dtype=dt)
+            t19 += t18[j0, j1]
+    t20 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t23[j1, j0]
-        t25[j0] = acc_
-    t26 = np.empty((K,), dtype=dt)
+            acc_ += t18[j1, j0]
+        t20[j0] = acc_
+    t21 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t26[i0] = t25[i0] / t24
-    t27 = np.dot(t23.T, X)
-    t29 = np.empty((K,), dtype=dt)
+        t21[i0] = t20[i0] / t19
+    t22 = np.dot(t18.T, X)
+    t24 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j2 in range(n):
-            acc_ += t23[j2, j0]
-        t29[j0] = acc_
-    t28 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t28[j0, j1] = t29[j0]
-    t30 = np.empty((K, d), dtype=dt)
+            acc_ += t18[j2, j0]
+        t24[j0] = acc_
+    t23 = np.broadcast_to(t24.reshape((K, 1,)), (K, d))
+    t25 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t30[i0, i1] = t27[i0, i1] / t28[i0, i1]
-    t32 = np.empty((n, d), dtype=dt)
-    for j1 in range(n):
-        for j2 in range(d):
-            t32[j1, j2] = X[j1, j2]
-    t31 = np.empty((K, n, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(d):
-                t31[j0, j1, j2] = t32[j1, j2]
-    t34 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j2 in range(d):
-            t34[j0, j2] = t30[j0, j2]
-    t33 = np.empty((K, n, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(n):
-            for j2 in range(d):
-                t33[j0, j1, j2] = t34[j0, j2]
-    t35 = np.empty((K, n, d), dtype=dt)
+            t25[i0, i1] = t22[i0, i1] / t23[i0, i1]
+    t26 = np.broadcast_to(X.reshape((1, n, d,)), (K, n, d))
+    t27 = np.broadcast_to(t25.reshape((K, 1, d,)), (K, n, d))
+    t28 = np.empty((K, n, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(n):
             for i2 in range(d):
-                t35[i0, i1, i2] = t31[i0, i1, i2] - t33[i0, i1, i2]
-    t37 = np.empty((n, K, d), dtype=dt)
+                t28[i0, i1, i2] = t26[i0, i1, i2] - t27[i0, i1, i2]
+    t30 = np.empty((n, K, d), dtype=dt)
     for j3 in range(n):
         for j0 in range(K):
             for j1 in range(d):
-                t37[j3, j0, j1] = t23[j3, j0] * t35[j0, j3, j1]
-    t36 = np.empty((K, d, d), dtype=dt)
+                t30[j3, j0, j1] = t18[j3, j0] * t28[j0, j3, j1]
+    t29 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t35[j0, j3, j2] * t37[j3, j0, j1]
-                t36[j0, j1, j2] = acc_
-    t39 = np.empty((K,), dtype=dt)
+                    acc_ += t28[j0, j3, j2] * t30[j3, j0, j1]
+                t29[j0, j1, j2] = acc_
+    t32 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j3 in range(n):
-            acc_ += t23[j3, j0]
-        t39[j0] = acc_
-    t38 = np.empty((K, d, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            for j2 in range(d):
-                t38[j0, j1, j2] = t39[j0]
-    t40 = np.empty((K, d, d), dtype=dt)
+            acc_ += t18[j3, j0]
+        t32[j0] = acc_
+    t31 = np.broadcast_to(t32.reshape((K, 1, 1,)), (K, d, d))
+    t33 = np.empty((K, d, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
             for i2 in range(d):
-                t40[i0, i1, i2] = t36[i0, i1, i2] / t38[i0, i1, i2]
-    t41 = np.empty((K, d, d), dtype=dt)
+                t33[i0, i1, i2] = t29[i0, i1, i2] / t31[i0, i1, i2]
+    t34 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                t41[j0, j1, j2] = t40[j0, j2, j1]
-    return t26, t30, t41
+                t34[j0, j1, j2] = t33[j0, j2, j1]
+    return t21, t25, t34
 
 
 def em_step(M, a, L, X, *, check_finite=None):
@@ -754,7 +704,7 @@ def em_step(M, a, L, X, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss_chunk(M, a, L, X, n_total):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()
-    # ops ≈ 2*K*d**2*n + 7*K*d*n + 5*K*d + 9*K*n + 13*K + d*n + n + 2
+    # ops ≈ 2*K*d**2*n + 5*K*d*n + 4*K*d + 7*K*n + 11*K + n + 2
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -776,111 +726,127 @@ def _loss_chunk(M, a, L, X, n_total):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
+            t4[j0, j1] = L[j0, j1, j1]
+    t5 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
+            t5[i0, i1] = np.log(t4[i0, i1])
+    t6 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
+            acc_ += t5[j0, j1]
+        t6[j0] = acc_
+    t7 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
+        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
+    t8 = np.broadcast_to(t7.reshape((1, K,)), (n, K))
+    t9 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t10 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
     t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
+                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
+    t12 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
+                t12[j0, j1, j2] = acc_
+    t13 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
+                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
+    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
+                acc_ += t13[j0, j1, j2]
+            t14[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
+    t15 = log_joint
+    t16 = np.empty((n,), dtype=dt)
+    t16_m = np.empty((n,), dtype=dt)
+    t16_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t19[i0, 0]
+        m_ = t15[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
+            if t15[i0, j_] > m_:
+                m_ = t15[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t21 = 0.0
+                    s_ += np.exp(t15[i0, j_] - m_)
+        t16_m[i0] = m_
+        t16_l[i0] = np.log1p(s_)
+        t16[i0] = m_ + t16_l[i0]
+    t17 = 0.0
     for j0 in range(n):
-        t21 += t20[j0]
-    t22 = -t21
-    return t22,
+        t17 += t16[j0]
+    t18 = -t17
+    return t18,
 
 
-def loss_chunk(M, a, L, X, n_total, *, check_finite=None):
+@njit(cache=True)
+def _loss_chunk_blk(M, a, L, X, n_total):
+    # _loss_chunk summed over blocks of rows
+    dt = M.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(M, a, L, X[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+@njit(cache=True, parallel=True)
+def _loss_chunk_prange(M, a, L, X, n_total, threads_):
+    # _loss_chunk summed over blocks of rows, one run of blocks per thread
+    dt = M.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(M, a, L, X[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+def _loss_chunk_par(M, a, L, X, n_total):
+    return _loss_chunk_prange(M, a, L, X, n_total, get_num_threads())
+
+
+def loss_chunk(M, a, L, X, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -894,6 +860,8 @@ def loss_chunk(M, a, L, X, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -914,8 +882,11 @@ def loss_chunk(M, a, L, X, n_total, *, check_finite=None):
     dt = _dtype(M, a, L, X)
     if check_finite:
         _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+    if parallel is None:
+        parallel = M.size + a.size + L.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk_blk
     try:
-        out = _loss_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -930,7 +901,7 @@ def loss_chunk(M, a, L, X, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad_chunk(M, a, L, X, n_total):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()
-    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + n
+    # ops ≈ K*(6*d**2*n + 4*d**2 + 11*d*n + 6*d + 17*n + 17)
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -952,213 +923,227 @@ def _grad_chunk(M, a, L, X, n_total):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
+            t4[j0, j1] = L[j0, j1, j1]
+    t5 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
+            t5[i0, i1] = np.log(t4[i0, i1])
+    t6 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
+            acc_ += t5[j0, j1]
+        t6[j0] = acc_
+    t7 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
+        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
+    t8 = np.broadcast_to(t7.reshape((1, K,)), (n, K))
+    t9 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t10 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
     t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
+                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
+    t12 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
+                t12[j0, j1, j2] = acc_
+    t13 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
+                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
+    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
+                acc_ += t13[j0, j1, j2]
+            t14[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
+    t15 = log_joint
+    t16 = np.empty((n,), dtype=dt)
+    t16_m = np.empty((n,), dtype=dt)
+    t16_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t19[i0, 0]
+        m_ = t15[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
+            if t15[i0, j_] > m_:
+                m_ = t15[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t22 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t22[j0] = t20[j0]
-    t21 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t21[j0, j1] = t22[j0]
-    t23 = np.empty((n, K), dtype=dt)
+                    s_ += np.exp(t15[i0, j_] - m_)
+        t16_m[i0] = m_
+        t16_l[i0] = np.log1p(s_)
+        t16[i0] = m_ + t16_l[i0]
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t23[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
+            t18[i0, i1] = np.exp(((t15[i0, i1] - t16_m[i0]) - t16_l[i0]))
     delta_log_joint = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            delta_log_joint[j0, j1] = -1.0 * t23[j0, j1]
-    t24 = delta_log_joint
-    t25 = np.empty((n, K), dtype=dt)
+            delta_log_joint[j0, j1] = -1.0 * t18[j0, j1]
+    t19 = delta_log_joint
+    t20 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = (-1.0) * 0.5 * t24[i0, i1]
-    t27 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t27[j0, j1] = t25[j0, j1]
-    t26 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t26[j0, j1, j2] = t27[j0, j1]
-    t28 = np.empty((n, K, d), dtype=dt)
+            t20[i0, i1] = (-1.0) * 0.5 * t19[i0, i1]
+    t21 = np.broadcast_to(t20.reshape((n, K, 1,)), (n, K, d))
+    t22 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t28[i0, i1, i2] = 2.0 * t26[i0, i1, i2] * t16[i0, i1, i2]
-    t29 = np.empty((n, K, d), dtype=dt)
+                t22[i0, i1, i2] = 2.0 * t21[i0, i1, i2] * t12[i0, i1, i2]
+    t23 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t28[j0, j1, j3] * L[j1, j2, j3]
-                t29[j0, j1, j2] = acc_
-    t30 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t22[j0, j1, j3] * L[j1, j2, j3]
+                t23[j0, j1, j2] = acc_
+    t24 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t30[i0, i1, i2] = -t29[i0, i1, i2]
-    t31 = np.empty((K, d), dtype=dt)
+                t24[i0, i1, i2] = -t23[i0, i1, i2]
+    t25 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t30[j2, j0, j1]
-            t31[j0, j1] = acc_
-    t32 = np.empty((K,), dtype=dt)
+                acc_ += t24[j2, j0, j1]
+            t25[j0, j1] = acc_
+    t26 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t24[j1, j0]
-        t32[j0] = acc_
-    t33 = np.empty((K,), dtype=dt)
+            acc_ += t19[j1, j0]
+        t26[j0] = acc_
+    t27 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t33[i0] = np.exp(((a[i0] - t1_m) - t1_l))
-    t34 = np.empty((K,), dtype=dt)
+        t27[i0] = np.exp(((a[i0] - t1_m) - t1_l))
+    t29 = 0.0
+    for j1 in range(n):
+        for j2 in range(K):
+            t29 += t19[j1, j2]
+    t28 = np.empty((K,), dtype=dt)
     for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t24[j1, j2] * t33[j0]
-        t34[j0] = -1.0 * acc_
-    t35 = np.empty((K,), dtype=dt)
+        t28[j0] = -1.0 * t29 * t27[j0]
+    t30 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t35[i0] = t32[i0] + t34[i0]
-    t36 = np.empty((K, d, d), dtype=dt)
+        t30[i0] = t26[i0] + t28[i0]
+    t31 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t28[j3, j0, j2] * t15[j3, j0, j1]
-                t36[j0, j1, j2] = acc_
-    t38 = np.empty((K,), dtype=dt)
+                    acc_ += t22[j3, j0, j2] * t11[j3, j0, j1]
+                t31[j0, j1, j2] = acc_
+    t33 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j2 in range(n):
-            acc_ += t24[j2, j0]
-        t38[j0] = acc_
-    t37 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t37[j0, j1] = t38[j0]
-    t39 = np.empty((K, d), dtype=dt)
+            acc_ += t19[j2, j0]
+        t33[j0] = acc_
+    t32 = np.broadcast_to(t33.reshape((K, 1,)), (K, d))
+    t34 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t39[i0, i1] = t37[i0, i1] / t5[i0, i1]
-    t40 = np.eye(d, dtype=dt)
-    t41 = np.empty((K, d, d), dtype=dt)
+            t34[i0, i1] = t32[i0, i1] / t4[i0, i1]
+    t35 = np.eye(d, dtype=dt)
+    t36 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                t41[j0, j1, j2] = t39[j0, j1] * t40[j1, j2]
-    t42 = np.empty((K, d, d), dtype=dt)
+                t36[j0, j1, j2] = t34[j0, j1] * t35[j1, j2]
+    t37 = np.empty((K, d, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
             for i2 in range(d):
-                t42[i0, i1, i2] = t36[i0, i1, i2] + t41[i0, i1, i2]
-    return t31, t35, t42
+                t37[i0, i1, i2] = t31[i0, i1, i2] + t36[i0, i1, i2]
+    return t25, t30, t37
 
 
-def grad_chunk(M, a, L, X, n_total, *, check_finite=None):
+@njit(cache=True)
+def _grad_chunk_blk(M, a, L, X, n_total):
+    # _grad_chunk summed over blocks of rows
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, K, d), dtype=dt)
+    a1_ = np.zeros((nt_, K), dtype=dt)
+    a2_ = np.zeros((nt_, K, d, d), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(M, a, L, X[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _grad_chunk_prange(M, a, L, X, n_total, threads_):
+    # _grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, K, d), dtype=dt)
+    a1_ = np.zeros((nt_, K), dtype=dt)
+    a2_ = np.zeros((nt_, K, d, d), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(M, a, L, X[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy()
+
+
+def _grad_chunk_par(M, a, L, X, n_total):
+    return _grad_chunk_prange(M, a, L, X, n_total, get_num_threads())
+
+
+def grad_chunk(M, a, L, X, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -1172,6 +1157,8 @@ def grad_chunk(M, a, L, X, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -1192,8 +1179,11 @@ def grad_chunk(M, a, L, X, n_total, *, check_finite=None):
     dt = _dtype(M, a, L, X)
     if check_finite:
         _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+    if parallel is None:
+        parallel = M.size + a.size + L.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk_blk
     try:
-        out = _grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1208,7 +1198,7 @@ def grad_chunk(M, a, L, X, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_chunk(M, a, L, X, n_total):
     # inputs: M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()
-    # ops ≈ 2*K**2*n + 6*K*d**2*n + 4*K*d**2 + 14*K*d*n + 8*K*d + 20*K*n + 18*K + d*n + 2*n + 2
+    # ops ≈ 6*K*d**2*n + 4*K*d**2 + 11*K*d*n + 6*K*d + 17*K*n + 17*K + n + 2
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -1230,217 +1220,237 @@ def _value_and_grad_chunk(M, a, L, X, n_total):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t5 = np.empty((K, d), dtype=dt)
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
-            t5[j0, j1] = L[j0, j1, j1]
-    t6 = np.empty((K, d), dtype=dt)
+            t4[j0, j1] = L[j0, j1, j1]
+    t5 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t6[i0, i1] = np.log(t5[i0, i1])
-    t7 = np.empty((K,), dtype=dt)
+            t5[i0, i1] = np.log(t4[i0, i1])
+    t6 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(d):
-            acc_ += t6[j0, j1]
-        t7[j0] = acc_
-    t8 = np.empty((K,), dtype=dt)
+            acc_ += t5[j0, j1]
+        t6[j0] = acc_
+    t7 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t8[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t7[i0]
-    t10 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t10[j1] = t8[j1]
-    t9 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t9[j0, j1] = t10[j1]
-    t12 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t12[j0, j2] = X[j0, j2]
+        t7[i0] = (-1.0) * 0.5 * d * np.log(2.0 * 3.141592653589793) + t6[i0]
+    t8 = np.broadcast_to(t7.reshape((1, K,)), (n, K))
+    t9 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t10 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
     t11 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t11[j0, j1, j2] = t12[j0, j2]
-    t14 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t14[j1, j2] = M[j1, j2]
-    t13 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t13[j0, j1, j2] = t14[j1, j2]
-    t15 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t15[i0, i1, i2] = t11[i0, i1, i2] - t13[i0, i1, i2]
-    t16 = np.empty((n, K, d), dtype=dt)
+                t11[i0, i1, i2] = t9[i0, i1, i2] - t10[i0, i1, i2]
+    t12 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t15[j0, j1, j3] * L[j1, j3, j2]
-                t16[j0, j1, j2] = acc_
-    t17 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t11[j0, j1, j3] * L[j1, j3, j2]
+                t12[j0, j1, j2] = acc_
+    t13 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t17[i0, i1, i2] = t16[i0, i1, i2] * t16[i0, i1, i2]
-    t18 = np.empty((n, K), dtype=dt)
+                t13[i0, i1, i2] = t12[i0, i1, i2] * t12[i0, i1, i2]
+    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t17[j0, j1, j2]
-            t18[j0, j1] = acc_
+                acc_ += t13[j0, j1, j2]
+            t14[j0, j1] = acc_
     log_joint = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_joint[i0, i1] = t3[i0, i1] + t9[i0, i1] - 0.5 * t18[i0, i1]
-    t19 = log_joint
-    t20 = np.empty((n,), dtype=dt)
-    t20_m = np.empty((n,), dtype=dt)
-    t20_l = np.empty((n,), dtype=dt)
+            log_joint[i0, i1] = t3[i0, i1] + t8[i0, i1] - 0.5 * t14[i0, i1]
+    t15 = log_joint
+    t16 = np.empty((n,), dtype=dt)
+    t16_m = np.empty((n,), dtype=dt)
+    t16_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t19[i0, 0]
+        m_ = t15[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t19[i0, j_] > m_:
-                m_ = t19[i0, j_]
+            if t15[i0, j_] > m_:
+                m_ = t15[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t19[i0, j_] - m_)
-        t20_m[i0] = m_
-        t20_l[i0] = np.log1p(s_)
-        t20[i0] = m_ + t20_l[i0]
-    t21 = 0.0
+                    s_ += np.exp(t15[i0, j_] - m_)
+        t16_m[i0] = m_
+        t16_l[i0] = np.log1p(s_)
+        t16[i0] = m_ + t16_l[i0]
+    t17 = 0.0
     for j0 in range(n):
-        t21 += t20[j0]
-    t22 = -t21
-    t24 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t24[j0] = t20[j0]
-    t23 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t23[j0, j1] = t24[j0]
-    t25 = np.empty((n, K), dtype=dt)
+        t17 += t16[j0]
+    t18 = -t17
+    t20 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = np.exp(((t19[i0, i1] - t20_m[i0]) - t20_l[i0]))
+            t20[i0, i1] = np.exp(((t15[i0, i1] - t16_m[i0]) - t16_l[i0]))
     delta_log_joint = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            delta_log_joint[j0, j1] = -1.0 * t25[j0, j1]
-    t26 = delta_log_joint
-    t27 = np.empty((n, K), dtype=dt)
+            delta_log_joint[j0, j1] = -1.0 * t20[j0, j1]
+    t21 = delta_log_joint
+    t22 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t27[i0, i1] = (-1.0) * 0.5 * t26[i0, i1]
-    t29 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t29[j0, j1] = t27[j0, j1]
-    t28 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t28[j0, j1, j2] = t29[j0, j1]
-    t30 = np.empty((n, K, d), dtype=dt)
+            t22[i0, i1] = (-1.0) * 0.5 * t21[i0, i1]
+    t23 = np.broadcast_to(t22.reshape((n, K, 1,)), (n, K, d))
+    t24 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t30[i0, i1, i2] = 2.0 * t28[i0, i1, i2] * t16[i0, i1, i2]
-    t31 = np.empty((n, K, d), dtype=dt)
+                t24[i0, i1, i2] = 2.0 * t23[i0, i1, i2] * t12[i0, i1, i2]
+    t25 = np.empty((n, K, d), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(d):
-                    acc_ += t30[j0, j1, j3] * L[j1, j2, j3]
-                t31[j0, j1, j2] = acc_
-    t32 = np.empty((n, K, d), dtype=dt)
+                    acc_ += t24[j0, j1, j3] * L[j1, j2, j3]
+                t25[j0, j1, j2] = acc_
+    t26 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t32[i0, i1, i2] = -t31[i0, i1, i2]
-    t33 = np.empty((K, d), dtype=dt)
+                t26[i0, i1, i2] = -t25[i0, i1, i2]
+    t27 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t32[j2, j0, j1]
-            t33[j0, j1] = acc_
-    t34 = np.empty((K,), dtype=dt)
+                acc_ += t26[j2, j0, j1]
+            t27[j0, j1] = acc_
+    t28 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t26[j1, j0]
-        t34[j0] = acc_
-    t35 = np.empty((K,), dtype=dt)
+            acc_ += t21[j1, j0]
+        t28[j0] = acc_
+    t29 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t35[i0] = np.exp(((a[i0] - t1_m) - t1_l))
-    t36 = np.empty((K,), dtype=dt)
+        t29[i0] = np.exp(((a[i0] - t1_m) - t1_l))
+    t31 = 0.0
+    for j1 in range(n):
+        for j2 in range(K):
+            t31 += t21[j1, j2]
+    t30 = np.empty((K,), dtype=dt)
     for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t26[j1, j2] * t35[j0]
-        t36[j0] = -1.0 * acc_
-    t37 = np.empty((K,), dtype=dt)
+        t30[j0] = -1.0 * t31 * t29[j0]
+    t32 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t37[i0] = t34[i0] + t36[i0]
-    t38 = np.empty((K, d, d), dtype=dt)
+        t32[i0] = t28[i0] + t30[i0]
+    t33 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t30[j3, j0, j2] * t15[j3, j0, j1]
-                t38[j0, j1, j2] = acc_
-    t40 = np.empty((K,), dtype=dt)
+                    acc_ += t24[j3, j0, j2] * t11[j3, j0, j1]
+                t33[j0, j1, j2] = acc_
+    t35 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j2 in range(n):
-            acc_ += t26[j2, j0]
-        t40[j0] = acc_
-    t39 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t39[j0, j1] = t40[j0]
-    t41 = np.empty((K, d), dtype=dt)
+            acc_ += t21[j2, j0]
+        t35[j0] = acc_
+    t34 = np.broadcast_to(t35.reshape((K, 1,)), (K, d))
+    t36 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
-            t41[i0, i1] = t39[i0, i1] / t5[i0, i1]
-    t42 = np.eye(d, dtype=dt)
-    t43 = np.empty((K, d, d), dtype=dt)
+            t36[i0, i1] = t34[i0, i1] / t4[i0, i1]
+    t37 = np.eye(d, dtype=dt)
+    t38 = np.empty((K, d, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(d):
-                t43[j0, j1, j2] = t41[j0, j1] * t42[j1, j2]
-    t44 = np.empty((K, d, d), dtype=dt)
+                t38[j0, j1, j2] = t36[j0, j1] * t37[j1, j2]
+    t39 = np.empty((K, d, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
             for i2 in range(d):
-                t44[i0, i1, i2] = t38[i0, i1, i2] + t43[i0, i1, i2]
-    return t22, t33, t37, t44
+                t39[i0, i1, i2] = t33[i0, i1, i2] + t38[i0, i1, i2]
+    return t18, t27, t32, t39
 
 
-def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None):
+@njit(cache=True)
+def _value_and_grad_chunk_blk(M, a, L, X, n_total):
+    # _value_and_grad_chunk summed over blocks of rows
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, K, d), dtype=dt)
+    a2_ = np.zeros((nt_, K), dtype=dt)
+    a3_ = np.zeros((nt_, K, d, d), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(M, a, L, X[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _value_and_grad_chunk_prange(M, a, L, X, n_total, threads_):
+    # _value_and_grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, K, d), dtype=dt)
+    a2_ = np.zeros((nt_, K), dtype=dt)
+    a3_ = np.zeros((nt_, K, d, d), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(M, a, L, X[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+def _value_and_grad_chunk_par(M, a, L, X, n_total):
+    return _value_and_grad_chunk_prange(M, a, L, X, n_total, get_num_threads())
+
+
+def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -1454,6 +1464,8 @@ def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     a = _array(a, 'a', 1, '(K,)')
@@ -1474,8 +1486,11 @@ def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None):
     dt = _dtype(M, a, L, X)
     if check_finite:
         _finite(M=M, a=a, L=L, X=X, n_total=n_total)
+    if parallel is None:
+        parallel = M.size + a.size + L.size + X.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk_blk
     try:
-        out = _value_and_grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(L, dtype=dt), np.ascontiguousarray(X, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1489,4 +1504,4 @@ def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None):
 
 SYMML_INPUT_HASH = '68fde96783cffd14c45cb04fdc91f70d9a162cf6bc949afd12118eb6e3e45c57'
 _warn_if_stale(__file__, 'derivations/gaussian_mixture.py', '8330818771bcd32df816d2912e0a278f2a3270d409a3050e021ea8ff089a750b')
-SYMML_SOURCE_HASH = '767b7f326fc5c229a6648f4d1ff384a9f2566a732f53b5bb47457e7742312477'
+SYMML_SOURCE_HASH = '6347a511aab08b786fbf8c260465ed8f564cc01c55d9065ef8127744fb3488f8'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): M (K, d), V (K, d), a (K,), X (n, d
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -141,11 +148,24 @@ def _add_parts(a, b, name):
 
 
 @njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
+
+
+@njit(cache=True)
 def _loss(M, V, a, X, Y):
-    return _loss_chunk(M, V, a, X, Y, float(X.shape[0]))
+    return _loss_chunk_blk(M, V, a, X, Y, float(X.shape[0]))
 
 
-def loss(M, V, a, X, Y, *, check_finite=None):
+def _loss_par(M, V, a, X, Y):
+    return _loss_chunk_par(M, V, a, X, Y, float(X.shape[0]))
+
+
+def loss(M, V, a, X, Y, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -157,6 +177,8 @@ def loss(M, V, a, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -178,8 +200,11 @@ def loss(M, V, a, X, Y, *, check_finite=None):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y)
+    if parallel is None:
+        parallel = M.size + V.size + a.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
-        out = _loss(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -199,10 +224,14 @@ def loss_finish(partial, n_total):
 
 @njit(cache=True)
 def _grad(M, V, a, X, Y):
-    return _grad_chunk(M, V, a, X, Y, float(X.shape[0]))
+    return _grad_chunk_blk(M, V, a, X, Y, float(X.shape[0]))
 
 
-def grad(M, V, a, X, Y, *, check_finite=None):
+def _grad_par(M, V, a, X, Y):
+    return _grad_chunk_par(M, V, a, X, Y, float(X.shape[0]))
+
+
+def grad(M, V, a, X, Y, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (M, V, a).
 
     Args:
@@ -214,6 +243,8 @@ def grad(M, V, a, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -235,8 +266,11 @@ def grad(M, V, a, X, Y, *, check_finite=None):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y)
+    if parallel is None:
+        parallel = M.size + V.size + a.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
-        out = _grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -256,10 +290,14 @@ def grad_finish(partial, n_total):
 
 @njit(cache=True)
 def _value_and_grad(M, V, a, X, Y):
-    return _value_and_grad_chunk(M, V, a, X, Y, float(X.shape[0]))
+    return _value_and_grad_chunk_blk(M, V, a, X, Y, float(X.shape[0]))
 
 
-def value_and_grad(M, V, a, X, Y, *, check_finite=None):
+def _value_and_grad_par(M, V, a, X, Y):
+    return _value_and_grad_chunk_par(M, V, a, X, Y, float(X.shape[0]))
+
+
+def value_and_grad(M, V, a, X, Y, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -271,6 +309,8 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -292,8 +332,11 @@ def value_and_grad(M, V, a, X, Y, *, check_finite=None):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y)
+    if parallel is None:
+        parallel = M.size + V.size + a.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
-        out = _value_and_grad(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -314,7 +357,7 @@ def value_and_grad_finish(partial, n_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _mle(X, Y):
     # inputs: X (n, d), Y (n, K)
-    # ops ≈ 4*K*d*n + 8*K*d + 3*K*n + 2*K + 2*d*n
+    # ops ≈ 4*K*d*n + 7*K*d + 3*K*n + 2*K + 2*d*n
     dt = X.dtype
     K = Y.shape[1]
     d = X.shape[1]
@@ -339,10 +382,7 @@ def _mle(X, Y):
         for j2 in range(n):
             acc_ += Y[j2, j0]
         t6[j0] = acc_
-    t5 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            t5[j0, j1] = t6[j0]
+    t5 = np.broadcast_to(t6.reshape((K, 1,)), (K, d))
     t7 = np.empty((K, d), dtype=dt)
     for i0 in range(K):
         for i1 in range(d):
@@ -401,7 +441,7 @@ def mle(X, Y, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss_chunk(M, V, a, X, Y, n_total):
     # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 15*K*d*n + 2*K*d + 5*K*n + 6*K + d*n + 2
+    # ops ≈ 12*K*d*n + 4*K*n + 5*K + 2
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -423,65 +463,79 @@ def _loss_chunk(M, V, a, X, Y, n_total):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t6 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t6[j0, j2] = X[j0, j2]
-    t5 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t5[j0, j1, j2] = t6[j0, j2]
-    t8 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t8[j1, j2] = M[j1, j2]
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t5 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
+    t6 = np.broadcast_to(V.reshape((1, K, d,)), (n, K, d))
     t7 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t7[j0, j1, j2] = t8[j1, j2]
-    t10 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t10[j1, j2] = V[j1, j2]
-    t9 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = t10[j1, j2]
-    t11 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = (-1.0) * 0.5 * (np.log(2.0 * 3.141592653589793 * t9[i0, i1, i2]) + (t5[i0, i1, i2] - t7[i0, i1, i2]) * (t5[i0, i1, i2] - t7[i0, i1, i2]) / t9[i0, i1, i2])
-    t12 = np.empty((n, K), dtype=dt)
+                t7[i0, i1, i2] = (-1.0) * 0.5 * (np.log(2.0 * 3.141592653589793 * t6[i0, i1, i2]) + (t4[i0, i1, i2] - t5[i0, i1, i2]) * (t4[i0, i1, i2] - t5[i0, i1, i2]) / t6[i0, i1, i2])
+    t8 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(d):
-                acc_ += t11[j0, j1, j2]
-            t12[j0, j1] = acc_
-    t13 = np.empty((n, K), dtype=dt)
+                acc_ += t7[j0, j1, j2]
+            t8[j0, j1] = acc_
+    t9 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = Y[i0, i1] * (t3[i0, i1] + t12[i0, i1])
-    t14 = 0.0
+            t9[i0, i1] = Y[i0, i1] * (t3[i0, i1] + t8[i0, i1])
+    t10 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t14 += t13[j0, j1]
-    t15 = -t14
-    return t15,
+            t10 += t9[j0, j1]
+    t11 = -t10
+    return t11,
 
 
-def loss_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _loss_chunk_blk(M, V, a, X, Y, n_total):
+    # _loss_chunk summed over blocks of rows
+    dt = M.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(M, V, a, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+@njit(cache=True, parallel=True)
+def _loss_chunk_prange(M, V, a, X, Y, n_total, threads_):
+    # _loss_chunk summed over blocks of rows, one run of blocks per thread
+    dt = M.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(M, V, a, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+def _loss_chunk_par(M, V, a, X, Y, n_total):
+    return _loss_chunk_prange(M, V, a, X, Y, n_total, get_num_threads())
+
+
+def loss_chunk(M, V, a, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -496,6 +550,8 @@ def loss_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -518,8 +574,11 @@ def loss_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = M.size + V.size + a.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk_blk
     try:
-        out = _loss_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -534,7 +593,7 @@ def loss_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad_chunk(M, V, a, X, Y, n_total):
     # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K**2*n + 24*K*d*n + 2*K*d + 4*K*n + 8*K + d*n
+    # ops ≈ K*(20*d*n + 4*n + 9)
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -543,73 +602,41 @@ def _grad_chunk(M, V, a, X, Y, n_total):
     for i0 in range(n):
         for i1 in range(K):
             t1[i0, i1] = -Y[i0, i1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t1[j0, j1]
-    t2 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t2[j0, j1, j2] = t3[j0, j1]
-    t5 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t5[j0, j2] = X[j0, j2]
-    t4 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t4[j0, j1, j2] = t5[j0, j2]
-    t7 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t7[j1, j2] = M[j1, j2]
+    t2 = np.broadcast_to(t1.reshape((n, K, 1,)), (n, K, d))
+    t3 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t4 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
+    t5 = np.broadcast_to(V.reshape((1, K, d,)), (n, K, d))
     t6 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t6[j0, j1, j2] = t7[j1, j2]
-    t9 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t9[j1, j2] = V[j1, j2]
+    for i0 in range(n):
+        for i1 in range(K):
+            for i2 in range(d):
+                t6[i0, i1, i2] = t2[i0, i1, i2] * (t3[i0, i1, i2] - t4[i0, i1, i2]) / t5[i0, i1, i2]
+    t7 = np.empty((K, d), dtype=dt)
+    for j0 in range(K):
+        for j1 in range(d):
+            acc_ = 0.0
+            for j2 in range(n):
+                acc_ += t6[j2, j0, j1]
+            t7[j0, j1] = acc_
     t8 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t8[j0, j1, j2] = t9[j1, j2]
-    t10 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t10[i0, i1, i2] = t2[i0, i1, i2] * (t4[i0, i1, i2] - t6[i0, i1, i2]) / t8[i0, i1, i2]
-    t11 = np.empty((K, d), dtype=dt)
+                c_0 = 1.0 / t5[i0, i1, i2]
+                t8[i0, i1, i2] = (-1.0) * 0.5 * t2[i0, i1, i2] * c_0 * (-c_0 * (t3[i0, i1, i2] - t4[i0, i1, i2]) * (t3[i0, i1, i2] - t4[i0, i1, i2]) + 1.0)
+    t9 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t10[j2, j0, j1]
-            t11[j0, j1] = acc_
-    t12 = np.empty((n, K, d), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            for i2 in range(d):
-                c_0 = 1.0 / t8[i0, i1, i2]
-                t12[i0, i1, i2] = (-1.0) * 0.5 * t2[i0, i1, i2] * c_0 * (-c_0 * (t4[i0, i1, i2] - t6[i0, i1, i2]) * (t4[i0, i1, i2] - t6[i0, i1, i2]) + 1.0)
-    t13 = np.empty((K, d), dtype=dt)
-    for j0 in range(K):
-        for j1 in range(d):
-            acc_ = 0.0
-            for j2 in range(n):
-                acc_ += t12[j2, j0, j1]
-            t13[j0, j1] = acc_
-    t14 = np.empty((K,), dtype=dt)
+                acc_ += t8[j2, j0, j1]
+            t9[j0, j1] = acc_
+    t10 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
             acc_ += t1[j1, j0]
-        t14[j0] = acc_
+        t10[j0] = acc_
     m_ = a[0]
     a_ = 0
     for j_ in range(1, K):
@@ -621,26 +648,86 @@ def _grad_chunk(M, V, a, X, Y, n_total):
         for j_ in range(K):
             if j_ != a_:
                 s_ += np.exp(a[j_] - m_)
-    t15_m = m_
-    t15_l = np.log1p(s_)
-    t15 = m_ + t15_l
-    t16 = np.empty((K,), dtype=dt)
+    t11_m = m_
+    t11_l = np.log1p(s_)
+    t11 = m_ + t11_l
+    t12 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t16[i0] = np.exp(((a[i0] - t15_m) - t15_l))
-    t17 = np.empty((K,), dtype=dt)
+        t12[i0] = np.exp(((a[i0] - t11_m) - t11_l))
+    t14 = 0.0
+    for j1 in range(n):
+        for j2 in range(K):
+            t14 += t1[j1, j2]
+    t13 = np.empty((K,), dtype=dt)
     for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t1[j1, j2] * t16[j0]
-        t17[j0] = -1.0 * acc_
-    t18 = np.empty((K,), dtype=dt)
+        t13[j0] = -1.0 * t14 * t12[j0]
+    t15 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t18[i0] = t14[i0] + t17[i0]
-    return t11, t13, t18
+        t15[i0] = t10[i0] + t13[i0]
+    return t7, t9, t15
 
 
-def grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _grad_chunk_blk(M, V, a, X, Y, n_total):
+    # _grad_chunk summed over blocks of rows
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, K, d), dtype=dt)
+    a1_ = np.zeros((nt_, K, d), dtype=dt)
+    a2_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(M, V, a, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _grad_chunk_prange(M, V, a, X, Y, n_total, threads_):
+    # _grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, K, d), dtype=dt)
+    a1_ = np.zeros((nt_, K, d), dtype=dt)
+    a2_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(M, V, a, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy()
+
+
+def _grad_chunk_par(M, V, a, X, Y, n_total):
+    return _grad_chunk_prange(M, V, a, X, Y, n_total, get_num_threads())
+
+
+def grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -655,6 +742,8 @@ def grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -677,8 +766,11 @@ def grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = M.size + V.size + a.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk_blk
     try:
-        out = _grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -693,7 +785,7 @@ def grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_chunk(M, V, a, X, Y, n_total):
     # inputs: M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K**2*n + 36*K*d*n + 2*K*d + 9*K*n + 11*K + d*n + 2
+    # ops ≈ 32*K*d*n + 8*K*n + 11*K + 2
     dt = M.dtype
     K = M.shape[0]
     d = M.shape[1]
@@ -715,122 +807,150 @@ def _value_and_grad_chunk(M, V, a, X, Y, n_total):
     t2 = np.empty((K,), dtype=dt)
     for i0 in range(K):
         t2[i0] = ((a[i0] - t1_m) - t1_l)
-    t4 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t4[j1] = t2[j1]
-    t3 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t3[j0, j1] = t4[j1]
-    t6 = np.empty((n, d), dtype=dt)
-    for j0 in range(n):
-        for j2 in range(d):
-            t6[j0, j2] = X[j0, j2]
-    t5 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t5[j0, j1, j2] = t6[j0, j2]
-    t8 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t8[j1, j2] = M[j1, j2]
+    t3 = np.broadcast_to(t2.reshape((1, K,)), (n, K))
+    t4 = np.broadcast_to(X.reshape((n, 1, d,)), (n, K, d))
+    t5 = np.broadcast_to(M.reshape((1, K, d,)), (n, K, d))
+    t6 = np.broadcast_to(V.reshape((1, K, d,)), (n, K, d))
     t7 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t7[j0, j1, j2] = t8[j1, j2]
-    t10 = np.empty((K, d), dtype=dt)
-    for j1 in range(K):
-        for j2 in range(d):
-            t10[j1, j2] = V[j1, j2]
-    t9 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t9[j0, j1, j2] = t10[j1, j2]
-    t11 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t11[i0, i1, i2] = (-1.0) * 0.5 * (np.log(2.0 * 3.141592653589793 * t9[i0, i1, i2]) + (t5[i0, i1, i2] - t7[i0, i1, i2]) * (t5[i0, i1, i2] - t7[i0, i1, i2]) / t9[i0, i1, i2])
+                t7[i0, i1, i2] = (-1.0) * 0.5 * (np.log(2.0 * 3.141592653589793 * t6[i0, i1, i2]) + (t4[i0, i1, i2] - t5[i0, i1, i2]) * (t4[i0, i1, i2] - t5[i0, i1, i2]) / t6[i0, i1, i2])
+    t8 = np.empty((n, K), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            acc_ = 0.0
+            for j2 in range(d):
+                acc_ += t7[j0, j1, j2]
+            t8[j0, j1] = acc_
+    t9 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t9[i0, i1] = Y[i0, i1] * (t3[i0, i1] + t8[i0, i1])
+    t10 = 0.0
+    for j0 in range(n):
+        for j1 in range(K):
+            t10 += t9[j0, j1]
+    t11 = -t10
     t12 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(d):
-                acc_ += t11[j0, j1, j2]
-            t12[j0, j1] = acc_
-    t13 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = Y[i0, i1] * (t3[i0, i1] + t12[i0, i1])
-    t14 = 0.0
-    for j0 in range(n):
-        for j1 in range(K):
-            t14 += t13[j0, j1]
-    t15 = -t14
-    t16 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t16[i0, i1] = -Y[i0, i1]
-    t18 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t18[j0, j1] = t16[j0, j1]
-    t17 = np.empty((n, K, d), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(d):
-                t17[j0, j1, j2] = t18[j0, j1]
-    t19 = np.empty((n, K, d), dtype=dt)
+            t12[i0, i1] = -Y[i0, i1]
+    t13 = np.broadcast_to(t12.reshape((n, K, 1,)), (n, K, d))
+    t14 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                t19[i0, i1, i2] = t17[i0, i1, i2] * (t5[i0, i1, i2] - t7[i0, i1, i2]) / t9[i0, i1, i2]
-    t20 = np.empty((K, d), dtype=dt)
+                t14[i0, i1, i2] = t13[i0, i1, i2] * (t4[i0, i1, i2] - t5[i0, i1, i2]) / t6[i0, i1, i2]
+    t15 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t19[j2, j0, j1]
-            t20[j0, j1] = acc_
-    t21 = np.empty((n, K, d), dtype=dt)
+                acc_ += t14[j2, j0, j1]
+            t15[j0, j1] = acc_
+    t16 = np.empty((n, K, d), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(d):
-                c_0 = 1.0 / t9[i0, i1, i2]
-                t21[i0, i1, i2] = (-1.0) * 0.5 * t17[i0, i1, i2] * c_0 * (-c_0 * (t5[i0, i1, i2] - t7[i0, i1, i2]) * (t5[i0, i1, i2] - t7[i0, i1, i2]) + 1.0)
-    t22 = np.empty((K, d), dtype=dt)
+                c_0 = 1.0 / t6[i0, i1, i2]
+                t16[i0, i1, i2] = (-1.0) * 0.5 * t13[i0, i1, i2] * c_0 * (-c_0 * (t4[i0, i1, i2] - t5[i0, i1, i2]) * (t4[i0, i1, i2] - t5[i0, i1, i2]) + 1.0)
+    t17 = np.empty((K, d), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t21[j2, j0, j1]
-            t22[j0, j1] = acc_
-    t23 = np.empty((K,), dtype=dt)
+                acc_ += t16[j2, j0, j1]
+            t17[j0, j1] = acc_
+    t18 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t16[j1, j0]
-        t23[j0] = acc_
-    t24 = np.empty((K,), dtype=dt)
+            acc_ += t12[j1, j0]
+        t18[j0] = acc_
+    t19 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t24[i0] = np.exp(((a[i0] - t1_m) - t1_l))
-    t25 = np.empty((K,), dtype=dt)
+        t19[i0] = np.exp(((a[i0] - t1_m) - t1_l))
+    t21 = 0.0
+    for j1 in range(n):
+        for j2 in range(K):
+            t21 += t12[j1, j2]
+    t20 = np.empty((K,), dtype=dt)
     for j0 in range(K):
-        acc_ = 0.0
-        for j1 in range(n):
-            for j2 in range(K):
-                acc_ += t16[j1, j2] * t24[j0]
-        t25[j0] = -1.0 * acc_
-    t26 = np.empty((K,), dtype=dt)
+        t20[j0] = -1.0 * t21 * t19[j0]
+    t22 = np.empty((K,), dtype=dt)
     for i0 in range(K):
-        t26[i0] = t23[i0] + t25[i0]
-    return t15, t20, t22, t26
+        t22[i0] = t18[i0] + t20[i0]
+    return t11, t15, t17, t22
 
 
-def value_and_grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _value_and_grad_chunk_blk(M, V, a, X, Y, n_total):
+    # _value_and_grad_chunk summed over blocks of rows
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, K, d), dtype=dt)
+    a2_ = np.zeros((nt_, K, d), dtype=dt)
+    a3_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(M, V, a, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _value_and_grad_chunk_prange(M, V, a, X, Y, n_total, threads_):
+    # _value_and_grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = M.dtype
+    K = M.shape[0]
+    d = M.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, K, d), dtype=dt)
+    a2_ = np.zeros((nt_, K, d), dtype=dt)
+    a3_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(M, V, a, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+def _value_and_grad_chunk_par(M, V, a, X, Y, n_total):
+    return _value_and_grad_chunk_prange(M, V, a, X, Y, n_total, get_num_threads())
+
+
+def value_and_grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -845,6 +965,8 @@ def value_and_grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     M = _array(M, 'M', 2, '(K, d)')
     V = _array(V, 'V', 2, '(K, d)')
@@ -867,8 +989,11 @@ def value_and_grad_chunk(M, V, a, X, Y, n_total, *, check_finite=None):
     dt = _dtype(M, V, a, X, Y)
     if check_finite:
         _finite(M=M, V=V, a=a, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = M.size + V.size + a.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk_blk
     try:
-        out = _value_and_grad_chunk(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(M, dtype=dt), np.ascontiguousarray(V, dtype=dt), np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -916,4 +1041,4 @@ def jac(theta, X, Y):
 
 SYMML_INPUT_HASH = '2bf624f1b68bcdd8201b07acadbac48671be003889f8d31824360bd8470cb993'
 _warn_if_stale(__file__, 'derivations/gaussian_naive_bayes.py', 'b112ec319a6b2c952058f7d8ffd761584a50f7a86cd043c3acaa36cefff49687')
-SYMML_SOURCE_HASH = 'f94bf22f5483d1b3d4b68315a9bd778855ae45c95845965c3c3a08a4e000cd1a'
+SYMML_SOURCE_HASH = 'f8fc505997e50584b5a8c3e6700708fd31f393f19e0c41e3f8cfad89ce89725b'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): a (n, K), c (n, K)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,17 +120,24 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ 2*n*(9*K + 1)
+    # ops ≈ 16*K*n
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -152,26 +159,19 @@ def _loss(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -184,30 +184,23 @@ def _loss(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
-    t10 = np.empty((n, K), dtype=dt)
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = t5[i0, i1] * (t4[i0, i1] - t9[i0, i1])
-    t11 = 0.0
+            t8[i0, i1] = t4[i0, i1] * (t3[i0, i1] - t7[i0, i1])
+    t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t11 += t10[j0, j1]
-    return t11,
+            t9 += t8[j0, j1]
+    return t9,
 
 
 def loss(a, c, *, check_finite=None):
@@ -247,7 +240,7 @@ def loss(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ n*(4*K**2 + 35*K + 2)
+    # ops ≈ 39*K*n
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -269,26 +262,19 @@ def _grad(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -301,75 +287,74 @@ def _grad(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = t4[i0, i1] - t9[i0, i1]
-    t10 = delta_p
+            delta_p[i0, i1] = t3[i0, i1] - t7[i0, i1]
+    t8 = delta_p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * (t10[i0, i1] + 1.0)
-    t11 = delta_log_p
+            delta_log_p[i0, i1] = t4[i0, i1] * (t8[i0, i1] + 1.0)
+    t9 = delta_log_p
+    t10 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t10[i0, i1] = -t9[i0, i1]
+    t11 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t11[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t13 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t10[j0, j2]
+        t13[j0] = acc_
     t12 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t12[i0, i1] = -t11[i0, i1]
-    t13 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t13[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t14 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t12[j0, j2] * t13[j0, j1]
-            t14[j0, j1] = acc_
-    t15 = np.empty((n, K), dtype=dt)
+            t12[j0, j1] = t11[j0, j1] * t13[j0]
+    t14 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t15[i0, i1] = t11[i0, i1] + t14[i0, i1]
+            t14[i0, i1] = t9[i0, i1] + t12[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q[i0, i1] = -t5[i0, i1]
-    t16 = delta_log_q
+            delta_log_q[i0, i1] = -t4[i0, i1]
+    t15 = delta_log_q
+    t16 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t16[i0, i1] = -t15[i0, i1]
     t17 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t17[i0, i1] = -t16[i0, i1]
+            t17[i0, i1] = np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t19 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t16[j0, j2]
+        t19[j0] = acc_
     t18 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t18[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t19 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t17[j0, j2] * t18[j0, j1]
-            t19[j0, j1] = acc_
+            t18[j0, j1] = t17[j0, j1] * t19[j0]
     t20 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t20[i0, i1] = t16[i0, i1] + t19[i0, i1]
-    return t15, t20
+            t20[i0, i1] = t15[i0, i1] + t18[i0, i1]
+    return t14, t20
 
 
 def grad(a, c, *, check_finite=None):
@@ -409,7 +394,7 @@ def grad(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ n*(4*K**2 + 39*K + 2)
+    # ops ≈ 43*K*n
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -431,26 +416,19 @@ def _value_and_grad(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -463,83 +441,82 @@ def _value_and_grad(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
-    t10 = np.empty((n, K), dtype=dt)
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
+    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = t5[i0, i1] * (t4[i0, i1] - t9[i0, i1])
-    t11 = 0.0
+            t8[i0, i1] = t4[i0, i1] * (t3[i0, i1] - t7[i0, i1])
+    t9 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t11 += t10[j0, j1]
+            t9 += t8[j0, j1]
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = t4[i0, i1] - t9[i0, i1]
-    t12 = delta_p
+            delta_p[i0, i1] = t3[i0, i1] - t7[i0, i1]
+    t10 = delta_p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * (t12[i0, i1] + 1.0)
-    t13 = delta_log_p
+            delta_log_p[i0, i1] = t4[i0, i1] * (t10[i0, i1] + 1.0)
+    t11 = delta_log_p
+    t12 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t12[i0, i1] = -t11[i0, i1]
+    t13 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t13[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t15 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t12[j0, j2]
+        t15[j0] = acc_
     t14 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t14[i0, i1] = -t13[i0, i1]
-    t15 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t15[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t16 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t14[j0, j2] * t15[j0, j1]
-            t16[j0, j1] = acc_
-    t17 = np.empty((n, K), dtype=dt)
+            t14[j0, j1] = t13[j0, j1] * t15[j0]
+    t16 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t17[i0, i1] = t13[i0, i1] + t16[i0, i1]
+            t16[i0, i1] = t11[i0, i1] + t14[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q[i0, i1] = -t5[i0, i1]
-    t18 = delta_log_q
+            delta_log_q[i0, i1] = -t4[i0, i1]
+    t17 = delta_log_q
+    t18 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t18[i0, i1] = -t17[i0, i1]
     t19 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t19[i0, i1] = -t18[i0, i1]
+            t19[i0, i1] = np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t21 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t18[j0, j2]
+        t21[j0] = acc_
     t20 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t20[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t21 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t19[j0, j2] * t20[j0, j1]
-            t21[j0, j1] = acc_
+            t20[j0, j1] = t19[j0, j1] * t21[j0]
     t22 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t22[i0, i1] = t18[i0, i1] + t21[i0, i1]
-    return t11, t17, t22
+            t22[i0, i1] = t17[i0, i1] + t20[i0, i1]
+    return t9, t16, t22
 
 
 def value_and_grad(a, c, *, check_finite=None):
@@ -579,7 +556,7 @@ def value_and_grad(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(a, c):
     # inputs: a (n, K), c (n, K)
-    # ops ≈ n*(6*K**3*n + 40*K**2*n + 8*K**2 + 12*K*n + 41*K + 2)
+    # ops ≈ K*n*(47*K*n + 12*n + 51)
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -601,26 +578,19 @@ def _hessian(a, c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -633,292 +603,302 @@ def _hessian(a, c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = t4[i0, i1] - t9[i0, i1]
-    t10 = delta_p
+            delta_p[i0, i1] = t3[i0, i1] - t7[i0, i1]
+    t8 = delta_p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * (t10[i0, i1] + 1.0)
-    t11 = delta_log_p
-    t12 = np.empty((n, K), dtype=dt)
+            delta_log_p[i0, i1] = t4[i0, i1] * (t8[i0, i1] + 1.0)
+    t9 = delta_log_p
+    t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = -t11[i0, i1]
-    t13 = np.empty((n, K), dtype=dt)
+            t10[i0, i1] = -t9[i0, i1]
+    t11 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t14 = np.eye(n, dtype=dt)
-    t15 = np.eye(K, dtype=dt)
-    t17 = np.empty((n, K), dtype=dt)
+            t11[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t12 = np.eye(n, dtype=dt)
+    t13 = np.eye(K, dtype=dt)
+    t16 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t10[j2, j4]
+        t16[j2] = acc_
+    t15 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t12[j2, j4] * t13[j2, j3]
-            t17[j2, j3] = acc_
-    t18 = np.empty((n, n, K), dtype=dt)
+            t15[j2, j3] = t11[j2, j3] * t16[j2]
+    t17 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t18[j0, j2, j3] = t14[j0, j2] * t17[j2, j3]
-    t16 = np.empty((n, K, n, K), dtype=dt)
+                t17[j0, j2, j3] = t12[j0, j2] * t15[j2, j3]
+    t14 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t16[j0, j1, j2, j3] = t15[j1, j3] * t18[j0, j2, j3]
-    t19 = np.empty((n, K, n, K), dtype=dt)
+                    t14[j0, j1, j2, j3] = t13[j1, j3] * t17[j0, j2, j3]
+    t18 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t19[j0, j1, j2, j3] = t14[j0, j2] * t15[j1, j3]
-    t21 = np.empty((n, K, n), dtype=dt)
+                    t18[j0, j1, j2, j3] = t12[j0, j2] * t13[j1, j3]
+    t20 = np.empty((n, K, n), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
-                t21[j0, j1, j2] = -1.0 * t13[j2, j1] * t14[j0, j2]
-    t20 = np.empty((n, K, n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t20[j0, j1, j2, j3] = t21[j0, j1, j2]
+                t20[j0, j1, j2] = -1.0 * t11[j2, j1] * t12[j0, j2]
+    t19 = np.broadcast_to(t20.reshape((n, K, n, 1,)), (n, K, n, K))
     delta_delta_log_p = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_delta_log_p[i0, i1, i2, i3] = t19[i0, i1, i2, i3] + t20[i0, i1, i2, i3]
-    t22 = delta_delta_log_p
+                    delta_delta_log_p[i0, i1, i2, i3] = t18[i0, i1, i2, i3] + t19[i0, i1, i2, i3]
+    t21 = delta_delta_log_p
     delta_delta_p = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_delta_p[j0, j1, j2, j3] = t22[j0, j1, j2, j3] * t5[j2, j3]
-    t23 = delta_delta_p
-    t24 = np.empty((n, K), dtype=dt)
+                    delta_delta_p[j0, j1, j2, j3] = t21[j0, j1, j2, j3] * t4[j2, j3]
+    t22 = delta_delta_p
+    t23 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t24[i0, i1] = t10[i0, i1] + 1.0
+            t23[i0, i1] = t8[i0, i1] + 1.0
     delta_p_2 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_p_2[j0, j1, j2, j3] = t22[j0, j1, j2, j3] * t24[j2, j3]
-    t25 = delta_p_2
-    t26 = np.empty((n, K, n, K), dtype=dt)
+                    delta_p_2[j0, j1, j2, j3] = t21[j0, j1, j2, j3] * t23[j2, j3]
+    t24 = delta_p_2
+    t25 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t26[j0, j1, j2, j3] = t25[j0, j1, j2, j3] * t5[j2, j3]
+                    t25[j0, j1, j2, j3] = t24[j0, j1, j2, j3] * t4[j2, j3]
     delta_log_p_2 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_log_p_2[i0, i1, i2, i3] = t23[i0, i1, i2, i3] + t26[i0, i1, i2, i3]
-    t27 = delta_log_p_2
-    t28 = np.empty((n, K), dtype=dt)
+                    delta_log_p_2[i0, i1, i2, i3] = t22[i0, i1, i2, i3] + t25[i0, i1, i2, i3]
+    t26 = delta_log_p_2
+    t27 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t28[i0, i1] = -np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t30 = np.empty((n, K), dtype=dt)
+            t27[i0, i1] = -np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t30 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t10[j2, j4]
+        t30[j2] = acc_
+    t29 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t12[j2, j4] * t28[j2, j3]
-            t30[j2, j3] = acc_
+            t29[j2, j3] = t27[j2, j3] * t30[j2]
     t31 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t31[j0, j2, j3] = t14[j0, j2] * t30[j2, j3]
-    t29 = np.empty((n, K, n, K), dtype=dt)
+                t31[j0, j2, j3] = t12[j0, j2] * t29[j2, j3]
+    t28 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t29[j0, j1, j2, j3] = t15[j1, j3] * t31[j0, j2, j3]
+                    t28[j0, j1, j2, j3] = t13[j1, j3] * t31[j0, j2, j3]
     t32 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t32[j0, j1, j2, j3] = -1.0 * t27[j0, j1, j2, j3]
+                    t32[j0, j1, j2, j3] = -1.0 * t26[j0, j1, j2, j3]
     t33 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t33[i0, i1, i2, i3] = t29[i0, i1, i2, i3] + t32[i0, i1, i2, i3]
+                    t33[i0, i1, i2, i3] = t28[i0, i1, i2, i3] + t32[i0, i1, i2, i3]
+    t35 = np.empty((n, K, n), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                acc_ = 0.0
+                for j4 in range(K):
+                    acc_ += t33[j0, j1, j2, j4]
+                t35[j0, j1, j2] = acc_
     t34 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t33[j0, j1, j2, j4] * t13[j2, j3]
-                    t34[j0, j1, j2, j3] = acc_
-    t35 = np.empty((n, K, n, K), dtype=dt)
+                    t34[j0, j1, j2, j3] = t11[j2, j3] * t35[j0, j1, j2]
+    t36 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t35[i0, i1, i2, i3] = t16[i0, i1, i2, i3] + t27[i0, i1, i2, i3] + t34[i0, i1, i2, i3]
+                    t36[i0, i1, i2, i3] = t14[i0, i1, i2, i3] + t26[i0, i1, i2, i3] + t34[i0, i1, i2, i3]
     delta_log_q = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_log_q[j0, j1, j2, j3] = -1.0 * t23[j0, j1, j2, j3]
-    t36 = delta_log_q
-    t37 = np.empty((n, K), dtype=dt)
+                    delta_log_q[j0, j1, j2, j3] = -1.0 * t22[j0, j1, j2, j3]
+    t37 = delta_log_q
+    t38 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t37[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t38 = np.empty((n, K, n, K), dtype=dt)
+            t38[i0, i1] = np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t40 = np.empty((n, K, n), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                acc_ = 0.0
+                for j4 in range(K):
+                    acc_ += t37[j0, j1, j2, j4]
+                t40[j0, j1, j2] = acc_
+    t39 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t36[j0, j1, j2, j4] * t37[j2, j3]
-                    t38[j0, j1, j2, j3] = -1.0 * acc_
-    t39 = np.empty((n, K, n, K), dtype=dt)
+                    t39[j0, j1, j2, j3] = -1.0 * t38[j2, j3] * t40[j0, j1, j2]
+    t41 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t39[i0, i1, i2, i3] = t36[i0, i1, i2, i3] + t38[i0, i1, i2, i3]
-    t41 = np.empty((n, K, n), dtype=dt)
+                    t41[i0, i1, i2, i3] = t37[i0, i1, i2, i3] + t39[i0, i1, i2, i3]
+    t43 = np.empty((n, K, n), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
-                t41[j0, j1, j2] = -1.0 * t37[j2, j1] * t14[j0, j2]
-    t40 = np.empty((n, K, n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            for j2 in range(n):
-                for j3 in range(K):
-                    t40[j0, j1, j2, j3] = t41[j0, j1, j2]
+                t43[j0, j1, j2] = -1.0 * t38[j2, j1] * t12[j0, j2]
+    t42 = np.broadcast_to(t43.reshape((n, K, n, 1,)), (n, K, n, K))
     delta_delta_log_q = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_delta_log_q[i0, i1, i2, i3] = t19[i0, i1, i2, i3] + t40[i0, i1, i2, i3]
-    t42 = delta_delta_log_q
+                    delta_delta_log_q[i0, i1, i2, i3] = t18[i0, i1, i2, i3] + t42[i0, i1, i2, i3]
+    t44 = delta_delta_log_q
     delta_p_3 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_p_3[j0, j1, j2, j3] = -1.0 * t42[j0, j1, j2, j3]
-    t43 = delta_p_3
+                    delta_p_3[j0, j1, j2, j3] = -1.0 * t44[j0, j1, j2, j3]
+    t45 = delta_p_3
     delta_log_p_3 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    delta_log_p_3[j0, j1, j2, j3] = t43[j0, j1, j2, j3] * t5[j2, j3]
-    t44 = delta_log_p_3
-    t45 = np.empty((n, K, n, K), dtype=dt)
+                    delta_log_p_3[j0, j1, j2, j3] = t45[j0, j1, j2, j3] * t4[j2, j3]
+    t46 = delta_log_p_3
+    t48 = np.empty((n, K, n), dtype=dt)
+    for j0 in range(n):
+        for j1 in range(K):
+            for j2 in range(n):
+                acc_ = 0.0
+                for j4 in range(K):
+                    acc_ += t46[j0, j1, j2, j4]
+                t48[j0, j1, j2] = acc_
+    t47 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    acc_ = 0.0
-                    for j4 in range(K):
-                        acc_ += t44[j0, j1, j2, j4] * t13[j2, j3]
-                    t45[j0, j1, j2, j3] = -1.0 * acc_
-    t46 = np.empty((n, K, n, K), dtype=dt)
+                    t47[j0, j1, j2, j3] = -1.0 * t11[j2, j3] * t48[j0, j1, j2]
+    t49 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t46[i0, i1, i2, i3] = t44[i0, i1, i2, i3] + t45[i0, i1, i2, i3]
+                    t49[i0, i1, i2, i3] = t46[i0, i1, i2, i3] + t47[i0, i1, i2, i3]
     delta_log_q_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q_2[i0, i1] = -t5[i0, i1]
-    t47 = delta_log_q_2
-    t48 = np.empty((n, K), dtype=dt)
+            delta_log_q_2[i0, i1] = -t4[i0, i1]
+    t50 = delta_log_q_2
+    t51 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t48[i0, i1] = -t47[i0, i1]
-    t50 = np.empty((n, K), dtype=dt)
+            t51[i0, i1] = -t50[i0, i1]
+    t54 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t51[j2, j4]
+        t54[j2] = acc_
+    t53 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t48[j2, j4] * t37[j2, j3]
-            t50[j2, j3] = acc_
-    t51 = np.empty((n, n, K), dtype=dt)
+            t53[j2, j3] = t38[j2, j3] * t54[j2]
+    t55 = np.empty((n, n, K), dtype=dt)
     for j0 in range(n):
         for j2 in range(n):
             for j3 in range(K):
-                t51[j0, j2, j3] = t14[j0, j2] * t50[j2, j3]
-    t49 = np.empty((n, K, n, K), dtype=dt)
+                t55[j0, j2, j3] = t12[j0, j2] * t53[j2, j3]
+    t52 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t49[j0, j1, j2, j3] = t15[j1, j3] * t51[j0, j2, j3]
-    t52 = np.empty((n, K), dtype=dt)
+                    t52[j0, j1, j2, j3] = t13[j1, j3] * t55[j0, j2, j3]
+    t56 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t52[i0, i1] = -np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t54 = np.empty((n, K), dtype=dt)
+            t56[i0, i1] = -np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t59 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += t51[j2, j4]
+        t59[j2] = acc_
+    t58 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += t48[j2, j4] * t52[j2, j1]
-            t54[j2, j1] = acc_
-    t55 = np.empty((n, K, n), dtype=dt)
+            t58[j2, j1] = t56[j2, j1] * t59[j2]
+    t60 = np.empty((n, K, n), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
             for j0 in range(n):
-                t55[j2, j3, j0] = t37[j2, j3] * t14[j0, j2]
-    t53 = np.empty((n, K, n, K), dtype=dt)
+                t60[j2, j3, j0] = t38[j2, j3] * t12[j0, j2]
+    t57 = np.empty((n, K, n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t53[j0, j1, j2, j3] = t54[j2, j1] * t55[j2, j3, j0]
-    t56 = np.empty((n, K, n, K), dtype=dt)
+                    t57[j0, j1, j2, j3] = t58[j2, j1] * t60[j2, j3, j0]
+    t61 = np.empty((n, K, n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    t56[i0, i1, i2, i3] = t49[i0, i1, i2, i3] + t53[i0, i1, i2, i3]
-    return t35, t39, t46, t56
+                    t61[i0, i1, i2, i3] = t52[i0, i1, i2, i3] + t57[i0, i1, i2, i3]
+    return t36, t41, t49, t61
 
 
 def hessian(a, c, *, check_finite=None):
@@ -958,7 +938,7 @@ def hessian(a, c, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(a, c, v_a, v_c):
     # inputs: a (n, K), c (n, K), v_a (n, K), v_c (n, K)
-    # ops ≈ 2*n*(4*K**2 + 38*K + 1)
+    # ops ≈ 84*K*n
     dt = a.dtype
     K = a.shape[1]
     n = a.shape[0]
@@ -980,26 +960,19 @@ def _hvp(a, c, v_a, v_c):
         t1_m[i0] = m_
         t1_l[i0] = np.log1p(s_)
         t1[i0] = m_ + t1_l[i0]
-    t3 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t3[j0] = t1[j0]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j0]
     log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             log_p[i0, i1] = ((a[i0, i1] - t1_m[i0]) - t1_l[i0])
-    t4 = log_p
+    t3 = log_p
     p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            p[i0, i1] = np.exp(t4[i0, i1])
-    t5 = p
-    t6 = np.empty((n,), dtype=dt)
-    t6_m = np.empty((n,), dtype=dt)
-    t6_l = np.empty((n,), dtype=dt)
+            p[i0, i1] = np.exp(t3[i0, i1])
+    t4 = p
+    t5 = np.empty((n,), dtype=dt)
+    t5_m = np.empty((n,), dtype=dt)
+    t5_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
         m_ = c[i0, 0]
         a_ = 0
@@ -1012,147 +985,146 @@ def _hvp(a, c, v_a, v_c):
             for j_ in range(K):
                 if j_ != a_:
                     s_ += np.exp(c[i0, j_] - m_)
-        t6_m[i0] = m_
-        t6_l[i0] = np.log1p(s_)
-        t6[i0] = m_ + t6_l[i0]
-    t8 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t8[j0] = t6[j0]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j0]
+        t5_m[i0] = m_
+        t5_l[i0] = np.log1p(s_)
+        t5[i0] = m_ + t5_l[i0]
     log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            log_q[i0, i1] = ((c[i0, i1] - t6_m[i0]) - t6_l[i0])
-    t9 = log_q
+            log_q[i0, i1] = ((c[i0, i1] - t5_m[i0]) - t5_l[i0])
+    t7 = log_q
     delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p[i0, i1] = t4[i0, i1] - t9[i0, i1]
-    t10 = delta_p
+            delta_p[i0, i1] = t3[i0, i1] - t7[i0, i1]
+    t8 = delta_p
     delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p[i0, i1] = t5[i0, i1] * (t10[i0, i1] + 1.0)
-    t11 = delta_log_p
-    t12 = np.empty((n, K), dtype=dt)
+            delta_log_p[i0, i1] = t4[i0, i1] * (t8[i0, i1] + 1.0)
+    t9 = delta_log_p
+    t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t12[i0, i1] = -t11[i0, i1]
-    t13 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += v_a[j0, j1] * t12[j0, j2]
-            t13[j0, j1] = acc_
-    t14 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t14[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
-    t16 = np.empty((n,), dtype=dt)
+            t10[i0, i1] = -t9[i0, i1]
+    t12 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
         for j2 in range(K):
-            acc_ += v_a[j0, j2] * t14[j0, j2]
-        t16[j0] = acc_
-    t15 = np.empty((n, K), dtype=dt)
+            acc_ += t10[j0, j2]
+        t12[j0] = acc_
+    t11 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            t15[j0, j1] = t16[j0]
+            t11[j0, j1] = v_a[j0, j1] * t12[j0]
+    t13 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t13[i0, i1] = np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0]))
+    t15 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += v_a[j0, j2] * t13[j0, j2]
+        t15[j0] = acc_
+    t14 = np.broadcast_to(t15.reshape((n, 1,)), (n, K))
     delta_delta_log_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_log_p[i0, i1] = v_a[i0, i1] - t15[i0, i1]
-    t17 = delta_delta_log_p
+            delta_delta_log_p[i0, i1] = v_a[i0, i1] - t14[i0, i1]
+    t16 = delta_delta_log_p
     delta_delta_p = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_p[i0, i1] = t17[i0, i1] * t5[i0, i1]
-    t18 = delta_delta_p
-    t19 = np.empty((n, K), dtype=dt)
+            delta_delta_p[i0, i1] = t16[i0, i1] * t4[i0, i1]
+    t17 = delta_delta_p
+    t18 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t19[i0, i1] = np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0]))
-    t21 = np.empty((n,), dtype=dt)
+            t18[i0, i1] = np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0]))
+    t20 = np.empty((n,), dtype=dt)
     for j0 in range(n):
         acc_ = 0.0
         for j2 in range(K):
-            acc_ += v_c[j0, j2] * t19[j0, j2]
-        t21[j0] = acc_
-    t20 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t20[j0, j1] = t21[j0]
+            acc_ += v_c[j0, j2] * t18[j0, j2]
+        t20[j0] = acc_
+    t19 = np.broadcast_to(t20.reshape((n, 1,)), (n, K))
     delta_delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_log_q[i0, i1] = v_c[i0, i1] - t20[i0, i1]
-    t22 = delta_delta_log_q
+            delta_delta_log_q[i0, i1] = v_c[i0, i1] - t19[i0, i1]
+    t21 = delta_delta_log_q
     delta_p_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_p_2[i0, i1] = -t22[i0, i1] + t17[i0, i1] * (t10[i0, i1] + 1.0)
-    t23 = delta_p_2
+            delta_p_2[i0, i1] = -t21[i0, i1] + t16[i0, i1] * (t8[i0, i1] + 1.0)
+    t22 = delta_p_2
     delta_log_p_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_p_2[i0, i1] = t18[i0, i1] + t23[i0, i1] * t5[i0, i1]
-    t24 = delta_log_p_2
-    t25 = np.empty((n, K), dtype=dt)
+            delta_log_p_2[i0, i1] = t17[i0, i1] + t22[i0, i1] * t4[i0, i1]
+    t23 = delta_log_p_2
+    t24 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t25[i0, i1] = -t13[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) - t24[i0, i1]
-    t26 = np.empty((n, K), dtype=dt)
+            t24[i0, i1] = -t11[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) - t23[i0, i1]
+    t26 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t24[j0, j2]
+        t26[j0] = acc_
+    t25 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t25[j0, j2] * t14[j0, j1]
-            t26[j0, j1] = acc_
+            t25[j0, j1] = t13[j0, j1] * t26[j0]
     t27 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t27[i0, i1] = t13[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) + t24[i0, i1] + t26[i0, i1]
+            t27[i0, i1] = t11[i0, i1] * np.exp(((a[i0, i1] - t1_m[i0]) - t1_l[i0])) + t23[i0, i1] + t25[i0, i1]
     delta_log_q = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q[i0, i1] = -t5[i0, i1]
+            delta_log_q[i0, i1] = -t4[i0, i1]
     t28 = delta_log_q
     t29 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             t29[i0, i1] = -t28[i0, i1]
+    t31 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t29[j0, j2]
+        t31[j0] = acc_
     t30 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += v_c[j0, j1] * t29[j0, j2]
-            t30[j0, j1] = acc_
+            t30[j0, j1] = v_c[j0, j1] * t31[j0]
     delta_log_q_2 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_log_q_2[i0, i1] = -t18[i0, i1]
-    t31 = delta_log_q_2
-    t32 = np.empty((n, K), dtype=dt)
+            delta_log_q_2[i0, i1] = -t17[i0, i1]
+    t32 = delta_log_q_2
+    t33 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t32[i0, i1] = -t30[i0, i1] * np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0])) - t31[i0, i1]
-    t33 = np.empty((n, K), dtype=dt)
+            t33[i0, i1] = -t30[i0, i1] * np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0])) - t32[i0, i1]
+    t35 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t33[j0, j2]
+        t35[j0] = acc_
+    t34 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t32[j0, j2] * t19[j0, j1]
-            t33[j0, j1] = acc_
-    t34 = np.empty((n, K), dtype=dt)
+            t34[j0, j1] = t18[j0, j1] * t35[j0]
+    t36 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t34[i0, i1] = t30[i0, i1] * np.exp(((c[i0, i1] - t6_m[i0]) - t6_l[i0])) + t31[i0, i1] + t33[i0, i1]
-    return t27, t34
+            t36[i0, i1] = t30[i0, i1] * np.exp(((c[i0, i1] - t5_m[i0]) - t5_l[i0])) + t32[i0, i1] + t34[i0, i1]
+    return t27, t36
 
 
 def hvp(a, c, v_a, v_c, *, check_finite=None):
@@ -1199,4 +1171,4 @@ def hvp(a, c, v_a, v_c, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '960cc73b433a0e8ba5db26c3bfc42a9ce1d3647e8ef29a33e9be285f6d974905'
+SYMML_SOURCE_HASH = '3036a68b8eb1cf19476c5c488e6610d0ae0f66f40157968bef2003d5f478fd82'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): mu0 (d,), S0 (d, d), mu1 (d,), S1 (
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,11 +120,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 @njit(cache=True)
@@ -427,4 +434,4 @@ def value_and_grad(mu0, S0, mu1, S1, *, check_finite=None):
 
 SYMML_INPUT_HASH = 'bc8de1f46192186f06ca551c1790fc51773de0fd5379edcddf6e3c78cc93f5af'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '9e4a450c27e00e14e6a2ef2bc4d3edd7e62313e95c71f4561d51f8a7675d923e'
+SYMML_SOURCE_HASH = '76430c7045ad8246a0673fc736a0974aafda75367123f7d0b421e22ddd63f6f9'

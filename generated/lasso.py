@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), alp
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -407,11 +414,7 @@ def _hessian(w, b, X, y, alpha, eta):
     return _hessian_chunk(w, b, X, y, float(X.shape[0]))
 
 
-def _hessian_par(w, b, X, y, alpha, eta):
-    return _hessian_chunk_par(w, b, X, y, float(X.shape[0]))
-
-
-def hessian(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
+def hessian(w, b, X, y, alpha, eta, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Of the smooth part f; alpha and eta are unused, accepted so that every kernel
@@ -427,8 +430,6 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -445,11 +446,8 @@ def hessian(w, b, X, y, alpha, eta, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, alpha=alpha, eta=eta)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_par if parallel else _hessian
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), alpha, eta)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -550,7 +548,7 @@ def _objective(w, b, X, y, alpha):
     t2 = 0.0
     for j0 in range(d):
         t2 += t1[j0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -581,7 +579,7 @@ def _objective_par(w, b, X, y, alpha):
     t2 = 0.0
     for j0 in prange(d):
         t2 += t1[j0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -651,7 +649,7 @@ def _prox_step(w, b, X, y, alpha, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -687,7 +685,7 @@ def _prox_step_par(w, b, X, y, alpha, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -770,7 +768,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -795,7 +793,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -868,7 +866,7 @@ def _grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -900,7 +898,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -979,7 +977,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1018,7 +1016,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1108,7 +1106,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     t3 = 0.0
     t3 += 1.0
     t3 = ((2 * n) / 1) * t2 * t3
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t4_part = np.zeros((nch_, d), dtype=dt)
     t5_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
@@ -1129,40 +1127,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     return t6, t4, t5, t3
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
-def _hessian_chunk_par(w, b, X, y, n_total):
-    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
-    # ops ≈ d**2*n + 5*d*n + 6
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = 1.0 / n_total
-    t2 = 0.5 / n_total
-    t3 = 0.0
-    t3 += 1.0
-    t3 = ((2 * n) / 1) * t2 * t3
-    nch_ = min(n, 64)
-    t4_part = np.zeros((nch_, d), dtype=dt)
-    t5_part = np.zeros((nch_, d), dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        for r_ in range(lo_, hi_):
-            for k0_ in range(d):
-                t4_part[ch_, k0_] += X[r_, k0_] * t1
-            for k0_ in range(d):
-                t5_part[ch_, k0_] += t1 * X[r_, k0_]
-    t4 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t4 += t4_part[ch_]
-    t5 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t5 += t5_part[ch_]
-    t6 = _syrk_gram(X, t1)  # Xᵀ X
-    return t6, t4, t5, t3
-
-
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1176,8 +1141,6 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1193,11 +1156,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+        out = _hessian_chunk(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1217,7 +1177,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1250,7 +1210,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1371,4 +1331,4 @@ def hessp(theta, p, X, y, alpha, eta):
 
 SYMML_INPUT_HASH = '9acc46987aecc5dc8570eecb250c834f72f89defa6cb16dfa2c16698a5f0fb9e'
 _warn_if_stale(__file__, 'derivations/lasso.py', '592190fb420c5344f90509258c2bb407007242056dda7547048e76faedb59a09')
-SYMML_SOURCE_HASH = 'e36df12e54aa82a29e338acae968612e823e4600513de1278579b09d76bf186b'
+SYMML_SOURCE_HASH = '65493d15c96cd50fc983c54c39806c03ad9f1d192e991b61ea5cd5cadb2c95fd'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): nu (n,), X (n, d), y (n,)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,11 +120,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _blas_routine(name):
@@ -577,7 +584,7 @@ def _recover_w(nu, X):
     dt = nu.dtype
     d = X.shape[1]
     n = nu.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -601,7 +608,7 @@ def _recover_w_par(nu, X):
     dt = nu.dtype
     d = X.shape[1]
     n = nu.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -698,4 +705,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '0fbe35cf8d9805a77d090079bdb24b3bfa6420ba3fe48845632f9c31c2b1d68b'
 _warn_if_stale(__file__, 'derivations/least_norm.py', '89256794e8e4d4763b973ffcbbd245d30fc35d224362b5bc901d7f49306ea9f7')
-SYMML_SOURCE_HASH = '102f3bf918423e0057c892e0d44509af686588739f1b935e92ec5a21f4611d27'
+SYMML_SOURCE_HASH = '3958a369dec7d3ec3a84b0edb21b7b42e80dd58647b3c7a1a609951db3f565cb'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -386,11 +393,7 @@ def _hessian(w, b, X, y):
     return _hessian_chunk(w, b, X, y, float(X.shape[0]))
 
 
-def _hessian_par(w, b, X, y):
-    return _hessian_chunk_par(w, b, X, y, float(X.shape[0]))
-
-
-def hessian(w, b, X, y, *, check_finite=None, parallel=None):
+def hessian(w, b, X, y, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Args:
@@ -401,8 +404,6 @@ def hessian(w, b, X, y, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -417,11 +418,8 @@ def hessian(w, b, X, y, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_par if parallel else _hessian
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -505,7 +503,7 @@ def hvp_finish(partial, n_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y):
     # inputs: X (n, d), y (n,)
-    # ops ≈ 2*d**3/3 + 2*d**2*n + 9*d*n + 2*d + 14*n + 4
+    # ops ≈ 2*d**3/3 + 2*d**2*n + 8*d*n + 2*d + 14*n + 4
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -519,10 +517,7 @@ def _closed_form(X, y):
         for j2 in range(n):
             acc_ += X[j2, j0]
         t3[j0] = (-2 / n) * acc_
-    t2 = np.empty((d, n), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(n):
-            t2[j0, j1] = t3[j0]
+    t2 = np.broadcast_to(t3.reshape((d, 1,)), (d, n))
     t4 = np.empty((d, n), dtype=dt)
     for i0 in range(d):
         for i1 in range(n):
@@ -594,7 +589,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -618,7 +613,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -689,7 +684,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -719,7 +714,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -796,7 +791,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -832,7 +827,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -916,7 +911,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 2.0 * n
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -932,31 +927,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     return t3, t2, t2, t1
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
-def _hessian_chunk_par(w, b, X, y, n_total):
-    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
-    # ops ≈ d*n*(d + 1) + d*n + 2
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = 2.0 * n
-    nch_ = min(n, 64)
-    t2_part = np.zeros((nch_, d), dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        for r_ in range(lo_, hi_):
-            for k0_ in range(d):
-                t2_part[ch_, k0_] += X[r_, k0_]
-    t2 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t2 += t2_part[ch_]
-    t2 = 2.0 * t2
-    t3 = _syrk_gram(X, 2.0)  # Xᵀ X
-    return t3, t2, t2, t1
-
-
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -970,8 +941,6 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -987,11 +956,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+        out = _hessian_chunk(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1010,7 +976,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1041,7 +1007,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1161,4 +1127,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '7d2a89285e558b490754d09e2e061402e7b96cd7b11eb959cfc32bac0be57c6e'
 _warn_if_stale(__file__, 'derivations/least_squares.py', '06ace5da58f163cb0f4f6e43dae42551c18a990c3777485c6b1b7e27cb42a08b')
-SYMML_SOURCE_HASH = 'b3311e6c917a91ffddd262d30a1afabd443ebae6eea2f93e02c9692285cc4ca3'
+SYMML_SOURCE_HASH = '16f5022feaedf6a34ec99895bda8b3bc5137eea396bab34d8227e46e97ee0cd7'

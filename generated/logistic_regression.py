@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), lam
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -455,12 +462,7 @@ def _hessian(w, b, X, y, lam):
     return _hessian_finish(_hessian_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def _hessian_par(w, b, X, y, lam):
-    n_total = float(X.shape[0])
-    return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
-
-
-def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
+def hessian(w, b, X, y, lam, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Args:
@@ -472,8 +474,6 @@ def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -489,11 +489,8 @@ def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_par if parallel else _hessian
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -592,7 +589,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -617,7 +614,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -688,7 +685,7 @@ def _loss_reg(w, b, lam, n_total):
     # ops ≈ 3*d + 3
     dt = w.dtype
     d = w.shape[0]
-    nch_ = min(d, 64)
+    nch_ = max(1, min(d, 64, (d * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -744,7 +741,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -774,7 +771,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -898,7 +895,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -935,7 +932,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1019,7 +1016,7 @@ def _value_and_grad_reg(w, b, lam, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = min(d, 64)
+    nch_ = max(1, min(d, 64, (d * 1) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1078,7 +1075,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1111,47 +1108,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     return t7, t1, t2, t3
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
-def _hessian_chunk_par(w, b, X, y, n_total):
-    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
-    # ops ≈ n*(d**2 + 9*d + 8)
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    nch_ = min(n, 64)
-    t1_part = np.zeros((nch_, d), dtype=dt)
-    t2_part = np.zeros((nch_, d), dtype=dt)
-    t3_part = np.zeros(nch_, dtype=dt)
-    t4 = np.empty((n,), dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        t3_acc = 0.0
-        for r_ in range(lo_, hi_):
-            t5 = 0.0
-            for k1_ in range(d):
-                t5 += X[r_, k1_] * w[k1_]
-            c_0 = t5 + b
-            t6 = _sigmoid(-c_0) * _sigmoid(c_0)
-            t4[r_] = t6
-            for k0_ in range(d):
-                t1_part[ch_, k0_] += X[r_, k0_] * t6
-            for k0_ in range(d):
-                t2_part[ch_, k0_] += t6 * X[r_, k0_]
-            t3_acc += t6
-        t3_part[ch_] = t3_acc
-    t1 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t1 += t1_part[ch_]
-    t2 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t2 += t2_part[ch_]
-    t3 = np.sum(t3_part)
-    t7 = _syrk_gram_weighted(X, t4, 1.0)  # Xᵀ diag(t4) X
-    return t7, t1, t2, t3
-
-
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1165,8 +1122,6 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1182,11 +1137,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+        out = _hessian_chunk(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1257,7 +1209,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1294,7 +1246,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1472,4 +1424,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '0faba2c7bf254065e418b6f316d908179d722c6cff9b4865fd07e2554fc1adf0'
 _warn_if_stale(__file__, 'derivations/logistic_regression.py', '58f0a7fbc57c3bcf045576b2fc362d82fbffba4825db184f8280b598ec259367')
-SYMML_SOURCE_HASH = '43be34bc685c335b5a02836d56d852245c31b64272aa80fbfd49ee31c68ed1f3'
+SYMML_SOURCE_HASH = '595bb21aca98997bb794d3f9d127be4355dff7a2abd20161c21420279018ba1b'

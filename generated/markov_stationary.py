@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): pi (K,), nu (), P (K, K)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,11 +120,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _blas_routine(name):
@@ -656,4 +663,4 @@ def hessp(theta, p, P):
 
 SYMML_INPUT_HASH = 'e28952ead57c189313dd04dcd085f44ebe0b3cab75dfdee851a7c707b72e5cf0'
 _warn_if_stale(__file__, 'derivations/markov_stationary.py', '2cef3530b54c72077f941b27a5d60274e87aabb7dcab33af3efcb4e9e66c4938')
-SYMML_SOURCE_HASH = '18531de2f927a2ae33d804aeac33b0aa165572de5871b85e814c6eeed222c264'
+SYMML_SOURCE_HASH = '65fbb70df5a02df319775871e7de7054f075e2a0d516e3ef1f686a6cf46057c5'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): theta (m,), F (K, m), mu (m,)
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,11 +120,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -675,4 +682,4 @@ def hessp(theta, p, F, mu):
 
 SYMML_INPUT_HASH = '0c938a8c34c46f0600d5f79271037bfac85b8d3255110df4d62541adc75da7c7'
 _warn_if_stale(__file__, 'derivations/max_entropy.py', '5fae6fc24b6f0c09d2d63f3d453dedc3cbc51157bdcc8ba043efb88e5fd36f38')
-SYMML_SOURCE_HASH = '851504af0f5676d34d23b6372decef00ed0773fb41c3decd6847e2db17d28c12'
+SYMML_SOURCE_HASH = 'ff24c1837b004ac83f36c04c00e5314a090e17959ed54f522bdeb9bd6598332d'

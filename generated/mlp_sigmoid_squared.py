@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): W1 (d, h1), b1 (h1,), W2 (h1, h2), 
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -140,6 +147,55 @@ def _add_parts(a, b, name):
     return a + b
 
 
+@njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
+
+
+_BLAS_THREAD_FNS = []
+
+
+def _blas_thread_functions():
+    """(get, set) of the thread count of SciPy's OpenBLAS, the BLAS numba's np.dot calls, or None."""
+    import ctypes
+    import os
+
+    import scipy.linalg.cython_blas  # noqa: F401 - loads the library
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln and "scipy" in ln and "numpy" not in ln}
+    except OSError:  # not Linux: leave the BLAS as it is
+        return None
+    for path in sorted(paths):
+        if not os.path.isfile(path):
+            continue
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas", "openblas"):
+            if hasattr(lib, prefix + "_set_num_threads") and hasattr(lib, prefix + "_get_num_threads"):
+                return getattr(lib, prefix + "_get_num_threads"), getattr(lib, prefix + "_set_num_threads")
+    return None
+
+
+def _blas_threads(n):
+    """Give SciPy's OpenBLAS n threads; the count it had, or None where it cannot be set."""
+    # NOTE(OpenBLAS): an OpenBLAS that threads each call, called from two numba threads at once,
+    # ran a blocked MLP kernel 6x slower here than with one BLAS thread per numba thread.
+    if not _BLAS_THREAD_FNS:
+        _BLAS_THREAD_FNS.append(_blas_thread_functions())
+    fns = _BLAS_THREAD_FNS[0]
+    if fns is None or n is None:
+        return None
+    prev = fns[0]()
+    if prev != n:
+        fns[1](n)
+    return prev
+
+
 @njit(cache=True, inline="always")
 def _sigmoid(x):
     # σ(x) without overflow: e^{-|x|} never exceeds 1.
@@ -149,10 +205,14 @@ def _sigmoid(x):
 
 @njit(cache=True)
 def _loss(W1, b1, W2, b2, W3, b3, X, Y):
-    return _loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+    return _loss_chunk_blk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
 
 
-def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
+def _loss_par(W1, b1, W2, b2, W3, b3, X, Y):
+    return _loss_chunk_par(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+
+
+def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -167,6 +227,8 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -197,8 +259,11 @@ def loss(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
-        out = _loss(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -218,10 +283,14 @@ def loss_finish(partial, n_total):
 
 @njit(cache=True)
 def _grad(W1, b1, W2, b2, W3, b3, X, Y):
-    return _grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+    return _grad_chunk_blk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
 
 
-def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
+def _grad_par(W1, b1, W2, b2, W3, b3, X, Y):
+    return _grad_chunk_par(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+
+
+def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (W1, b1, W2, b2, W3, b3).
 
     Args:
@@ -236,6 +305,8 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -266,8 +337,11 @@ def grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
-        out = _grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -287,10 +361,14 @@ def grad_finish(partial, n_total):
 
 @njit(cache=True)
 def _value_and_grad(W1, b1, W2, b2, W3, b3, X, Y):
-    return _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+    return _value_and_grad_chunk_blk(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
 
 
-def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
+def _value_and_grad_par(W1, b1, W2, b2, W3, b3, X, Y):
+    return _value_and_grad_chunk_par(W1, b1, W2, b2, W3, b3, X, Y, float(X.shape[0]))
+
+
+def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -305,6 +383,8 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -335,8 +415,11 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, X, Y, *, check_finite=None):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
-        out = _value_and_grad(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -356,10 +439,14 @@ def value_and_grad_finish(partial, n_total):
 
 @njit(cache=True)
 def _hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
-    return _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, float(X.shape[0]))
+    return _hvp_chunk_blk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, float(X.shape[0]))
 
 
-def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=None):
+def _hvp_par(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
+    return _hvp_chunk_par(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, float(X.shape[0]))
+
+
+def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_W1, v_b1, v_W2, v_b2, v_W3, v_b3 (shaped like the parameters).
 
     Args:
@@ -380,6 +467,8 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -425,8 +514,11 @@ def hvp(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, *, che
     dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + v_W1.size + v_b1.size + v_W2.size + v_b2.size + v_W3.size + v_b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
-        out = _hvp(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt))
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -447,7 +539,7 @@ def hvp_finish(partial, n_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K*h2*n + 7*K*n + K + 2*d*h1*n + 2*h1*h2*n + 5*h1*n + h1 + 5*h2*n + h2 + 2
+    # ops ≈ 2*K*h2*n + 6*K*n + 2*d*h1*n + 2*h1*h2*n + 4*h1*n + 4*h2*n + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -455,67 +547,97 @@ def _loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
-    t3 = np.empty((h1,), dtype=dt)
-    for j1 in range(h1):
-        t3[j1] = b1[j1]
-    t2 = np.empty((n, h1), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h1):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(b1.reshape((1, h1,)), (n, h1))
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = a1
+    t3 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
-    t5 = h1_2
-    t6 = np.dot(t5, W2)
-    t8 = np.empty((h2,), dtype=dt)
-    for j1 in range(h2):
-        t8[j1] = b2[j1]
-    t7 = np.empty((n, h2), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h2):
-            t7[j0, j1] = t8[j1]
+            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
+    t4 = h1_2
+    t5 = np.dot(t4, W2)
+    t6 = np.broadcast_to(b2.reshape((1, h2,)), (n, h2))
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t9 = a2
+            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
+    t7 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
-    t10 = h2_2
-    t11 = np.dot(t10, W3)
-    t13 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t13[j1] = b3[j1]
-    t12 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t12[j0, j1] = t13[j1]
+            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
+    t8 = h2_2
+    t9 = np.dot(t8, W3)
+    t10 = np.broadcast_to(b3.reshape((1, K,)), (n, K))
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
-    t14 = z
-    t15 = np.empty((n, K), dtype=dt)
+            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
+    t11 = z
+    t12 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t15[i0, i1] = (t14[i0, i1] - Y[i0, i1]) * (t14[i0, i1] - Y[i0, i1])
-    t16 = 0.0
+            t12[i0, i1] = (t11[i0, i1] - Y[i0, i1]) * (t11[i0, i1] - Y[i0, i1])
+    t13 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t16 += t15[j0, j1]
-    t17 = 0.5 * t16
-    return t17,
+            t13 += t12[j0, j1]
+    t14 = 0.5 * t13
+    return t14,
 
 
-def loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _loss_chunk_blk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    # _loss_chunk summed over blocks of rows
+    dt = W1.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(W1, b1, W2, b2, W3, b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+@njit(cache=True, parallel=True)
+def _loss_chunk_prange(W1, b1, W2, b2, W3, b3, X, Y, n_total, threads_):
+    # _loss_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W1.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(W1, b1, W2, b2, W3, b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+def _loss_chunk_par(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _loss_chunk_prange(W1, b1, W2, b2, W3, b3, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -533,6 +655,8 @@ def loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -564,8 +688,11 @@ def loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk_blk
     try:
-        out = _loss_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -580,7 +707,7 @@ def loss_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 6*K*h2*n + 6*K*n + K + 4*d*h1*n + 6*h1*h2*n + 10*h1*n + h1 + 10*h2*n + h2
+    # ops ≈ n*(6*K*h2 + 5*K + 4*d*h1 + 6*h1*h2 + 9*h1 + 9*h2)
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -588,98 +715,166 @@ def _grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
-    t3 = np.empty((h1,), dtype=dt)
-    for j1 in range(h1):
-        t3[j1] = b1[j1]
-    t2 = np.empty((n, h1), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h1):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(b1.reshape((1, h1,)), (n, h1))
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = a1
+    t3 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
-    t5 = h1_2
-    t6 = np.dot(t5, W2)
-    t8 = np.empty((h2,), dtype=dt)
-    for j1 in range(h2):
-        t8[j1] = b2[j1]
-    t7 = np.empty((n, h2), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h2):
-            t7[j0, j1] = t8[j1]
+            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
+    t4 = h1_2
+    t5 = np.dot(t4, W2)
+    t6 = np.broadcast_to(b2.reshape((1, h2,)), (n, h2))
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t9 = a2
+            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
+    t7 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
-    t10 = h2_2
-    t11 = np.dot(t10, W3)
-    t13 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t13[j1] = b3[j1]
-    t12 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t12[j0, j1] = t13[j1]
+            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
+    t8 = h2_2
+    t9 = np.dot(t8, W3)
+    t10 = np.broadcast_to(b3.reshape((1, K,)), (n, K))
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
-    t14 = z
+            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
+    t11 = z
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = t14[i0, i1] - Y[i0, i1]
-    t15 = delta_z
-    delta_h2 = np.dot(t15, W3.T)
-    t16 = delta_h2
+            delta_z[i0, i1] = t11[i0, i1] - Y[i0, i1]
+    t12 = delta_z
+    delta_h2 = np.dot(t12, W3.T)
+    t13 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = -t16[i0, i1] * t10[i0, i1] * (t10[i0, i1] - 1.0)
-    t17 = delta_a2
-    delta_h1 = np.dot(t17, W2.T)
-    t18 = delta_h1
+            delta_a2[i0, i1] = -t13[i0, i1] * t8[i0, i1] * (t8[i0, i1] - 1.0)
+    t14 = delta_a2
+    delta_h1 = np.dot(t14, W2.T)
+    t15 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = -t18[i0, i1] * t5[i0, i1] * (t5[i0, i1] - 1.0)
-    t19 = delta_a1
-    t20 = np.dot(X.T, t19)
-    t21 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = -t15[i0, i1] * t4[i0, i1] * (t4[i0, i1] - 1.0)
+    t16 = delta_a1
+    t17 = np.dot(X.T, t16)
+    t18 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t19[j1, j0]
-        t21[j0] = acc_
-    t22 = np.dot(t5.T, t17)
-    t23 = np.empty((h2,), dtype=dt)
+            acc_ += t16[j1, j0]
+        t18[j0] = acc_
+    t19 = np.dot(t4.T, t14)
+    t20 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t17[j1, j0]
-        t23[j0] = acc_
-    t24 = np.dot(t10.T, t15)
-    t25 = np.empty((K,), dtype=dt)
+            acc_ += t14[j1, j0]
+        t20[j0] = acc_
+    t21 = np.dot(t8.T, t12)
+    t22 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t15[j1, j0]
-        t25[j0] = acc_
-    return t20, t21, t22, t23, t24, t25
+            acc_ += t12[j1, j0]
+        t22[j0] = acc_
+    return t17, t18, t19, t20, t21, t22
 
 
-def grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _grad_chunk_blk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    # _grad_chunk summed over blocks of rows
+    dt = W1.dtype
+    K = W3.shape[1]
+    d = W1.shape[0]
+    h1 = W1.shape[1]
+    h2 = W2.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, d, h1), dtype=dt)
+    a1_ = np.zeros((nt_, h1), dtype=dt)
+    a2_ = np.zeros((nt_, h1, h2), dtype=dt)
+    a3_ = np.zeros((nt_, h2), dtype=dt)
+    a4_ = np.zeros((nt_, h2, K), dtype=dt)
+    a5_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(W1, b1, W2, b2, W3, b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+            _acc_add(a5_[t_], r_[5])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+        _acc_add(a5_[0], a5_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy(), a5_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _grad_chunk_prange(W1, b1, W2, b2, W3, b3, X, Y, n_total, threads_):
+    # _grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W1.dtype
+    K = W3.shape[1]
+    d = W1.shape[0]
+    h1 = W1.shape[1]
+    h2 = W2.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, d, h1), dtype=dt)
+    a1_ = np.zeros((nt_, h1), dtype=dt)
+    a2_ = np.zeros((nt_, h1, h2), dtype=dt)
+    a3_ = np.zeros((nt_, h2), dtype=dt)
+    a4_ = np.zeros((nt_, h2, K), dtype=dt)
+    a5_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(W1, b1, W2, b2, W3, b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+            _acc_add(a5_[t_], r_[5])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+        _acc_add(a5_[0], a5_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy(), a5_[0].copy()
+
+
+def _grad_chunk_par(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _grad_chunk_prange(W1, b1, W2, b2, W3, b3, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -697,6 +892,8 @@ def grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -728,8 +925,11 @@ def grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk_blk
     try:
-        out = _grad_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -744,7 +944,7 @@ def grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 6*K*h2*n + 10*K*n + K + 4*d*h1*n + 6*h1*h2*n + 10*h1*n + h1 + 10*h2*n + h2 + 2
+    # ops ≈ 6*K*h2*n + 9*K*n + 4*d*h1*n + 6*h1*h2*n + 9*h1*n + 9*h2*n + 2
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -752,107 +952,181 @@ def _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
-    t3 = np.empty((h1,), dtype=dt)
-    for j1 in range(h1):
-        t3[j1] = b1[j1]
-    t2 = np.empty((n, h1), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h1):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(b1.reshape((1, h1,)), (n, h1))
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = a1
+    t3 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
-    t5 = h1_2
-    t6 = np.dot(t5, W2)
-    t8 = np.empty((h2,), dtype=dt)
-    for j1 in range(h2):
-        t8[j1] = b2[j1]
-    t7 = np.empty((n, h2), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h2):
-            t7[j0, j1] = t8[j1]
+            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
+    t4 = h1_2
+    t5 = np.dot(t4, W2)
+    t6 = np.broadcast_to(b2.reshape((1, h2,)), (n, h2))
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t9 = a2
+            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
+    t7 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
-    t10 = h2_2
-    t11 = np.dot(t10, W3)
-    t13 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t13[j1] = b3[j1]
-    t12 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t12[j0, j1] = t13[j1]
+            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
+    t8 = h2_2
+    t9 = np.dot(t8, W3)
+    t10 = np.broadcast_to(b3.reshape((1, K,)), (n, K))
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
-    t14 = z
-    t15 = np.empty((n, K), dtype=dt)
+            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
+    t11 = z
+    t12 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t15[i0, i1] = (t14[i0, i1] - Y[i0, i1]) * (t14[i0, i1] - Y[i0, i1])
-    t16 = 0.0
+            t12[i0, i1] = (t11[i0, i1] - Y[i0, i1]) * (t11[i0, i1] - Y[i0, i1])
+    t13 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t16 += t15[j0, j1]
-    t17 = 0.5 * t16
+            t13 += t12[j0, j1]
+    t14 = 0.5 * t13
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = t14[i0, i1] - Y[i0, i1]
-    t18 = delta_z
-    delta_h2 = np.dot(t18, W3.T)
-    t19 = delta_h2
+            delta_z[i0, i1] = t11[i0, i1] - Y[i0, i1]
+    t15 = delta_z
+    delta_h2 = np.dot(t15, W3.T)
+    t16 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = -t19[i0, i1] * t10[i0, i1] * (t10[i0, i1] - 1.0)
-    t20 = delta_a2
-    delta_h1 = np.dot(t20, W2.T)
-    t21 = delta_h1
+            delta_a2[i0, i1] = -t16[i0, i1] * t8[i0, i1] * (t8[i0, i1] - 1.0)
+    t17 = delta_a2
+    delta_h1 = np.dot(t17, W2.T)
+    t18 = delta_h1
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = -t21[i0, i1] * t5[i0, i1] * (t5[i0, i1] - 1.0)
-    t22 = delta_a1
-    t23 = np.dot(X.T, t22)
-    t24 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = -t18[i0, i1] * t4[i0, i1] * (t4[i0, i1] - 1.0)
+    t19 = delta_a1
+    t20 = np.dot(X.T, t19)
+    t21 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t22[j1, j0]
-        t24[j0] = acc_
-    t25 = np.dot(t5.T, t20)
-    t26 = np.empty((h2,), dtype=dt)
+            acc_ += t19[j1, j0]
+        t21[j0] = acc_
+    t22 = np.dot(t4.T, t17)
+    t23 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t20[j1, j0]
-        t26[j0] = acc_
-    t27 = np.dot(t10.T, t18)
-    t28 = np.empty((K,), dtype=dt)
+            acc_ += t17[j1, j0]
+        t23[j0] = acc_
+    t24 = np.dot(t8.T, t15)
+    t25 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t18[j1, j0]
-        t28[j0] = acc_
-    return t17, t23, t24, t25, t26, t27, t28
+            acc_ += t15[j1, j0]
+        t25[j0] = acc_
+    return t14, t20, t21, t22, t23, t24, t25
 
 
-def value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _value_and_grad_chunk_blk(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    # _value_and_grad_chunk summed over blocks of rows
+    dt = W1.dtype
+    K = W3.shape[1]
+    d = W1.shape[0]
+    h1 = W1.shape[1]
+    h2 = W2.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, d, h1), dtype=dt)
+    a2_ = np.zeros((nt_, h1), dtype=dt)
+    a3_ = np.zeros((nt_, h1, h2), dtype=dt)
+    a4_ = np.zeros((nt_, h2), dtype=dt)
+    a5_ = np.zeros((nt_, h2, K), dtype=dt)
+    a6_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+            _acc_add(a5_[t_], r_[5])
+            _acc_add(a6_[t_], r_[6])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+        _acc_add(a5_[0], a5_[t_])
+        _acc_add(a6_[0], a6_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy(), a5_[0].copy(), a6_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _value_and_grad_chunk_prange(W1, b1, W2, b2, W3, b3, X, Y, n_total, threads_):
+    # _value_and_grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W1.dtype
+    K = W3.shape[1]
+    d = W1.shape[0]
+    h1 = W1.shape[1]
+    h2 = W2.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, d, h1), dtype=dt)
+    a2_ = np.zeros((nt_, h1), dtype=dt)
+    a3_ = np.zeros((nt_, h1, h2), dtype=dt)
+    a4_ = np.zeros((nt_, h2), dtype=dt)
+    a5_ = np.zeros((nt_, h2, K), dtype=dt)
+    a6_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+            _acc_add(a5_[t_], r_[5])
+            _acc_add(a6_[t_], r_[6])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+        _acc_add(a5_[0], a5_[t_])
+        _acc_add(a6_[0], a6_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy(), a5_[0].copy(), a6_[0].copy()
+
+
+def _value_and_grad_chunk_par(W1, b1, W2, b2, W3, b3, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _value_and_grad_chunk_prange(W1, b1, W2, b2, W3, b3, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -870,6 +1144,8 @@ def value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -901,8 +1177,11 @@ def value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=
     dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk_blk
     try:
-        out = _value_and_grad_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -917,7 +1196,7 @@ def value_and_grad_chunk(W1, b1, W2, b2, W3, b3, X, Y, n_total, *, check_finite=
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total):
     # inputs: W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 16*K*h2*n + 2*K*h2 + 10*K*n + 2*K + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 25*h1*n + 2*h1 + 30*h2*n + 2*h2
+    # ops ≈ 16*K*h2*n + 2*K*h2 + 8*K*n + 6*d*h1*n + 16*h1*h2*n + 2*h1*h2 + 23*h1*n + 28*h2*n
     dt = W1.dtype
     K = W3.shape[1]
     d = W1.shape[0]
@@ -925,178 +1204,228 @@ def _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y,
     h2 = W2.shape[1]
     n = X.shape[0]
     t1 = np.dot(X, W1)
-    t3 = np.empty((h1,), dtype=dt)
-    for j1 in range(h1):
-        t3[j1] = b1[j1]
-    t2 = np.empty((n, h1), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h1):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(b1.reshape((1, h1,)), (n, h1))
     a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
             a1[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = a1
+    t3 = a1
     h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            h1_2[i0, i1] = _sigmoid(t4[i0, i1])
-    t5 = h1_2
-    t6 = np.dot(t5, W2)
-    t8 = np.empty((h2,), dtype=dt)
-    for j1 in range(h2):
-        t8[j1] = b2[j1]
-    t7 = np.empty((n, h2), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h2):
-            t7[j0, j1] = t8[j1]
+            h1_2[i0, i1] = _sigmoid(t3[i0, i1])
+    t4 = h1_2
+    t5 = np.dot(t4, W2)
+    t6 = np.broadcast_to(b2.reshape((1, h2,)), (n, h2))
     a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            a2[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t9 = a2
+            a2[i0, i1] = t5[i0, i1] + t6[i0, i1]
+    t7 = a2
     h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            h2_2[i0, i1] = _sigmoid(t9[i0, i1])
-    t10 = h2_2
-    t11 = np.dot(t10, W3)
-    t13 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t13[j1] = b3[j1]
-    t12 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t12[j0, j1] = t13[j1]
+            h2_2[i0, i1] = _sigmoid(t7[i0, i1])
+    t8 = h2_2
+    t9 = np.dot(t8, W3)
+    t10 = np.broadcast_to(b3.reshape((1, K,)), (n, K))
     z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            z[i0, i1] = t11[i0, i1] + t12[i0, i1]
-    t14 = z
+            z[i0, i1] = t9[i0, i1] + t10[i0, i1]
+    t11 = z
     delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_z[i0, i1] = t14[i0, i1] - Y[i0, i1]
-    t15 = delta_z
-    delta_h2 = np.dot(t15, W3.T)
-    t16 = delta_h2
+            delta_z[i0, i1] = t11[i0, i1] - Y[i0, i1]
+    t12 = delta_z
+    delta_h2 = np.dot(t12, W3.T)
+    t13 = delta_h2
     delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2[i0, i1] = -t16[i0, i1] * t10[i0, i1] * (t10[i0, i1] - 1.0)
-    t17 = delta_a2
-    t18 = np.dot(t17, v_W2.T)
-    t20 = np.empty((h1,), dtype=dt)
-    for j1 in range(h1):
-        t20[j1] = v_b1[j1]
-    t19 = np.empty((n, h1), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h1):
-            t19[j0, j1] = t20[j1]
-    t21 = np.dot(X, v_W1)
+            delta_a2[i0, i1] = -t13[i0, i1] * t8[i0, i1] * (t8[i0, i1] - 1.0)
+    t14 = delta_a2
+    t15 = np.dot(t14, v_W2.T)
+    t16 = np.broadcast_to(v_b1.reshape((1, h1,)), (n, h1))
+    t17 = np.dot(X, v_W1)
     delta_delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_a1[i0, i1] = t19[i0, i1] + t21[i0, i1]
-    t22 = delta_delta_a1
-    delta_h1 = np.dot(t17, W2.T)
-    t23 = delta_h1
-    t24 = np.dot(t15, v_W3.T)
-    t26 = np.empty((h2,), dtype=dt)
-    for j1 in range(h2):
-        t26[j1] = v_b2[j1]
-    t25 = np.empty((n, h2), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(h2):
-            t25[j0, j1] = t26[j1]
-    t27 = np.dot(t5, v_W2)
+            delta_delta_a1[i0, i1] = t16[i0, i1] + t17[i0, i1]
+    t18 = delta_delta_a1
+    delta_h1 = np.dot(t14, W2.T)
+    t19 = delta_h1
+    t20 = np.dot(t12, v_W3.T)
+    t21 = np.broadcast_to(v_b2.reshape((1, h2,)), (n, h2))
+    t22 = np.dot(t4, v_W2)
     delta_delta_h1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_delta_h1[i0, i1] = -t22[i0, i1] * t5[i0, i1] * (t5[i0, i1] - 1.0)
-    t28 = delta_delta_h1
-    t29 = np.dot(t28, W2)
+            delta_delta_h1[i0, i1] = -t18[i0, i1] * t4[i0, i1] * (t4[i0, i1] - 1.0)
+    t23 = delta_delta_h1
+    t24 = np.dot(t23, W2)
     delta_delta_a2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_a2[i0, i1] = t25[i0, i1] + t27[i0, i1] + t29[i0, i1]
-    t30 = delta_delta_a2
-    t32 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t32[j1] = v_b3[j1]
-    t31 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t31[j0, j1] = t32[j1]
-    t33 = np.dot(t10, v_W3)
+            delta_delta_a2[i0, i1] = t21[i0, i1] + t22[i0, i1] + t24[i0, i1]
+    t25 = delta_delta_a2
+    t26 = np.broadcast_to(v_b3.reshape((1, K,)), (n, K))
+    t27 = np.dot(t8, v_W3)
     delta_delta_h2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_delta_h2[i0, i1] = -t30[i0, i1] * t10[i0, i1] * (t10[i0, i1] - 1.0)
-    t34 = delta_delta_h2
-    t35 = np.dot(t34, W3)
+            delta_delta_h2[i0, i1] = -t25[i0, i1] * t8[i0, i1] * (t8[i0, i1] - 1.0)
+    t28 = delta_delta_h2
+    t29 = np.dot(t28, W3)
     delta_delta_z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_z[i0, i1] = t31[i0, i1] + t33[i0, i1] + t35[i0, i1]
-    t36 = delta_delta_z
-    t37 = np.dot(t36, W3.T)
+            delta_delta_z[i0, i1] = t26[i0, i1] + t27[i0, i1] + t29[i0, i1]
+    t30 = delta_delta_z
+    t31 = np.dot(t30, W3.T)
     delta_h2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_h2_2[i0, i1] = t24[i0, i1] - t30[i0, i1] * t16[i0, i1] * (2.0 * t10[i0, i1] - 1.0) + t37[i0, i1]
-    t38 = delta_h2_2
+            delta_h2_2[i0, i1] = t20[i0, i1] - t25[i0, i1] * t13[i0, i1] * (2.0 * t8[i0, i1] - 1.0) + t31[i0, i1]
+    t32 = delta_h2_2
     delta_a2_2 = np.empty((n, h2), dtype=dt)
     for i0 in range(n):
         for i1 in range(h2):
-            delta_a2_2[i0, i1] = -t38[i0, i1] * t10[i0, i1] * (t10[i0, i1] - 1.0)
-    t39 = delta_a2_2
-    t40 = np.dot(t39, W2.T)
+            delta_a2_2[i0, i1] = -t32[i0, i1] * t8[i0, i1] * (t8[i0, i1] - 1.0)
+    t33 = delta_a2_2
+    t34 = np.dot(t33, W2.T)
     delta_h1_2 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_h1_2[i0, i1] = t18[i0, i1] - t22[i0, i1] * t23[i0, i1] * (2.0 * t5[i0, i1] - 1.0) + t40[i0, i1]
-    t41 = delta_h1_2
+            delta_h1_2[i0, i1] = t15[i0, i1] - t18[i0, i1] * t19[i0, i1] * (2.0 * t4[i0, i1] - 1.0) + t34[i0, i1]
+    t35 = delta_h1_2
     delta_a1 = np.empty((n, h1), dtype=dt)
     for i0 in range(n):
         for i1 in range(h1):
-            delta_a1[i0, i1] = -t41[i0, i1] * t5[i0, i1] * (t5[i0, i1] - 1.0)
-    t42 = delta_a1
-    t43 = np.dot(X.T, t42)
-    t44 = np.empty((h1,), dtype=dt)
+            delta_a1[i0, i1] = -t35[i0, i1] * t4[i0, i1] * (t4[i0, i1] - 1.0)
+    t36 = delta_a1
+    t37 = np.dot(X.T, t36)
+    t38 = np.empty((h1,), dtype=dt)
     for j0 in range(h1):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t42[j1, j0]
-        t44[j0] = acc_
-    t45 = np.dot(t28.T, t17)
-    t46 = np.dot(t5.T, t39)
-    t47 = np.empty((h1, h2), dtype=dt)
+            acc_ += t36[j1, j0]
+        t38[j0] = acc_
+    t39 = np.dot(t23.T, t14)
+    t40 = np.dot(t4.T, t33)
+    t41 = np.empty((h1, h2), dtype=dt)
     for i0 in range(h1):
         for i1 in range(h2):
-            t47[i0, i1] = t45[i0, i1] + t46[i0, i1]
-    t48 = np.empty((h2,), dtype=dt)
+            t41[i0, i1] = t39[i0, i1] + t40[i0, i1]
+    t42 = np.empty((h2,), dtype=dt)
     for j0 in range(h2):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t39[j1, j0]
-        t48[j0] = acc_
-    t49 = np.dot(t34.T, t15)
-    t50 = np.dot(t10.T, t36)
-    t51 = np.empty((h2, K), dtype=dt)
+            acc_ += t33[j1, j0]
+        t42[j0] = acc_
+    t43 = np.dot(t28.T, t12)
+    t44 = np.dot(t8.T, t30)
+    t45 = np.empty((h2, K), dtype=dt)
     for i0 in range(h2):
         for i1 in range(K):
-            t51[i0, i1] = t49[i0, i1] + t50[i0, i1]
-    t52 = np.empty((K,), dtype=dt)
+            t45[i0, i1] = t43[i0, i1] + t44[i0, i1]
+    t46 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t36[j1, j0]
-        t52[j0] = acc_
-    return t43, t44, t47, t48, t51, t52
+            acc_ += t30[j1, j0]
+        t46[j0] = acc_
+    return t37, t38, t41, t42, t45, t46
 
 
-def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _hvp_chunk_blk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total):
+    # _hvp_chunk summed over blocks of rows
+    dt = W1.dtype
+    K = W3.shape[1]
+    d = W1.shape[0]
+    h1 = W1.shape[1]
+    h2 = W2.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, d, h1), dtype=dt)
+    a1_ = np.zeros((nt_, h1), dtype=dt)
+    a2_ = np.zeros((nt_, h1, h2), dtype=dt)
+    a3_ = np.zeros((nt_, h2), dtype=dt)
+    a4_ = np.zeros((nt_, h2, K), dtype=dt)
+    a5_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+            _acc_add(a5_[t_], r_[5])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+        _acc_add(a5_[0], a5_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy(), a5_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _hvp_chunk_prange(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total, threads_):
+    # _hvp_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W1.dtype
+    K = W3.shape[1]
+    d = W1.shape[0]
+    h1 = W1.shape[1]
+    h2 = W2.shape[1]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, d, h1), dtype=dt)
+    a1_ = np.zeros((nt_, h1), dtype=dt)
+    a2_ = np.zeros((nt_, h1, h2), dtype=dt)
+    a3_ = np.zeros((nt_, h2), dtype=dt)
+    a4_ = np.zeros((nt_, h2, K), dtype=dt)
+    a5_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+            _acc_add(a4_[t_], r_[4])
+            _acc_add(a5_[t_], r_[5])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+        _acc_add(a4_[0], a4_[t_])
+        _acc_add(a5_[0], a5_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy(), a4_[0].copy(), a5_[0].copy()
+
+
+def _hvp_chunk_par(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _hvp_chunk_prange(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hvp over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
@@ -1120,6 +1449,8 @@ def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, 
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W1 = _array(W1, 'W1', 2, '(d, h1)')
     b1 = _array(b1, 'b1', 1, '(h1,)')
@@ -1166,8 +1497,11 @@ def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, 
     dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
     if check_finite:
         _finite(W1=W1, b1=b1, W2=W2, b2=b2, W3=W3, b3=b3, v_W1=v_W1, v_b1=v_b1, v_W2=v_W2, v_b2=v_b2, v_W3=v_W3, v_b3=v_b3, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + v_W1.size + v_b1.size + v_W2.size + v_b2.size + v_W3.size + v_b3.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_chunk_par if parallel else _hvp_chunk_blk
     try:
-        out = _hvp_chunk(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W1, dtype=dt), np.ascontiguousarray(b1, dtype=dt), np.ascontiguousarray(W2, dtype=dt), np.ascontiguousarray(b2, dtype=dt), np.ascontiguousarray(W3, dtype=dt), np.ascontiguousarray(b3, dtype=dt), np.ascontiguousarray(v_W1, dtype=dt), np.ascontiguousarray(v_b1, dtype=dt), np.ascontiguousarray(v_W2, dtype=dt), np.ascontiguousarray(v_b2, dtype=dt), np.ascontiguousarray(v_W3, dtype=dt), np.ascontiguousarray(v_b3, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hvp_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1181,4 +1515,4 @@ def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, 
 
 SYMML_INPUT_HASH = '45fa58aabee1c86ae50dab57ed50d8cab1e3d9c8e7a5402e60612097f86adacf'
 _warn_if_stale(__file__, 'derivations/mlp.py', '8d1691457cbd9a52d8e45342cfa0202dd8486ff0f558c0b8d3615a19161a3103')
-SYMML_SOURCE_HASH = '85edfd4caa02ff8aacec20a67a4050310725f95a358d40d1655044bde4391a80'
+SYMML_SOURCE_HASH = '82e8a3b8db3060c61681fc646e3af517a943acefacd962cfbae77a1d0e0d8de3'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), lam
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -427,12 +434,7 @@ def _hessian(w, b, X, y, lam):
     return _hessian_finish(_hessian_chunk(w, b, X, y, n_total), w, b, lam, n_total)
 
 
-def _hessian_par(w, b, X, y, lam):
-    n_total = float(X.shape[0])
-    return _hessian_finish(_hessian_chunk_par(w, b, X, y, n_total), w, b, lam, n_total)
-
-
-def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
+def hessian(w, b, X, y, lam, *, check_finite=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order w, b.
 
     Args:
@@ -444,8 +446,6 @@ def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -461,11 +461,8 @@ def hessian(w, b, X, y, lam, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, lam=lam)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_par if parallel else _hessian
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
+        out = _hessian(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -560,7 +557,7 @@ def hvp_finish(partial, w, b, v_w, v_b, lam, n_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y, lam):
     # inputs: X (n, d), y (n,), lam ()
-    # ops ≈ 2*d**3/3 + 2*d**2*n + 3*d**2 + 9*d*n + 2*d + 14*n + 6
+    # ops ≈ 2*d**3/3 + 2*d**2*n + 3*d**2 + 8*d*n + 2*d + 14*n + 6
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -580,10 +577,7 @@ def _closed_form(X, y, lam):
         for j2 in range(n):
             acc_ += X[j2, j0]
         t6[j0] = (-2 / n) * acc_
-    t5 = np.empty((d, n), dtype=dt)
-    for j0 in range(d):
-        for j1 in range(n):
-            t5[j0, j1] = t6[j0]
+    t5 = np.broadcast_to(t6.reshape((d, 1,)), (d, n))
     t7 = np.empty((d, n), dtype=dt)
     for i0 in range(d):
         for i1 in range(n):
@@ -661,7 +655,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -685,7 +679,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -755,7 +749,7 @@ def _loss_reg(w, b, lam, n_total):
     # ops ≈ 3*d + 2
     dt = w.dtype
     d = w.shape[0]
-    nch_ = min(d, 64)
+    nch_ = max(1, min(d, 64, (d * 1) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -811,7 +805,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -841,7 +835,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -965,7 +959,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1001,7 +995,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1084,7 +1078,7 @@ def _value_and_grad_reg(w, b, lam, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = min(d, 64)
+    nch_ = max(1, min(d, 64, (d * 1) // 8192))
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1144,7 +1138,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 2.0 * n
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t2_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -1160,31 +1154,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     return t3, t2, t2, t1
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
-def _hessian_chunk_par(w, b, X, y, n_total):
-    # inputs: w (d,), b (), X (n, d), y (n,), n_total ()
-    # ops ≈ d*n*(d + 1) + d*n + 2
-    dt = w.dtype
-    d = w.shape[0]
-    n = X.shape[0]
-    t1 = 2.0 * n
-    nch_ = min(n, 64)
-    t2_part = np.zeros((nch_, d), dtype=dt)
-    for ch_ in prange(nch_):
-        lo_ = (ch_ * n) // nch_
-        hi_ = ((ch_ + 1) * n) // nch_
-        for r_ in range(lo_, hi_):
-            for k0_ in range(d):
-                t2_part[ch_, k0_] += X[r_, k0_]
-    t2 = np.zeros(d, dtype=dt)
-    for ch_ in range(nch_):
-        t2 += t2_part[ch_]
-    t2 = 2.0 * t2
-    t3 = _syrk_gram(X, 2.0)  # Xᵀ X
-    return t3, t2, t2, t1
-
-
-def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
+def hessian_chunk(w, b, X, y, n_total, *, check_finite=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1198,8 +1168,6 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
-        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
-            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     w = _array(w, 'w', 1, '(d,)')
     b = _scalar(b, 'b')
@@ -1215,11 +1183,8 @@ def hessian_chunk(w, b, X, y, n_total, *, check_finite=None, parallel=None):
     dt = _dtype(w, X, y)
     if check_finite:
         _finite(w=w, b=b, X=X, y=y, n_total=n_total)
-    if parallel is None:
-        parallel = w.size + X.size + y.size >= PARALLEL_MIN_SIZE
-    fn = _hessian_chunk_par if parallel else _hessian_chunk
     try:
-        out = fn(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
+        out = _hessian_chunk(np.ascontiguousarray(w, dtype=dt), b, np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1291,7 +1256,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1322,7 +1287,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = min(n, 64)
+    nch_ = max(1, min(n, 64, (n * d) // 8192))
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1494,4 +1459,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'c49aa9691ea678adf92ae753c1a350e2bfc1f41cbed2d89ef770d3dfc903e922'
 _warn_if_stale(__file__, 'derivations/ridge.py', 'd367db613d676c7e9f625d26fa777c0291bf806e7ca55a6ef652de94fc63c229')
-SYMML_SOURCE_HASH = 'e8544ffada70435f361834219dacfd4e32e55f801b214344cfabdda3c1f6c838'
+SYMML_SOURCE_HASH = 'a85c883bf2292c03a5c9a696bd593a768648d0ec9b77e35f084c0bd65fa28949'

@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): alpha (n,), X (n, d), y (n,), lam (
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -120,11 +120,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _blas_routine(name):
@@ -197,7 +204,7 @@ def _syrk_gram(A, alpha):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ d*n**2 + 5*d*n + 11*n**2 + 6*n + 6
+    # ops ≈ d*n**2 + 5*d*n + 9*n**2 + 6*n + 6
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -212,20 +219,14 @@ def _loss(alpha, X, y, lam, gamma):
         for j2 in range(d):
             acc_ += t2[j0, j2]
         t4[j0] = acc_
-    t3 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t3[j0, j1] = t4[j0]
+    t3 = np.broadcast_to(t4.reshape((n, 1,)), (n, n))
     t6 = np.empty((n,), dtype=dt)
     for j1 in range(n):
         acc_ = 0.0
         for j2 in range(d):
             acc_ += t2[j1, j2]
         t6[j1] = acc_
-    t5 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t5[j0, j1] = t6[j1]
+    t5 = np.broadcast_to(t6.reshape((1, n,)), (n, n))
     t7 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t8 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
@@ -286,7 +287,7 @@ def loss(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ d*n**2 + 5*d*n + 13*n**2 + 7*n + 2
+    # ops ≈ d*n**2 + 5*d*n + 11*n**2 + 7*n + 2
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -304,20 +305,14 @@ def _grad(alpha, X, y, lam, gamma):
         for j2 in range(d):
             acc_ += t3[j0, j2]
         t5[j0] = acc_
-    t4 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t4[j0, j1] = t5[j0]
+    t4 = np.broadcast_to(t5.reshape((n, 1,)), (n, n))
     t7 = np.empty((n,), dtype=dt)
     for j1 in range(n):
         acc_ = 0.0
         for j2 in range(d):
             acc_ += t3[j1, j2]
         t7[j1] = acc_
-    t6 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t6[j0, j1] = t7[j1]
+    t6 = np.broadcast_to(t7.reshape((1, n,)), (n, n))
     t8 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t9 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
@@ -379,7 +374,7 @@ def grad(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ d*n**2 + 5*d*n + 15*n**2 + 13*n + 8
+    # ops ≈ d*n**2 + 5*d*n + 13*n**2 + 13*n + 8
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -394,20 +389,14 @@ def _value_and_grad(alpha, X, y, lam, gamma):
         for j2 in range(d):
             acc_ += t2[j0, j2]
         t4[j0] = acc_
-    t3 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t3[j0, j1] = t4[j0]
+    t3 = np.broadcast_to(t4.reshape((n, 1,)), (n, n))
     t6 = np.empty((n,), dtype=dt)
     for j1 in range(n):
         acc_ = 0.0
         for j2 in range(d):
             acc_ += t2[j1, j2]
         t6[j1] = acc_
-    t5 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t5[j0, j1] = t6[j1]
+    t5 = np.broadcast_to(t6.reshape((1, n,)), (n, n))
     t7 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t8 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
@@ -477,7 +466,7 @@ def value_and_grad(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian(alpha, X, y, lam, gamma):
     # inputs: alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ d*n**2 + 5*d*n + 15*n**2 + 2
+    # ops ≈ d*n**2 + 5*d*n + 13*n**2 + 2
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -491,20 +480,14 @@ def _hessian(alpha, X, y, lam, gamma):
         for j2 in range(d):
             acc_ += t1[j0, j2]
         t3[j0] = acc_
-    t2 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t2[j0, j1] = t3[j0]
+    t2 = np.broadcast_to(t3.reshape((n, 1,)), (n, n))
     t5 = np.empty((n,), dtype=dt)
     for j1 in range(n):
         acc_ = 0.0
         for j2 in range(d):
             acc_ += t1[j1, j2]
         t5[j1] = acc_
-    t4 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t4[j0, j1] = t5[j1]
+    t4 = np.broadcast_to(t5.reshape((1, n,)), (n, n))
     t6 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t7 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
@@ -574,7 +557,7 @@ def hessian(alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp(alpha, v_alpha, X, y, lam, gamma):
     # inputs: alpha (n,), v_alpha (n,), X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ d*n**2 + 5*d*n + 13*n**2 + 6*n + 2
+    # ops ≈ d*n**2 + 5*d*n + 11*n**2 + 6*n + 2
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
@@ -588,20 +571,14 @@ def _hvp(alpha, v_alpha, X, y, lam, gamma):
         for j2 in range(d):
             acc_ += t1[j0, j2]
         t3[j0] = acc_
-    t2 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t2[j0, j1] = t3[j0]
+    t2 = np.broadcast_to(t3.reshape((n, 1,)), (n, n))
     t5 = np.empty((n,), dtype=dt)
     for j1 in range(n):
         acc_ = 0.0
         for j2 in range(d):
             acc_ += t1[j1, j2]
         t5[j1] = acc_
-    t4 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t4[j0, j1] = t5[j1]
+    t4 = np.broadcast_to(t5.reshape((1, n,)), (n, n))
     t6 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t7 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
@@ -670,7 +647,7 @@ def hvp(alpha, v_alpha, X, y, lam, gamma, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _closed_form(X, y, lam, gamma):
     # inputs: X (n, d), y (n,), lam (), gamma ()
-    # ops ≈ n*(3*d*n + 15*d + 2*n**2 + 33*n)/3
+    # ops ≈ n*(3*d*n + 15*d + 2*n**2 + 27*n)/3
     dt = X.dtype
     d = X.shape[1]
     n = X.shape[0]
@@ -689,20 +666,14 @@ def _closed_form(X, y, lam, gamma):
         for j2 in range(d):
             acc_ += t3[j0, j2]
         t5[j0] = acc_
-    t4 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t4[j0, j1] = t5[j0]
+    t4 = np.broadcast_to(t5.reshape((n, 1,)), (n, n))
     t7 = np.empty((n,), dtype=dt)
     for j1 in range(n):
         acc_ = 0.0
         for j2 in range(d):
             acc_ += t3[j1, j2]
         t7[j1] = acc_
-    t6 = np.empty((n, n), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(n):
-            t6[j0, j1] = t7[j1]
+    t6 = np.broadcast_to(t7.reshape((1, n,)), (n, n))
     t8 = _syrk_gram(X.T, 1.0)  # X Xᵀ
     t9 = np.empty((n, n), dtype=dt)
     for i0 in range(n):
@@ -791,4 +762,4 @@ def hessp(theta, p, X, y, lam, gamma):
 
 SYMML_INPUT_HASH = 'b97bf37c298a24929ff6626e6bb62be0694f42a1ddc4431c2588b02863e9768b'
 _warn_if_stale(__file__, 'derivations/ridge_dual.py', 'af62f52ff11dffe6ed59f6cd7736274424eec09e56e7854df916e7898934c8ad')
-SYMML_SOURCE_HASH = 'd7a2bab64b6638c4dd3123669ada4dc4a07f65a007bf0ebefd005f5a6c7168a6'
+SYMML_SOURCE_HASH = '683a51688c3de1df7b366529301c3fffd3afc62566c28e475dbd03762c82f8a8'

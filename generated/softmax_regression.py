@@ -8,7 +8,7 @@ Kernels take (params..., data..., hyper...): W (d, K), c (K,), X (n, d), Y (n, K
 
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 
 def _verify_source(path):
@@ -122,11 +122,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 
 
 def _add_parts(a, b, name):
@@ -141,6 +148,55 @@ def _add_parts(a, b, name):
 
 
 @njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
+
+
+_BLAS_THREAD_FNS = []
+
+
+def _blas_thread_functions():
+    """(get, set) of the thread count of SciPy's OpenBLAS, the BLAS numba's np.dot calls, or None."""
+    import ctypes
+    import os
+
+    import scipy.linalg.cython_blas  # noqa: F401 - loads the library
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln and "scipy" in ln and "numpy" not in ln}
+    except OSError:  # not Linux: leave the BLAS as it is
+        return None
+    for path in sorted(paths):
+        if not os.path.isfile(path):
+            continue
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas", "openblas"):
+            if hasattr(lib, prefix + "_set_num_threads") and hasattr(lib, prefix + "_get_num_threads"):
+                return getattr(lib, prefix + "_get_num_threads"), getattr(lib, prefix + "_set_num_threads")
+    return None
+
+
+def _blas_threads(n):
+    """Give SciPy's OpenBLAS n threads; the count it had, or None where it cannot be set."""
+    # NOTE(OpenBLAS): an OpenBLAS that threads each call, called from two numba threads at once,
+    # ran a blocked MLP kernel 6x slower here than with one BLAS thread per numba thread.
+    if not _BLAS_THREAD_FNS:
+        _BLAS_THREAD_FNS.append(_blas_thread_functions())
+    fns = _BLAS_THREAD_FNS[0]
+    if fns is None or n is None:
+        return None
+    prev = fns[0]()
+    if prev != n:
+        fns[1](n)
+    return prev
+
+
+@njit(cache=True)
 def _loss_finish(part_, W, c, lam, n_total):
     # the partial sums of loss_chunk over every row, plus the regulariser once
     reg_ = _loss_reg(W, c, lam, n_total)
@@ -150,10 +206,15 @@ def _loss_finish(part_, W, c, lam, n_total):
 @njit(cache=True)
 def _loss(W, c, X, Y, lam):
     n_total = float(X.shape[0])
-    return _loss_finish(_loss_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+    return _loss_finish(_loss_chunk_blk(W, c, X, Y, n_total), W, c, lam, n_total)
 
 
-def loss(W, c, X, Y, lam, *, check_finite=None):
+def _loss_par(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _loss_finish(_loss_chunk_par(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def loss(W, c, X, Y, lam, *, check_finite=None, parallel=None):
     """The loss L.
 
     Args:
@@ -165,6 +226,8 @@ def loss(W, c, X, Y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -184,8 +247,11 @@ def loss(W, c, X, Y, lam, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_par if parallel else _loss
     try:
-        out = _loss(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("loss: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -213,10 +279,15 @@ def _grad_finish(part_, W, c, lam, n_total):
 @njit(cache=True)
 def _grad(W, c, X, Y, lam):
     n_total = float(X.shape[0])
-    return _grad_finish(_grad_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+    return _grad_finish(_grad_chunk_blk(W, c, X, Y, n_total), W, c, lam, n_total)
 
 
-def grad(W, c, X, Y, lam, *, check_finite=None):
+def _grad_par(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _grad_finish(_grad_chunk_par(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def grad(W, c, X, Y, lam, *, check_finite=None, parallel=None):
     """∇L, one array per parameter (W, c).
 
     Args:
@@ -228,6 +299,8 @@ def grad(W, c, X, Y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -247,8 +320,11 @@ def grad(W, c, X, Y, lam, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_par if parallel else _grad
     try:
-        out = _grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -276,10 +352,15 @@ def _value_and_grad_finish(part_, W, c, lam, n_total):
 @njit(cache=True)
 def _value_and_grad(W, c, X, Y, lam):
     n_total = float(X.shape[0])
-    return _value_and_grad_finish(_value_and_grad_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+    return _value_and_grad_finish(_value_and_grad_chunk_blk(W, c, X, Y, n_total), W, c, lam, n_total)
 
 
-def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
+def _value_and_grad_par(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _value_and_grad_finish(_value_and_grad_chunk_par(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def value_and_grad(W, c, X, Y, lam, *, check_finite=None, parallel=None):
     """(L, ∇L) in one fused pass.
 
     Args:
@@ -291,6 +372,8 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -310,8 +393,11 @@ def value_and_grad(W, c, X, Y, lam, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_par if parallel else _value_and_grad
     try:
-        out = _value_and_grad(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("value_and_grad: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -339,10 +425,15 @@ def _hessian_finish(part_, W, c, lam, n_total):
 @njit(cache=True)
 def _hessian(W, c, X, Y, lam):
     n_total = float(X.shape[0])
-    return _hessian_finish(_hessian_chunk(W, c, X, Y, n_total), W, c, lam, n_total)
+    return _hessian_finish(_hessian_chunk_blk(W, c, X, Y, n_total), W, c, lam, n_total)
 
 
-def hessian(W, c, X, Y, lam, *, check_finite=None):
+def _hessian_par(W, c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _hessian_finish(_hessian_chunk_par(W, c, X, Y, n_total), W, c, lam, n_total)
+
+
+def hessian(W, c, X, Y, lam, *, check_finite=None, parallel=None):
     """∇²L as a square matrix over the parameters, each flattened in row-major (C) order and concatenated in the order W, c.
 
     Args:
@@ -354,6 +445,8 @@ def hessian(W, c, X, Y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -373,8 +466,11 @@ def hessian(W, c, X, Y, lam, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, lam=lam)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_par if parallel else _hessian
     try:
-        out = _hessian(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hessian: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -402,10 +498,15 @@ def _hvp_finish(part_, W, c, v_W, v_c, lam, n_total):
 @njit(cache=True)
 def _hvp(W, c, v_W, v_c, X, Y, lam):
     n_total = float(X.shape[0])
-    return _hvp_finish(_hvp_chunk(W, c, v_W, v_c, X, Y, n_total), W, c, v_W, v_c, lam, n_total)
+    return _hvp_finish(_hvp_chunk_blk(W, c, v_W, v_c, X, Y, n_total), W, c, v_W, v_c, lam, n_total)
 
 
-def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
+def _hvp_par(W, c, v_W, v_c, X, Y, lam):
+    n_total = float(X.shape[0])
+    return _hvp_finish(_hvp_chunk_par(W, c, v_W, v_c, X, Y, n_total), W, c, v_W, v_c, lam, n_total)
+
+
+def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None, parallel=None):
     """∇²L·v for directions v_W, v_c (shaped like the parameters).
 
     Args:
@@ -419,6 +520,8 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -443,8 +546,11 @@ def hvp(W, c, v_W, v_c, X, Y, lam, *, check_finite=None):
     dt = _dtype(W, c, v_W, v_c, X, Y)
     if check_finite:
         _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, lam=lam)
+    if parallel is None:
+        parallel = W.size + c.size + v_W.size + v_c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_par if parallel else _hvp
     try:
-        out = _hvp(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), lam)
     except ZeroDivisionError:
         raise ValueError("hvp: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -465,62 +571,97 @@ def hvp_finish(partial, W, c, v_W, v_c, lam, n_total):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _loss_chunk(W, c, X, Y, n_total):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K*d*n + 11*K*n + K + n + 2
+    # ops ≈ 2*K*d*n + 9*K*n + 2
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
     t1 = np.dot(X, W)
-    t3 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t3[j1] = c[j1]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(c.reshape((1, K,)), (n, K))
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = Z
-    t5 = np.empty((n,), dtype=dt)
-    t5_m = np.empty((n,), dtype=dt)
-    t5_l = np.empty((n,), dtype=dt)
+    t3 = Z
+    t4 = np.empty((n,), dtype=dt)
+    t4_m = np.empty((n,), dtype=dt)
+    t4_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t4[i0, 0]
+        m_ = t3[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t4[i0, j_] > m_:
-                m_ = t4[i0, j_]
+            if t3[i0, j_] > m_:
+                m_ = t3[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t4[i0, j_] - m_)
-        t5_m[i0] = m_
-        t5_l[i0] = np.log1p(s_)
-        t5[i0] = m_ + t5_l[i0]
-    t7 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t7[j0] = t5[j0]
+                    s_ += np.exp(t3[i0, j_] - m_)
+        t4_m[i0] = m_
+        t4_l[i0] = np.log1p(s_)
+        t4[i0] = m_ + t4_l[i0]
     t6 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t6[j0, j1] = t7[j0]
-    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t8[i0, i1] = ((t4[i0, i1] - t5_m[i0]) - t5_l[i0]) * Y[i0, i1]
-    t9 = 0.0
+            t6[i0, i1] = ((t3[i0, i1] - t4_m[i0]) - t4_l[i0]) * Y[i0, i1]
+    t7 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t9 += t8[j0, j1]
-    t10 = -t9
-    return t10,
+            t7 += t6[j0, j1]
+    t8 = -t7
+    return t8,
 
 
-def loss_chunk(W, c, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _loss_chunk_blk(W, c, X, Y, n_total):
+    # _loss_chunk summed over blocks of rows
+    dt = W.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+@njit(cache=True, parallel=True)
+def _loss_chunk_prange(W, c, X, Y, n_total, threads_):
+    # _loss_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W.dtype
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _loss_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+    return a0_[0],
+
+
+def _loss_chunk_par(W, c, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _loss_chunk_prange(W, c, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def loss_chunk(W, c, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of loss over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to loss_finish. n_total is the number of rows over all blocks.
@@ -534,6 +675,8 @@ def loss_chunk(W, c, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -553,8 +696,11 @@ def loss_chunk(W, c, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _loss_chunk_par if parallel else _loss_chunk_blk
     try:
-        out = _loss_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("loss_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -625,76 +771,124 @@ def loss_reg(W, c, lam, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _grad_chunk(W, c, X, Y, n_total):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K**2*n + 4*K*d*n + 13*K*n + K + n
+    # ops ≈ 2*K*n*(2*d + 7)
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
     t1 = np.dot(X, W)
-    t3 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t3[j1] = c[j1]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(c.reshape((1, K,)), (n, K))
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = Z
-    t5 = np.empty((n,), dtype=dt)
-    t5_m = np.empty((n,), dtype=dt)
-    t5_l = np.empty((n,), dtype=dt)
+    t3 = Z
+    t4 = np.empty((n,), dtype=dt)
+    t4_m = np.empty((n,), dtype=dt)
+    t4_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t4[i0, 0]
+        m_ = t3[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t4[i0, j_] > m_:
-                m_ = t4[i0, j_]
+            if t3[i0, j_] > m_:
+                m_ = t3[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t4[i0, j_] - m_)
-        t5_m[i0] = m_
-        t5_l[i0] = np.log1p(s_)
-        t5[i0] = m_ + t5_l[i0]
-    t7 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t7[j0] = t5[j0]
+                    s_ += np.exp(t3[i0, j_] - m_)
+        t4_m[i0] = m_
+        t4_l[i0] = np.log1p(s_)
+        t4[i0] = m_ + t4_l[i0]
     t6 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t6[j0, j1] = t7[j0]
-    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t8[i0, i1] = np.exp(((t4[i0, i1] - t5_m[i0]) - t5_l[i0]))
-    t9 = np.empty((n, K), dtype=dt)
+            t6[i0, i1] = np.exp(((t3[i0, i1] - t4_m[i0]) - t4_l[i0]))
+    t8 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += Y[j0, j2]
+        t8[j0] = acc_
+    t7 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += Y[j0, j2] * t8[j0, j1]
-            t9[j0, j1] = acc_
+            t7[j0, j1] = t6[j0, j1] * t8[j0]
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = -Y[i0, i1] + t9[i0, i1]
-    t10 = delta_Z
-    t11 = np.dot(X.T, t10)
-    t12 = np.empty((K,), dtype=dt)
+            delta_Z[i0, i1] = -Y[i0, i1] + t7[i0, i1]
+    t9 = delta_Z
+    t10 = np.dot(X.T, t9)
+    t11 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t10[j1, j0]
-        t12[j0] = acc_
-    return t11, t12
+            acc_ += t9[j1, j0]
+        t11[j0] = acc_
+    return t10, t11
 
 
-def grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _grad_chunk_blk(W, c, X, Y, n_total):
+    # _grad_chunk summed over blocks of rows
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, d, K), dtype=dt)
+    a1_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+    return a0_[0].copy(), a1_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _grad_chunk_prange(W, c, X, Y, n_total, threads_):
+    # _grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, d, K), dtype=dt)
+    a1_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _grad_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+    return a0_[0].copy(), a1_[0].copy()
+
+
+def _grad_chunk_par(W, c, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _grad_chunk_prange(W, c, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def grad_chunk(W, c, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to grad_finish. n_total is the number of rows over all blocks.
@@ -708,6 +902,8 @@ def grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -727,8 +923,11 @@ def grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _grad_chunk_par if parallel else _grad_chunk_blk
     try:
-        out = _grad_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -797,85 +996,139 @@ def grad_reg(W, c, lam, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _value_and_grad_chunk(W, c, X, Y, n_total):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K**2*n + 4*K*d*n + 17*K*n + K + n + 2
+    # ops ≈ 4*K*d*n + 18*K*n + 2
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
     t1 = np.dot(X, W)
-    t3 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t3[j1] = c[j1]
-    t2 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t2[j0, j1] = t3[j1]
+    t2 = np.broadcast_to(c.reshape((1, K,)), (n, K))
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
-    t4 = Z
-    t5 = np.empty((n,), dtype=dt)
-    t5_m = np.empty((n,), dtype=dt)
-    t5_l = np.empty((n,), dtype=dt)
+    t3 = Z
+    t4 = np.empty((n,), dtype=dt)
+    t4_m = np.empty((n,), dtype=dt)
+    t4_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t4[i0, 0]
+        m_ = t3[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t4[i0, j_] > m_:
-                m_ = t4[i0, j_]
+            if t3[i0, j_] > m_:
+                m_ = t3[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t4[i0, j_] - m_)
-        t5_m[i0] = m_
-        t5_l[i0] = np.log1p(s_)
-        t5[i0] = m_ + t5_l[i0]
-    t7 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t7[j0] = t5[j0]
+                    s_ += np.exp(t3[i0, j_] - m_)
+        t4_m[i0] = m_
+        t4_l[i0] = np.log1p(s_)
+        t4[i0] = m_ + t4_l[i0]
     t6 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t6[j0, j1] = t7[j0]
-    t8 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t8[i0, i1] = ((t4[i0, i1] - t5_m[i0]) - t5_l[i0]) * Y[i0, i1]
-    t9 = 0.0
+            t6[i0, i1] = ((t3[i0, i1] - t4_m[i0]) - t4_l[i0]) * Y[i0, i1]
+    t7 = 0.0
     for j0 in range(n):
         for j1 in range(K):
-            t9 += t8[j0, j1]
-    t10 = -t9
-    t11 = np.empty((n, K), dtype=dt)
+            t7 += t6[j0, j1]
+    t8 = -t7
+    t9 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t11[i0, i1] = np.exp(((t4[i0, i1] - t5_m[i0]) - t5_l[i0]))
-    t12 = np.empty((n, K), dtype=dt)
+            t9[i0, i1] = np.exp(((t3[i0, i1] - t4_m[i0]) - t4_l[i0]))
+    t11 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += Y[j0, j2]
+        t11[j0] = acc_
+    t10 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += Y[j0, j2] * t11[j0, j1]
-            t12[j0, j1] = acc_
+            t10[j0, j1] = t9[j0, j1] * t11[j0]
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = -Y[i0, i1] + t12[i0, i1]
-    t13 = delta_Z
-    t14 = np.dot(X.T, t13)
-    t15 = np.empty((K,), dtype=dt)
+            delta_Z[i0, i1] = -Y[i0, i1] + t10[i0, i1]
+    t12 = delta_Z
+    t13 = np.dot(X.T, t12)
+    t14 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t13[j1, j0]
-        t15[j0] = acc_
-    return t10, t14, t15
+            acc_ += t12[j1, j0]
+        t14[j0] = acc_
+    return t8, t13, t14
 
 
-def value_and_grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _value_and_grad_chunk_blk(W, c, X, Y, n_total):
+    # _value_and_grad_chunk summed over blocks of rows
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, d, K), dtype=dt)
+    a2_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _value_and_grad_chunk_prange(W, c, X, Y, n_total, threads_):
+    # _value_and_grad_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_,), dtype=dt)
+    a1_ = np.zeros((nt_, d, K), dtype=dt)
+    a2_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _value_and_grad_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            a0_[t_] += r_[0]
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        a0_[0] += a0_[t_]
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+    return a0_[0], a1_[0].copy(), a2_[0].copy()
+
+
+def _value_and_grad_chunk_par(W, c, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _value_and_grad_chunk_prange(W, c, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def value_and_grad_chunk(W, c, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of value_and_grad over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to value_and_grad_finish. n_total is the number of rows over all blocks.
@@ -889,6 +1142,8 @@ def value_and_grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -908,8 +1163,11 @@ def value_and_grad_chunk(W, c, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _value_and_grad_chunk_par if parallel else _value_and_grad_chunk_blk
     try:
-        out = _value_and_grad_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("value_and_grad_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -987,7 +1245,7 @@ def value_and_grad_reg(W, c, lam, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hessian_chunk(W, c, X, Y, n_total):
     # inputs: W (d, K), c (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 2*K**3*d*n + 2*K**2*d**2*n + 9*K**2*d*n + 20*K**2*n + K**2 + 2*K*d*n + 14*K*n + K + n
+    # ops ≈ K*n*(2*K**2*d + 2*K*d**2 + 9*K*d + 12*K + 2*d + 24)
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
@@ -1001,77 +1259,70 @@ def _hessian_chunk(W, c, X, Y, n_total):
                     delta_delta_Z[j0, j1, j2, j3] = X[j2, j0] * t1[j1, j3]
     t2 = delta_delta_Z
     t3 = np.dot(X, W)
-    t5 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t5[j1] = c[j1]
-    t4 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t4[j0, j1] = t5[j1]
+    t4 = np.broadcast_to(c.reshape((1, K,)), (n, K))
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t3[i0, i1] + t4[i0, i1]
-    t6 = Z
-    t7 = np.empty((n,), dtype=dt)
-    t7_m = np.empty((n,), dtype=dt)
-    t7_l = np.empty((n,), dtype=dt)
+    t5 = Z
+    t6 = np.empty((n,), dtype=dt)
+    t6_m = np.empty((n,), dtype=dt)
+    t6_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t6[i0, 0]
+        m_ = t5[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t6[i0, j_] > m_:
-                m_ = t6[i0, j_]
+            if t5[i0, j_] > m_:
+                m_ = t5[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t6[i0, j_] - m_)
-        t7_m[i0] = m_
-        t7_l[i0] = np.log1p(s_)
-        t7[i0] = m_ + t7_l[i0]
-    t9 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t9[j0] = t7[j0]
+                    s_ += np.exp(t5[i0, j_] - m_)
+        t6_m[i0] = m_
+        t6_l[i0] = np.log1p(s_)
+        t6[i0] = m_ + t6_l[i0]
     t8 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t8[j0, j1] = t9[j0]
-    t10 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t10[i0, i1] = np.exp(((t6[i0, i1] - t7_m[i0]) - t7_l[i0]))
-    t12 = np.empty((n, K), dtype=dt)
+            t8[i0, i1] = np.exp(((t5[i0, i1] - t6_m[i0]) - t6_l[i0]))
+    t11 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += Y[j2, j4]
+        t11[j2] = acc_
+    t10 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += Y[j2, j4] * t10[j2, j3]
-            t12[j2, j3] = acc_
-    t11 = np.empty((d, K, n, K), dtype=dt)
+            t10[j2, j3] = t8[j2, j3] * t11[j2]
+    t9 = np.empty((d, K, n, K), dtype=dt)
     for j0 in range(d):
         for j1 in range(K):
             for j2 in range(n):
                 for j3 in range(K):
-                    t11[j0, j1, j2, j3] = t2[j0, j1, j2, j3] * t12[j2, j3]
-    t13 = np.empty((n, K), dtype=dt)
+                    t9[j0, j1, j2, j3] = t2[j0, j1, j2, j3] * t10[j2, j3]
+    t12 = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            t13[i0, i1] = -np.exp(((t6[i0, i1] - t7_m[i0]) - t7_l[i0]))
-    t15 = np.empty((n, K), dtype=dt)
+            t12[i0, i1] = -np.exp(((t5[i0, i1] - t6_m[i0]) - t6_l[i0]))
+    t15 = np.empty((n,), dtype=dt)
+    for j2 in range(n):
+        acc_ = 0.0
+        for j5 in range(K):
+            acc_ += Y[j2, j5]
+        t15[j2] = acc_
+    t14 = np.empty((n, K), dtype=dt)
     for j2 in range(n):
         for j4 in range(K):
-            acc_ = 0.0
-            for j5 in range(K):
-                acc_ += Y[j2, j5] * t13[j2, j4]
-            t15[j2, j4] = acc_
+            t14[j2, j4] = t12[j2, j4] * t15[j2]
     t16 = np.empty((n, K, K), dtype=dt)
     for j2 in range(n):
         for j3 in range(K):
             for j4 in range(K):
-                t16[j2, j3, j4] = t10[j2, j3] * t15[j2, j4]
-    t14 = np.empty((d, K, n, K), dtype=dt)
+                t16[j2, j3, j4] = t8[j2, j3] * t14[j2, j4]
+    t13 = np.empty((d, K, n, K), dtype=dt)
     for j0 in range(d):
         for j1 in range(K):
             for j2 in range(n):
@@ -1079,13 +1330,13 @@ def _hessian_chunk(W, c, X, Y, n_total):
                     acc_ = 0.0
                     for j4 in range(K):
                         acc_ += t2[j0, j1, j2, j4] * t16[j2, j3, j4]
-                    t14[j0, j1, j2, j3] = acc_
+                    t13[j0, j1, j2, j3] = acc_
     delta_Z = np.empty((d, K, n, K), dtype=dt)
     for i0 in range(d):
         for i1 in range(K):
             for i2 in range(n):
                 for i3 in range(K):
-                    delta_Z[i0, i1, i2, i3] = t11[i0, i1, i2, i3] + t14[i0, i1, i2, i3]
+                    delta_Z[i0, i1, i2, i3] = t9[i0, i1, i2, i3] + t13[i0, i1, i2, i3]
     t17 = delta_Z
     t18 = np.empty((d, K, d, K), dtype=dt)
     for j0 in range(d):
@@ -1104,42 +1355,44 @@ def _hessian_chunk(W, c, X, Y, n_total):
                 for j3 in range(n):
                     acc_ += t17[j0, j1, j3, j2]
                 t19[j0, j1, j2] = acc_
-    t20 = np.empty((K, K), dtype=dt)
-    for j0 in range(K):
-        for j2 in range(K):
-            t20[j0, j2] = t1[j0, j2]
     delta_delta_Z_2 = np.empty((K, n, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             for j2 in range(K):
-                delta_delta_Z_2[j0, j1, j2] = t20[j0, j2]
-    t21 = delta_delta_Z_2
-    t23 = np.empty((n, K), dtype=dt)
+                delta_delta_Z_2[j0, j1, j2] = t1[j0, j2]
+    t20 = delta_delta_Z_2
+    t23 = np.empty((n,), dtype=dt)
+    for j1 in range(n):
+        acc_ = 0.0
+        for j3 in range(K):
+            acc_ += Y[j1, j3]
+        t23[j1] = acc_
+    t22 = np.empty((n, K), dtype=dt)
     for j1 in range(n):
         for j2 in range(K):
-            acc_ = 0.0
-            for j3 in range(K):
-                acc_ += Y[j1, j3] * t10[j1, j2]
-            t23[j1, j2] = acc_
-    t22 = np.empty((K, n, K), dtype=dt)
+            t22[j1, j2] = t8[j1, j2] * t23[j1]
+    t21 = np.empty((K, n, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             for j2 in range(K):
-                t22[j0, j1, j2] = t21[j0, j1, j2] * t23[j1, j2]
+                t21[j0, j1, j2] = t20[j0, j1, j2] * t22[j1, j2]
     t25 = np.empty((K, n), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
             acc_ = 0.0
             for j3 in range(K):
-                acc_ += t21[j0, j1, j3] * t13[j1, j3]
+                acc_ += t20[j0, j1, j3] * t12[j1, j3]
             t25[j0, j1] = acc_
+    t27 = np.empty((n,), dtype=dt)
+    for j1 in range(n):
+        acc_ = 0.0
+        for j4 in range(K):
+            acc_ += Y[j1, j4]
+        t27[j1] = acc_
     t26 = np.empty((n, K), dtype=dt)
     for j1 in range(n):
         for j2 in range(K):
-            acc_ = 0.0
-            for j4 in range(K):
-                acc_ += Y[j1, j4] * t10[j1, j2]
-            t26[j1, j2] = acc_
+            t26[j1, j2] = t8[j1, j2] * t27[j1]
     t24 = np.empty((K, n, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(n):
@@ -1149,27 +1402,97 @@ def _hessian_chunk(W, c, X, Y, n_total):
     for i0 in range(K):
         for i1 in range(n):
             for i2 in range(K):
-                delta_Z_2[i0, i1, i2] = t22[i0, i1, i2] + t24[i0, i1, i2]
-    t27 = delta_Z_2
-    t28 = np.empty((K, d, K), dtype=dt)
+                delta_Z_2[i0, i1, i2] = t21[i0, i1, i2] + t24[i0, i1, i2]
+    t28 = delta_Z_2
+    t29 = np.empty((K, d, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(d):
             for j2 in range(K):
                 acc_ = 0.0
                 for j3 in range(n):
-                    acc_ += t27[j0, j3, j2] * X[j3, j1]
-                t28[j0, j1, j2] = acc_
-    t29 = np.empty((K, K), dtype=dt)
+                    acc_ += t28[j0, j3, j2] * X[j3, j1]
+                t29[j0, j1, j2] = acc_
+    t30 = np.empty((K, K), dtype=dt)
     for j0 in range(K):
         for j1 in range(K):
             acc_ = 0.0
             for j2 in range(n):
-                acc_ += t27[j0, j2, j1]
-            t29[j0, j1] = acc_
-    return t18, t19, t28, t29
+                acc_ += t28[j0, j2, j1]
+            t30[j0, j1] = acc_
+    return t18, t19, t29, t30
 
 
-def hessian_chunk(W, c, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _hessian_chunk_blk(W, c, X, Y, n_total):
+    # _hessian_chunk summed over blocks of rows
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, d, K, d, K), dtype=dt)
+    a1_ = np.zeros((nt_, d, K, K), dtype=dt)
+    a2_ = np.zeros((nt_, K, d, K), dtype=dt)
+    a3_ = np.zeros((nt_, K, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hessian_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _hessian_chunk_prange(W, c, X, Y, n_total, threads_):
+    # _hessian_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, d, K, d, K), dtype=dt)
+    a1_ = np.zeros((nt_, d, K, K), dtype=dt)
+    a2_ = np.zeros((nt_, K, d, K), dtype=dt)
+    a3_ = np.zeros((nt_, K, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hessian_chunk(W, c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+            _acc_add(a2_[t_], r_[2])
+            _acc_add(a3_[t_], r_[3])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+        _acc_add(a2_[0], a2_[t_])
+        _acc_add(a3_[0], a3_[t_])
+    return a0_[0].copy(), a1_[0].copy(), a2_[0].copy(), a3_[0].copy()
+
+
+def _hessian_chunk_par(W, c, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _hessian_chunk_prange(W, c, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def hessian_chunk(W, c, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hessian over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to hessian_finish. n_total is the number of rows over all blocks.
@@ -1183,6 +1506,8 @@ def hessian_chunk(W, c, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -1202,8 +1527,11 @@ def hessian_chunk(W, c, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W, c, X, Y)
     if check_finite:
         _finite(W=W, c=c, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W.size + c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _hessian_chunk_par if parallel else _hessian_chunk_blk
     try:
-        out = _hessian_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hessian_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1287,100 +1615,145 @@ def hessian_reg(W, c, lam, n_total, *, check_finite=None):
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _hvp_chunk(W, c, v_W, v_c, X, Y, n_total):
     # inputs: W (d, K), c (K,), v_W (d, K), v_c (K,), X (n, d), Y (n, K), n_total ()
-    # ops ≈ 4*K**2*n + 6*K*d*n + 24*K*n + 2*K + n
+    # ops ≈ 3*K*n*(2*d + 9)
     dt = W.dtype
     K = W.shape[1]
     d = W.shape[0]
     n = X.shape[0]
-    t2 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t2[j1] = v_c[j1]
-    t1 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t1[j0, j1] = t2[j1]
-    t3 = np.dot(X, v_W)
+    t1 = np.broadcast_to(v_c.reshape((1, K,)), (n, K))
+    t2 = np.dot(X, v_W)
     delta_delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_delta_Z[i0, i1] = t1[i0, i1] + t3[i0, i1]
-    t4 = delta_delta_Z
-    t5 = np.empty((n, K), dtype=dt)
+            delta_delta_Z[i0, i1] = t1[i0, i1] + t2[i0, i1]
+    t3 = delta_delta_Z
+    t5 = np.empty((n,), dtype=dt)
+    for j0 in range(n):
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += Y[j0, j2]
+        t5[j0] = acc_
+    t4 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t4[j0, j1] * Y[j0, j2]
-            t5[j0, j1] = acc_
+            t4[j0, j1] = t3[j0, j1] * t5[j0]
     t6 = np.dot(X, W)
-    t8 = np.empty((K,), dtype=dt)
-    for j1 in range(K):
-        t8[j1] = c[j1]
-    t7 = np.empty((n, K), dtype=dt)
-    for j0 in range(n):
-        for j1 in range(K):
-            t7[j0, j1] = t8[j1]
+    t7 = np.broadcast_to(c.reshape((1, K,)), (n, K))
     Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
             Z[i0, i1] = t6[i0, i1] + t7[i0, i1]
-    t9 = Z
-    t10 = np.empty((n,), dtype=dt)
-    t10_m = np.empty((n,), dtype=dt)
-    t10_l = np.empty((n,), dtype=dt)
+    t8 = Z
+    t9 = np.empty((n,), dtype=dt)
+    t9_m = np.empty((n,), dtype=dt)
+    t9_l = np.empty((n,), dtype=dt)
     for i0 in range(n):
-        m_ = t9[i0, 0]
+        m_ = t8[i0, 0]
         a_ = 0
         for j_ in range(1, K):
-            if t9[i0, j_] > m_:
-                m_ = t9[i0, j_]
+            if t8[i0, j_] > m_:
+                m_ = t8[i0, j_]
                 a_ = j_
         s_ = 0.0
         if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m
             for j_ in range(K):
                 if j_ != a_:
-                    s_ += np.exp(t9[i0, j_] - m_)
-        t10_m[i0] = m_
-        t10_l[i0] = np.log1p(s_)
-        t10[i0] = m_ + t10_l[i0]
-    t12 = np.empty((n,), dtype=dt)
-    for j0 in range(n):
-        t12[j0] = t10[j0]
+                    s_ += np.exp(t8[i0, j_] - m_)
+        t9_m[i0] = m_
+        t9_l[i0] = np.log1p(s_)
+        t9[i0] = m_ + t9_l[i0]
     t11 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t11[i0, i1] = -t4[i0, i1] * np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
+    t12 = np.empty((n, K), dtype=dt)
+    for i0 in range(n):
+        for i1 in range(K):
+            t12[i0, i1] = np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0]))
+    t14 = np.empty((n,), dtype=dt)
     for j0 in range(n):
-        for j1 in range(K):
-            t11[j0, j1] = t12[j0]
+        acc_ = 0.0
+        for j2 in range(K):
+            acc_ += t11[j0, j2]
+        t14[j0] = acc_
     t13 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t13[i0, i1] = -t5[i0, i1] * np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0]))
-    t14 = np.empty((n, K), dtype=dt)
-    for i0 in range(n):
-        for i1 in range(K):
-            t14[i0, i1] = np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0]))
-    t15 = np.empty((n, K), dtype=dt)
     for j0 in range(n):
         for j1 in range(K):
-            acc_ = 0.0
-            for j2 in range(K):
-                acc_ += t13[j0, j2] * t14[j0, j1]
-            t15[j0, j1] = acc_
+            t13[j0, j1] = t12[j0, j1] * t14[j0]
     delta_Z = np.empty((n, K), dtype=dt)
     for i0 in range(n):
         for i1 in range(K):
-            delta_Z[i0, i1] = t5[i0, i1] * np.exp(((t9[i0, i1] - t10_m[i0]) - t10_l[i0])) + t15[i0, i1]
-    t16 = delta_Z
-    t17 = np.dot(X.T, t16)
-    t18 = np.empty((K,), dtype=dt)
+            delta_Z[i0, i1] = t4[i0, i1] * np.exp(((t8[i0, i1] - t9_m[i0]) - t9_l[i0])) + t13[i0, i1]
+    t15 = delta_Z
+    t16 = np.dot(X.T, t15)
+    t17 = np.empty((K,), dtype=dt)
     for j0 in range(K):
         acc_ = 0.0
         for j1 in range(n):
-            acc_ += t16[j1, j0]
-        t18[j0] = acc_
-    return t17, t18
+            acc_ += t15[j1, j0]
+        t17[j0] = acc_
+    return t16, t17
 
 
-def hvp_chunk(W, c, v_W, v_c, X, Y, n_total, *, check_finite=None):
+@njit(cache=True)
+def _hvp_chunk_blk(W, c, v_W, v_c, X, Y, n_total):
+    # _hvp_chunk summed over blocks of rows
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = 1
+    a0_ = np.zeros((nt_, d, K), dtype=dt)
+    a1_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in range(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hvp_chunk(W, c, v_W, v_c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+    return a0_[0].copy(), a1_[0].copy()
+
+
+@njit(cache=True, parallel=True)
+def _hvp_chunk_prange(W, c, v_W, v_c, X, Y, n_total, threads_):
+    # _hvp_chunk summed over blocks of rows, one run of blocks per thread
+    dt = W.dtype
+    K = W.shape[1]
+    d = W.shape[0]
+    n_ = X.shape[0]
+    b_ = max(16, min(1024, 32768 // (X.size // max(1, X.shape[0]) + Y.size // max(1, Y.shape[0]))))
+    nb_ = (n_ + b_ - 1) // b_
+    nt_ = max(1, min(nb_, threads_))
+    a0_ = np.zeros((nt_, d, K), dtype=dt)
+    a1_ = np.zeros((nt_, K), dtype=dt)
+    for t_ in prange(nt_):
+        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):
+            lo_ = k_ * b_
+            hi_ = min(n_, lo_ + b_)
+            r_ = _hvp_chunk(W, c, v_W, v_c, X[lo_:hi_], Y[lo_:hi_], n_total)
+            _acc_add(a0_[t_], r_[0])
+            _acc_add(a1_[t_], r_[1])
+    for t_ in range(1, nt_):  # the threads' sums, in order
+        _acc_add(a0_[0], a0_[t_])
+        _acc_add(a1_[0], a1_[t_])
+    return a0_[0].copy(), a1_[0].copy()
+
+
+def _hvp_chunk_par(W, c, v_W, v_c, X, Y, n_total):
+    prev_ = _blas_threads(1)
+    try:
+        return _hvp_chunk_prange(W, c, v_W, v_c, X, Y, n_total, get_num_threads())
+    finally:
+        _blas_threads(prev_)
+
+
+def hvp_chunk(W, c, v_W, v_c, X, Y, n_total, *, check_finite=None, parallel=None):
     """Partial sums of hvp over one block of rows, without the regulariser.
 
     Sum it over blocks that partition the rows of X, Y and pass the total to hvp_finish. n_total is the number of rows over all blocks.
@@ -1396,6 +1769,8 @@ def hvp_chunk(W, c, v_W, v_c, X, Y, n_total, *, check_finite=None):
         check_finite: True scans every argument for NaN or inf before the kernel runs; None (the
             default) scans them only when an output is not finite, so a NaN or inf that reaches
             the result is reported by name at no cost on finite data; False never scans.
+        parallel: True runs the row loop on all of numba's threads, False on this thread; None (the
+            default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
     """
     W = _array(W, 'W', 2, '(d, K)')
     c = _array(c, 'c', 1, '(K,)')
@@ -1420,8 +1795,11 @@ def hvp_chunk(W, c, v_W, v_c, X, Y, n_total, *, check_finite=None):
     dt = _dtype(W, c, v_W, v_c, X, Y)
     if check_finite:
         _finite(W=W, c=c, v_W=v_W, v_c=v_c, X=X, Y=Y, n_total=n_total)
+    if parallel is None:
+        parallel = W.size + c.size + v_W.size + v_c.size + X.size + Y.size >= PARALLEL_MIN_SIZE
+    fn = _hvp_chunk_par if parallel else _hvp_chunk_blk
     try:
-        out = _hvp_chunk(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
+        out = fn(np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(c, dtype=dt), np.ascontiguousarray(v_W, dtype=dt), np.ascontiguousarray(v_c, dtype=dt), np.ascontiguousarray(X, dtype=dt), np.ascontiguousarray(Y, dtype=dt), n_total)
     except ZeroDivisionError:
         raise ValueError("hvp_chunk: division by zero for these arguments (for example an empty class, or a zero variance)") from None
     except ValueError:
@@ -1539,4 +1917,4 @@ def hessp(theta, p, X, Y, lam):
 
 SYMML_INPUT_HASH = 'dbc30a1169f4959bb96b526be6c2b0243ca902dae57f6ad1f179f1dbcc115d18'
 _warn_if_stale(__file__, 'derivations/softmax_regression.py', 'c1288e5825d0921d8b83660f3e52d57c2f26ada553866432517bd53f42013aff')
-SYMML_SOURCE_HASH = '1bdd20dc8d1d87024008862c3772ba52f54bdef52695d1a375e049542c568faf'
+SYMML_SOURCE_HASH = 'ecf8507f7402cc96bc72a35e58750c19b19507acd7443291a8c5caed64f4313e'

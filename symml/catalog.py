@@ -216,7 +216,7 @@ class Derivation:
             f"Partial sums of {k} over one block of rows, without the regulariser.\n\n"
             f"Sum it over blocks that partition the rows of {', '.join(t.name for t in sp_.rows)} and pass the "
             f"total to {k}_finish. {sp_.n_total.name} is the number of rows over all blocks.",
-            spec.layout, spec.block_params)
+            spec.layout, spec.block_params, rows=tuple(t.name for t in sp_.rows))
         if sp_.reg_term is None:  # nothing to add: the kernel is its chunk kernel over all rows
             spec.compose = Chunking(chunk.name, None, sp_.n_total, sp_.rows[0], chunk_args, reg_args, [])
             return [spec, chunk]
@@ -378,8 +378,8 @@ def generated_source(name: str) -> str:
         text += "\n\n# scipy.optimize adapters over one flat parameter vector\n\n" + flat
     text = re.sub(r"^(__all__ = \[.*\])$", lambda m: m.group(1) + "\n\n\n" + _chunk_header(d), text, count=1,
                   flags=re.M)
-    text = text.replace("from numba import njit, prange\n", "from numba import njit, prange\n\n\n" + INTEGRITY.strip()
-                        + "\n", 1)
+    text = re.sub(r"^(from numba import [\w, ]+\n)", lambda m: m.group(1) + "\n\n" + INTEGRITY.strip() + "\n", text,
+                  count=1, flags=re.M)
     rel = f"derivations/{d.source}.py"
     digest = hashlib.sha256((DERIVATIONS / f"{d.source}.py").read_bytes().replace(b"\r\n", b"\n")).hexdigest()
     text += (f"\n\nSYMML_INPUT_HASH = {input_hash(name)!r}\n"

@@ -53,7 +53,7 @@ def test_generated_module_imports_only_numpy_and_numba():
         src = (GENERATED / f"{name}.py").read_text()
         imports = [ln for ln in src.splitlines() if ln.startswith(("import ", "from "))]
         assert imports == [
-            "import numpy as np", "from numba import njit, prange"], imports
+            "import numpy as np", "from numba import get_num_threads, njit, prange"], imports
         assert "Input hash: sha256:" in src and "symml generate" in src
 
 
@@ -285,3 +285,45 @@ def test_parallel_twin_agrees_with_serial(name, monkeypatch):
     for a, b in zip(parallel[1], serial[1]):
         assert np.allclose(a, b, rtol=1e-12, atol=1e-14)
     assert "_value_and_grad_par" in vars(k)
+
+
+@pytest.mark.compile
+@pytest.mark.parametrize("name", ["softmax_regression", "mlp", "cnn", "gaussian_mixture"])
+def test_blocked_kernels_agree_with_one_block(name):
+    """Whole-array chunk bodies run by blocks of rows (serial and on threads): the sums over
+    blocks agree with the body run once over all rows, at a row count no block size divides."""
+    d = load(name)
+    k = _kernels(name)
+    sizes = {"N": 67} if name == "cnn" else {"n": 1031}
+    args = sample_inputs(d, np.random.default_rng(3), sizes=sizes)
+    spec = next(s for s in d.kernel_specs() if s.name == "value_and_grad_chunk")
+    call = [args.get(t.name, 0.0) for t in spec.args]
+    call[-1] = float(args[d.sample_split.rows[0].name].shape[0])  # n_total: all rows
+    ref = k._value_and_grad_chunk(*call)
+    fns = k._blas_thread_functions() if "_blas_threads" in vars(k) else None
+    before = fns[0]() if fns else None
+    for fn in (k._value_and_grad_chunk_blk, k._value_and_grad_chunk_par):
+        got = fn(*call)
+        for a, b in zip(got, ref):
+            assert np.allclose(a, b, rtol=1e-10, atol=1e-12), fn.__name__
+    if fns:  # the BLAS thread count is given back after a threaded call
+        assert fns[0]() == before
+
+
+def test_contraction_hoists_a_factor_that_does_not_move():
+    """Σ_j Y[n, j]·P[n, k] is (Σ_j Y[n, j])·P[n, k]: one reduction, not one per k."""
+    from symml.codegen.emit import KernelBody
+
+    n, K = sm.dims("n K")
+    Y, P = sm.tensor("Y", (n, K)), sm.tensor("P", (n, K))
+    e = sm.einsum("nj,nk->nk", Y, P)
+    body = KernelBody([Y, P], [e], {"Y": "Y", "P": "P"}, {n: "n", K: "K"}, parallel=False)
+    src = "\n".join(body.build())
+    depth = max(len(ln) - len(ln.lstrip()) for ln in src.splitlines() if ln.strip().startswith("for"))
+    assert depth <= 4, src  # no loop nested three deep
+    ns = {"np": np}
+    exec("def f(Y, P):\n    n, K = Y.shape\n    dt = Y.dtype\n" + textwrap.indent(src, "    ")
+         + f"\n    return {body.var[e.uid]}", ns)
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
+    assert np.allclose(ns["f"](y, p), y.sum(axis=1)[:, None] * p)

@@ -177,3 +177,57 @@ def _syrk_gram_weighted(A, s, alpha):
     return C
 ''',
 }
+
+
+#: Emitted where a blocked kernel runs BLAS (np.dot) on numba's threads (and its accumulator add).
+BLAS_THREAD_HELPERS = {
+    "_acc_add": '''
+@njit(cache=True)
+def _acc_add(acc, x):
+    # acc += x for two C-contiguous arrays of one shape, entry by entry
+    a = acc.reshape(-1)
+    b = x.reshape(-1)
+    for q in range(a.size):
+        a[q] += b[q]
+''',
+    "_blas_threads": '''
+_BLAS_THREAD_FNS = []
+
+
+def _blas_thread_functions():
+    """(get, set) of the thread count of SciPy's OpenBLAS, the BLAS numba's np.dot calls, or None."""
+    import ctypes
+    import os
+
+    import scipy.linalg.cython_blas  # noqa: F401 - loads the library
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln and "scipy" in ln and "numpy" not in ln}
+    except OSError:  # not Linux: leave the BLAS as it is
+        return None
+    for path in sorted(paths):
+        if not os.path.isfile(path):
+            continue
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas", "openblas"):
+            if hasattr(lib, prefix + "_set_num_threads") and hasattr(lib, prefix + "_get_num_threads"):
+                return getattr(lib, prefix + "_get_num_threads"), getattr(lib, prefix + "_set_num_threads")
+    return None
+
+
+def _blas_threads(n):
+    """Give SciPy's OpenBLAS n threads; the count it had, or None where it cannot be set."""
+    # NOTE(OpenBLAS): an OpenBLAS that threads each call, called from two numba threads at once,
+    # ran a blocked MLP kernel 6x slower here than with one BLAS thread per numba thread.
+    if not _BLAS_THREAD_FNS:
+        _BLAS_THREAD_FNS.append(_blas_thread_functions())
+    fns = _BLAS_THREAD_FNS[0]
+    if fns is None or n is None:
+        return None
+    prev = fns[0]()
+    if prev != n:
+        fns[1](n)
+    return prev
+''',
+}

@@ -25,10 +25,10 @@ from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
             "acc_", "m_", "s_", "g_", "xr_", "hr_", "out_", "bu_", "bv_", "out", "fn", "PARALLEL_MIN_SIZE",
-            "check_finite", "parallel"}
+            "check_finite", "parallel", "get_num_threads"}
 #: Kernel-internal names: loop indices (i0, j3, k0_), CSE temporaries (c_0), template sizes (N_) and
 #: scratch names (lo_, nch_, r_): every all-letter name that ends in one '_'.
-_INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Za-z]+_|k\d+_|_[a-z]|t\d+)$")
+_INTERNAL = re.compile(r"^([ij]\d+|c_\d+|[A-Za-z]+_|[ak]\d+_|_[a-z]|t\d+)$")
 
 
 def safe_identifier(name: str) -> str:
@@ -125,16 +125,49 @@ class KernelBody:
 
     # -- driver
     def build(self) -> list[str]:
-        for node in walk(self.outputs):
+        order = walk(self.outputs)
+        self.users: dict[int, list[Expr]] = {}
+        for node in order:
+            for o in node.operands:
+                self.users.setdefault(o.uid, []).append(node)
+        self.out_uids = {o.uid for o in self.outputs}
+        groups = []  # (name, first line, end line) of each node's statements
+        for node in order:
             if node.uid in self.var:
                 continue
             name = self.fresh(self.preferred.get(node.uid, "t"))
             meth = getattr(self, "_emit_" + type(node).__name__, None)
             if meth is None:
                 raise UnsupportedConstruct(f"codegen has no rule for {type(node).__name__} nodes")
+            start = len(self.lines)
             meth(node, name)
             self.var[node.uid] = name
-        return self.lines
+            if node.uid not in self.out_uids:
+                groups.append((name, start, len(self.lines)))
+        return self._drop_dead(groups)
+
+    def _drop_dead(self, groups) -> list[str]:
+        """The lines without the statements of nodes whose value no later line reads.
+
+        A rewrite can leave a node unread (x − logsumexp(x) reads the max and the log1p part,
+        not the broadcast sum), and its loop would still run.
+        """
+        keep = [True] * len(self.lines)
+        outs = {self.var[o.uid] for o in self.outputs}
+        changed = True
+        while changed:
+            changed = False
+            live = "\n".join(ln for ln, k in zip(self.lines, keep) if k)
+            for name, a, b in groups:
+                if not keep[a] or name in outs:
+                    continue
+                own = "\n".join(self.lines[a:b])
+                pat = re.compile(rf"\b{re.escape(name)}(_\w+)?\b")  # t5 also defines t5_m, t5_l
+                if len(pat.findall(live)) == len(pat.findall(own)):  # read nowhere but in its own lines
+                    for k in range(a, b):
+                        keep[k] = False
+                    changed = True
+        return [ln for ln, k in zip(self.lines, keep) if k]
 
     def emit(self, depth: int, text: str):
         self.lines.append("    " * depth + text)
@@ -224,11 +257,27 @@ class KernelBody:
         if arrays and any(l not in present for l in out):
             # contract first, then broadcast: never recompute a reduction per broadcast index
             inner_out = [l for l in out if l in present]
-            t = self.fresh("t")
-            self._emit_contractions(t, arrays, inner_out, sizes, factor)
+            if len(arrays) == 1 and not factor and arrays[0][1] == inner_out:
+                t = arrays[0][0]  # broadcasting an operand as it is
+            else:
+                t = self.fresh("t")
+                self._emit_contractions(t, arrays, inner_out, sizes, factor)
+            if inner_out and self._only_maps_read(node):  # elementwise users index a view: no copy
+                shape = "(" + ", ".join(self.size(sizes[l]) if l in present else "1" for l in out) + ",)"
+                self.emit(0, f"{name} = np.broadcast_to({t}.reshape({shape}), "
+                             f"{self.shape_src([sizes[l] for l in out])})")
+                return
             self._contract(name, [(t, inner_out)], out, sizes, [])
             return
+        if (len(arrays) == 1 and not factor and arrays[0][1] == out and len(set(out)) == len(out)
+                and node.uid not in self.out_uids):
+            self.emit(0, f"{name} = {arrays[0][0]}")  # a relabelling: the same array
+            return
         self._emit_contractions(name, arrays, out, sizes, factor)
+
+    def _only_maps_read(self, node) -> bool:
+        users = self.users.get(node.uid, [])
+        return bool(users) and node.uid not in self.out_uids and all(isinstance(u, Map) for u in users)
 
     def _emit_gram(self, node: Einsum, g: Gram, name: str):
         """name = coef · Σ_c A[c,i] s[c] A[c,j] (times vectors on i or j): syrk, no temporary like A."""
@@ -276,6 +325,18 @@ class KernelBody:
             return
         labels = list(dict.fromkeys(out + [l for _, s in arrays for l in s]))
         inner = [l for l in labels if l not in out]
+        if len(arrays) == 2 and inner:
+            for (x, lx), (y, ly) in (arrays, arrays[::-1]):
+                if set(lx) <= set(out):
+                    # x does not move in the sum: Σ x·y = x·(Σ y), one reduction instead of one per entry
+                    keep = [l for l in dict.fromkeys(ly) if l in out]
+                    t = self.fresh("t")
+                    self._contract(t, [(y, ly)], keep, sizes, [])
+                    if keep:
+                        self._contract(name, [(x, lx), (t, keep)], out, sizes, factor)
+                    else:
+                        self._contract(name, [(x, lx)], out, sizes, factor + [t])
+                    return
         vn = {l: f"j{l}" for l in labels}
         total = sp.Integer(1)
         for l in labels:

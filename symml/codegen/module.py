@@ -43,6 +43,9 @@ class KernelSpec:
     # a kernel computed as chunk + regulariser (see Chunking); its outputs are then only documentation
     compose: "Chunking | None" = None
     twin: bool = True  # False: never a prange twin (a kernel that reads no rows)
+    # names of the arguments whose axis 0 is the sample axis (a chunk kernel): a whole-array body
+    # then runs by blocks of rows, serially (``_K_blk``) and on numba's threads (``_K_par``)
+    rows: tuple = ()
 
 
 @dataclass
@@ -126,11 +129,18 @@ def _finite(**values):
 
 
 def _outputs_finite(out):
-    return all(np.isfinite(np.sum(o)) or np.all(np.isfinite(o)) for o in out)
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
 
 
 def _dtype(*arrays):
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
 '''
 
 ADD_PARTS = '''
@@ -201,9 +211,10 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
         return "\n".join(k), body
 
+    serial = f"_{spec.name}"  # what the wrapper calls without threads
     if spec.compose is not None:
         c = spec.compose
-        twin = bool((twins or {}).get(c.chunk))
+        twin = (twins or {}).get(c.chunk) or False
         k_src = _composed(spec, arg_names, taken, twin)
         helpers = set()  # nothing of its own to emit
     else:
@@ -211,8 +222,21 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         # a fused kernel also gets a prange twin: thread start-up costs more than it saves on
         # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
         twin = parallel is None and spec.twin and getattr(body, "plan", None) is not None
+        if "_syrk_gram" in serial_src:
+            # the O(n·d²) Gram product dominates and BLAS threads it already; numba's threads,
+            # spinning after their O(n·d) loop, took the cores from OpenBLAS's (16.7 vs 9.8 ms
+            # serial for a logistic Hessian at n = 20 000, d = 100)
+            twin = False
         k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
         helpers = body.helpers
+        fused = getattr(body, "plan", None) is not None
+        if parallel is None and spec.rows and not fused and "_syrk_gram" not in serial_src:
+            # a whole-array body (matrix products on np.dot, per-row temporaries the size of the
+            # rows): run it by blocks of rows, so its temporaries stay in cache, on every thread
+            blas = "np.dot(" in serial_src or "_syrk_gram" in serial_src
+            k_src += "\n\n\n" + _blocked(spec, arg_names, dim_names, bound, blas)
+            helpers = helpers | {"_acc_add"} | ({"_blas_threads"} if blas else set())
+            twin, serial = "blocked", f"_{spec.name}_blk"
     if twins is not None:
         twins[spec.name] = twin
 
@@ -267,12 +291,12 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     call_args = ", ".join(
         f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
     )
-    fn = f"_{spec.name}"
+    fn = serial
     if twin:
         total = " + ".join(f"{arg_names[t.name]}.size" for t in arrays)
         w.append(f"    if parallel is None:")
         w.append(f"        parallel = {total} >= PARALLEL_MIN_SIZE")
-        w.append(f"    fn = _{spec.name}_par if parallel else _{spec.name}")
+        w.append(f"    fn = _{spec.name}_par if parallel else {serial}")
         fn = "fn"
     w.append("    try:")
     w.append(f"        out = {fn}({call_args})")
@@ -293,9 +317,74 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     return k_src + "\n\n\n" + "\n".join(w) + "\n", helpers
 
 
-def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin: bool) -> str:
+def _blocked(spec: KernelSpec, arg_names: dict, dim_names: dict, bound: dict, blas: bool) -> str:
+    """``_K_blk`` and ``_K_par``: the chunk kernel ``_K`` summed over blocks of rows.
+
+    A block holds about 32 768 numbers of the row arguments (16 to 1024 rows), so a body's
+    per-row temporaries stay in cache; the blocks are split into one contiguous run per
+    thread, each thread sums its own, and the runs are added in order.
+    """
+    params = ", ".join(arg_names[t.name] for t in spec.args)
+    rows = [t for t in spec.args if t.name in spec.rows]
+    lead = arg_names[rows[0].name]
+    width = " + ".join(f"{arg_names[t.name]}.size // max(1, {arg_names[t.name]}.shape[0])" if t.ndim > 1 else "1"
+                       for t in rows)
+    sliced = ", ".join(f"{arg_names[t.name]}[lo_:hi_]" if t in rows else arg_names[t.name] for t in spec.args)
+    arrays = [t for t in spec.args if t.ndim]
+    used = set()
+    for o in spec.outputs:
+        for s in o.shape:
+            used |= sp.sympify(s).free_symbols
+
+    def driver(par: bool) -> list[str]:
+        name = f"_{spec.name}_prange" if par else f"_{spec.name}_blk"
+        k = [f"@njit(cache=True{', parallel=True' if par else ''})", f"def {name}({params}{', threads_' if par else ''}):",
+             f"    # _{spec.name} summed over blocks of rows" + (", one run of blocks per thread" if par else "")]
+        k.append(f"    dt = {arg_names[arrays[0].name]}.dtype")
+        for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
+            if d in used and d in dim_names:
+                k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
+        k += [f"    n_ = {lead}.shape[0]",
+              f"    b_ = max(16, min(1024, 32768 // ({width})))",
+              "    nb_ = (n_ + b_ - 1) // b_",
+              "    nt_ = max(1, min(nb_, threads_))" if par else "    nt_ = 1"]
+        # one accumulator per thread; explicit adds (_acc_add), which compile in a fraction of
+        # the time numba's array expressions take
+        for j, o in enumerate(spec.outputs):
+            shape = ", ".join(["nt_"] + [size_src(s, dim_names) for s in o.shape])
+            k.append(f"    a{j}_ = np.zeros(({shape}{',' if not o.shape else ''}), dtype=dt)")
+        k += [f"    for t_ in {'prange' if par else 'range'}(nt_):",
+              "        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):",
+              "            lo_ = k_ * b_",
+              "            hi_ = min(n_, lo_ + b_)",
+              f"            r_ = _{spec.name}({sliced})"]
+        k += [f"            a{j}_[t_] += r_[{j}]" if not o.shape else f"            _acc_add(a{j}_[t_], r_[{j}])"
+              for j, o in enumerate(spec.outputs)]
+        k.append("    for t_ in range(1, nt_):  # the threads' sums, in order")
+        k += [f"        a{j}_[0] += a{j}_[t_]" if not o.shape else f"        _acc_add(a{j}_[0], a{j}_[t_])"
+              for j, o in enumerate(spec.outputs)]
+        outs = [f"a{j}_[0]" if not o.shape else f"a{j}_[0].copy()" for j, o in enumerate(spec.outputs)]
+        k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+        return k
+
+    # plain Python: numba cannot cache a function that calls get_num_threads, and the BLAS gets
+    # one thread per numba thread for the call
+    src = driver(False) + ["", ""] + driver(True) + ["", "", f"def _{spec.name}_par({params}):"]
+    if blas:
+        src += ["    prev_ = _blas_threads(1)",
+                "    try:",
+                f"        return _{spec.name}_prange({params}, get_num_threads())",
+                "    finally:",
+                "        _blas_threads(prev_)"]
+    else:
+        src += [f"    return _{spec.name}_prange({params}, get_num_threads())"]
+    return "\n".join(src)
+
+
+def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
     """A kernel over all rows as its chunk kernel plus its regulariser, sharing their code."""
     c = spec.compose
+    serial_chunk = f"_{c.chunk}_blk" if twin == "blocked" else f"_{c.chunk}"
     nt = unique_identifier(c.n_total.name, taken)
     args = ", ".join(arg_names[t.name] for t in spec.args)
     chunk_args = ", ".join(nt if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
@@ -303,7 +392,7 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin: bool) -> str:
     rows = f"{arg_names[c.rows.name]}.shape[0]"
     if c.reg is None:  # no regulariser: the kernel is its chunk kernel over all rows
         call = ", ".join(f"float({rows})" if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
-        k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return _{c.chunk}({call})"]
+        k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return {serial_chunk}({call})"]
         if twin:
             k += ["", "", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
         return "\n".join(k)
@@ -315,7 +404,7 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin: bool) -> str:
     k.append(f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}")
     k += ["", "", "@njit(cache=True)", f"def _{spec.name}({args}):",
           f"    {nt} = float({rows})",
-          f"    return _{spec.name}_finish(_{c.chunk}({chunk_args}), {reg_args})"]
+          f"    return _{spec.name}_finish({serial_chunk}({chunk_args}), {reg_args})"]
     if twin:
         # plain Python: a cached njit caller of a parallel kernel is what numba cannot reload safely
         k += ["", "", f"def _{spec.name}_par({args}):",
@@ -370,7 +459,7 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None 
     parts = [parts[k.name] for k in kernels]
     names = [n for k in kernels for n in ([k.name] + ([f"{k.name}_finish"] if k.compose else []))]
     out = ['"""' + header.strip() + '\n"""']
-    out.append("import numpy as np\nfrom numba import njit, prange")
+    out.append("import numpy as np\nfrom numba import get_num_threads, njit, prange")
     out.append("__all__ = [" + ", ".join(repr(n) for n in names) + "]")
     out.append("# Fused kernels run their row loop on all threads when the inputs hold at least this many\n"
                "# numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).\n"
