@@ -222,7 +222,7 @@ def _syrk_gram_weighted(A, s, alpha):
     # A NaN in s takes the first branch, so it reaches the result.
     n, d = A.shape
     C = np.zeros((d, d), dtype=A.dtype)
-    rows = max(1, min(n, max(256, min(4096, 1048576 // max(d, 1)))))  # ≤ 8 MB in float64 unless d > 4096
+    rows = max(1, min(n, max(256, min(4096, 131072 // max(d, 1)))))  # ≤ 1 MB in float64 unless d > 512
     U = np.empty((rows, d), dtype=A.dtype)
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
@@ -1424,4 +1424,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '0faba2c7bf254065e418b6f316d908179d722c6cff9b4865fd07e2554fc1adf0'
 _warn_if_stale(__file__, 'derivations/logistic_regression.py', '58f0a7fbc57c3bcf045576b2fc362d82fbffba4825db184f8280b598ec259367')
-SYMML_SOURCE_HASH = '595bb21aca98997bb794d3f9d127be4355dff7a2abd20161c21420279018ba1b'
+SYMML_SOURCE_HASH = '0ac21a8682d0624650c1c308d61cf7e1cb2207e7b99c27fc95d1414915e6cb62'

@@ -209,7 +209,7 @@ def _syrk_gram_weighted(A, s, alpha):
     # A NaN in s takes the first branch, so it reaches the result.
     n, d = A.shape
     C = np.zeros((d, d), dtype=A.dtype)
-    rows = max(1, min(n, max(256, min(4096, 1048576 // max(d, 1)))))  # ≤ 8 MB in float64 unless d > 4096
+    rows = max(1, min(n, max(256, min(4096, 131072 // max(d, 1)))))  # ≤ 1 MB in float64 unless d > 512
     U = np.empty((rows, d), dtype=A.dtype)
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
@@ -1406,4 +1406,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'e35ba3c8afc6640ca86bab30e93307c337d41c4e68f9c0d9838b6044c5a1e565'
 _warn_if_stale(__file__, 'derivations/poisson_regression.py', '84779c200d7111ca64f6b9cb2ad8c9d4fd8f4fe62d99115bf868faa485e25744')
-SYMML_SOURCE_HASH = '58f9536569fefb7d35006d5b8109fe61f1ae933e97c95d132d1a5f73670581b7'
+SYMML_SOURCE_HASH = 'a8324f3a0c0d31ffa30d0396b5f93f93f2e528a6897d4f414bbd552acb9452e0'

@@ -219,7 +219,7 @@ def _syrk_gram_weighted(A, s, alpha):
     # A NaN in s takes the first branch, so it reaches the result.
     n, d = A.shape
     C = np.zeros((d, d), dtype=A.dtype)
-    rows = max(1, min(n, max(256, min(4096, 1048576 // max(d, 1)))))  # ≤ 8 MB in float64 unless d > 4096
+    rows = max(1, min(n, max(256, min(4096, 131072 // max(d, 1)))))  # ≤ 1 MB in float64 unless d > 512
     U = np.empty((rows, d), dtype=A.dtype)
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
@@ -1420,4 +1420,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'
 _warn_if_stale(__file__, 'derivations/svm_primal.py', '48e8986b07c3cfc41900e0a99888d3491dab36ee0a287acf940f577411ed8556')
-SYMML_SOURCE_HASH = '347074d8515ab47878c72a017134026ab2d00500d2367ff3f4003e095624625b'
+SYMML_SOURCE_HASH = '437fb73a9e55bb98eb0eac0202c5e40a0b40d3baf7215cc92ef53d3631247ee0'

@@ -157,7 +157,7 @@ def _syrk_gram_weighted(A, s, alpha):
     # A NaN in s takes the first branch, so it reaches the result.
     n, d = A.shape
     C = np.zeros((d, d), dtype=A.dtype)
-    rows = max(1, min(n, max(256, min(4096, 1048576 // max(d, 1)))))  # ≤ 8 MB in float64 unless d > 4096
+    rows = max(1, min(n, max(256, min(4096, 131072 // max(d, 1)))))  # ≤ 1 MB in float64 unless d > 512
     U = np.empty((rows, d), dtype=A.dtype)
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
