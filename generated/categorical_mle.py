@@ -207,7 +207,7 @@ def _grad(nu, R):
     K = R.shape[1]
     n = R.shape[0]
     t1 = -1.0 / nu
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -230,7 +230,7 @@ def _grad_par(nu, R):
     K = R.shape[1]
     n = R.shape[0]
     t1 = -1.0 / nu
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -356,7 +356,7 @@ def _hessian(nu, R):
     dt = R.dtype
     K = R.shape[1]
     n = R.shape[0]
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -378,7 +378,7 @@ def _hessian_par(nu, R):
     dt = R.dtype
     K = R.shape[1]
     n = R.shape[0]
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -437,7 +437,7 @@ def _hvp(nu, v_nu, R):
     dt = R.dtype
     K = R.shape[1]
     n = R.shape[0]
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -459,7 +459,7 @@ def _hvp_par(nu, v_nu, R):
     dt = R.dtype
     K = R.shape[1]
     n = R.shape[0]
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -572,7 +572,7 @@ def _recover_p(nu, R):
     K = R.shape[1]
     n = R.shape[0]
     t1 = 1.0 / nu
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, K), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -594,7 +594,7 @@ def _recover_p_par(nu, R):
     K = R.shape[1]
     n = R.shape[0]
     t1 = 1.0 / nu
-    nch_ = max(1, min(n, 64, (n * K) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, K), dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -686,4 +686,4 @@ def hessp(theta, p, R):
 
 SYMML_INPUT_HASH = 'd5affb25b0e595d5cbc0bebf3c268e4c858e08cc372bb9e40dd07ed9f2dde7c8'
 _warn_if_stale(__file__, 'derivations/categorical_mle.py', '795723312c0dc5c18b13fd2eadabd8173575606c91b74ab97fee362db6727d16')
-SYMML_SOURCE_HASH = 'd2e793aefe015c63f925dcb47d46b9061280c3097ee1ff224a3f4de7104848f5'
+SYMML_SOURCE_HASH = 'b0b767e138d05b7a3fdbb514d7811087ea127b5a35bc8cfc5170c73e60d5822f'

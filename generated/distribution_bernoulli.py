@@ -353,7 +353,7 @@ def _mle(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -373,7 +373,7 @@ def _mle_par(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -460,7 +460,7 @@ def _loss_chunk(p, x, n_total):
     # ops ≈ 9*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -481,7 +481,7 @@ def _loss_chunk_par(p, x, n_total):
     # ops ≈ 9*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -541,7 +541,7 @@ def _grad_chunk(p, x, n_total):
     # ops ≈ 7*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -561,7 +561,7 @@ def _grad_chunk_par(p, x, n_total):
     # ops ≈ 7*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -620,7 +620,7 @@ def _value_and_grad_chunk(p, x, n_total):
     # ops ≈ 16*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -647,7 +647,7 @@ def _value_and_grad_chunk_par(p, x, n_total):
     # ops ≈ 16*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -713,7 +713,7 @@ def _hessian_chunk(p, x, n_total):
     # ops ≈ 10*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -733,7 +733,7 @@ def _hessian_chunk_par(p, x, n_total):
     # ops ≈ 10*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -821,4 +821,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '1ba10e19599ff093780aa1789fffa27aa52ae6f78036fcc47240e7fdf8fbff04'
+SYMML_SOURCE_HASH = '39d738ebec4cbf429589e0bc2c64d318177f11842ed28cbc7784798eae50cdb7'

@@ -375,7 +375,7 @@ def _mle(x, m):
     # ops ≈ n + 3
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -395,7 +395,7 @@ def _mle_par(x, m):
     # ops ≈ n + 3
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -486,7 +486,7 @@ def _loss_chunk(p, x, m, n_total):
     # ops ≈ 19*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -508,7 +508,7 @@ def _loss_chunk_par(p, x, m, n_total):
     # ops ≈ 19*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -571,7 +571,7 @@ def _grad_chunk(p, x, m, n_total):
     # ops ≈ 7*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -591,7 +591,7 @@ def _grad_chunk_par(p, x, m, n_total):
     # ops ≈ 7*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -652,7 +652,7 @@ def _value_and_grad_chunk(p, x, m, n_total):
     # ops ≈ 26*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -680,7 +680,7 @@ def _value_and_grad_chunk_par(p, x, m, n_total):
     # ops ≈ 26*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -749,7 +749,7 @@ def _hessian_chunk(p, x, m, n_total):
     # ops ≈ 10*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -769,7 +769,7 @@ def _hessian_chunk_par(p, x, m, n_total):
     # ops ≈ 10*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -859,4 +859,4 @@ def hess(theta, x, m):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '60a309830d999051bc35935a9bf6c2207e7fc93d540097de2ded2f7600046ae6'
+SYMML_SOURCE_HASH = 'a15409a4819631de310d06ccef1eeea75def5c3912a01eed83ccf3f7256d4d22'

@@ -362,7 +362,7 @@ def _mle(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -382,7 +382,7 @@ def _mle_par(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -469,7 +469,7 @@ def _loss_chunk(rate, x, n_total):
     # ops ≈ 5*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -490,7 +490,7 @@ def _loss_chunk_par(rate, x, n_total):
     # ops ≈ 5*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -550,7 +550,7 @@ def _grad_chunk(rate, x, n_total):
     # ops ≈ 4*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -570,7 +570,7 @@ def _grad_chunk_par(rate, x, n_total):
     # ops ≈ 4*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -629,7 +629,7 @@ def _value_and_grad_chunk(rate, x, n_total):
     # ops ≈ 9*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -656,7 +656,7 @@ def _value_and_grad_chunk_par(rate, x, n_total):
     # ops ≈ 9*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -847,4 +847,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = 'd9153aa58f48736b5fb09347ac5c8f21df9c2ffd85d10934bc3f7c4bfa9cb675'
+SYMML_SOURCE_HASH = '71836a9f517de224f92e178706297e52471d40e273b7c7622aef9171f008698e'

@@ -361,7 +361,7 @@ def _mle(x):
     # ops ≈ 4*n + 8
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -388,7 +388,7 @@ def _mle_par(x):
     # ops ≈ 4*n + 8
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -484,7 +484,7 @@ def _loss_chunk(mu, sigma2, x, n_total):
     # ops ≈ 12*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -505,7 +505,7 @@ def _loss_chunk_par(mu, sigma2, x, n_total):
     # ops ≈ 12*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -567,7 +567,7 @@ def _grad_chunk(mu, sigma2, x, n_total):
     # ops ≈ 18*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -594,7 +594,7 @@ def _grad_chunk_par(mu, sigma2, x, n_total):
     # ops ≈ 18*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -662,7 +662,7 @@ def _value_and_grad_chunk(mu, sigma2, x, n_total):
     # ops ≈ 30*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -696,7 +696,7 @@ def _value_and_grad_chunk_par(mu, sigma2, x, n_total):
     # ops ≈ 30*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -775,7 +775,7 @@ def _hessian_chunk(mu, sigma2, x, n_total):
     t2 = 0.0
     t2 += 1.0
     t2 = ((-1 * n) / 1) * t1 * t2
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t3_part = np.zeros(nch_, dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -805,7 +805,7 @@ def _hessian_chunk_par(mu, sigma2, x, n_total):
     t2 = 0.0
     t2 += 1.0
     t2 = ((-1 * n) / 1) * t1 * t2
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t3_part = np.zeros(nch_, dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -903,4 +903,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '9ca2e80a56c5cc7ddac3bb5e6188d8ac364ce248dd1e1871c44e5f2b3b8ed90a'
+SYMML_SOURCE_HASH = 'f6906474ec729eb6ab10ecb1bd3bb65ad4e9d2ea9f93b7d73e1c3a6331c5ac58'

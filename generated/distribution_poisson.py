@@ -367,7 +367,7 @@ def _mle(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -387,7 +387,7 @@ def _mle_par(x):
     # ops ≈ n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -474,7 +474,7 @@ def _loss_chunk(lam, x, n_total):
     # ops ≈ 8*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -495,7 +495,7 @@ def _loss_chunk_par(lam, x, n_total):
     # ops ≈ 8*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -555,7 +555,7 @@ def _grad_chunk(lam, x, n_total):
     # ops ≈ 4*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -575,7 +575,7 @@ def _grad_chunk_par(lam, x, n_total):
     # ops ≈ 4*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -634,7 +634,7 @@ def _value_and_grad_chunk(lam, x, n_total):
     # ops ≈ 12*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -661,7 +661,7 @@ def _value_and_grad_chunk_par(lam, x, n_total):
     # ops ≈ 12*n + 2
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -727,7 +727,7 @@ def _hessian_chunk(lam, x, n_total):
     # ops ≈ 5*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -747,7 +747,7 @@ def _hessian_chunk_par(lam, x, n_total):
     # ops ≈ 5*n
     dt = x.dtype
     n = x.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -835,4 +835,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '3cd111e1215d1ad66ff7aa3b129cafe5b8d705b1ef6b4817f2cb88c26241ac63'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '53e1ee2eccb9b264b4579c3b56d7ef5f8dcd35b3460eeab054ca368647dd4e29'
+SYMML_SOURCE_HASH = '08a766890214735d9bbc376b58946799db214d8fb744d58534cc69d9d518618b'

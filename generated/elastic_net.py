@@ -608,7 +608,7 @@ def _objective(w, b, X, y, alpha, rho):
     t4 = 0.0
     for j0 in range(d):
         t4 += t3[j0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t5_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -645,7 +645,7 @@ def _objective_par(w, b, X, y, alpha, rho):
     t4 = 0.0
     for j0 in prange(d):
         t4 += t3[j0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t5_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -717,7 +717,7 @@ def _prox_step(w, b, X, y, alpha, rho, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -753,7 +753,7 @@ def _prox_step_par(w, b, X, y, alpha, rho, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -838,7 +838,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -863,7 +863,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -934,7 +934,7 @@ def _loss_reg(w, b, alpha, rho, n_total):
     # ops ≈ 3*d + 5
     dt = w.dtype
     d = w.shape[0]
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -993,7 +993,7 @@ def _grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1025,7 +1025,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1153,7 +1153,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1192,7 +1192,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1277,7 +1277,7 @@ def _value_and_grad_reg(w, b, alpha, rho, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1343,7 +1343,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     t3 = 0.0
     t3 += 1.0
     t3 = ((2 * n) / 1) * t2 * t3
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t4_part = np.zeros((nch_, d), dtype=dt)
     t5_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
@@ -1469,7 +1469,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1502,7 +1502,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1677,4 +1677,4 @@ def hessp(theta, p, X, y, alpha, rho, eta):
 
 SYMML_INPUT_HASH = 'df76dd14116c9ea793e4c0bf08e3910f2e06a788ab41700242568a0fbf55e708'
 _warn_if_stale(__file__, 'derivations/elastic_net.py', '584a37e748d06959824c7d8f2c8070f86b029589ca2e257d282d09814eeb2c7b')
-SYMML_SOURCE_HASH = '3d8c83bab8930d970fd339c6e12faf14810bd5d3c89faca7a21f8bfcb05b8a52'
+SYMML_SOURCE_HASH = '031e8cc0a60b16b804ea7687fb0db1e50a959c1cedc22be57ea49d179f7a7674'

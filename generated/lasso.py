@@ -548,7 +548,7 @@ def _objective(w, b, X, y, alpha):
     t2 = 0.0
     for j0 in range(d):
         t2 += t1[j0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -579,7 +579,7 @@ def _objective_par(w, b, X, y, alpha):
     t2 = 0.0
     for j0 in prange(d):
         t2 += t1[j0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -649,7 +649,7 @@ def _prox_step(w, b, X, y, alpha, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -685,7 +685,7 @@ def _prox_step_par(w, b, X, y, alpha, eta):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -768,7 +768,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -793,7 +793,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -866,7 +866,7 @@ def _grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -898,7 +898,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -977,7 +977,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1016,7 +1016,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 0.5 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3_part = np.zeros((nch_, d), dtype=dt)
     t4_part = np.zeros(nch_, dtype=dt)
@@ -1106,7 +1106,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     t3 = 0.0
     t3 += 1.0
     t3 = ((2 * n) / 1) * t2 * t3
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t4_part = np.zeros((nch_, d), dtype=dt)
     t5_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
@@ -1177,7 +1177,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1210,7 +1210,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 1.0 / n_total
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1331,4 +1331,4 @@ def hessp(theta, p, X, y, alpha, eta):
 
 SYMML_INPUT_HASH = '9acc46987aecc5dc8570eecb250c834f72f89defa6cb16dfa2c16698a5f0fb9e'
 _warn_if_stale(__file__, 'derivations/lasso.py', '592190fb420c5344f90509258c2bb407007242056dda7547048e76faedb59a09')
-SYMML_SOURCE_HASH = '65493d15c96cd50fc983c54c39806c03ad9f1d192e991b61ea5cd5cadb2c95fd'
+SYMML_SOURCE_HASH = 'b60cfadf787d69a58009970d51b4173fef58f021396956b8b47e31c156743b5d'

@@ -584,7 +584,7 @@ def _recover_w(nu, X):
     dt = nu.dtype
     d = X.shape[1]
     n = nu.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -608,7 +608,7 @@ def _recover_w_par(nu, X):
     dt = nu.dtype
     d = X.shape[1]
     n = nu.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -705,4 +705,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '0fbe35cf8d9805a77d090079bdb24b3bfa6420ba3fe48845632f9c31c2b1d68b'
 _warn_if_stale(__file__, 'derivations/least_norm.py', '89256794e8e4d4763b973ffcbbd245d30fc35d224362b5bc901d7f49306ea9f7')
-SYMML_SOURCE_HASH = '3958a369dec7d3ec3a84b0edb21b7b42e80dd58647b3c7a1a609951db3f565cb'
+SYMML_SOURCE_HASH = 'b49b20e588fdacd3d91ee4212d2bb80d65bf6e27b05c086ce5c65dafe99dd23b'

@@ -589,7 +589,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -613,7 +613,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -684,7 +684,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -714,7 +714,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -791,7 +791,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -827,7 +827,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -911,7 +911,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 2.0 * n
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -976,7 +976,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1007,7 +1007,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1127,4 +1127,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '7d2a89285e558b490754d09e2e061402e7b96cd7b11eb959cfc32bac0be57c6e'
 _warn_if_stale(__file__, 'derivations/least_squares.py', '06ace5da58f163cb0f4f6e43dae42551c18a990c3777485c6b1b7e27cb42a08b')
-SYMML_SOURCE_HASH = '16f5022feaedf6a34ec99895bda8b3bc5137eea396bab34d8227e46e97ee0cd7'
+SYMML_SOURCE_HASH = '8596a3973862115df70be36282ec6bc17755804dbf5e68af1dcb1d76a59bc641'

@@ -589,7 +589,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -614,7 +614,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -685,7 +685,7 @@ def _loss_reg(w, b, lam, n_total):
     # ops ≈ 3*d + 3
     dt = w.dtype
     d = w.shape[0]
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -741,7 +741,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -771,7 +771,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -895,7 +895,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -932,7 +932,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1016,7 +1016,7 @@ def _value_and_grad_reg(w, b, lam, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1075,7 +1075,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1209,7 +1209,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1246,7 +1246,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1424,4 +1424,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '0faba2c7bf254065e418b6f316d908179d722c6cff9b4865fd07e2554fc1adf0'
 _warn_if_stale(__file__, 'derivations/logistic_regression.py', '58f0a7fbc57c3bcf045576b2fc362d82fbffba4825db184f8280b598ec259367')
-SYMML_SOURCE_HASH = '0ac21a8682d0624650c1c308d61cf7e1cb2207e7b99c27fc95d1414915e6cb62'
+SYMML_SOURCE_HASH = '3fe7404411dbef7507c23c20828a22fcd049fa26d877e8da515740e27084ca17'

@@ -655,7 +655,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -679,7 +679,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -749,7 +749,7 @@ def _loss_reg(w, b, lam, n_total):
     # ops ≈ 3*d + 2
     dt = w.dtype
     d = w.shape[0]
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -805,7 +805,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -835,7 +835,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -959,7 +959,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -995,7 +995,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1078,7 +1078,7 @@ def _value_and_grad_reg(w, b, lam, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1138,7 +1138,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     d = w.shape[0]
     n = X.shape[0]
     t1 = 2.0 * n
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t2_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -1256,7 +1256,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1287,7 +1287,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1459,4 +1459,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'c49aa9691ea678adf92ae753c1a350e2bfc1f41cbed2d89ef770d3dfc903e922'
 _warn_if_stale(__file__, 'derivations/ridge.py', 'd367db613d676c7e9f625d26fa777c0291bf806e7ca55a6ef652de94fc63c229')
-SYMML_SOURCE_HASH = 'a85c883bf2292c03a5c9a696bd593a768648d0ec9b77e35f084c0bd65fa28949'
+SYMML_SOURCE_HASH = 'a1550cf5ee604657ee16e9547cd8d6a2bff3610d141968deffc3f3e34f231011'

@@ -585,7 +585,7 @@ def _recover_w(alpha, X):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -606,7 +606,7 @@ def _recover_w_par(alpha, X):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -700,4 +700,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'b97bf37c298a24929ff6626e6bb62be0694f42a1ddc4431c2588b02863e9768b'
 _warn_if_stale(__file__, 'derivations/ridge_dual.py', 'af62f52ff11dffe6ed59f6cd7736274424eec09e56e7854df916e7898934c8ad')
-SYMML_SOURCE_HASH = '04fdb22a0584fc454b3c9ec570bf916e5420a56bc2a101a8b539ed5699ee4e10'
+SYMML_SOURCE_HASH = '80c31f6464b2f0bb54fa285c81f1e0998758cd2e7740e718f9d9bb27b02db684'

@@ -519,7 +519,7 @@ def _recover_w(alpha, X, y):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -541,7 +541,7 @@ def _recover_w_par(alpha, X, y):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -603,7 +603,7 @@ def _balance(alpha, y):
     # ops ≈ 2*n
     dt = alpha.dtype
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -622,7 +622,7 @@ def _balance_par(alpha, y):
     # ops ≈ 2*n
     dt = alpha.dtype
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * 1) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -713,4 +713,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = 'fa0f72fba96fd436cb3845bfdbcb92ab03fe906b54f03bf1e3cf3f4ab238c386'
 _warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
-SYMML_SOURCE_HASH = '23e52abd0442635a7aa2d21a6b74a1b68ad1cb0178a9f39453dde288d5debf23'
+SYMML_SOURCE_HASH = 'ee67b46a5abcba3594f1bc4ac940c5f9381678b22cb35fb6218cbf328bacb249'

@@ -517,7 +517,7 @@ def _recover_w(alpha, X, y):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -539,7 +539,7 @@ def _recover_w_par(alpha, X, y):
     dt = alpha.dtype
     d = X.shape[1]
     n = alpha.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -637,4 +637,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = 'fa0f72fba96fd436cb3845bfdbcb92ab03fe906b54f03bf1e3cf3f4ab238c386'
 _warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
-SYMML_SOURCE_HASH = '122a7ef96adebc7683d70e86d11b35d900d906a4e65603131d9f251a2d487a65'
+SYMML_SOURCE_HASH = '7cbe5d6f0e1e97ba8c37a7bdc943a71e6760765405bd076001d934b955d96fe9'

@@ -375,7 +375,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -399,7 +399,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -469,7 +469,7 @@ def _loss_reg(w, b, lam, n_total):
     # ops ≈ 3*d + 3
     dt = w.dtype
     d = w.shape[0]
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -525,7 +525,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -555,7 +555,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -679,7 +679,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -715,7 +715,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -798,7 +798,7 @@ def _value_and_grad_reg(w, b, lam, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -883,4 +883,4 @@ def jac(theta, X, y, lam):
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'
 _warn_if_stale(__file__, 'derivations/svm_primal.py', '48e8986b07c3cfc41900e0a99888d3491dab36ee0a287acf940f577411ed8556')
-SYMML_SOURCE_HASH = '14b72c38c3ce2c6cc1fac0bab4a9bef8ea66aa32c05a85cbffb87442a475ff8e'
+SYMML_SOURCE_HASH = '70bc8cf23fa46bcbb7f1b9c4799a5e03aac4b470a2798509898623da9c4b275d'

@@ -590,7 +590,7 @@ def _loss_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * n) // nch_
@@ -614,7 +614,7 @@ def _loss_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
         lo_ = (ch_ * n) // nch_
@@ -684,7 +684,7 @@ def _loss_reg(w, b, lam, n_total):
     # ops ≈ 3*d + 3
     dt = w.dtype
     d = w.shape[0]
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
         lo_ = (ch_ * d) // nch_
@@ -740,7 +740,7 @@ def _grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -771,7 +771,7 @@ def _grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -896,7 +896,7 @@ def _value_and_grad_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -933,7 +933,7 @@ def _value_and_grad_chunk_par(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros(nch_, dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1017,7 +1017,7 @@ def _value_and_grad_reg(w, b, lam, n_total):
     dt = w.dtype
     d = w.shape[0]
     t1 = 0.0
-    nch_ = max(1, min(d, 64, (d * 1) // 8192))
+    nch_ = min(d, 64)
     t2_part = np.zeros(nch_, dtype=dt)
     t3 = np.empty((d,), dtype=dt)
     for ch_ in range(nch_):
@@ -1076,7 +1076,7 @@ def _hessian_chunk(w, b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros((nch_, d), dtype=dt)
     t3_part = np.zeros(nch_, dtype=dt)
@@ -1209,7 +1209,7 @@ def _hvp_chunk(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in range(nch_):
@@ -1244,7 +1244,7 @@ def _hvp_chunk_par(w, b, v_w, v_b, X, y, n_total):
     dt = w.dtype
     d = w.shape[0]
     n = X.shape[0]
-    nch_ = max(1, min(n, 64, (n * d) // 8192))
+    nch_ = min(n, 64)
     t1_part = np.zeros((nch_, d), dtype=dt)
     t2_part = np.zeros(nch_, dtype=dt)
     for ch_ in prange(nch_):
@@ -1420,4 +1420,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = 'e47c42e367221ad6b53675ea8ad559d1094f9b958ac9321407548fdd195dff4b'
 _warn_if_stale(__file__, 'derivations/svm_primal.py', '48e8986b07c3cfc41900e0a99888d3491dab36ee0a287acf940f577411ed8556')
-SYMML_SOURCE_HASH = '437fb73a9e55bb98eb0eac0202c5e40a0b40d3baf7215cc92ef53d3631247ee0'
+SYMML_SOURCE_HASH = '00af5d84cc8843efeaa44e5d32774ad16731c899e9715ec97f412df31326e31c'

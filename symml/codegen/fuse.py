@@ -50,7 +50,6 @@ class Plan:
         if top is None:
             raise _NoFusion
         self.n = top.shape[0]
-        self.width = sp.Mul(*top.shape[1:])  # numbers per row of the widest row input
         self.kind: dict[int, str] = {}  # uid → "G" (global), "R" (row), "A" (accumulated), "P" (post)
         self.row_label: dict[int, object] = {}
         for node in walk(outputs):
@@ -147,10 +146,7 @@ class FusedKernelBody(KernelBody):
         n = self.size(plan.n)
         self.local: dict[int, str] = {}
         accs = [x for x in loop if plan.kind[x.uid] == "A" and not isinstance(x, Let)]
-        # chunks of at least 8192 numbers, at most CHUNKS of them: a function of the shapes only,
-        # so serial and threaded twins add in the same order (a chunk's set-up costs ~20 ns)
-        width = self.size(plan.width)
-        self.emit(0, f"nch_ = max(1, min({n}, {CHUNKS}, ({n} * {width}) // 8192))")
+        self.emit(0, f"nch_ = min({n}, {CHUNKS})")
         names = {}
         for a in accs:
             nm = self.fresh(self.preferred.get(a.uid, "t"))
