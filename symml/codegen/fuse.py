@@ -27,7 +27,7 @@ from ..structured import LogSumExp
 from .emit import KernelBody
 from .scalar import scalar_block
 
-CHUNKS = 64  # rows are split into at most CHUNKS chunks
+CHUNKS = 64  # rows are split into min(n, CHUNKS) chunks
 
 
 class _NoFusion(Exception):
@@ -39,17 +39,16 @@ def _row_dim(inputs):
     if not cands:
         return None
     top = max(cands, key=lambda t: t.ndim)
-    return top
+    return top.shape[0]
 
 
 class Plan:
     """Which nodes run before, inside and after the row loop."""
 
     def __init__(self, outputs, inputs):
-        top = _row_dim(inputs)
-        if top is None:
+        self.n = _row_dim(inputs)
+        if self.n is None:
             raise _NoFusion
-        self.n = top.shape[0]
         self.kind: dict[int, str] = {}  # uid → "G" (global), "R" (row), "A" (accumulated), "P" (post)
         self.row_label: dict[int, object] = {}
         for node in walk(outputs):

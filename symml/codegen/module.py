@@ -221,19 +221,18 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         serial_src, body = private("", bool(parallel))
         # a fused kernel also gets a prange twin: thread start-up costs more than it saves on
         # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
-        twin = parallel is None and spec.twin and getattr(body, "plan", None) is not None
-        if "_syrk_gram" in serial_src:
-            # the O(n·d²) Gram product dominates and BLAS threads it already; numba's threads,
-            # spinning after their O(n·d) loop, took the cores from OpenBLAS's (16.7 vs 9.8 ms
-            # serial for a logistic Hessian at n = 20 000, d = 100)
-            twin = False
+        fused = getattr(body, "plan", None) is not None
+        # a Gram product (O(n·d²)) dominates and BLAS threads it already; numba's threads, spinning
+        # after their O(n·d) loop, took the cores from OpenBLAS's (16.7 vs 9.8 ms serial for a
+        # logistic Hessian at n = 20 000, d = 100): such kernels get no twin and no blocks
+        gram = "_syrk_gram" in serial_src
+        twin = parallel is None and spec.twin and fused and not gram
         k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
         helpers = body.helpers
-        fused = getattr(body, "plan", None) is not None
-        if parallel is None and spec.rows and not fused and "_syrk_gram" not in serial_src:
+        if parallel is None and spec.rows and not fused and not gram:
             # a whole-array body (matrix products on np.dot, per-row temporaries the size of the
             # rows): run it by blocks of rows, so its temporaries stay in cache, on every thread
-            blas = "np.dot(" in serial_src or "_syrk_gram" in serial_src
+            blas = "np.dot(" in serial_src
             k_src += "\n\n\n" + _blocked(spec, arg_names, dim_names, bound, blas)
             helpers = helpers | {"_acc_add"} | ({"_blas_threads"} if blas else set())
             twin, serial = "blocked", f"_{spec.name}_blk"
