@@ -6,7 +6,7 @@
 >>> sm.grad(sm.norm2(X @ w), w).shape
 (d,)
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .calculus import DerivativeError, grad, hessian, hvp, jacobian, substitute, taylor, value_and_grad
 from .dsl import *  # noqa: F401,F403

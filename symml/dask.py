@@ -41,6 +41,7 @@ except ImportError as e:  # pragma: no cover - the extra is missing
 
 from .catalog import Derivation
 from .evaluate import BindError, bind_dims
+from .optim.methods import METHODS, check_options
 from .optim.problem import Problem, kernel_module, resolve
 from .optim.result import make_result
 
@@ -352,7 +353,6 @@ def fit(model, data, method: str = "L-BFGS-B", *, client=None, init=None, sizes=
     Keyword arguments named like hyper-parameters are hyper-parameters; the rest are the
     method's options (as for ``sm.fit``).
     """
-    fit_mod = importlib.import_module("symml.optim.fit")  # the module, not the function of that name
     d = resolve(model)
     hyper_names = {t.name for t in d.hyper}
     hyper = {k: v for k, v in kwargs.items() if k in hyper_names}
@@ -365,8 +365,8 @@ def fit(model, data, method: str = "L-BFGS-B", *, client=None, init=None, sizes=
     if method == "sgd":
         result = sgd(problem, seed=seed, **opts)
     else:
-        fit_mod._check_options(method, opts, hyper_names)
-        result = fit_mod.METHODS[method](problem, **opts)
+        check_options(method, opts, hyper_names)
+        result = METHODS[method](problem, **opts)
     result.info.setdefault("problem", problem)
     result.info["distributed_calls"] = problem.calls
     return result

@@ -226,7 +226,7 @@ def record(problem, method: str = "gd", *, snapshots: int = 200, **options):
         The run's OptimizeResult, with ``info["path"]`` (m, p), the iterates θ_k, and
         ``info["path_iterations"]`` (m,), their k; ``info["problem"]`` is the problem.
     """
-    from .optim.fit import METHODS, _check_options
+    from .optim.methods import METHODS, check_options as _check_options
 
     if method not in REPLAYABLE:
         raise ValueError(f"record: method must be one of {', '.join(REPLAYABLE)}, got {method!r}")

@@ -50,7 +50,8 @@ import sympy as sp
 from ..calculus import grad, jacobian, substitute
 from .algebra import assemble, expand, monomials, stabilize
 from .conditions import Condition
-from .kernels import Kernel, KernelizeError, gram, kernelize, linear_kernel, polynomial_kernel, rbf_kernel
+from .kernels import (Kernel, KernelizeError, _as_kernel, _data, _rewrite, _uses, gram, kernelize, linear_kernel,
+                      polynomial_kernel, rbf_kernel)
 from .problem import Problem, lagrangian, render_block, split_sign
 from ..nodes import Einsum, Expr, Eye, Tensor, const, is_zero, leaves, make_einsum, make_map, placeholder
 from ..stationarity import NoClosedForm, solve_entrywise, solve_linear, solve_scalar
@@ -182,6 +183,23 @@ class Dual:
 
     def _repr_latex_(self):
         return "$\\displaystyle " + self.render("latex") + "$"
+
+
+@kernelize.register(Dual)
+def _kernelize_dual(obj: Dual, kernel, data=None) -> Dual:
+    """The kernel trick on a dual: its objective, constraints and the recoveries that are
+    functions of inner products (w = Xᵀ(α ⊙ y) lives in feature space and is dropped)."""
+    k = _as_kernel(kernel)
+    found = _data(data, [obj.objective] + [c.expr for c in obj.constraints])
+    cons = [replace(c, expr=_rewrite(c.expr, k, found)) if _uses(c.expr, found) else c for c in obj.constraints]
+    recover = {}
+    for p, r in obj.recover.items():
+        try:
+            recover[p] = _rewrite(r, k, found) if r is not None and _uses(r, found) else r
+        except KernelizeError:
+            continue  # lives in feature space: no kernel form
+    return replace(obj, objective=_rewrite(obj.objective, k, found), constraints=cons, recover=recover,
+                   eliminated=dict(obj.eliminated), variables=list(obj.variables))
 
 
 def dual(problem: Problem) -> Dual:

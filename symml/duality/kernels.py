@@ -22,6 +22,7 @@ Takes: graph nodes (or a :class:`symml.duality.Dual`). Gives: graph nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import singledispatch
 
 import sympy as sp
 
@@ -141,6 +142,7 @@ def gram(kernel, A, B=None) -> Expr:
 # --------------------------------------------------------------------------- kernelize
 
 
+@singledispatch
 def kernelize(obj, kernel, data=None):
     """Replace every inner product of data rows xᵢᵀxⱼ by the kernel k(xᵢ, xⱼ).
 
@@ -159,6 +161,10 @@ def kernelize(obj, kernel, data=None):
     Raises:
         KernelizeError: if the data appear other than through inner products.
 
+    A derived object that holds expressions registers its own rule with
+    ``@kernelize.register`` beside its definition (:class:`~symml.duality.Dual` does), so
+    this stage never imports the later one.
+
     >>> import symml as sm
     >>> n, d = sm.dims("n d")
     >>> X, a = sm.tensor("X", (n, d)), sm.tensor("a", (n,))
@@ -166,19 +172,6 @@ def kernelize(obj, kernel, data=None):
     'aᵀXXᵀa'
     """
     k = _as_kernel(kernel)
-    from .derive import Dual
-
-    if isinstance(obj, Dual):
-        found = _data(data, [obj.objective] + [c.expr for c in obj.constraints])
-        cons = [replace(c, expr=_rewrite(c.expr, k, found)) if _uses(c.expr, found) else c for c in obj.constraints]
-        recover = {}
-        for p, r in obj.recover.items():
-            try:
-                recover[p] = _rewrite(r, k, found) if r is not None and _uses(r, found) else r
-            except KernelizeError:
-                continue  # lives in feature space: no kernel form
-        return replace(obj, objective=_rewrite(obj.objective, k, found), constraints=cons, recover=recover,
-                       eliminated=dict(obj.eliminated), variables=list(obj.variables))
     expr = as_expr(obj)
     return _rewrite(expr, k, _data(data, [expr]))
 

@@ -7,9 +7,10 @@ one-line way. First-order methods run their per-sample and mini-batch loops in n
 """
 from .exact import closed_form, em, mle
 from .first_order import adam, gd, minibatch, momentum, rmsprop, sgd
-from .fit import METHODS, auto_method, fit
+from .fitting import METHODS, auto_method, fit
 from .newton import kkt_newton, newton, trust_region
-from .paths import RegularizationPath, alpha_max, prox_gradient, regularization_path
+from .paths import RegularizationPath, alpha_max, regularization_path
+from .proximal import prox_gradient
 from .pipeline import (Imputer, MinMaxScaler, StandardScaler, accuracy, classification_report, confusion_matrix,
                        f1_score, load_dataset, precision, r2_score, recall, regression_report, rmse, train_test_split)
 from .data import one_hot

@@ -22,49 +22,11 @@ Takes: a catalog name or Derivation, data, hyper-parameters. Gives: an OptimizeR
 """
 from __future__ import annotations
 
-import inspect
-from functools import partial
-
-from . import exact, first_order, newton as second_order, paths, scipy_adapter
+from .methods import METHODS, auto_method, check_options as _check_options, options_of as _options_of
 from .problem import Problem, resolve
 from .result import DivergedError, OptimizeResult
 
-METHODS = {
-    "gd": first_order.gd,
-    "sgd": first_order.sgd,
-    "minibatch": first_order.minibatch,
-    "momentum": first_order.momentum,
-    "nesterov": partial(first_order.momentum, nesterov=True),
-    "rmsprop": first_order.rmsprop,
-    "adam": first_order.adam,
-    "newton": second_order.newton,
-    "trust_region": second_order.trust_region,
-    "kkt": second_order.kkt_newton,
-    "prox": paths.prox_gradient,
-    "closed_form": exact.closed_form,
-    "mle": exact.mle,
-    "em": exact.em,
-    **{m: partial(scipy_adapter.minimize, method=m) for m in ("L-BFGS-B", "Newton-CG", "trust-ncg")},
-}
-
-#: method="auto": the first kernel the derivation emits decides
-AUTO = (("closed_form", "closed_form"), ("mle", "mle"), ("em_step", "em"), ("prox_step", "prox"),
-        ("hessian", "newton"))
-
-
-def auto_method(problem: Problem) -> str:
-    """The method ``method="auto"`` picks for a problem."""
-    return next((m for kernel, m in AUTO if problem.has(kernel)), "adam")
-
-
-def _options_of(solver) -> set[str]:
-    fn = solver.func if isinstance(solver, partial) else solver
-    params = inspect.signature(fn).parameters
-    names = {k for k, p in params.items() if p.kind == p.KEYWORD_ONLY}
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()) and fn.__module__ == first_order.__name__:
-        names |= {k for k, p in inspect.signature(first_order.run).parameters.items() if p.kind == p.KEYWORD_ONLY}
-    return names - set(solver.keywords if isinstance(solver, partial) else ())
-
+__all__ = ["METHODS", "auto_method", "fit"]
 
 def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None, seed: int = 0, columns=None,
         options: dict | None = None, raise_on_divergence: bool = True, **kwargs) -> OptimizeResult:
@@ -121,11 +83,3 @@ def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None
 def _is_dask(data) -> bool:
     values = data.values() if isinstance(data, dict) else (data if isinstance(data, (tuple, list)) else [data])
     return any(type(v).__module__.partition(".")[0] == "dask" for v in values)
-
-
-def _check_options(method, opts, hyper_names):
-    allowed = _options_of(METHODS[method])
-    unknown = sorted(set(opts) - allowed)
-    if unknown:
-        raise ValueError(f"{method}: unknown option {unknown[0]!r}; options: {', '.join(sorted(allowed))}"
-                         + (f"; hyper-parameters: {', '.join(sorted(hyper_names))}" if hyper_names else ""))
