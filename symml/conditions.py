@@ -33,7 +33,7 @@ class Condition:
     Build one by comparing expressions (``x > 0``); use it in :func:`where`.
     """
 
-    __slots__ = ("_rel", "_operands", "_shape", "_pending", "_truth")
+    __slots__ = ("_operands", "_pending", "_rel", "_shape", "_truth")
 
     def __init__(self, rel, operands, shape, truth=None):
         self._rel = rel
@@ -43,7 +43,7 @@ class Condition:
         self._truth = truth
 
     @classmethod
-    def of(cls, op: str, a: Expr, b: Expr, truth=None) -> "Condition":
+    def of(cls, op: str, a: Expr, b: Expr, truth=None) -> Condition:
         """``a op b``, resolved when first used: ``==`` inside an ``in`` test costs no SymPy work."""
         c = cls.__new__(cls)
         c._pending = (op, a, b)
@@ -101,7 +101,7 @@ class Condition:
     def __repr__(self):
         try:
             return _pretty(self)
-        except Exception:  # pragma: no cover - repr must never raise
+        except Exception:  # noqa: BLE001 # pragma: no cover - repr must never raise
             return f"<Condition shape={fmt_shape(self.shape)}>"
 
     __str__ = __repr__

@@ -12,11 +12,11 @@ import builtins
 import sympy as sp
 
 from . import functions as F
+from .conditions import equal, not_equal, where
 from .nodes import (
     Dim, Expr, Eye, Let, Tensor, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
     make_einsum, make_map, matmul, placeholder, transpose,
 )
-from .conditions import equal, not_equal, where
 from .structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, Solve, _norm_axis, softmax_of
 
 __all__ = [

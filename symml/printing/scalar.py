@@ -298,7 +298,7 @@ class ScalarPrinter(Printer):
         if k == 0:
             name = r"\psi" if self.latex else "ψ"
         elif self.latex:
-            name = r"\psi^{(%s)}" % self._print(k).text
+            name = r"\psi^{(" + self._print(k).text + ")}"
         else:
             name = "ψ" + ("⁽" + str(k) + "⁾").translate(_SUPERSCRIPTS) if k.is_Integer else f"ψ^({k})"
         return self.sp.call(name, self._print(x))
