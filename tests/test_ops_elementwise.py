@@ -171,6 +171,28 @@ def test_hessians_against_central_differences_of_the_gradient(op, rng):
     fd.check_jacobians(lambda **a: ev(g, **a), point, {"x": H}, rng)
 
 
+def test_hvp_of_a_loss_that_mixes_the_operations(rng):
+    """∇²L·v (sm.hvp, reverse over reverse) against central differences of ∇L, in (x, y) together."""
+    L = sm.sum(c * sm.where(x > y, sm.gelu(x) * sm.sin(y), sm.erf(x * y) + sm.maximum(x, 0.5 * y))
+               + sm.lgamma(x * x + 1) + sm.tan(0.3 * y) * sm.digamma(x * x + 0.5))
+    vx, vy = sm.tensor("vx", (n,)), sm.tensor("vy", (n,))
+    m = 8
+    xs = rng.uniform(-2, 2, m)
+    ys = xs + rng.choice([-1, 1], m) * rng.uniform(0.3, 1.5, m)  # no ties of x > y or max(x, y/2)
+    ys = np.where(np.abs(xs - 0.5 * ys) < 0.2, ys + 1.0, ys)
+    ys = np.where(np.abs(xs - ys) < 0.2, ys + 0.5, ys)
+    point = {"x": xs, "y": ys, "c": rng.standard_normal(m)}
+    gx, gy = sm.grad(L, [x, y])
+    hx, hy = sm.hvp(L, [x, y], [vx, vy])
+    for _ in range(2):
+        d = {"x": rng.standard_normal(m), "y": rng.standard_normal(m)}
+        an = np.concatenate([ev(hx, vx=d["x"], vy=d["y"], **point), ev(hy, vx=d["x"], vy=d["y"], **point)])
+        fscale = float(np.max(np.abs(np.concatenate([ev(gx, **point), ev(gy, **point)]))))
+        h = fd.step_size(point, ["x", "y"])
+        num = fd.central_difference(lambda **a: np.concatenate([ev(gx, **a), ev(gy, **a)]), point, d, h)
+        fd.assert_close(an, num, fscale, fd.tolerance(), "hvp")
+
+
 def test_subgradients_at_ties_follow_jax():
     """maximum/minimum split a tie ½–½, clip gives ½ on a bound, sign 0, where the branch taken."""
     xs, ys = np.array([1.0, 2.0, -1.0]), np.array([1.0, 0.0, 3.0])
@@ -276,8 +298,10 @@ def test_one_kernel_agrees_with_evaluate(rng):
         e = op(x, y)
         outs[name] = e
         outs["grad_" + name] = sm.grad(sm.sum(c * e), x)
+    for name in ("gelu", "where_and", "lgamma", "maximum", "polygamma1"):  # reductions in the same kernel
+        outs["loss_" + name] = sm.sum(c * outs[name])
     kernel = sm.compile(outs)
-    m = 20_000  # large enough for the threaded row loop
+    m = 70_000  # inputs of more than PARALLEL_MIN_SIZE numbers: the threaded row loop
     xs = _away_from(rng.uniform(-4.5, 6, m), range(-5, 1), 0.05)
     point = {"x": xs, "y": rng.uniform(-3, 3, m), "c": rng.standard_normal(m)}
     got = kernel(**{k: v for k, v in point.items() if any(t.name == k for e in outs.values() for t in leaves(e))})
