@@ -17,7 +17,7 @@ import scipy.special as sps
 import sympy as sp
 
 import symml as sm
-from symml.codegen.scalar import HELPER_NEEDS, HELPERS, ScalarPrinter, UnsupportedConstruct
+from symml.codegen.scalar import HELPER_NEEDS, HELPERS, ScalarPrinter, UnsupportedConstruct, scalar_block
 from symml.nodes import leaves
 
 n, = sm.dims("n")
@@ -280,6 +280,22 @@ def test_codegen_spells_where_and_polygamma():
         p(sp.polygamma(sp.Symbol("k"), a))
 
 
+def test_where_branches_are_statements_that_keep_their_subexpressions():
+    """CSE never hoists a branch's 1/x out of its branch: at x = 0 nothing divides by zero.
+
+    Plain Python, like numba, raises ZeroDivisionError on 1.0 / 0.0, so running the lines is the test.
+    """
+    a = sp.Symbol("a", real=True)
+    sinc = sp.Piecewise((sp.sin(a) / a, sp.Ne(a, 0)), (1, True))
+    expr = sp.diff(sinc**2, a, 2) + sinc  # the second derivative repeats 1/a² in the guarded branch
+    lines, _ = scalar_block(expr, {a: "a"}, "out = ", "", "c_")
+    for av in (0.0, 0.7, -2.0):
+        env = {"a": av}
+        exec("\n".join(lines), {"np": np}, env)  # noqa: S102 - the generated lines themselves
+        want = 1.0 if av == 0 else float(expr.subs(a, av))
+        assert math.isclose(env["out"], want, rel_tol=1e-12), (av, lines)
+
+
 # --------------------------------------------------------------------------- a compiled kernel
 
 
@@ -300,6 +316,8 @@ def test_one_kernel_agrees_with_evaluate(rng):
         outs["grad_" + name] = sm.grad(sm.sum(c * e), x)
     for name in ("gelu", "where_and", "lgamma", "maximum", "polygamma1"):  # reductions in the same kernel
         outs["loss_" + name] = sm.sum(c * outs[name])
+    sinc = sm.where(x != 0, sm.sin(x) / x, 1.0)
+    outs["sinc"], outs["grad_sinc"] = sinc, sm.grad(sm.sum(c * sinc * sinc), x)
     kernel = sm.compile(outs)
     m = 70_000  # inputs of more than PARALLEL_MIN_SIZE numbers: the threaded row loop
     xs = _away_from(rng.uniform(-4.5, 6, m), range(-5, 1), 0.05)
@@ -309,6 +327,11 @@ def test_one_kernel_agrees_with_evaluate(rng):
         with np.errstate(all="ignore"):
             want = ev(e, **point)
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-11, atol=1e-12, err_msg=name)
+    # the same kernel where x = 0: the guarded 1/x is never computed, so no division-by-zero refusal
+    small = {"x": np.array([0.0, 0.5, 0.0, 2.0]), "y": np.array([1.0, -1.0, 0.5, 3.0]), "c": np.ones(4)}
+    got = kernel(**{k: v for k, v in small.items() if k in point})
+    np.testing.assert_allclose(got["sinc"], [1.0, np.sin(0.5) / 0.5, 1.0, np.sin(2.0) / 2.0], rtol=1e-14)
+    np.testing.assert_allclose(got["grad_sinc"], ev(outs["grad_sinc"], **small), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- printing

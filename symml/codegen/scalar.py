@@ -310,12 +310,52 @@ def scalar_block(expr: sp.Expr, names: dict, target: str, indent: str, tmp_prefi
     Returns the source lines and the helper functions they call.
     """
     expr = F.rewrite_stable(expr)
-    subs, (reduced,) = sp.cse(expr, symbols=sp.numbered_symbols(tmp_prefix), optimizations="basic")
+    lines: list[str] = []
+    helpers: set[str] = set()
+    _block(expr, dict(names), target, indent, sp.numbered_symbols(tmp_prefix), lines, helpers)
+    return lines, helpers
+
+
+def _block(expr, names, target, indent, tmp, lines, helpers):
+    # A where (Piecewise) becomes an if/elif/else statement computed first, each branch with its own
+    # CSE: nothing of a branch is hoisted out of it, so 1/x in where(x != 0, sin(x)/x, 1) is never
+    # computed at x = 0 (numba raises on a float division by zero).
+    found: list = []
+    _outer_piecewise(expr, found)
+    repl = {}
+    for pw in found:
+        sym = next(tmp)
+        cond_printer = ScalarPrinter(names)
+        for k, (value, cond) in enumerate(pw.args):
+            if cond == sp.true:
+                if k:
+                    lines.append(f"{indent}else:")
+                _block(value, names, f"{sym.name} = ", indent + ("    " if k else ""), tmp, lines, helpers)
+                break
+            lines.append(f"{indent}{'elif' if k else 'if'} {cond_printer(cond)}:")
+            _block(value, names, f"{sym.name} = ", indent + "    ", tmp, lines, helpers)
+        else:
+            lines.append(f"{indent}else:")
+            lines.append(f"{indent}    {sym.name} = np.nan")
+        helpers |= cond_printer.helpers
+        names[sym] = sym.name
+        repl[pw] = sym
+    expr = expr.xreplace(repl) if repl else expr
+    subs, (reduced,) = sp.cse(expr, symbols=tmp, optimizations="basic")
     names = dict(names)
     printer = ScalarPrinter(names)
-    lines = []
     for sym, value in subs:
         lines.append(f"{indent}{sym.name} = {printer(value)}")
         names[sym] = sym.name
     lines.append(f"{indent}{target}{printer(reduced)}")
-    return lines, printer.helpers
+    helpers |= printer.helpers
+
+
+def _outer_piecewise(e, found):
+    """The Piecewise subexpressions of ``e`` that no other Piecewise holds, in order of first appearance."""
+    if isinstance(e, sp.Piecewise):
+        if e not in found:
+            found.append(e)
+        return
+    for a in e.args:
+        _outer_piecewise(a, found)
