@@ -298,11 +298,14 @@ def clip(x, lo=None, hi=None) -> Expr:
     """
     if lo is None and hi is None:
         raise ValueError("sm.clip: expected at least one bound, got lo=None and hi=None")
+    import numbers
+
     for name, v in (("lo", lo), ("hi", hi)):
-        if isinstance(v, bool) or not (v is None or isinstance(v, (int, float, Expr, sp.Expr))):
+        if isinstance(v, bool) or not (v is None or isinstance(v, (numbers.Real, Expr, sp.Expr))):
             raise TypeError(f"sm.clip: {name} must be a number, a tensor expression or None, got {type(v).__name__}")
-    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
-        raise ValueError(f"sm.clip: expected lo <= hi, got lo={lo} and hi={hi}")
+    if isinstance(lo, numbers.Real) and isinstance(hi, numbers.Real) and lo > hi:
+        raise ValueError(f"sm.clip: expected lo <= hi, got lo={lo} and hi={hi}")  # tensor bounds: not checkable here
+    lo, hi = (float(v) if isinstance(v, numbers.Real) and not isinstance(v, int) else v for v in (lo, hi))
     out = as_expr(x)
     if lo is not None:
         out = maximum(out, lo)

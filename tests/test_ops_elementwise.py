@@ -106,6 +106,7 @@ def test_tensor_scalar_broadcasting(rng):
     np.testing.assert_allclose(ev(sm.minimum(0.5, x), x=xs), np.minimum(0.5, xs))
     np.testing.assert_allclose(ev(sm.clip(x, -1, 1), x=xs), np.clip(xs, -1, 1))
     np.testing.assert_allclose(ev(sm.clip(x, hi=0.0), x=xs), np.minimum(xs, 0.0))
+    np.testing.assert_allclose(ev(sm.clip(x, np.int64(-1), np.float64(0.5)), x=xs), np.clip(xs, -1, 0.5))
     np.testing.assert_allclose(ev(sm.where(x > s, 1.0, x), x=xs, s=sv), np.where(xs > sv, 1.0, xs))
     m, = sm.dims("m")
     A = sm.tensor("A", (m, n))
@@ -371,6 +372,7 @@ def test_conditions_print():
     (lambda: sm.polygamma(-1, x), "order k must be an int >= 0"),
     (lambda: sm.polygamma(1.5, x), "order k must be an int >= 0"),
     (lambda: sm.clip(x, 2, 1), "expected lo <= hi, got lo=2 and hi=1"),
+    (lambda: sm.clip(x, np.float64(2.5), np.int64(1)), "expected lo <= hi, got lo=2.5 and hi=1"),
     (lambda: sm.clip(x), "at least one bound"),
     (lambda: sm.clip(x, "a", 1), "lo must be a number"),
     (lambda: sm.where(x, x, y), "expected a condition such as x > 0"),
