@@ -12,6 +12,7 @@ import builtins
 import sympy as sp
 
 from . import functions as F
+from .conditions import equal, not_equal, where
 from .nodes import (
     Dim, Expr, Eye, Let, Tensor, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
     make_einsum, make_map, matmul, placeholder, transpose,
@@ -23,6 +24,9 @@ __all__ = [
     "inv", "solve", "det", "logdet", "norm2", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "softplus",
     "log_sigmoid", "relu", "logsumexp", "softmax", "log_softmax", "einsum", "conv2d", "maxpool2d",
     "avgpool2d", "transpose", "matmul", "where_positive", "expand_dims",
+    # elementwise functions and selection (issue 16)
+    "sin", "cos", "tan", "erf", "erfc", "gelu", "sign", "maximum", "minimum", "clip", "where", "equal",
+    "not_equal", "lgamma", "digamma", "polygamma",
 ]
 
 
@@ -228,6 +232,86 @@ softplus = _unary(F.softplus, "softplus")
 log_sigmoid = _unary(F.log_sigmoid, "log_sigmoid")
 relu = _unary(F.relu, "relu")
 where_positive = _unary(F.step, "step")
+sin = _unary(sp.sin, "sin")
+cos = _unary(sp.cos, "cos")
+tan = _unary(sp.tan, "tan")
+erf = _unary(sp.erf, "erf")
+erfc = _unary(F.erfc, "erfc")  # kept as written: erfc(−u) is not turned into 2 − erfc(u)
+# sign' = 0 (SymPy's 2δ(x), dropped: zero almost everywhere; JAX's convention too)
+sign = _unary(sp.sign, "sign")
+# log|Γ(x)| (scipy's gammaln); its derivative is ψ(x) = polygamma(0, x)
+lgamma = _unary(sp.loggamma, "lgamma")
+
+
+def gelu(x, approximate="none") -> Expr:
+    """GELU(x) = x Φ(x) (``approximate="none"``), or its tanh form (``approximate="tanh"``).
+
+    The tanh form is (x/2)(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x σ(2u). As in
+    PyTorch, the default is the exact form; JAX's ``approximate=True``/``False`` are
+    accepted too (True is the tanh form).
+
+    >>> import symml as sm
+    >>> float(sm.evaluate(sm.gelu(1.0)))  # Φ(1) = 0.8413...
+    0.8413447460685429
+    """
+    forms = {"none": F.gelu, False: F.gelu, "tanh": F.gelu_tanh, True: F.gelu_tanh}
+    fn = forms.get(approximate) if isinstance(approximate, (str, bool)) else None
+    if fn is None:
+        raise ValueError(f"sm.gelu: approximate must be 'none' or 'tanh' (or False/True), got {approximate!r}")
+    return elementwise(fn, x, op="gelu")
+
+
+def polygamma(k, x) -> Expr:
+    """ψ⁽ᵏ⁾(x), the k-th derivative of the digamma function ψ = (log Γ)′, for an int k ≥ 0."""
+    import numbers
+
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+        raise ValueError(f"sm.polygamma: the order k must be an int >= 0 (0 is the digamma), got {k!r}")
+    k = int(k)
+    return elementwise(lambda t: sp.polygamma(k, t), x, op="polygamma")
+
+
+def digamma(x) -> Expr:
+    """ψ(x) = d/dx log Γ(x), the same node as ``polygamma(0, x)``."""
+    return polygamma(0, x)
+
+
+def maximum(a, b) -> Expr:
+    """max(a, b) entry by entry, broadcasting (tensor–tensor or tensor–number).
+
+    At a tie each operand gets half of the gradient (JAX's convention): the derivative
+    of max(a, b) in a is the Heaviside step H(a − b) with H(0) = ½.
+    """
+    return elementwise(sp.Max, a, b, op="maximum")
+
+
+def minimum(a, b) -> Expr:
+    """min(a, b) entry by entry, broadcasting; at a tie each operand gets half of the gradient."""
+    return elementwise(sp.Min, a, b, op="minimum")
+
+
+def clip(x, lo=None, hi=None) -> Expr:
+    """min(max(x, lo), hi) entry by entry (numpy's np.clip; either bound may be None).
+
+    The gradient in x is 1 inside (lo, hi), 0 outside and ½ on a bound (JAX's clip is
+    minimum(maximum(x, lo), hi), with its ties).
+    """
+    if lo is None and hi is None:
+        raise ValueError("sm.clip: expected at least one bound, got lo=None and hi=None")
+    import numbers
+
+    for name, v in (("lo", lo), ("hi", hi)):
+        if isinstance(v, bool) or not (v is None or isinstance(v, (numbers.Real, Expr, sp.Expr))):
+            raise TypeError(f"sm.clip: {name} must be a number, a tensor expression or None, got {type(v).__name__}")
+    if isinstance(lo, numbers.Real) and isinstance(hi, numbers.Real) and lo > hi:
+        raise ValueError(f"sm.clip: expected lo <= hi, got lo={lo} and hi={hi}")  # tensor bounds: not checkable here
+    lo, hi = (float(v) if isinstance(v, numbers.Real) and not isinstance(v, int) else v for v in (lo, hi))
+    out = as_expr(x)
+    if lo is not None:
+        out = maximum(out, lo)
+    if hi is not None:
+        out = minimum(out, hi)
+    return out
 
 
 def logsumexp(x, axis=None) -> Expr:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+from scipy import special as _special
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 
 class MLFunction(sp.Function):
@@ -115,6 +117,83 @@ class relu(MLFunction):
         return np.maximum(np.asarray(x, dtype=float), 0.0)
 
 
+class erfc(sp.erfc):
+    """erfc(x) = 1 − erf(x), kept as written: SymPy's erfc turns erfc(−u) into 2 − erfc(u),
+    which loses every digit where erfc(−u) is tiny (u < −6), so this one rewrites numbers only.
+    Its derivative (−2e^{−x²}/√π) is SymPy's."""
+
+    @classmethod
+    def eval(cls, arg):
+        return sp.erfc.eval(arg) if arg.is_number else None
+
+
+_SQRT2 = sp.sqrt(2)
+_GELU_C = sp.sqrt(2 / sp.pi)  # √(2/π), the tanh approximation's scale
+_GELU_A = sp.Rational(44715, 1000000)  # its cubic coefficient, 0.044715
+
+
+class gelu(MLFunction):
+    """GELU(x) = x Φ(x) with Φ the standard normal CDF; GELU' = Φ(x) + x φ(x).
+
+    Φ(x) is computed as erfc(−x/√2)/2, never as (1 + erf(x/√2))/2: for x = −8 the latter
+    is 1 − 1 + 1e-15 and keeps no digit of the answer.
+    """
+
+    latex_name = r"\operatorname{GELU}"
+    unicode_name = "GELU"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return erfc(-x / _SQRT2) / 2 + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+
+    @classmethod
+    def eval(cls, x):
+        return sp.S.Zero if x == 0 else None
+
+    @classmethod
+    def numpy(cls, x):
+        x = np.asarray(x, dtype=float)
+        return 0.5 * x * _special.erfc(-x / np.sqrt(2.0))
+
+
+class gelu_tanh(MLFunction):
+    """GELU's tanh approximation, (x/2)(1 + tanh u) with u = √(2/π)(x + 0.044715x³).
+
+    (1 + tanh u)/2 = σ(2u), so it is x σ(2u), and σ is stable where 1 + tanh u cancels;
+    its derivative is σ(2u) + 2x u′ σ(2u) σ(−2u).
+    """
+
+    latex_name = r"\operatorname{GELU}_{\tanh}"
+    unicode_name = "GELUₜₐₙₕ"
+
+    @staticmethod
+    def inner(x):
+        """2u = 2√(2/π)(x + 0.044715x³), the argument of σ."""
+        return 2 * _GELU_C * (x + _GELU_A * x**3)
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        v = self.inner(x)
+        return sigmoid(v) + x * sp.diff(v, x) * sigmoid(v) * sigmoid(-v)
+
+    @classmethod
+    def eval(cls, x):
+        return sp.S.Zero if x == 0 else None
+
+    @classmethod
+    def numpy(cls, x):
+        x = np.asarray(x, dtype=float)
+        return x * sigmoid.numpy(float(2 * _GELU_C) * (x + float(_GELU_A) * x**3))
+
+
+def _piecewise(*pairs):
+    """np.select over (value, condition) pairs, the last condition True: where's numeric form."""
+    values = [np.asarray(v, dtype=float) for v, _ in pairs]
+    conds = [np.asarray(c, dtype=bool) for _, c in pairs]
+    shape = np.broadcast_shapes(*[a.shape for a in values + conds])
+    return np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in values], np.nan)
+
+
 #: numpy forms of the SymPy functions that may appear inside an elementwise map.
 NUMPY_FUNCTIONS = {
     sp.exp: np.exp,
@@ -128,32 +207,46 @@ NUMPY_FUNCTIONS = {
     sp.sign: np.sign,
     sp.Max: lambda *a: np.maximum.reduce(np.broadcast_arrays(*a)),
     sp.Min: lambda *a: np.minimum.reduce(np.broadcast_arrays(*a)),
-    sp.loggamma: None,  # filled below when scipy is present
-    sp.erf: None,  # filled below when scipy is present
+    sp.tan: np.tan,
+    # Max/Min's derivatives are Heaviside steps, ½ at a tie (JAX's convention for maximum/minimum)
+    sp.Heaviside: lambda x, h0=0.5: np.heaviside(x, h0),
+    # log Γ, erf, erfc, ψ⁽ᵏ⁾ from scipy.special (a core dependency). gammaln is log|Γ(x)|, which
+    # has the same derivative ψ(x) for negative x too; polygamma(0, x) is ψ(x), the digamma.
+    sp.loggamma: _special.gammaln,
+    sp.erf: _special.erf,
+    sp.erfc: _special.erfc,
+    erfc: _special.erfc,
+    sp.polygamma: lambda k, x: _special.polygamma(np.asarray(k).astype(int), x),
+    # where(cond, a, b): SymPy's Piecewise of (value, condition) pairs, and its conditions
+    sp.Piecewise: _piecewise,
+    ExprCondPair: lambda value, cond: (value, cond),
+    sp.StrictGreaterThan: np.greater,
+    sp.GreaterThan: np.greater_equal,
+    sp.StrictLessThan: np.less,
+    sp.LessThan: np.less_equal,
+    sp.Equality: np.equal,
+    sp.Unequality: np.not_equal,
+    sp.And: lambda *a: np.logical_and.reduce(np.broadcast_arrays(*a)),
+    sp.Or: lambda *a: np.logical_or.reduce(np.broadcast_arrays(*a)),
+    sp.Not: np.logical_not,
+    type(sp.true): lambda: True,
+    type(sp.false): lambda: False,
 }
-try:  # scipy is optional for the core; erf appears in Gaussian CDFs only.
-    from scipy import special as _special
 
-    NUMPY_FUNCTIONS[sp.erf] = _special.erf
-    NUMPY_FUNCTIONS[sp.loggamma] = _special.gammaln
-except ImportError:  # pragma: no cover
-    del NUMPY_FUNCTIONS[sp.erf]
-    del NUMPY_FUNCTIONS[sp.loggamma]
-
-ML_FUNCTIONS = (sigmoid, softplus, log_sigmoid, step, relu)
+ML_FUNCTIONS = (sigmoid, softplus, log_sigmoid, step, relu, gelu, gelu_tanh)
 for _f in ML_FUNCTIONS:
     NUMPY_FUNCTIONS[_f] = _f.numpy
 
 
 def drop_distributions(expr: sp.Expr) -> sp.Expr:
-    """Replace DiracDelta terms (from derivatives of |x|, sign, step) by 0.
+    """Replace DiracDelta terms (from derivatives of |x|, sign, step, Heaviside) by 0.
 
-    They are zero almost everywhere, and a gradient kernel evaluates pointwise.
+    They are zero almost everywhere, and a gradient kernel evaluates pointwise. Heaviside
+    steps (the derivatives of Max and Min) stay, with SymPy's value ½ at 0: at a tie of
+    maximum(a, b) each operand gets half the gradient, as in JAX.
     """
     if expr.has(sp.DiracDelta):
         expr = expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-    if expr.has(sp.Heaviside):
-        expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: step(e.args[0]))
     return expr
 
 

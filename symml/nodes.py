@@ -125,8 +125,25 @@ class Expr:
     def __hash__(self):
         return self.uid
 
+    # -- comparisons give elementwise conditions for sm.where (symml.conditions). The truth
+    # value of ``a == b`` stays ``a is b``, so hashing, interning and ``in`` tests are unchanged.
     def __eq__(self, other):
-        return self is other
+        return _compare("==", self, other, lambda: self is other)
+
+    def __ne__(self, other):
+        return _compare("!=", self, other, lambda: self is not other)
+
+    def __lt__(self, other):
+        return _compare("<", self, other)
+
+    def __le__(self, other):
+        return _compare("<=", self, other)
+
+    def __gt__(self, other):
+        return _compare(">", self, other)
+
+    def __ge__(self, other):
+        return _compare(">=", self, other)
 
     def __bool__(self):
         return True
@@ -196,6 +213,18 @@ class Expr:
             return f"<{type(self).__name__} shape={fmt_shape(self.shape)}>"
 
     __str__ = __repr__
+
+
+def _compare(op, a, b, truth=None):
+    """``a op b`` as a Condition, or NotImplemented for an operand that is no expression or number."""
+    from .conditions import compare
+
+    if not isinstance(b, Expr):
+        try:
+            as_expr(b)
+        except TypeError:
+            return NotImplemented
+    return compare(op, a, b, None if truth is None else truth())
 
 
 # --------------------------------------------------------------------------- leaves

@@ -14,6 +14,7 @@ from sympy.codegen.numpy_nodes import logaddexp
 
 from .. import functions as F
 from .blas import BLAS_THREAD_HELPERS, GRAM_HELPERS
+from .special import SPECIAL_HELPERS, SPECIAL_NEEDS
 
 #: SymPy function → how a generated kernel spells it.
 FUNCTION_NAMES = {
@@ -29,6 +30,13 @@ FUNCTION_NAMES = {
     sp.Max: "max",
     sp.Min: "min",
     sp.loggamma: "_lgamma",
+    sp.tan: "np.tan",
+    sp.erf: "_erf",
+    sp.erfc: "_erfc",
+    F.erfc: "_erfc",
+    sp.Heaviside: "_heaviside",
+    F.gelu: "_gelu",
+    F.gelu_tanh: "_gelu_tanh",
     log1p: "np.log1p",
     expm1: "np.expm1",
     logaddexp: "_logaddexp",
@@ -99,20 +107,6 @@ def _logdet(A):
 def _relu(x):
     return x if x > 0 else 0.0
 ''',
-    "_lgamma": '''
-@njit(cache=True)
-def _lgamma(x):
-    # log Γ(x) for x > 0: shift up with log Γ(x) = log Γ(x + 1) − log x until x ≥ 15, then
-    # Stirling's series through x⁻⁹ (its next term is below 1e-14 there).
-    shift = 0.0
-    while x < 15.0:
-        shift -= np.log(x)
-        x += 1.0
-    r = 1.0 / x
-    r2 = r * r
-    series = r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 * (1.0 / 1680.0 - r2 / 1188.0))))
-    return shift + (x - 0.5) * np.log(x) - x + 0.5 * np.log(2.0 * np.pi) + series
-''',
     "_tanh": '''
 @njit(cache=True, inline="always")
 def _tanh(x):
@@ -127,9 +121,31 @@ def _tanh(x):
 def _step(x):
     return 1.0 if x > 0 else 0.0
 ''',
+    "_heaviside": '''
+@njit(cache=True, inline="always")
+def _heaviside(x, h0):
+    # the derivative of max/min: ½ at a tie (h0), as in JAX
+    return 1.0 if x > 0 else (h0 if x == 0 else 0.0)
+''',
+    "_gelu": '''
+@njit(cache=True, inline="always")
+def _gelu(x):
+    # x Φ(x) with Φ(x) = erfc(−x/√2)/2: no cancellation for negative x
+    return 0.5 * x * _erfc(-0.7071067811865476 * x)
+''',
+    "_gelu_tanh": f'''
+@njit(cache=True, inline="always")
+def _gelu_tanh(x):
+    # (x/2)(1 + tanh u) = x σ(2u), u = √(2/π)(x + 0.044715x³)
+    return x * _sigmoid({float(2 * F._GELU_C)!r} * (x + {float(F._GELU_A)!r} * x * x * x))
+''',
+    **SPECIAL_HELPERS,  # erf, erfc, log Γ, ψ⁽ᵏ⁾ (special.py)
     **GRAM_HELPERS,  # kernel-level helpers, kept next to the rule that emits them (blas.py)
     **BLAS_THREAD_HELPERS,
 }
+
+#: Helpers that call other helpers: emitting one emits these too.
+HELPER_NEEDS = {**SPECIAL_NEEDS, "_gelu": ("_erfc",) + SPECIAL_NEEDS["_erfc"], "_gelu_tanh": ("_sigmoid",)}
 
 
 class UnsupportedConstruct(TypeError):
@@ -241,9 +257,51 @@ class ScalarPrinter:
                 f"codegen cannot spell {type(e).__name__} in an elementwise expression; supported: "
                 + ", ".join(sorted(f.__name__ for f in FUNCTION_NAMES))
             )
+        self._need(name)
+        return f"{name}({', '.join(self(a) for a in e.args)})"
+
+    def _need(self, name):
         if name.startswith("_"):
             self.helpers.add(name)
-        return f"{name}({', '.join(self(a) for a in e.args)})"
+            self.helpers.update(HELPER_NEEDS.get(name, ()))
+
+    def _print_polygamma(self, e):
+        k, x = e.args
+        if not (k.is_Integer and k >= 0):
+            raise UnsupportedConstruct(f"codegen spells polygamma(k, x) for an integer k >= 0, got k = {k}")
+        self._need("_polygamma")
+        return f"_polygamma({int(k)}, {self(x)})"
+
+    def _print_Heaviside(self, e):
+        h0 = e.args[1] if len(e.args) > 1 else sp.S.Half
+        self._need("_heaviside")
+        return f"_heaviside({self(e.args[0])}, {self(h0)})"
+
+    # where(cond, a, b): a conditional expression, so only the selected branch is computed
+    def _print_Piecewise(self, e):
+        *pairs, (last, last_cond) = e.args
+        out = self(last) if last_cond == sp.true else f"({self(last)} if {self(last_cond)} else np.nan)"
+        for value, cond in reversed(pairs):
+            out = f"({self(value)} if {self(cond)} else {out})"
+        return out
+
+    def _print_Relational(self, e):
+        return f"({self(e.lhs)} {e.rel_op} {self(e.rhs)})"
+
+    def _print_And(self, e):
+        return "(" + " and ".join(self(a) for a in e.args) + ")"
+
+    def _print_Or(self, e):
+        return "(" + " or ".join(self(a) for a in e.args) + ")"
+
+    def _print_Not(self, e):
+        return f"(not {self(e.args[0])})"
+
+    def _print_BooleanTrue(self, e):
+        return "True"
+
+    def _print_BooleanFalse(self, e):
+        return "False"
 
 
 def scalar_block(expr: sp.Expr, names: dict, target: str, indent: str, tmp_prefix: str) -> tuple[list[str], set[str]]:
@@ -252,12 +310,52 @@ def scalar_block(expr: sp.Expr, names: dict, target: str, indent: str, tmp_prefi
     Returns the source lines and the helper functions they call.
     """
     expr = F.rewrite_stable(expr)
-    subs, (reduced,) = sp.cse(expr, symbols=sp.numbered_symbols(tmp_prefix), optimizations="basic")
+    lines: list[str] = []
+    helpers: set[str] = set()
+    _block(expr, dict(names), target, indent, sp.numbered_symbols(tmp_prefix), lines, helpers)
+    return lines, helpers
+
+
+def _block(expr, names, target, indent, tmp, lines, helpers):
+    # A where (Piecewise) becomes an if/elif/else statement computed first, each branch with its own
+    # CSE: nothing of a branch is hoisted out of it, so 1/x in where(x != 0, sin(x)/x, 1) is never
+    # computed at x = 0 (numba raises on a float division by zero).
+    found: list = []
+    _outer_piecewise(expr, found)
+    repl = {}
+    for pw in found:
+        sym = next(tmp)
+        cond_printer = ScalarPrinter(names)
+        for k, (value, cond) in enumerate(pw.args):
+            if cond == sp.true:
+                if k:
+                    lines.append(f"{indent}else:")
+                _block(value, names, f"{sym.name} = ", indent + ("    " if k else ""), tmp, lines, helpers)
+                break
+            lines.append(f"{indent}{'elif' if k else 'if'} {cond_printer(cond)}:")
+            _block(value, names, f"{sym.name} = ", indent + "    ", tmp, lines, helpers)
+        else:
+            lines.append(f"{indent}else:")
+            lines.append(f"{indent}    {sym.name} = np.nan")
+        helpers |= cond_printer.helpers
+        names[sym] = sym.name
+        repl[pw] = sym
+    expr = expr.xreplace(repl) if repl else expr
+    subs, (reduced,) = sp.cse(expr, symbols=tmp, optimizations="basic")
     names = dict(names)
     printer = ScalarPrinter(names)
-    lines = []
     for sym, value in subs:
         lines.append(f"{indent}{sym.name} = {printer(value)}")
         names[sym] = sym.name
     lines.append(f"{indent}{target}{printer(reduced)}")
-    return lines, printer.helpers
+    helpers |= printer.helpers
+
+
+def _outer_piecewise(e, found):
+    """The Piecewise subexpressions of ``e`` that no other Piecewise holds, in order of first appearance."""
+    if isinstance(e, sp.Piecewise):
+        if e not in found:
+            found.append(e)
+        return
+    for a in e.args:
+        _outer_piecewise(a, found)

@@ -45,14 +45,25 @@ FUNCTION_NAMES = {
     sp.gamma: ("Γ", r"\Gamma"),
     sp.Max: ("max", r"\max"),
     sp.Min: ("min", r"\min"),
+    sp.tan: ("tan", r"\tan"),
+    sp.erfc: ("erfc", r"\operatorname{erfc}"),
+    F.erfc: ("erfc", r"\operatorname{erfc}"),
+    sp.Heaviside: ("H", "H"),  # the derivative of max/min: 1 above 0, ½ at 0, 0 below
     **{f: (f.unicode_name, f.latex_name) for f in F.ML_FUNCTIONS},
 }
+
+#: Relations of where's conditions: SymPy's operator → (unicode, LaTeX).
+RELATIONS = {">": (">", ">"), ">=": ("≥", r"\geq"), "<": ("<", "<"), "<=": ("≤", r"\leq"), "==": ("=", "="),
+             "!=": ("≠", r"\neq")}
+COMPARE = 5  # a relation binds more loosely than a sum
 
 #: Functions with their own layout; ``%s`` is the printed argument.
 FUNCTION_TEMPLATES = {
     F.step: ("𝟙[%s > 0]", r"\mathbb{1}\left[%s > 0\right]"),
     sp.Abs: ("|%s|", r"\left|%s\right|"),
 }
+
+_SUPERSCRIPTS = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 
 #: Constants: SymPy class name → (unicode, LaTeX).
 CONSTANTS = {"Pi": ("π", r"\pi"), "Exp1": ("e", "e"), "Infinity": ("∞", r"\infty"), "ImaginaryUnit": ("i", "i")}
@@ -278,8 +289,59 @@ class ScalarPrinter(Printer):
 
     _print_Max = _print_Min = _print_Function  # lattice operations, not Function subclasses
 
+    def _print_Heaviside(self, expr):  # H(x), whatever its value at 0 (an extra SymPy argument)
+        return self.sp.call("H", self._print(expr.args[0]))
+
+    def _print_polygamma(self, expr):
+        """ψ(x) for k = 0 (the digamma), ψ⁽ᵏ⁾(x) above."""
+        k, x = expr.args
+        if k == 0:
+            name = r"\psi" if self.latex else "ψ"
+        elif self.latex:
+            name = r"\psi^{(" + self._print(k).text + ")}"
+        else:
+            name = "ψ" + ("⁽" + str(k) + "⁾").translate(_SUPERSCRIPTS) if k.is_Integer else f"ψ^({k})"
+        return self.sp.call(name, self._print(x))
+
+    def _print_Relational(self, expr):
+        names = RELATIONS.get(expr.rel_op)
+        if names is None:  # pragma: no cover - SymPy's other relations are not built by symml
+            return self.emptyPrinter(expr)
+        lhs, rhs = (self._print(a) for a in expr.args)
+        return Piece(f"{lhs.text} {names[self.latex]} {rhs.text}", prec=COMPARE, ltight=False, rtight=False)
+
+    def _print_And(self, expr):
+        return self._logic(expr.args, r" \wedge " if self.latex else " ∧ ")
+
+    def _print_Or(self, expr):
+        return self._logic(expr.args, r" \vee " if self.latex else " ∨ ")
+
+    def _print_Not(self, expr):
+        inner = self._print(expr.args[0])
+        return Piece((r"\neg " if self.latex else "¬") + self.sp.paren(inner).text)
+
+    def _logic(self, args, sep):
+        parts = [self._print(a) for a in args]
+        return Piece(sep.join(self.sp.paren(p).text if p.prec < COMPARE else p.text for p in parts),
+                     prec=COMPARE - 1, ltight=False, rtight=False)
+
+    def _print_BooleanTrue(self, expr):
+        return Piece(r"\text{true}" if self.latex else "true")
+
+    def _print_BooleanFalse(self, expr):
+        return Piece(r"\text{false}" if self.latex else "false")
+
     def _print_Piecewise(self, expr):
-        return self.emptyPrinter(expr)
+        """sm.where: cases in LaTeX, ``where(cond, a, b)`` (nested for more branches) in unicode."""
+        pairs = [(self._print(e), c) for e, c in expr.args]
+        if self.latex:
+            rows = [f"{p.text} & " + (r"\text{otherwise}" if c == sp.true else self._print(c).text) for p, c in pairs]
+            return Piece(r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}")
+        text = pairs[-1][0].text if pairs[-1][1] == sp.true else f"where({self._print(pairs[-1][1]).text}, " \
+            f"{pairs[-1][0].text}, nan)"
+        for p, c in reversed(pairs[:-1]):
+            text = f"where({self._print(c).text}, {p.text}, {text})"
+        return Piece(text)
 
     # ----------------------------------------------------------------- index notation
 
