@@ -8,7 +8,9 @@ the adjoint, seeded with identities, so ``hessian`` is the Jacobian of the gradi
 ``hvp`` the gradient of a directional derivative, as in JAX.
 
 Named intermediates (``sm.let``) get named adjoints ``delta_<name>``: printed, these are
-the δ equations of backpropagation.
+the δ equations of backpropagation. The other adjoints of a gradient pass are recorded in
+:data:`ADJOINTS`, per result, without changing the graph, so that :mod:`symml.program` can
+name an adjoint ``delta_z`` where it names the value ``z``.
 
 Takes: graph nodes. Gives: graph nodes.
 """
@@ -114,6 +116,21 @@ def add(a: Expr | None, b: Expr | None) -> Expr | None:
 
 # --------------------------------------------------------------------------- backprop
 
+#: result uid → {adjoint uid: uids of the values it is the adjoint of}, for the results of
+#: gradient passes (no batch): which nodes of a gradient's graph are adjoints, and of what.
+#: Keyed by result, so that one model's adjoints never name nodes that another shares. A pass
+#: that differentiates a derivative (a Hessian's, an hvp's) records nothing: δ_z means ∂L/∂z.
+ADJOINTS: dict[int, dict[int, list[int]]] = {}
+_RESULTS: set[int] = set()  # every result of a pass with name_adjoints
+
+
+def _record_adjoint(seen: dict, node: Expr, g: Expr) -> None:
+    if isinstance(node, (Tensor, Let)) or isinstance(g, (Tensor, Let)) or (isinstance(g, Map) and not g.operands):
+        return
+    of = seen.setdefault(g.uid, [])
+    if node.uid not in of:
+        of.append(node.uid)
+
 
 def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_adjoints: bool = True):
     """Propagate ``seed`` (the adjoint of y, shape batch + y.shape) back to ``targets``."""
@@ -122,12 +139,16 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
     result: dict[int, Expr] = {}
     target_ids = {t.uid for t in targets}
     named = {n.body.uid: n for n in order if isinstance(n, Let)}  # a value's name, for reuse in derivatives
+    seen: dict[int, list[int]] = {}  # adjoint uid → the values it is the adjoint of
+    record = name_adjoints and not batch and not any(n.uid in _RESULTS for n in order)
     for node in reversed(order):
         g = adj.pop(node.uid, None)
         if g is None or is_zero(g):
             continue
         if node.uid in target_ids:
             result[node.uid] = g
+        if record:
+            _record_adjoint(seen, node, g)
         if isinstance(node, Let) and name_adjoints and not isinstance(g, (Tensor, Let)):
             g = Let.new("delta_" + node.name, g)
         for k, op in enumerate(node.operands):
@@ -140,6 +161,12 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
     for t in targets:
         r = result.get(t.uid)
         out.append(r if r is not None else const(0, tuple(batch) + t.shape))
+        if r is not None and name_adjoints:
+            _RESULTS.add(r.uid)
+        if r is not None and seen:
+            known = ADJOINTS.setdefault(r.uid, {})
+            for a, of in seen.items():
+                known.setdefault(a, of)
     return out
 
 
