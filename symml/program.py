@@ -17,7 +17,8 @@ The naming rule (deterministic: it depends only on the graph of the outputs)
      the kind: ``z`` for a contraction (z = Xw), ``u`` for an elementwise map
      (u = σ(z + b) ⊙ (1 − σ(z + b))), ``s`` for a structured operation (s = S⁻¹).
      A stem used more than once is numbered in dependency order (z1, z2, …);
-     Users that are outputs do not count (∂L/∂w = Xᵀδ_z + λw names no z₂ = Xᵀδ_z);
+     A value read once, by an output, is not named (∂L/∂w = Xᵀδ_z + λw names no
+     z₂ = Xᵀδ_z);
    - an *adjoint* is named ``delta_v`` when the gradient pass that made an output
      recorded it (:data:`symml.calculus.ADJOINTS`) as the adjoint of a value v named
      here, whether or not it is itself handed over;
@@ -137,15 +138,15 @@ def _auto_names(order: list[Expr], outs: set, adjoints: dict, taken: set) -> dic
     users: dict[int, list] = {}
     for n in order:
         for o in n.operands:
-            if o.uid not in outs or n.uid not in outs:
-                users.setdefault(o.uid, []).append(n)
+            users.setdefault(o.uid, []).append(n)
     handed = []
     for n in order:
         if not _nameable(n, outs):
             continue
-        # users that are outputs do not count: ∂L/∂w = Xᵀδ_z + λw names no z₂ = Xᵀδ_z
-        kinds = {_kind(u) for u in users.get(n.uid, []) if not _is_permutation(u) and u.uid not in outs}
-        if kinds - {_kind(n)}:
+        us = [u for u in users.get(n.uid, []) if not _is_permutation(u)]
+        if len(us) == 1 and us[0].uid in outs:
+            continue  # read once, by an output: ∂L/∂w = Xᵀδ_z + λw names no z₂ = Xᵀδ_z
+        if {_kind(u) for u in us} - {_kind(n)}:
             handed.append(n)
     cand = {n.uid for n in handed}
     adjoint = {n.uid for n in order if _nameable(n, outs) and any(f in cand and f != n.uid for f in adjoints.get(n.uid, ()))}
