@@ -21,9 +21,9 @@ import unicodedata
 
 import sympy as sp
 
-from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, placeholder
+from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
 from ..program import Program, program_from_outputs
-from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad, Solve
+from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
 from .scalar import UnsupportedConstruct, scalar_block
 
