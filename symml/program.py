@@ -161,7 +161,8 @@ def _auto_names(order: list[Expr], outs: set, adjoints: dict, taken: set) -> dic
             name = STEMS[k] + (str(count[k]) if total[k] > 1 else "")
             if name not in taken:
                 break
-            total[k] = 2  # a clash: number them
+            if total[k] == 1:  # a clash with the plain stem: number them from 1
+                total[k], count[k] = 2, 0
         taken.add(name)
         names[n.uid] = (name, "forward")
     for n in order:  # adjoints of the values named here, in dependency order
