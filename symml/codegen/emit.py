@@ -5,11 +5,11 @@ program's order becomes one statement group, in dependency order, so shared work
 once for all outputs of a kernel (the graph is hash-consed: equal subexpressions are one
 node), and a step's group assigns its value under the step's name (``z``, ``delta_z``,
 ``a1``), the name ``symml show`` prints, never through a temporary. A dimension whose name
-a step takes (a value h1 in a model with a dimension h1) is the one renamed (``h1_size``). Elementwise maps become one loop nest over their shape
-with SymPy's common subexpressions hoisted; contractions are split into pairwise steps,
-each a BLAS ``np.dot`` where it is a matrix product and a loop nest otherwise; a Gram
-product such as XᵀSX goes to BLAS syrk by blocks of rows (see :mod:`.blas`); the
-structured nodes have loop templates of their own. Nothing is unrolled over entries.
+a step takes (a value h1 in a model with a dimension h1) is the one renamed (``h1_size``).
+Elementwise maps become one loop nest over their shape with SymPy's common subexpressions
+hoisted; contractions are split into pairwise steps, each a BLAS ``np.dot`` where it is a
+matrix product and a loop nest otherwise; a Gram product such as XᵀSX goes to BLAS syrk by
+blocks of rows (see :mod:`.blas`); the structured nodes have loop templates of their own. Nothing is unrolled over entries.
 
 Takes: graph nodes (through their Program). Gives: Python source lines.
 """
