@@ -8,7 +8,9 @@ the adjoint, seeded with identities, so ``hessian`` is the Jacobian of the gradi
 ``hvp`` the gradient of a directional derivative, as in JAX.
 
 Named intermediates (``sm.let``) get named adjoints ``delta_<name>``: printed, these are
-the δ equations of backpropagation.
+the δ equations of backpropagation. The other adjoints of a gradient pass are recorded in
+:data:`ADJOINTS`, per result, without changing the graph, so that :mod:`symml.program` can
+name an adjoint ``delta_z`` where it names the value ``z``.
 
 Takes: graph nodes. Gives: graph nodes.
 """
@@ -114,20 +116,43 @@ def add(a: Expr | None, b: Expr | None) -> Expr | None:
 
 # --------------------------------------------------------------------------- backprop
 
+#: result uid → {adjoint uid: uids of the values it is the adjoint of}, for the results of
+#: gradient passes (no batch): which nodes of a gradient's graph are adjoints, and of what.
+#: Keyed by result, so that one model's adjoints never name nodes that another shares. A pass
+#: that differentiates a derivative (hessian's, hvp's) records nothing: δ_z means ∂L/∂z.
+ADJOINTS: dict[int, dict[int, list[int]]] = {}
 
-def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_adjoints: bool = True):
-    """Propagate ``seed`` (the adjoint of y, shape batch + y.shape) back to ``targets``."""
+
+def _record_adjoint(seen: dict, node: Expr, g: Expr) -> None:
+    if isinstance(node, (Tensor, Let)) or isinstance(g, (Tensor, Let)) or (isinstance(g, Map) and not g.operands):
+        return
+    of = seen.setdefault(g.uid, [])
+    if node.uid not in of:
+        of.append(node.uid)
+
+
+def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_adjoints: bool = True,
+             record: bool = True):
+    """Propagate ``seed`` (the adjoint of y, shape batch + y.shape) back to ``targets``.
+
+    ``record``: note the adjoints of this pass in :data:`ADJOINTS` (a gradient pass, no
+    batch, of a function that is not itself a derivative).
+    """
     order = walk([y])
     adj: dict[int, Expr] = {y.uid: seed}
     result: dict[int, Expr] = {}
     target_ids = {t.uid for t in targets}
     named = {n.body.uid: n for n in order if isinstance(n, Let)}  # a value's name, for reuse in derivatives
+    seen: dict[int, list[int]] = {}  # adjoint uid → the values it is the adjoint of
+    record = record and name_adjoints and not batch
     for node in reversed(order):
         g = adj.pop(node.uid, None)
         if g is None or is_zero(g):
             continue
         if node.uid in target_ids:
             result[node.uid] = g
+        if record:
+            _record_adjoint(seen, node, g)
         if isinstance(node, Let) and name_adjoints and not isinstance(g, (Tensor, Let)):
             g = Let.new("delta_" + node.name, g)
         for k, op in enumerate(node.operands):
@@ -140,6 +165,10 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
     for t in targets:
         r = result.get(t.uid)
         out.append(r if r is not None else const(0, tuple(batch) + t.shape))
+        if r is not None and seen:
+            known = ADJOINTS.setdefault(r.uid, {})
+            for a, of in seen.items():
+                known.setdefault(a, of)
     return out
 
 
@@ -227,7 +256,7 @@ def hessian(f, wrt):
 def _jac_or_zero(g, t):
     if t.uid not in {l.uid for l in leaves(g)}:
         return const(0, g.shape + t.shape)
-    return jacobian(g, t)
+    return backprop(g, [t], _identity(g.shape), g.shape, record=False)[0]  # jacobian(g, t), a derivative's
 
 
 def hvp(f, wrt, v):
@@ -246,7 +275,7 @@ def hvp(f, wrt, v):
         labels = list(range(t.ndim))
         total = add(total, make_einsum([g, vk], [labels, labels], [], {}))
     present = {l.uid for l in leaves(total)}
-    res = [backprop(total, [t], const(1), ())[0] if t.uid in present else const(0, t.shape) for t in ts]
+    res = [backprop(total, [t], const(1), (), record=False)[0] if t.uid in present else const(0, t.shape) for t in ts]
     return tuple(res) if many else res[0]
 
 

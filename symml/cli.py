@@ -38,9 +38,15 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
+    """The loss, the program of the gradient and, with --hessian, every block of the Hessian.
+
+    What is printed is what the derivation derived (its ``grads`` and ``hessian_blocks``),
+    read through a Program: the steps carry the names the kernels use. Nothing is derived here.
+    """
     from . import printing
-    from .calculus import hessian
     from .catalog import load
+    from .printing.equations import hessian_lhs, program_equations
+    from .program import program_from_outputs
 
     d = load(args.name)
     show = _fmt_printer(args)
@@ -50,6 +56,7 @@ def cmd_show(args) -> int:
         print(report(d, fmt=args.format))
         return 0
     names = [p.name for p in d.params]
+    fmt = "latex" if args.latex else "unicode"
 
     def pick(p):
         if p is None:
@@ -59,42 +66,32 @@ def cmd_show(args) -> int:
                 return [t]
         raise UsageError(f"unknown parameter {p!r} of {d.name}: expected one of {', '.join(names)}")
 
-    def line(lhs, e):
-        if args.index:
-            print(printing.index_form(e, name=lhs[0], wrt=lhs[1], fmt="latex" if args.latex else "unicode"))
-        elif args.latex:
-            print(rf"\frac{{\partial {lhs[0]}}}{{\partial {lhs[1]}}} = {show(e)}" if lhs[1] else f"{lhs[0]} = {show(e)}")
-        else:
-            print(f"∂{lhs[0]}/∂{lhs[1]} = {show(e)}" if lhs[1] else f"{lhs[0]} = {show(e)}")
-
     print(f"{d.name}: {d.title}")
     if d.notes.get("loss") and not (args.index or args.latex):
         print(d.notes["loss"])  # e.g. a dual's constraints and primal recovery, a Lagrangian's KKT conditions
     print("L = " + show(d.loss) if not args.index else printing.index_form(d.loss, name="L"))
     shown = pick(args.grad)  # the gradient is always shown; --grad P narrows it to one parameter
-    grads = {f"grad_{p.name}": d.grad_of(p) for p in shown}
-    if any(_has_steps(g) for g in grads.values()) and not args.index:
-        # backpropagation: the forward pass and the δ recursion once, then every gradient
-        print(printing.equations(grads, fmt="latex" if args.latex else "unicode"))
-    else:
+    if args.index:
         for p in shown:
-            line(("L", p.name), d.grad_of(p))
+            print(printing.index_form(d.grad_of(p), name="L", wrt=p, fmt=fmt))
+    else:
+        # the forward values and the δ recursion once (named as in the kernels), then every gradient
+        print(program_equations(program_from_outputs({f"grad_{p.name}": d.grad_of(p) for p in shown}), fmt))
     if args.hessian is not None:
-        for p in pick(args.hessian or None):
-            H = hessian(d.loss, p)
-            if args.latex:
-                print(rf"\frac{{\partial^2 L}}{{\partial {p.name}^2}} = {show(H)}")
-            elif args.index:
-                print(printing.index_form(H, name="L", wrt=p.name))
-            else:
-                print(f"∂²L/∂{p.name}² = {show(H)}")
+        rows = pick(args.hessian or None)
+        k = len(d.params)
+        blocks = {(p.name, q.name): d.hessian_blocks[i * k + j] for i, p in enumerate(d.params)
+                  for j, q in enumerate(d.params) if p in rows}  # every block of the rows asked, cross blocks too
+        if args.index:
+            for (pn, qn), H in blocks.items():
+                print(printing.index_form(H, name="L", wrt=(d.params[names.index(pn)], d.params[names.index(qn)])))
+        else:
+            prog = program_from_outputs({f"hessian_{pn}_{qn}": H for (pn, qn), H in blocks.items()})
+            spelling = printing.LATEX if args.latex else printing.UNICODE
+            lhs = {f"hessian_{pn}_{qn}": hessian_lhs(pn, qn, spelling, q_rank=d.params[names.index(qn)].ndim)
+                   for pn, qn in blocks}
+            print(program_equations(prog, fmt, lhs=lhs))
     return 0
-
-
-def _has_steps(e) -> bool:
-    from .nodes import Let, walk
-
-    return any(isinstance(n, Let) for n in walk([e]))
 
 
 def cmd_derive(args) -> int:
@@ -171,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grad", metavar="P", nargs="?", const=None, default=None,
                    help="print the gradient with respect to parameter P (default: all)")
     s.add_argument("--hessian", metavar="P", nargs="?", const="", default=None,
-                   help="print the Hessian with respect to parameter P (default: the first)")
+                   help="print the Hessian's blocks ∂²L/∂P∂Q for parameter P and every Q "
+                        "(default: every block, the cross blocks too)")
     fmt = s.add_mutually_exclusive_group()
     fmt.add_argument("--latex", action="store_true", help="LaTeX output")
     fmt.add_argument("--unicode", action="store_true", help="unicode output (the default)")

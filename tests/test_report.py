@@ -19,7 +19,6 @@ import pytest
 
 import symml as sm
 from symml import cli
-from symml.calculus import grad
 from symml.nodes import leaves
 from symml.optim.result import OptimizeResult
 from symml.printing import matrix as matrix_mod
@@ -27,7 +26,7 @@ from symml.program import program_from_outputs
 from symml.report import explain, report
 from symml.report.constrained import constrained_parts, math_out_of_text
 from symml.report.doc import tex_text
-from symml.report.steps import chain_steps, has_steps, named_loss
+from symml.report.steps import chain_steps, has_steps
 from symml.verify import sample_inputs
 
 CATALOG = sm.catalog()
@@ -102,19 +101,21 @@ def _no_steps():
 
 
 @pytest.mark.parametrize("name", _no_steps())
-def test_named_steps_give_the_derivations_own_gradient(name):
-    """The report names intermediates where a derivation has none; sm.grad of the named loss is
-    the same derivative as the one the kernels are generated from (numpy evaluation)."""
+def test_named_steps_are_the_derivations_own_gradient(name):
+    """Where a derivation names no intermediates, its program names them; the named outputs are
+    the derivation's own gradients, the ones its kernels are generated from (numpy evaluation),
+    and only adjoints are called δ."""
     d = sm.load(name)
-    L = named_loss(d.loss, d.params, [t.name for t in d.inputs])
-    gs = grad(L, d.params)
+    prog = program_from_outputs({"loss": d.loss, **{f"grad_{p.name}": g for p, g in zip(d.params, d.grads)}})
+    assert all(prog.sources[f"grad_{p.name}"] is g for p, g in zip(d.params, d.grads))
+    assert all(s.name.startswith("delta_") == (s.kind == "adjoint") for s in prog.steps)
     args = sample_inputs(d, np.random.default_rng(0), sizes={"n": 5, "d": 3, "K": 3, "m": 2})
     def value(e):
         return sm.evaluate(e, **{t.name: args[t.name] for t in leaves(e)})
 
-    for p, mine, theirs in zip(d.params, gs, d.grads):
-        assert np.allclose(value(mine), value(theirs), rtol=1e-12, atol=1e-12), (name, p.name)
-    assert np.isclose(value(L), value(d.loss), rtol=1e-13)
+    for p, g in zip(d.params, d.grads):
+        assert np.allclose(value(prog.outputs[f"grad_{p.name}"]), value(g), rtol=1e-12, atol=1e-12), (name, p.name)
+    assert np.isclose(value(prog.outputs["loss"]), value(d.loss), rtol=1e-13)
 
 
 def test_logistic_report_names_z_and_its_adjoint():

@@ -1,14 +1,17 @@
 """Emit the body of one numba kernel from a set of output expressions.
 
-Every graph node becomes one statement group, in dependency order, so shared work is
-computed once for all outputs of a kernel (the graph is hash-consed: equal
-subexpressions are one node). Elementwise maps become one loop nest over their shape
-with SymPy's common subexpressions hoisted; contractions are split into pairwise steps,
-each a BLAS ``np.dot`` where it is a matrix product and a loop nest otherwise; a Gram
-product such as XᵀSX goes to BLAS syrk by blocks of rows (see :mod:`.blas`); the
-structured nodes have loop templates of their own. Nothing is unrolled over entries.
+The kernel reads the :class:`~symml.program.Program` of its outputs: every node of the
+program's order becomes one statement group, in dependency order, so shared work is computed
+once for all outputs of a kernel (the graph is hash-consed: equal subexpressions are one
+node), and a step's group assigns its value under the step's name (``z``, ``delta_z``,
+``a1``), the name ``symml show`` prints, never through a temporary. A dimension whose name
+a step takes (a value h1 in a model with a dimension h1) is the one renamed (``h1_size``).
+Elementwise maps become one loop nest over their shape with SymPy's common subexpressions
+hoisted; contractions are split into pairwise steps, each a BLAS ``np.dot`` where it is a
+matrix product and a loop nest otherwise; a Gram product such as XᵀSX goes to BLAS syrk by
+blocks of rows (see :mod:`.blas`); the structured nodes have loop templates of their own. Nothing is unrolled over entries.
 
-Takes: graph nodes. Gives: Python source lines.
+Takes: graph nodes (through their Program). Gives: Python source lines.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ import unicodedata
 
 import sympy as sp
 
-from ..nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, placeholder, walk
-from ..structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, PoolGrad, Solve
+from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
+from ..program import Program, program_from_outputs
+from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
 from .scalar import UnsupportedConstruct, scalar_block
 
@@ -79,25 +83,43 @@ def size_src(e, dim_names: dict) -> str:
 
 
 class KernelBody:
-    """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order)."""
+    """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
+
+    Args:
+        inputs: the kernel's arguments.
+        outputs: the values it returns.
+        arg_names: argument name → its identifier in the kernel.
+        dim_names: dimension → its identifier; a dimension whose identifier a step's name
+            takes is renamed here, in this dict, so the caller's kernel head reads the same.
+        parallel: ``prange`` on outer loops.
+        program: the Program of ``outputs`` (default: built from them).
+    """
 
     def __init__(self, inputs: list[Tensor], outputs: list[Expr], arg_names: dict, dim_names: dict,
-                 parallel: bool = True):
+                 parallel: bool = True, program: Program | None = None):
         self.inputs = inputs
         self.outputs = outputs
+        self.program = program if program is not None else program_from_outputs(
+            {f"out{k}": o for k, o in enumerate(outputs)})
         self.var: dict[int, str] = {t.uid: arg_names[t.name] for t in inputs}
         self.dim_names = dim_names
         self.parallel = parallel
         self.lines: list[str] = []
         self.helpers: set[str] = set()
-        self.taken = set(self.var.values()) | set(dim_names.values()) | RESERVED
         self.counter = 0
         self.ops = sp.Integer(0)
-        self.preferred: dict[int, str] = {}
+        self.preferred: dict[int, str] = {}  # node uid → the name of the step that computes it
         self.lse: dict[int, tuple[str, str]] = {}  # LogSumExp uid → (its max, its log1p part)
-        for node in walk(outputs):
-            if isinstance(node, Let) and not isinstance(node.body, Tensor):
-                self.preferred.setdefault(node.body.uid, node.name)
+        for step in self.program.steps:
+            src = step.source.body if isinstance(step.source, Let) else step.source
+            if not isinstance(src, Tensor):
+                self.preferred.setdefault(src.uid, step.name)
+        self.taken = set(self.var.values()) | RESERVED
+        steps = {safe_identifier(n) for n in self.preferred.values()} - self.taken
+        for d, v in sorted(dim_names.items(), key=lambda kv: str(kv[0])):
+            if v in steps:  # the value keeps its math name; the size is renamed
+                dim_names[d] = unique_identifier(f"{v}_size", self.taken | steps | set(dim_names.values()))
+        self.taken |= set(dim_names.values())
 
     # -- names
     def fresh(self, base: str = "t") -> str:
@@ -125,7 +147,7 @@ class KernelBody:
 
     # -- driver
     def build(self) -> list[str]:
-        order = walk(self.outputs)
+        order = self.program.order
         self.users: dict[int, list[Expr]] = {}
         for node in order:
             for o in node.operands:
@@ -134,6 +156,9 @@ class KernelBody:
         groups = []  # (name, first line, end line) of each node's statements
         for node in order:
             if node.uid in self.var:
+                continue
+            if isinstance(node, Let):  # a step's name: its body was emitted under it
+                self.var[node.uid] = self.var[node.body.uid]
                 continue
             name = self.fresh(self.preferred.get(node.uid, "t"))
             meth = getattr(self, "_emit_" + type(node).__name__, None)
@@ -179,14 +204,6 @@ class KernelBody:
     # -- leaves
     def _emit_Eye(self, node, name):
         self.emit(0, f"{name} = np.eye({self.size(node.shape[0])}, dtype=dt)")
-
-    def _emit_Let(self, node, name):
-        body = self.var[node.body.uid]
-        if body != name:
-            self.taken.discard(name)
-            self.var[node.uid] = body
-            self.lines.append(f"{name} = {body}")
-            self.taken.add(name)
 
     # -- elementwise
     def _emit_Map(self, node: Map, name: str):

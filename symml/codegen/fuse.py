@@ -16,13 +16,17 @@ result is the same with one thread or many; with ``parallel`` the chunks run in
 nothing: a graph it cannot schedule in one pass (a per-sample value that needs a
 finished reduction, a per-sample matrix) falls back to the node-by-node emitter.
 
-Takes: graph nodes. Gives: Python source lines (through ``FusedKernelBody``).
+Like the node-by-node emitter, it reads the kernel's Program: the phases are cut from the
+program's order, and a step keeps its name (a per-sample value of step ``z`` is ``z_r`` in
+the loop, its materialised array ``z``).
+
+Takes: graph nodes (through their Program). Gives: Python source lines (through ``FusedKernelBody``).
 """
 from __future__ import annotations
 
 import sympy as sp
 
-from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, walk
+from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor
 from ..structured import LogSumExp
 from .emit import KernelBody
 from .scalar import scalar_block
@@ -45,19 +49,19 @@ def _row_dim(inputs):
 class Plan:
     """Which nodes run before, inside and after the row loop."""
 
-    def __init__(self, outputs, inputs):
+    def __init__(self, outputs, inputs, order):
         self.n = _row_dim(inputs)
         if self.n is None:
             raise _NoFusion
         self.kind: dict[int, str] = {}  # uid → "G" (global), "R" (row), "A" (accumulated), "P" (post)
         self.row_label: dict[int, object] = {}
-        for node in walk(outputs):
+        for node in order:
             self.kind[node.uid] = self._classify(node)
         if not any(k == "A" for k in self.kind.values()):
             raise _NoFusion
         # rows needed as whole arrays: outputs, and operands of post nodes
         self.materialize: set[int] = set()
-        for node in walk(outputs):
+        for node in order:
             if self.kind[node.uid] in ("P", "G"):
                 for o in node.operands:
                     if self.kind[o.uid] == "R" and not isinstance(o, Tensor):
@@ -65,8 +69,9 @@ class Plan:
         for o in outputs:
             if self.kind[o.uid] == "R" and not isinstance(o, Tensor):
                 self.materialize.add(o.uid)
+        by_uid = {x.uid: x for x in order}
         for uid in list(self.materialize):  # a named intermediate is materialised through its body
-            node = next(x for x in walk(outputs) if x.uid == uid)
+            node = by_uid[uid]
             while isinstance(node, Let):
                 node = node.body
             self.materialize.add(node.uid)
@@ -118,11 +123,11 @@ class FusedKernelBody(KernelBody):
 
     def build(self) -> list[str]:
         try:
-            plan = Plan(self.outputs, self.inputs)
+            plan = Plan(self.outputs, self.inputs, self.program.order)
         except _NoFusion:
             return super().build()
         self.plan = plan
-        order = walk(self.outputs)
+        order = self.program.order
         pre = [x for x in order if plan.kind[x.uid] == "G" and x.uid not in self.var]
         loop = [x for x in order if plan.kind[x.uid] in ("R", "A") and x.uid not in self.var]
         post = [x for x in order if plan.kind[x.uid] == "P"]
@@ -134,6 +139,9 @@ class FusedKernelBody(KernelBody):
         return self.lines
 
     def _emit_node(self, node):
+        if isinstance(node, Let):  # a step's name: its body was emitted under it
+            self.var[node.uid] = self.var[node.body.uid]
+            return
         name = self.fresh(self.preferred.get(node.uid, "t"))
         meth = getattr(self, "_emit_" + type(node).__name__)
         meth(node, name)

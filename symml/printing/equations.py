@@ -1,16 +1,19 @@
 """Equations: a derived result printed as the sequence of named assignments it is.
 
-``equations(outputs)`` reads :func:`symml.program.program_from_outputs` and prints each
-step (forward intermediates, then the adjoints ``δ_z`` that backpropagation names), then
-each output; ``grad_W1`` prints as ``∂L/∂W₁``. ``index_form`` prints one entry of an
-expression in index notation, with ``∂L/∂w_k`` on the left when asked.
+``equations(outputs)`` builds the :class:`symml.program.Program` of ``outputs`` and prints
+it: each step (forward values, then the adjoints ``δ_z`` of backpropagation, with the
+automatic names of the program where the model names none), then each output;
+``grad_W1`` prints as ``∂L/∂W₁``. :func:`program_equations` prints a Program already built,
+with the left-hand sides it is given (``∂²L/∂w∂b`` from :func:`hessian_lhs`): printing reads
+the program, it never derives or names again. ``index_form`` prints one entry of an
+expression in index notation, with ``∂L/∂w_k`` (or ``∂²L/∂w_k∂b``) on the left when asked.
 
 Takes: graph nodes and programs. Gives: strings.
 """
 from __future__ import annotations
 
 from ..nodes import Let, Tensor, as_expr, leaves
-from ..program import program_from_outputs
+from ..program import Program, program_from_outputs
 from . import matrix
 from .index import INDEX_NAMES, OUTPUT_INDEX_NAMES, IndexBuilder, render
 from .matrix import MatrixPrinter
@@ -44,6 +47,40 @@ def output_lhs(name: str, spelling: Spelling, loss: str = "L") -> str:
     return spelling.name(name).text
 
 
+def hessian_lhs(p: str, q: str, spelling: Spelling, loss: str = "L", q_rank: int = 1) -> str:
+    """∂²L/∂p∂qᵀ for a block of the Hessian (∂²L/∂b² for a scalar twice; no ᵀ on a scalar q).
+
+    >>> from symml.printing.notation import UNICODE
+    >>> hessian_lhs("w", "w", UNICODE), hessian_lhs("w", "b", UNICODE, q_rank=0), hessian_lhs("b", "b", UNICODE, q_rank=0)
+    ('∂²L/∂w∂wᵀ', '∂²L/∂w∂b', '∂²L/∂b²')
+    """
+    f = spelling.name(loss).text
+    wp, wq = spelling.name(p), spelling.name(q)
+    if p == q and q_rank == 0:
+        if spelling.fmt == "latex":
+            return rf"\frac{{\partial^{{2}} {f}}}{{\partial {wp.text}^{{2}}}}"
+        return f"∂²{f}/∂{wp.text}²"
+    return spelling.partial(f, [wp.text, spelling.transpose(wq).text if q_rank else wq.text])
+
+
+def program_equations(prog: Program, fmt: str = "unicode", loss: str = "L", lhs: dict | None = None) -> str:
+    """A Program, one equation per line: its steps, then its outputs.
+
+    Args:
+        prog: a Program (:func:`symml.program.program_from_outputs`).
+        fmt: "unicode" or "latex".
+        loss: the name of the differentiated function in ``∂L/∂W``-style lines.
+        lhs: output name → the left-hand side to print (default: :func:`output_lhs`).
+    """
+    spelling = spelling_for(fmt)
+    lhs = lhs or {}
+    printer = MatrixPrinter(spelling, names=prog.names)
+    rows = [(spelling.name(step.name).text, printer.print_node(step.node.body).text) for step in prog.steps]
+    rows += [(lhs.get(name) or output_lhs(name, spelling, loss), printer.print_node(expr).text)
+             for name, expr in prog.outputs.items()]
+    return spelling.equations(rows)
+
+
 def equations(outputs, fmt: str = "unicode", loss: str = "L") -> str:
     """The program that computes ``outputs``, one equation per line.
 
@@ -64,12 +101,7 @@ def equations(outputs, fmt: str = "unicode", loss: str = "L") -> str:
     δ_z   = σ(z) − y
     ∂L/∂w = Xᵀ δ_z
     """
-    spelling = spelling_for(fmt)
-    prog = program_from_outputs(outputs)
-    printer = MatrixPrinter(spelling, names=prog.names)
-    rows = [(spelling.name(step.name).text, printer.print_node(step.node.body).text) for step in prog.steps]
-    rows += [(output_lhs(name, spelling, loss), printer.print_node(expr).text) for name, expr in prog.outputs.items()]
-    return spelling.equations(rows)
+    return program_equations(program_from_outputs(outputs), fmt, loss)
 
 
 def named_equations(items: dict, spelling: Spelling, loss: str = "L") -> str:
@@ -91,7 +123,8 @@ def index_form(expr, name: str | None = None, wrt=None, fmt: str = "unicode", ex
         name: the name of the function; with ``wrt`` the left side is ``∂name/∂wrt_k``,
             without it ``name_k``. No left side when both are None.
         wrt: the tensor (or its name) differentiated by; an expression of twice its rank
-            is a Hessian (``∂²L/∂w_k∂w_l``).
+            is a Hessian (``∂²L/∂w_k∂w_l``). A pair (p, q) of tensors is a block of the
+            Hessian (``∂²L/∂w_k∂b``).
         fmt: "unicode" or "latex".
         expand_adjoints: print the definition of the ``delta_*`` intermediates that
             calculus names, rather than their names (user Lets always print as names).
@@ -123,6 +156,14 @@ def index_form(expr, name: str | None = None, wrt=None, fmt: str = "unicode", ex
     if wrt is None:
         lhs = spelling.subscript(f, names).text if names else f.text
     else:
+        if isinstance(wrt, tuple) and len(wrt) == 2 and all(isinstance(t, Tensor) for t in wrt):
+            p, q = wrt  # a block of the Hessian: p's indices, then q's
+            parts = [(spelling.name(p.name), names[:p.ndim]), (spelling.name(q.name), names[p.ndim:])]
+            if p is q and not p.ndim:
+                lhs = hessian_lhs(p.name, p.name, spelling, name, 0)
+            else:
+                lhs = spelling.partial(f.text, [spelling.subscript(w, ix).text if ix else w.text for w, ix in parts])
+            return spelling.equation(lhs, rhs)
         if not isinstance(wrt, Tensor):  # a name: find the tensor, to tell a Hessian from a gradient
             wrt = next((t for t in leaves(expr) if t.name == str(wrt)), str(wrt))
         w = spelling.name(wrt.name if isinstance(wrt, Tensor) else wrt)

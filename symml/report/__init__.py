@@ -5,9 +5,11 @@ data and hyper-parameters with their shapes; the named intermediates; each chain
 with the local derivative SymPy computed; the assembled gradient in matrix and index form;
 the Hessian; for a constrained problem, its Lagrangian, KKT conditions, the solution of
 stationarity and the dual; and the kernels it emits. Every formula is printed by
-:mod:`symml.printing` from what :mod:`symml.calculus`, :mod:`symml.program` and
-:mod:`symml.duality` produced: nothing is derived here (see :mod:`symml.report.steps` for how
-the chain-rule steps are read off the program).
+:mod:`symml.printing` from what the derivation derived (its gradients, Hessian blocks and
+hvps, through :mod:`symml.calculus` and :mod:`symml.duality`), read through the
+:class:`~symml.program.Program` whose step names the kernels use: nothing is derived or
+named again here (see :mod:`symml.report.steps` for how the chain-rule steps are read off
+the program).
 
 :func:`explain` returns a :class:`Report`, which Jupyter renders (Markdown with MathJax) and
 ``print`` shows as unicode; :func:`report` returns the text in one format (md, tex, html,
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..calculus import grad
 from ..catalog import CatalogError, Derivation, load
 from ..nodes import Einsum, Expr, Map, as_expr, walk
 from ..printing.notation import LATEX, UNICODE
@@ -34,7 +35,7 @@ from ..program import program_from_outputs
 from .doc import FORMATS, Code, Display, Document, Heading, Math, Para, Table
 from .constrained import constrained_blocks, constrained_parts
 from .formulas import Printers, index_math, loss_symbol, partial, space, stack
-from .steps import chain_steps, has_steps, named_loss
+from .steps import chain_steps, has_steps
 
 __all__ = ["explain", "report", "Report"]
 
@@ -125,11 +126,8 @@ def explain(obj) -> Report:
 
 def _derivation_document(d: Derivation) -> Document:
     f = loss_symbol(d)
-    auto = not has_steps(d.loss)
-    loss = named_loss(d.loss, d.params, [t.name for t in d.inputs]) if auto else d.loss
-    named = d.grads if loss is d.loss else (grad(loss, d.params) if len(d.params) > 1 else (grad(loss, d.params[0]),))
-    outputs = {"loss": loss, **{f"grad_{p.name}": g for p, g in zip(d.params, named)}}
-    prog = program_from_outputs(outputs)
+    auto = not has_steps(d.loss)  # the program then names the steps (symml.program's rule)
+    prog = program_from_outputs({"loss": d.loss, **{f"grad_{p.name}": g for p, g in zip(d.params, d.grads)}})
     pr, plain = Printers(prog.names, f), Printers(loss=f)
     title = f"{d.name}: {d.title}" if d.title else d.name
     blocks = []
@@ -162,16 +160,16 @@ def _inputs_table(d: Derivation, pr: Printers) -> Table:
 
 
 def _intermediates_blocks(prog, pr: Printers, f: str, auto: bool) -> list:
-    forward = [s for s in prog.steps if not s.node.name.startswith("delta_")]
+    forward = prog.forward
     out = [Heading("Named intermediates")]
     if not forward:
         return out + [Para(["None: ", pr.name(f), " is differentiated directly, one scalar derivative per "
                             "elementwise function, by SymPy."])]
     if auto:
-        out.append(Para(["The derivation names no intermediates. This report names the values that the loss hands "
+        out.append(Para(["The derivation names no intermediates. Its program names the values that are handed "
                          "from one kind of operation to another (contractions z, elementwise maps u, structured "
-                         "operations s) and differentiates the loss so written with sm.grad: the same function, "
-                         "the same derivative, in named steps."]))
+                         "operations s) and their adjoints δ: the same derivative, in named steps, under the "
+                         "names its kernels use."]))
     out.append(Display(pr.equations([(pr.name(s.name), s.node.body) for s in forward])))
     return out
 
@@ -227,7 +225,7 @@ def _gradient_blocks(d: Derivation, prog, pr: Printers, plain: Printers, f: str,
     rows = [(pr.lhs(k), v) for k, v in prog.outputs.items() if k != "loss"]
     out = [Heading("The gradient"), Para(["Assembled in matrix form:"]), Display(pr.equations(rows))]
     if auto and any(has_steps(g) for g in prog.outputs.values()):
-        out += [Para(["With the intermediates substituted, as the kernels compute it:"]),
+        out += [Para(["With the steps substituted:"]),
                 Display(plain.equations([(plain.lhs(f"grad_{p.name}"), g) for p, g in zip(d.params, d.grads)]))]
     out.append(Para(["In index notation:"]))
     out.append(Display(stack([index_math(g, name=f, wrt=p) for p, g in zip(d.params, d.grads)])))
