@@ -320,3 +320,87 @@ def test_qr_errors():
         sm.qr(sm.tensor("Wide", (2, 3)))
     with pytest.raises(ValueError, match="at least as many rows"):
         sm.evaluate(sm.qr(A)[0], A=np.ones((2, 3)))
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def test_printing():
+    Q, R = sm.qr(A)
+    cases = [
+        (sm.max(X, axis=1), "max(X, axis=1)", r"\max\left(X, \mathrm{axis}=1\right)"),
+        (sm.min(v), "min(v)", r"\min\left(v\right)"),
+        (sm.vec(X), "vec(X)", r"\operatorname{vec}\left(X\right)"),
+        (sm.reshape(X, (d, n)), "reshape(X, (d, n))", r"\operatorname{reshape}\left(X, \left(d, n\right)\right)"),
+        (sm.kron(X, B), "X ⊗ B", r"X \otimes B"),
+        (sm.cumsum(X, 1), "cumsum(X, axis=1)", r"\operatorname{cumsum}\left(X, \mathrm{axis}=1\right)"),
+        (sm.take(E, y), "take(E, y)", r"\operatorname{take}\left(E, y\right)"),
+        (sm.one_hot(y), "onehot(y)", r"\operatorname{onehot}\left(y\right)"),
+        (Q, "qr_Q(A)", r"\operatorname{qr}_{Q}\left(A\right)"),
+        (R, "qr_R(A)", r"\operatorname{qr}_{R}\left(A\right)"),
+        (sm.det(S), "det(S)", r"\det\left(S\right)"),
+        (sm.grad(sm.sum(sm.take(E, y) * X), E), "scatter_add(X, y)", r"\operatorname{scatter\_add}\left(X, y\right)"),
+        (sm.grad(sm.sum(sm.cumsum(v, 0) * v), v), "cumsum(v) + revcumsum(v)",
+         r"\operatorname{cumsum}\left(v\right) + \operatorname{revcumsum}\left(v\right)"),
+    ]
+    for expr, uni, tex in cases:
+        assert sm.pretty(expr) == uni
+        assert sm.latex(expr) == tex
+    g = sm.pretty(sm.grad(sm.sum(sm.max(X, axis=1) * sm.tensor("u", (n,))), X))
+    assert g == "scatter_argmax(u; X, axis=1)"
+    assert "copyltu" in sm.pretty(sm.grad(sm.sum(R), A))
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _compare(outputs, point, rtol=1e-10, atol=1e-10):
+    k = sm.compile(outputs)
+    got = k(**point)
+    want = sm.evaluate(outputs, **point)
+    for name in outputs:
+        np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol, err_msg=name)
+    return k
+
+
+@pytest.mark.compile
+def test_kernels_shape_ops(rng, tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    Xv, Yv = distinct(rng, (5, 3)), rng.standard_normal((5, 3))
+    w = sm.tensor("w", (n * d,))
+    P, Q = sm.tensor("P", (n, d)), sm.tensor("Q", (d, m))
+    L = (sm.sum(sm.max(X * Y, axis=1) ** 2) + sm.sum(sm.min(X, axis=0)) + sm.sum(sm.vec(X * X) * w)
+         + sm.norm2(sm.kron(P, Q)) + sm.sum(sm.cumsum(X * Y, 0) ** 2) + sm.logsumexp(X * Y, axis=(0, 1)))
+    outs = {"L": L, "gX": sm.grad(L, X), "gP": sm.grad(L, P), "gQ": sm.grad(L, Q), "mx": sm.max(X, axis=(0, 1)),
+            "kr": sm.kron(P, Q), "vec": sm.vec(X), "rcum": sm.cumsum(X, 1), "sm2": sm.softmax(X, axis=(0, 1))}
+    _compare(outs, {"X": Xv, "Y": Yv, "w": rng.standard_normal(15), "P": rng.standard_normal((5, 3)),
+                    "Q": rng.standard_normal((3, 2))})
+
+
+@pytest.mark.compile
+def test_kernels_labels_and_linalg(rng, tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    Z = sm.tensor("Z", (n, K))
+    Ev, Xv, Zv = rng.standard_normal((4, 3)), rng.standard_normal((6, 3)), rng.standard_normal((6, 4))
+    yv = np.array([0, 3, 3, 1, 0, 2])
+    Q, R = sm.qr(A)
+    G1 = sm.tensor("G1", (n, d))
+    L = (sm.sum(sm.take(E, y) * X) - sm.sum(sm.one_hot(y) * sm.log_softmax(Z, axis=1)) + sm.sum(sm.logdet(S))
+         + sm.norm2(sm.solve(S, C)) + sm.sum(Q * G1) + sm.norm2(R))
+    outs = {"L": L, "gE": sm.grad(L, E), "gZ": sm.grad(L, Z), "gS": sm.grad(L, S), "gA": sm.grad(L, A),
+            "Q": Q, "R": R, "inv": sm.inv(S), "det": sm.det(S), "oh": sm.one_hot(y)}
+    Sv = spd_stack(rng, 2, 3)
+    pt = {"E": Ev, "X": Xv, "y": yv, "Z": Zv, "S": Sv, "C": rng.standard_normal((2, 3)),
+          "A": rng.standard_normal((6, 3)), "G1": rng.standard_normal((6, 3))}
+    k = _compare(outs, pt)
+    q, r = k(**pt)["Q"], k(**pt)["R"]
+    s = np.sign(np.diag(np.linalg.qr(pt["A"])[1]))
+    np.testing.assert_allclose(q, np.linalg.qr(pt["A"])[0] * s, atol=1e-12)
+    assert np.all(np.diag(r) > 0)
+    # wrong labels never reach numba
+    with pytest.raises(ValueError, match=r"y: label 4 is out of range; expected 0 ≤ y < K = 4"):
+        k(**(pt | {"y": np.array([0, 4, 0, 0, 0, 0])}))
+    with pytest.raises(ValueError, match="y: expected integer labels"):
+        k(**(pt | {"y": yv.astype(float)}))
+    with pytest.raises(ValueError, match="logdet"):
+        k(**(pt | {"S": -Sv}))

@@ -77,7 +77,7 @@ class StructuralEmit:
         if A.ndim == 2:
             self.emit(0, f"{name} = np.linalg.det({self.var[A.uid]})")
             return
-        self._stacked(node, name, A, lambda a, o: [f"{o}[ja_] = np.linalg.det({a})"], "")
+        self._stacked(node, name, A, lambda a, o: [f"{o} = np.linalg.det({a})"], "")
 
     def _emit_LogDet(self, node, name):
         A = node.operands[0]
@@ -89,7 +89,7 @@ class StructuralEmit:
             self.emit(0, f"{name}, {bad} = _logdet({a})")
         else:
             self.emit(0, f"{bad} = 0")
-            self._stacked(node, name, A, lambda a_, o: [f"xe_, am_ = _logdet({a_})", f"{o}[ja_] = xe_",
+            self._stacked(node, name, A, lambda a_, o: [f"xe_, am_ = _logdet({a_})", f"{o} = xe_",
                                                         f"{bad} = max({bad}, am_)"], "")
         self.emit(0, f"if {bad} == 1:")
         self.emit(1, f'raise ValueError("logdet: {what} is symmetric but not positive definite (its Cholesky '
