@@ -215,7 +215,10 @@ class StructuralEmit:
             self.ops += 2 * A.shape[0] * A.shape[1] ** 2
             self.emit(0, f"if {m} < {n}:")
             self.emit(1, 'raise ValueError("qr: A has fewer rows than columns; expected a tall matrix (m >= n)")')
-            self.emit(0, f"{q}, {r} = np.linalg.qr(np.ascontiguousarray({self.var[A.uid]}))")
+            qf, rf = self.fresh(name + "_qf"), self.fresh(name + "_rf")
+            self.emit(0, f"{qf}, {rf} = np.linalg.qr(np.ascontiguousarray({self.var[A.uid]}))")
+            # LAPACK's factors are in Fortran order: C order for the matrix products that read them
+            self.emit(0, f"{q}, {r} = np.ascontiguousarray({qf}), np.ascontiguousarray({rf})")
             self.emit(0, f"for ja_ in range({n}):  # signs: R's diagonal positive, Q's columns to match")
             self.emit(1, f"if {r}[ja_, ja_] < 0:")
             self.emit(2, f"for qa_ in range({m}):")
