@@ -438,3 +438,24 @@ def test_gram_schmidt_kernels_agree_with_numpy(tmp_path, rng):
     np.testing.assert_allclose(mod.grad(Av), np.linalg.inv(Av).T, rtol=1e-9, atol=1e-12)
     report = sm.check("gram_schmidt", module=mod)
     assert report.ok, str(report)
+
+
+@pytest.mark.compile
+def test_kernels_second_derivatives(rng, tmp_path, monkeypatch):
+    """Hessians and Jacobians carry batch axes through every template (the leading axes of g)."""
+    monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
+    P, Q2 = sm.tensor("P", (n, d)), sm.tensor("Q2", (d, m))
+    Qf, Rf = sm.qr(A)
+    G1 = sm.tensor("G1", (n, d))
+    L = (sm.sum(sm.max(X * X, axis=1) ** 2) + sm.sum(sm.cumsum(X, 0) ** 3) + sm.norm2(sm.kron(P, Q2) ** 2)
+         + sm.sum(sm.take(E, y) ** 3 * X) + sm.sum(Qf * G1) + sm.sum(sm.logdet(S)) + sm.norm2(sm.vec(X * P)))
+    outs = {"HX": sm.hessian(L, X), "HE": sm.hessian(L, E), "HA": sm.hessian(L, A), "HS": sm.hessian(L, S),
+            "HP": sm.hessian(L, P), "JQ": sm.jacobian(Qf, A), "Jt": sm.jacobian(sm.take(E, y), E)}
+    pt = {"X": distinct(rng, (5, 3)), "P": rng.standard_normal((5, 3)), "Q2": rng.standard_normal((3, 2)),
+          "E": rng.standard_normal((4, 3)), "y": np.array([1, 3, 3, 0, 2]), "A": rng.standard_normal((5, 3)),
+          "G1": rng.standard_normal((5, 3)), "S": spd_stack(rng, 2, 3)}
+    k = sm.compile(outs)
+    got = k(**pt)
+    for name, e in outs.items():
+        like = {"JQ": Qf, "Jt": sm.take(E, y)}.get(name, L)
+        np.testing.assert_allclose(got[name], ev(e, pt, like), rtol=1e-9, atol=1e-9, err_msg=name)
