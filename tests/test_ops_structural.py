@@ -330,6 +330,8 @@ def test_printing():
     cases = [
         (sm.max(X, axis=1), "max(X, axis=1)", r"\max\left(X, \mathrm{axis}=1\right)"),
         (sm.min(v), "min(v)", r"\min\left(v\right)"),
+        (sm.max(X), "max(X)", r"\max\left(X\right)"),
+        (sm.max(T3, axis=(0, 2)), "max(T₃, axis=(0, 2))", r"\max\left(T_{3}, \mathrm{axis}=(0, 2)\right)"),
         (sm.vec(X), "vec(X)", r"\operatorname{vec}\left(X\right)"),
         (sm.reshape(X, (d, n)), "reshape(X, (d, n))", r"\operatorname{reshape}\left(X, \left(d, n\right)\right)"),
         (sm.kron(X, B), "X ⊗ B", r"X \otimes B"),

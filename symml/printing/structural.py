@@ -46,8 +46,15 @@ class StructuralPrinting:
 
     def _print_ArgSelect(self, node):
         x, h = node.operands
-        if h is x:
-            return self._call(node.kind, self.print_node(x), *self._axis_args(x, "axis", node.axis))
+        if h is x:  # max over several axes is a chain of one-axis maxima: print it as one
+            axes, base = [node.axis], x
+            while isinstance(base, type(node)) and base.kind == node.kind and base.operands[1] is base.operands[0]:
+                axes = sorted([a + 1 if a >= base.axis else a for a in axes] + [base.axis])
+                base = base.operands[0]
+            if len(axes) == base.ndim:
+                return self._call(node.kind, self.print_node(base))
+            axis = axes[0] if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
+            return self._call(node.kind, self.print_node(base), self._keyword("axis", axis))
         # h read where x is extremal: max(h; x)
         text = self.print_node(h).text + "; " + self.print_node(x).text
         return self._call(node.kind, Piece(text), *self._axis_args(x, "axis", node.axis))
