@@ -359,7 +359,7 @@ def test_index_form():
     assert sm.index_form(L, name="L") == "L = (Σ_ij X_ij E_{y_i,j}) − Σ_kl Z_kl δ_{l,y_k}"
     assert sm.index_form(L, name="L", fmt="latex") == (
         r"L = \left(\sum_{i=0}^{n - 1} \sum_{j=0}^{d - 1} X_{ij} E_{y_{i},j}\right) - "
-        r"\sum_{k=0}^{n - 1} \sum_{l=0}^{K - 1} \delta_{l,y_{k}} Z_{kl}")
+        r"\sum_{k=0}^{n - 1} \sum_{l=0}^{K - 1} Z_{kl} \delta_{l,y_{k}}")
     assert sm.index_form(sm.grad(sm.sum(sm.cumsum(v, 0) * v), v), name="g") == "g_i = cumsum(v)_i + revcumsum(v)_i"
     assert sm.index_form(sm.max(X, axis=1), name="m") == "m_i = max(X, axis=1)_i"
 
