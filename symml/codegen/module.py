@@ -177,6 +177,12 @@ def _add_parts(a, b, name):
 '''
 
 
+def _arg_doc(t: Tensor) -> str:
+    if isinstance(t, Labels):
+        return f"integer array {fmt_shape(t.shape)} of labels in 0 … {t.high} − 1"
+    return "array " + fmt_shape(t.shape) if t.ndim else "float"
+
+
 def _dims_of(args: list[Tensor]):
     """The plain dimensions and where each is first bound: {Dim: (arg, axis)}."""
     bound = {}
@@ -265,7 +271,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     w.append(f"def {spec.name}({params}, *, check_finite=None{', parallel=None' if twin else ''}):")
     doc = spec.doc.strip() or spec.name
     w.append(textwrap.indent('"""' + doc + '\n\nArgs:\n' + "".join(
-        f"    {t.name}: {'array ' + fmt_shape(t.shape) if t.ndim else 'float'}\n" for t in spec.args
+        f"    {t.name}: {_arg_doc(t)}\n" for t in spec.args
     ) + '    check_finite: True scans every argument for NaN or inf before the kernel runs; None (the\n'
       '        default) scans them only when an output is not finite, so a NaN or inf that reaches\n'
       '        the result is reported by name at no cost on finite data; False never scans.\n' + (
