@@ -41,7 +41,7 @@ def arg_extremum(kind: str, x: np.ndarray, axis: int) -> np.ndarray:
 class ArgSelect(Expr):
     """h read at the first arg-max (or arg-min) of x along ``axis``; h has shape batch + x.shape."""
 
-    __slots__ = ("kind", "axis")
+    __slots__ = ("axis", "kind")
 
     @classmethod
     def new(cls, kind, axis, x, h):
@@ -71,7 +71,7 @@ class ArgSelect(Expr):
 class ArgScatter(Expr):
     """The adjoint of ArgSelect: g placed at the first arg-max (arg-min) of x along ``axis``, zeros elsewhere."""
 
-    __slots__ = ("kind", "axis")
+    __slots__ = ("axis", "kind")
 
     @classmethod
     def new(cls, kind, axis, x, g):

@@ -458,7 +458,7 @@ def test_kernels_second_derivatives(rng, tmp_path, monkeypatch):
     """Hessians and Jacobians carry batch axes through every template (the leading axes of g)."""
     monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
     P, Q2 = sm.tensor("P", (n, d)), sm.tensor("Q2", (d, m))
-    Qf, Rf = sm.qr(A)
+    Qf, _ = sm.qr(A)
     G1 = sm.tensor("G1", (n, d))
     L = (sm.sum(sm.max(X * X, axis=1) ** 2) + sm.sum(sm.cumsum(X, 0) ** 3) + sm.norm2(sm.kron(P, Q2) ** 2)
          + sm.sum(sm.take(E, y) ** 3 * X) + sm.sum(Qf * G1) + sm.sum(sm.logdet(S)) + sm.norm2(sm.vec(X * P)))

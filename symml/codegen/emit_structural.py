@@ -235,7 +235,7 @@ class StructuralEmit:
         oi = [f"i{k}" for k in range(node.ndim)]
         lead, (i, j) = oi[:-2], oi[-2:]
         mv = self.var[M.uid]
-        at = lambda a, c: f"{mv}[{', '.join(lead + [a, c])}]"  # noqa: E731
+        at = lambda a, c: f"{mv}[{', '.join(lead + [a, c])}]"
         self.alloc(name, node.shape, zero=False)
         depth = self._nest(oi, node.shape)
         if node.kind == "copyltu":
