@@ -14,10 +14,13 @@ import sympy as sp
 from . import functions as F
 from .conditions import equal, not_equal, where
 from .nodes import (
-    Dim, Expr, Eye, Let, Tensor, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
+    Dim, Expr, Eye, Let, Tensor, as_dim, as_expr, broadcast_shapes, broadcast_to, elementwise, fmt_shape,
     make_einsum, make_map, matmul, placeholder, transpose,
 )
 from .structured import Conv, Det, Inv, LogDet, LogSumExp, Pool, Solve, _norm_axis, softmax_of
+from .structured_index import Labels, OneHot, Take
+from .structured_linalg import QR
+from .structured_shape import ArgSelect, CumSum, Kron, Reshape
 
 __all__ = [
     "tensor", "scalar", "vector", "matrix", "eye", "let", "sum", "mean", "dot", "outer", "diag", "trace",
@@ -118,25 +121,27 @@ def expand_dims(x, axis: int) -> Expr:
 # --------------------------------------------------------------------------- reductions
 
 
-def sum(x, axis=None) -> Expr:  # noqa: A001 - the math name
-    """Σ over all entries (axis=None) or over one axis (or a tuple of axes)."""
+def sum(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - the math name
+    """Σ over all entries (axis=None), one axis or a tuple of axes; ``keepdims`` keeps them as size 1."""
     x = as_expr(x)
-    if axis is None:
-        axes = set(range(x.ndim))
-    else:
-        axes = set(_axes(axis, x.ndim, "sm.sum"))
+    axes = list(range(x.ndim)) if axis is None else _axes(axis, x.ndim, "sm.sum")
     labels = list(range(x.ndim))
-    return make_einsum([x], [labels], [l for l in labels if l not in axes], {})
+    out = make_einsum([x], [labels], [l for l in labels if l not in axes], {})
+    return _keepdims(out, axes, x.ndim) if keepdims else out
 
 
-def mean(x, axis=None) -> Expr:
-    """The mean over all entries or over an axis."""
+def mean(x, axis=None, keepdims: bool = False) -> Expr:
+    """The mean over all entries, one axis or a tuple of axes."""
     x = as_expr(x)
-    if axis is None:
-        count = sp.Mul(*x.shape) if x.shape else sp.Integer(1)
-    else:
-        count = sp.Mul(*[x.shape[a] for a in _axes(axis, x.ndim, "sm.mean")])
-    return sum(x, axis) / count
+    axes = list(range(x.ndim)) if axis is None else _axes(axis, x.ndim, "sm.mean")
+    count = sp.Mul(*[x.shape[a] for a in axes]) if axes else sp.Integer(1)
+    return sum(x, axis, keepdims) / count
+
+
+def _keepdims(r: Expr, axes, ndim: int) -> Expr:
+    """``r`` (reduced over ``axes`` of a rank-``ndim`` tensor) with those axes back, of size 1."""
+    labels = list(range(ndim))
+    return make_einsum([r], [[l for l in labels if l not in axes]], labels, {a: sp.Integer(1) for a in axes})
 
 
 def _axes(axis, ndim: int, what: str) -> list[int]:
@@ -314,32 +319,41 @@ def clip(x, lo=None, hi=None) -> Expr:
     return out
 
 
-def logsumexp(x, axis=None) -> Expr:
-    """log Σ exp(x) over one axis (or all entries when axis is None), computed stably."""
+def logsumexp(x, axis=None, keepdims: bool = False) -> Expr:
+    """log Σ exp(x) over all entries (axis=None), one axis or a tuple of axes, computed stably.
+
+    Several axes reduce one at a time, the last first: log Σ_jk e^x = log Σ_j e^{log Σ_k e^x}.
+    """
     x = as_expr(x)
-    if axis is None:
-        if x.ndim == 0:
-            raise ValueError("sm.logsumexp needs a tensor of rank ≥ 1, got a scalar")
-        while x.ndim > 1:  # log Σ_jk e^x = log Σ_j e^{log Σ_k e^x}: reduce the last axis repeatedly
-            x = LogSumExp.new(x, x.ndim - 1)
-        return LogSumExp.new(x, 0)
-    return LogSumExp.new(x, axis)
+    if x.ndim == 0:
+        raise ValueError("sm.logsumexp needs a tensor of rank ≥ 1, got a scalar")
+    axes = list(range(x.ndim)) if axis is None else _axes(axis, x.ndim, "sm.logsumexp")
+    out = x
+    for a in sorted(axes, reverse=True):
+        out = LogSumExp.new(out, a)
+    return _keepdims(out, axes, x.ndim) if keepdims else out
+
+
+def _wide_lse(x: Expr, axes) -> Expr:
+    """logsumexp(x) over ``axes``, broadcast back to x's shape."""
+    full = list(range(x.ndim))
+    lse = logsumexp(x, tuple(axes))
+    return make_einsum([lse], [[a for a in full if a not in axes]], full, {a: x.shape[a] for a in axes})
 
 
 def softmax(x, axis=-1) -> Expr:
-    """exp(x) / Σ_axis exp(x), computed as exp(x − logsumexp(x))."""
+    """exp(x) / Σ_axis exp(x) over one axis or a tuple of axes, computed as exp(x − logsumexp(x))."""
     x = as_expr(x)
-    return softmax_of(x, _norm_axis(axis, x.ndim, "sm.softmax"))
+    axes = _axes(axis, x.ndim, "sm.softmax")
+    if len(axes) == 1:
+        return softmax_of(x, axes[0])
+    return make_map(sp.exp(placeholder(0) - placeholder(1)), [x, _wide_lse(x, axes)])
 
 
 def log_softmax(x, axis=-1) -> Expr:
-    """x − logsumexp(x) broadcast along ``axis``."""
+    """x − logsumexp(x) broadcast along one axis or a tuple of axes."""
     x = as_expr(x)
-    axis = _norm_axis(axis, x.ndim, "sm.log_softmax")
-    lse = LogSumExp.new(x, axis)
-    full = list(range(x.ndim))
-    wide = make_einsum([lse], [[a for a in full if a != axis]], full, {axis: x.shape[axis]})
-    return x - wide
+    return x - _wide_lse(x, _axes(axis, x.ndim, "sm.log_softmax"))
 
 
 # --------------------------------------------------------------------------- einsum
@@ -413,6 +427,137 @@ def avgpool2d(x, size: int = 2) -> Expr:
 def _check_pool(size):
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"pool size must be a positive int, got {size!r}")
+
+
+# --------------------------------------------------------------------------- structural operations
+# extrema over axes, reshape, kron, cumsum, integer labels with take and one-hot, qr
+
+
+__all__ += ["max", "min", "reshape", "vec", "flatten", "kron", "cumsum", "labels", "take", "one_hot", "qr"]
+
+
+def _extremum(kind, x, axis, keepdims):
+    x = as_expr(x)
+    if x.ndim == 0:
+        raise ValueError(f"sm.{kind} needs a tensor of rank ≥ 1, got a scalar; use sm.maximum for two values")
+    axes = list(range(x.ndim)) if axis is None else _axes(axis, x.ndim, f"sm.{kind}")
+    out = x
+    for a in sorted(axes, reverse=True):
+        out = ArgSelect.new(kind, a, out, out)
+    return _keepdims(out, axes, x.ndim) if keepdims else out
+
+
+def max(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - numpy's name
+    """The largest entry over all entries, one axis or a tuple of axes.
+
+    Its derivative is the subgradient that puts the whole adjoint on the *first* maximiser
+    (in row-major order, the entry ``numpy.argmax`` returns), as max pooling does.
+
+    >>> import symml as sm
+    >>> n, d = sm.dims("n d")
+    >>> sm.max(sm.tensor("X", (n, d)), axis=1).shape
+    (n,)
+    """
+    return _extremum("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - numpy's name
+    """The smallest entry over all entries, one axis or a tuple of axes (ties: the first minimiser)."""
+    return _extremum("min", x, axis, keepdims)
+
+
+def reshape(x, shape) -> Expr:
+    """x laid out in ``shape``, row-major (C order, as numpy); one size may be -1 (inferred).
+
+    The sizes are symbolic; their product must equal x's, or a ValueError says so.
+
+    >>> import symml as sm
+    >>> n, d = sm.dims("n d")
+    >>> sm.reshape(sm.tensor("X", (n, d)), (-1,)).shape
+    (d*n,)
+    """
+    x = as_expr(x)
+    if isinstance(shape, (int, sp.Expr)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"sm.reshape: shape must be a tuple of sizes such as (n, d), got {shape!r}")
+    total = sp.Mul(*x.shape) if x.shape else sp.Integer(1)
+    if builtins.sum(1 for s in shape if isinstance(s, int) and s == -1) > 1:
+        raise ValueError(f"sm.reshape: shape {tuple(shape)} has more than one -1; expected at most one inferred size")
+    known = [as_dim(s) for s in shape if not (isinstance(s, int) and s == -1)]
+    out = []
+    for s in shape:
+        if isinstance(s, int) and s == -1:
+            rest = sp.Mul(*known) if known else sp.Integer(1)
+            s = sp.simplify(total / rest)
+            if s.is_integer is False or not all(isinstance(f, Dim) for f in s.free_symbols) or sp.fraction(s)[1] != 1:
+                raise ValueError(
+                    f"sm.reshape: cannot infer the -1 in {tuple(shape)} for {fmt_shape(x.shape)}: "
+                    f"{total} / {rest} is not a size"
+                )
+            out.append(s)
+        else:
+            out.append(as_dim(s))
+    return Reshape.new(x, tuple(out))
+
+
+def vec(x) -> Expr:
+    """The entries of x as one vector, row-major (numpy's ravel; θ = vec(W) in symml's layouts)."""
+    x = as_expr(x)
+    return Reshape.new(x, (sp.Mul(*x.shape) if x.shape else sp.Integer(1),))
+
+
+flatten = vec
+
+
+def kron(A, B) -> Expr:
+    """The Kronecker product A ⊗ B of two tensors of one rank (numpy's np.kron)."""
+    return Kron.new(A, B)
+
+
+def cumsum(x, axis=None) -> Expr:
+    """Running sums along ``axis`` (numpy's np.cumsum; axis=None runs over vec(x))."""
+    x = as_expr(x)
+    if axis is None:
+        return CumSum.new(vec(x), 0)
+    return CumSum.new(x, axis)
+
+
+def labels(name: str, shape, K) -> Expr:
+    """A named input of integer labels in 0 … K − 1 (classes, token ids), e.g. ``sm.labels("y", (n,), K)``.
+
+    Kernels and ``sm.evaluate`` check the integer dtype and the range before they run.
+    Labels index (``sm.take``, ``sm.one_hot``); they are not numbers and have no derivative.
+    """
+    _check_shape(name, shape)
+    return Labels.new(name, shape, K)
+
+
+def take(E, y, axis: int = 0) -> Expr:
+    """Entries of E picked along ``axis`` by integer labels (numpy's np.take): rows of an embedding.
+
+    The derivative scatter-adds back: a row picked twice receives both adjoints.
+
+    >>> import symml as sm
+    >>> n, V, d = sm.dims("n V d")
+    >>> sm.take(sm.tensor("E", (V, d)), sm.labels("tok", (n,), V)).shape
+    (n, d)
+    """
+    return Take.new(E, y, axis)
+
+
+def one_hot(y, K=None) -> Expr:
+    """Indicator vectors of labels: shape y.shape + (K,), K the labels' declared bound."""
+    return OneHot.new(y, K)
+
+
+def qr(A):
+    """The reduced QR factorisation A = QR of a tall full-rank matrix: (Q (m, n), R (n, n)).
+
+    Q has orthonormal columns and R is upper triangular with a positive diagonal (the
+    unique such pair). The derivative is the reverse-mode rule of the reduced QR.
+    """
+    return QR.new(A, "Q"), QR.new(A, "R")
 
 
 _ = (builtins, broadcast_shapes, broadcast_to, matmul, transpose)  # re-exported helpers

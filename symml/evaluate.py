@@ -16,6 +16,7 @@ import sympy as sp
 
 from .functions import NUMPY_FUNCTIONS
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
+from .structured_index import Labels, check_labels
 
 
 class BindError(ValueError):
@@ -122,6 +123,11 @@ def _letters(n):
 
 def eval_node(node: Expr, vals: list, env: dict, arrays: dict):
     """One node's value from its operands' values."""
+    if isinstance(node, Labels):
+        try:
+            return check_labels(node, arrays[node.name], size_of(node.high, env))
+        except ValueError as e:
+            raise BindError(str(e)) from None
     if isinstance(node, Tensor):
         return np.asarray(arrays[node.name], dtype=float)
     if isinstance(node, Eye):
@@ -147,6 +153,9 @@ def eval_node(node: Expr, vals: list, env: dict, arrays: dict):
         full = [slice(None) if l in present else None for l in node.out]
         v = np.asarray(v)[tuple(full)] if full else np.asarray(v)
         return np.broadcast_to(v, shape).copy()
+    at = getattr(node, "numpy_at", None)  # a structured node whose value needs its numeric shape
+    if at is not None:
+        return at(shape, *vals)
     return node.numpy(*vals)
 
 

@@ -25,25 +25,39 @@ def _bsizes(batch):
     return {("b", k): s for k, s in enumerate(batch)}
 
 
+def _square_stack(A, what):
+    """A as a square matrix or a stack of them (leading batch axes), else a ValueError."""
+    A = as_expr(A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(
+            f"{what} needs a square matrix or a stack of them (shape (..., d, d)), got shape {fmt_shape(A.shape)}"
+        )
+    return A
+
+
+def _stack(A):
+    """The batch labels of a stack A (..., d, d): ("B", 0), ("B", 1), ..."""
+    return [("B", k) for k in range(A.ndim - 2)]
+
+
 class Inv(Expr):
-    """A⁻¹ of a square matrix."""
+    """A⁻¹ of a square matrix, or of each matrix of a stack (..., d, d)."""
 
     __slots__ = ()
 
     @classmethod
     def new(cls, A):
-        A = as_expr(A)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"sm.inv needs a square matrix, got shape {fmt_shape(A.shape)}")
+        A = _square_stack(A, "sm.inv")
         return cls._make((), (A,), A.shape)
 
     def rebuild(self, ops):
         return Inv.new(*ops)
 
     def vjp(self, k, g, batch):
-        # d(A⁻¹) = −A⁻¹ dA A⁻¹  ⇒  Ā = −A⁻ᵀ Ḡ A⁻ᵀ
-        b = _b(batch)
-        return make_einsum([self, g, self], [["k", "i"], b + ["k", "l"], ["j", "l"]], b + ["i", "j"], _bsizes(batch), -1)
+        # d(A⁻¹) = −A⁻¹ dA A⁻¹  ⇒  Ā = −A⁻ᵀ Ḡ A⁻ᵀ, matrix by matrix of the stack
+        b, B = _b(batch), _stack(self)
+        return make_einsum([self, g, self], [B + ["k", "i"], b + B + ["k", "l"], B + ["j", "l"]], b + B + ["i", "j"],
+                           _bsizes(batch), -1)
 
     @staticmethod
     def numpy(A):
@@ -51,17 +65,24 @@ class Inv(Expr):
 
 
 class Solve(Expr):
-    """A⁻¹c, computed by a linear solve (never by forming A⁻¹); c a vector or a matrix."""
+    """A⁻¹c by a linear solve (never by forming A⁻¹), for a matrix or a stack of them.
+
+    With A of shape (..., d, d), c of rank A.ndim − 1 is a stack of vectors (..., d) and c
+    of rank A.ndim a stack of matrices (..., d, m); the batch axes of A and c agree.
+    """
 
     __slots__ = ()
 
     @classmethod
     def new(cls, A, c):
-        A, c = as_expr(A), as_expr(c)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"sm.solve needs a square matrix, got shape {fmt_shape(A.shape)}")
-        if c.ndim not in (1, 2) or c.shape[0] != A.shape[1]:
-            raise ValueError(f"sm.solve: right-hand side of shape {fmt_shape(c.shape)} does not fit {fmt_shape(A.shape)}")
+        A, c = _square_stack(A, "sm.solve"), as_expr(c)
+        lead = A.shape[:-2]
+        vec = c.ndim == A.ndim - 1
+        if not (vec or c.ndim == A.ndim) or c.shape[:len(lead)] != lead or c.shape[len(lead)] != A.shape[-1]:
+            raise ValueError(
+                f"sm.solve: right-hand side of shape {fmt_shape(c.shape)} does not fit {fmt_shape(A.shape)}; "
+                f"expected {fmt_shape(lead + A.shape[-1:])} (vectors) or {fmt_shape(lead + (A.shape[-1], 'm'))} (matrices)"
+            )
         return cls._make((), (A, c), c.shape)
 
     def rebuild(self, ops):
@@ -71,35 +92,36 @@ class Solve(Expr):
         # x = A⁻¹c:  c̄ = A⁻ᵀḡ,  Ā = −A⁻ᵀḡ xᵀ
         b = _b(batch)
         A = self.operands[0]
-        rest = ["m"] if self.ndim == 2 else []
-        cbar = make_einsum([Inv.new(A), g], [["j", "i"], b + ["j"] + rest], b + ["i"] + rest, _bsizes(batch))
+        B = _stack(A)
+        rest = ["m"] if self.ndim == A.ndim else []
+        cbar = make_einsum([Inv.new(A), g], [B + ["j", "i"], b + B + ["j"] + rest], b + B + ["i"] + rest, _bsizes(batch))
         if k == 1:
             return cbar
-        return make_einsum([cbar, self], [b + ["i"] + rest, ["l"] + rest], b + ["i", "l"], _bsizes(batch), -1)
+        return make_einsum([cbar, self], [b + B + ["i"] + rest, B + ["l"] + rest], b + B + ["i", "l"], _bsizes(batch), -1)
 
-    @staticmethod
-    def numpy(A, c):
+    def numpy(self, A, c):
+        if self.ndim == A.ndim - 1:
+            return np.linalg.solve(A, c[..., None])[..., 0]
         return np.linalg.solve(A, c)
 
 
 class Det(Expr):
-    """det A."""
+    """det A, of a square matrix or of each matrix of a stack (..., d, d)."""
 
     __slots__ = ()
 
     @classmethod
     def new(cls, A):
-        A = as_expr(A)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"sm.det needs a square matrix, got shape {fmt_shape(A.shape)}")
-        return cls._make((), (A,), ())
+        A = _square_stack(A, "sm.det")
+        return cls._make((), (A,), A.shape[:-2])
 
     def rebuild(self, ops):
         return Det.new(*ops)
 
     def vjp(self, k, g, batch):
-        b = _b(batch)  # ∂ det A / ∂A = det(A) A⁻ᵀ
-        return make_einsum([g, self, Inv.new(self.operands[0])], [b, [], ["j", "i"]], b + ["i", "j"], _bsizes(batch))
+        b, B = _b(batch), _stack(self.operands[0])  # ∂ det A / ∂A = det(A) A⁻ᵀ
+        return make_einsum([g, self, Inv.new(self.operands[0])], [b + B, B, B + ["j", "i"]], b + B + ["i", "j"],
+                           _bsizes(batch))
 
     @staticmethod
     def numpy(A):
@@ -107,23 +129,21 @@ class Det(Expr):
 
 
 class LogDet(Expr):
-    """log det A, for A with positive determinant (SPD matrices in practice)."""
+    """log det A, for A with positive determinant (SPD matrices in practice), or a stack of them."""
 
     __slots__ = ()
 
     @classmethod
     def new(cls, A):
-        A = as_expr(A)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"sm.logdet needs a square matrix, got shape {fmt_shape(A.shape)}")
-        return cls._make((), (A,), ())
+        A = _square_stack(A, "sm.logdet")
+        return cls._make((), (A,), A.shape[:-2])
 
     def rebuild(self, ops):
         return LogDet.new(*ops)
 
     def vjp(self, k, g, batch):
-        b = _b(batch)  # ∂ log det A / ∂A = A⁻ᵀ
-        return make_einsum([g, Inv.new(self.operands[0])], [b, ["j", "i"]], b + ["i", "j"], _bsizes(batch))
+        b, B = _b(batch), _stack(self.operands[0])  # ∂ log det A / ∂A = A⁻ᵀ
+        return make_einsum([g, Inv.new(self.operands[0])], [b + B, B + ["j", "i"]], b + B + ["i", "j"], _bsizes(batch))
 
     @staticmethod
     def numpy(A):

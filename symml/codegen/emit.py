@@ -25,6 +25,7 @@ from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
 from ..program import Program, program_from_outputs
 from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
+from .emit_structural import StructuralEmit
 from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
@@ -82,7 +83,7 @@ def size_src(e, dim_names: dict) -> str:
     raise UnsupportedConstruct(f"cannot spell the size {e} as integer arithmetic")
 
 
-class KernelBody:
+class KernelBody(StructuralEmit):
     """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
 
     Args:
@@ -414,32 +415,7 @@ class KernelBody:
             self.emit(0, f"{name} = {fsrc} * {name}")
         return True
 
-    # -- structured nodes
-    def _emit_Inv(self, node, name):
-        self.emit(0, f"{name} = np.linalg.inv({self.var[node.operands[0].uid]})")
-
-    def _emit_Solve(self, node, name):
-        A, c = (self.var[o.uid] for o in node.operands)
-        self.ops += sp.Integer(2) * node.operands[0].shape[0] ** 3 / 3
-        self.emit(0, f"{name} = np.linalg.solve({A}, {c})")
-
-    def _emit_Det(self, node, name):
-        self.emit(0, f"{name} = np.linalg.det({self.var[node.operands[0].uid]})")
-
-    def _emit_LogDet(self, node, name):
-        A = node.operands[0]
-        a = self.var[A.uid]
-        what = A.name if isinstance(A, (Tensor, Let)) else "the matrix"
-        bad = self.fresh(name + "_bad")
-        self.helpers.add("_logdet")
-        self.emit(0, f"{name}, {bad} = _logdet({a})")
-        self.emit(0, f"if {bad} == 1:")
-        self.emit(1, f'raise ValueError("logdet: {what} is symmetric but not positive definite (its Cholesky '
-                     f'factorization failed); expected an SPD matrix")')
-        self.emit(0, f"if {bad} == 2:")
-        self.emit(1, f'raise ValueError("logdet: {what} has a determinant <= 0, so log det is not real; '
-                     f'expected an SPD matrix")')
-
+    # -- structured nodes (Inv, Solve, Det, LogDet and the structural ops: see emit_structural)
     def _emit_LogSumExp(self, node: LogSumExp, name):
         # log Σ e^x = m + log1p(Σ_{j ≠ argmax} e^{x_j − m}): no overflow, and log1p keeps the digits
         # that log(1 + s) rounds away when one entry dominates. m and the log1p part are kept (name_m,

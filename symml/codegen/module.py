@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..nodes import Dim, Expr, Tensor, fmt_shape
+from ..structured_index import Labels
 from .emit import KernelBody, safe_identifier, size_src, unique_identifier
 from .fuse import FusedKernelBody
 from .scalar import HELPERS
@@ -143,6 +144,26 @@ def _dtype(*arrays):
     return np.float32
 '''
 
+LABEL_CHECKS = '''
+def _labels(x, name, rank, shape, high):
+    """x as a contiguous int64 array of labels, or a ValueError naming the argument."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name}: expected integer labels in 0 … {high} − 1 of shape {shape}, got dtype {a.dtype}; "
+            f"convert them with {name}.astype(np.int64)"
+        )
+    if a.ndim != rank:
+        raise ValueError(f"{name}: expected shape {shape} (rank {rank}), got shape {a.shape} (rank {a.ndim})")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _labels_range(x, name, high, dim):
+    if x.size and (x.min() < 0 or x.max() >= high):
+        bad = x.min() if x.min() < 0 else x.max()
+        raise ValueError(f"{name}: label {bad} is out of range; expected 0 ≤ {name} < {dim} = {high}")
+'''
+
 ADD_PARTS = '''
 def _add_parts(a, b, name):
     """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
@@ -154,6 +175,12 @@ def _add_parts(a, b, name):
         raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
     return a + b
 '''
+
+
+def _arg_doc(t: Tensor) -> str:
+    if isinstance(t, Labels):
+        return f"integer array {fmt_shape(t.shape)} of labels in 0 … {t.high} − 1"
+    return "array " + fmt_shape(t.shape) if t.ndim else "float"
 
 
 def _dims_of(args: list[Tensor]):
@@ -188,6 +215,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if missing:
         raise ValueError(f"kernel {spec.name!r}: dimension {missing[0]} is not bound by any argument's shape")
     arrays = [t for t in spec.args if t.ndim]
+    floats = [t for t in arrays if not isinstance(t, Labels)]  # integer labels do not set the dtype
     params = ", ".join(arg_names[t.name] for t in spec.args)
 
     def private(suffix: str, par: bool):
@@ -202,7 +230,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         k.append(f"def _{spec.name}{suffix}({params}):")
         k.append("    # inputs: " + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in spec.args))
         k.append(f"    # ops ≈ {sp.simplify(body.ops)}")
-        k.append(f"    dt = {arg_names[arrays[0].name]}.dtype" if arrays else "    dt = np.float64")
+        k.append(f"    dt = {arg_names[floats[0].name]}.dtype" if floats else "    dt = np.float64")
         for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
             if d in dim_names:
                 k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
@@ -243,7 +271,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     w.append(f"def {spec.name}({params}, *, check_finite=None{', parallel=None' if twin else ''}):")
     doc = spec.doc.strip() or spec.name
     w.append(textwrap.indent('"""' + doc + '\n\nArgs:\n' + "".join(
-        f"    {t.name}: {'array ' + fmt_shape(t.shape) if t.ndim else 'float'}\n" for t in spec.args
+        f"    {t.name}: {_arg_doc(t)}\n" for t in spec.args
     ) + '    check_finite: True scans every argument for NaN or inf before the kernel runs; None (the\n'
       '        default) scans them only when an output is not finite, so a NaN or inf that reaches\n'
       '        the result is reported by name at no cost on finite data; False never scans.\n' + (
@@ -251,7 +279,9 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
       '        default) uses threads from PARALLEL_MIN_SIZE numbers of input on.\n' if twin else '') + '"""', "    "))
     for t in spec.args:
         v = arg_names[t.name]
-        if t.ndim:
+        if isinstance(t, Labels):
+            w.append(f"    {v} = _labels({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r}, {str(t.high)!r})")
+        elif t.ndim:
             w.append(f"    {v} = _array({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r})")
         else:
             w.append(f"    {v} = _scalar({v}, {t.name!r})")
@@ -277,9 +307,16 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
                 size_check(t, ax, s)
     for t, ax, s in deferred:
         size_check(t, ax, s)
-    if arrays:
-        arr_names = ", ".join(arg_names[t.name] for t in arrays)
-        w.append(f"    dt = _dtype({arr_names}{',' if len(arrays) == 1 else ''})")
+    for t in spec.args:  # numba does not check bounds: every label is checked before the kernel runs
+        if isinstance(t, Labels):
+            if not sp.sympify(t.high).free_symbols <= set(all_bound):
+                raise ValueError(f"kernel {spec.name!r}: the bound {t.high} of labels {t.name} is not bound by any "
+                                 "argument's shape")
+            high = size_src(t.high, {d: dim_names.get(d, d.name) for d in all_bound})
+            w.append(f"    _labels_range({arg_names[t.name]}, {t.name!r}, {high}, {str(t.high)!r})")
+    if floats:
+        arr_names = ", ".join(arg_names[t.name] for t in floats)
+        w.append(f"    dt = _dtype({arr_names}{',' if len(floats) == 1 else ''})")
     # a keyword is read in NFKC form (ℌ= is H=): such names go in as strings, never as keywords
     plain = [t for t in spec.args if unicodedata.normalize("NFKC", t.name) == t.name]
     other = [t for t in spec.args if t not in plain]
@@ -288,6 +325,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     w.append("    if check_finite:")
     w.append(f"        {finite_call}")
     call_args = ", ".join(
+        f"np.ascontiguousarray({arg_names[t.name]})" if isinstance(t, Labels) else
         f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
     )
     fn = serial
@@ -339,7 +377,7 @@ def _blocked(spec: KernelSpec, arg_names: dict, dim_names: dict, bound: dict, bl
         name = f"_{spec.name}_prange" if par else f"_{spec.name}_blk"
         k = [f"@njit(cache=True{', parallel=True' if par else ''})", f"def {name}({params}{', threads_' if par else ''}):",
              f"    # _{spec.name} summed over blocks of rows" + (", one run of blocks per thread" if par else "")]
-        k.append(f"    dt = {arg_names[arrays[0].name]}.dtype")
+        k.append(f"    dt = {arg_names[next(t for t in arrays if not isinstance(t, Labels)).name]}.dtype")
         for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
             if d in used and d in dim_names:
                 k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
@@ -464,6 +502,8 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None 
                "# numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).\n"
                f"PARALLEL_MIN_SIZE = {PARALLEL_MIN_SIZE}")
     out.append(CHECKS.strip())
+    if any(isinstance(t, Labels) for k in kernels for t in k.args):
+        out.append(LABEL_CHECKS.strip())
     if any(k.compose is not None for k in kernels):
         out.append(ADD_PARTS.strip())
     for h in sorted(helpers):

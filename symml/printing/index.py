@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import sympy as sp
 
 from ..nodes import Dim, Expr, Let, Tensor, placeholder, walk
+from .index_structural import StructuralEntries
 from .notation import Piece, Spelling
 from .scalar import constant_factor, print_scalar
 
@@ -37,7 +38,7 @@ OUTPUT_INDEX_NAMES = "klmpqrstuvabcefghij"
 ADJOINT_PREFIX = "delta_"
 
 
-class IndexBuilder:
+class IndexBuilder(StructuralEntries):
     """Builds entries of the nodes of one graph, handing out distinct index names.
 
     Args:

@@ -23,6 +23,7 @@ from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
 from .index import IndexBuilder, render
 from .notation import Piece, RightFactor, Spelling
 from .scalar import constant_factor, print_scalar
+from .structural import StructuralPrinting
 
 #: Set True (tests do) to raise instead of falling back when a node fails to print.
 STRICT = False
@@ -31,7 +32,7 @@ STRICT = False
 CONV_FORMS = {"y": ("conv2d", (0, 1)), "x": ("conv2d_transpose", (1, 0)), "k": ("conv2d_weight", (0, 1))}
 
 
-class MatrixPrinter:
+class MatrixPrinter(StructuralPrinting):
     """Print graph nodes in matrix notation.
 
     Args:
