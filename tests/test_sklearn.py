@@ -54,18 +54,16 @@ ESTIMATORS = [
     S.LinearRegression(), S.Ridge(), S.Lasso(alpha=0.01), S.ElasticNet(alpha=0.01), S.PoissonRegressor(),
     S.MLPRegressor(hidden_layer_sizes=(16, 8), max_iter=100, random_state=0),
     S.GaussianNB(), S.GaussianMixture(),
-    S.DerivationRegressor(model=pseudo_huber, hyper={"delta": 1.0}),
+    S.DerivationRegressor(model=pseudo_huber, hyper={"delta": 1.0}, method="L-BFGS-B"),
     S.DerivationRegressor(model=pseudo_huber_kernel, hyper={"delta": 1.0}),
 ]
 
-MLP_NO_ALPHA = ("the catalog's MLP has no L2 penalty, so a fit on a few rows can reach zero loss in a way that "
-                "scikit-learn's check does not expect")
-
 #: checks that do not apply, by estimator; scikit-learn runs them expecting a failure
 EXPECTED_FAILED = {
-    "PoissonRegressor": {
-        "check_regressors_train": "R² of exp(Xw + b) on scikit-learn's linear test target is not the Poisson "
-                                  "model's objective (scikit-learn's own PoissonRegressor scores D², not R²)",
+    "LinearRegression": {
+        "check_sample_weight_equivalence_on_dense_data": "the check fits 30 features on 15 rows, where least "
+                                                         "squares has no unique solution; the catalog's derived "
+                                                         "normal equations need X of full column rank",
     },
 }
 

@@ -58,6 +58,11 @@ def run_fit(est, model, data, method, *, hyper=None, sizes=None, init=None, seed
     options = {k: v for k, v in options.items() if v is not None}
     result = sm_fit(model, data, method, init=init, sizes=sizes, seed=seed, options=options, progress=False,
                     **(hyper or {}))
+    return keep_result(est, result)
+
+
+def keep_result(est, result):
+    """A ConvergenceWarning if an iterative method stopped early; fit_result_ and n_iter_ set."""
     if not result.converged:
         if result.method in EXACT:
             raise ValueError(f"{type(est).__name__}: {result.message}")

@@ -27,16 +27,28 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..catalog import Derivation
 from ..codegen.jit import CompiledKernel
-from ._base import check_X, check_Xy, run_fit, seed_of
+from ..optim import DivergedError, Problem
+from ..optim.fit import METHODS, _options_of, auto_method
+from ..optim.problem import resolve
+from ._base import check_X, check_Xy, keep_result, seed_of
 
 SHARED = ("model", "prediction")  # shared by clones, never copied
+
+
+#: models built by a factory, and the jitted adapter module of each ad-hoc derivation, by id (the
+#: object is kept with it, so an id is never reused): a clone, a cross-validation fold or a grid
+#: point then reuses the kernels instead of generating them again
+_BUILT: dict = {}
+_JIT: dict = {}
 
 
 def _build(model):
     if isinstance(model, (str, Derivation, CompiledKernel)):
         return model
     if callable(model):
-        built = model()
+        if model not in _BUILT:
+            _BUILT[model] = model()
+        built = _BUILT[model]
         if isinstance(built, (Derivation, CompiledKernel)):
             return built
         raise ValueError(f"DerivationRegressor: model() returned {type(built).__name__}; expected an sm.Derivation "
@@ -141,10 +153,31 @@ class DerivationRegressor(RegressorMixin, BaseEstimator):
                                             1e-8 if self.tol is None else self.tol)
             self.n_iter_ = int(res.nit)
             return self
-        r = run_fit(self, model, (X, y), self.method, hyper=hyper, sizes=sizes or None,
-                    seed=seed_of(self.random_state), max_iter=self.max_iter, tol=self.tol)
+        r = self._fit_derivation(resolve(model), X, y, hyper, sizes)
         self.params_ = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in r.params.items()}
         return self
+
+    def _fit_derivation(self, d, X, y, hyper, sizes):
+        """sm.fit's steps, with the ad-hoc derivation's adapter module reused across fits."""
+        seed = seed_of(self.random_state)
+        problem = Problem(d, (X, y), hyper, sizes=sizes or None, seed=seed)
+        cached = _JIT.get(id(d))
+        if problem.module is None and cached is not None and cached[0] is d:
+            problem.__dict__["jit"] = cached[1]
+        method = auto_method(problem) if self.method == "auto" else self.method
+        if method not in METHODS:
+            raise ValueError(f"DerivationRegressor: method must be 'auto' or one of {', '.join(METHODS)}, "
+                             f"got {method!r}")
+        opts = {k: v for k, v in (("max_iter", self.max_iter), ("tol", self.tol)) if v is not None}
+        solver = METHODS[method]
+        if "seed" in _options_of(solver):
+            opts["seed"] = seed
+        result = solver(problem, **opts)
+        if problem.module is None and "jit" in problem.__dict__:
+            _JIT[id(d)] = (d, problem.__dict__["jit"])
+        if result.diverged:
+            raise DivergedError(f"{d.name}: {method} diverged: {result.message}", result)
+        return keep_result(self, result)
 
     def predict(self, X):
         """prediction(params_, X), default Xw + b (n,)."""

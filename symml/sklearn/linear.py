@@ -135,10 +135,12 @@ class SoftmaxRegression(_Probabilistic):
         return self
 
     def decision_function(self, X):
-        """Scores (n, K), one column per class."""
+        """Scores (n, K), one column per class; for two classes their difference (n,), as scikit-learn's
+        binary classifiers report it (positive: classes_[1])."""
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        return X @ self.coef_.T + self.intercept_
+        scores = X @ self.coef_.T + self.intercept_
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
 
 class LinearSVC(_LinearClassifier):
@@ -266,7 +268,7 @@ class Lasso(_LinearRegressor):
         max_iter: the most proximal-gradient iterations.
     """
 
-    def __init__(self, alpha=1.0, tol=1e-10, max_iter=10000):
+    def __init__(self, alpha=1.0, tol=1e-12, max_iter=10000):
         self.alpha = alpha
         self.tol = tol
         self.max_iter = max_iter
@@ -291,7 +293,7 @@ class ElasticNet(_LinearRegressor):
         tol, max_iter: as :class:`Lasso`.
     """
 
-    def __init__(self, alpha=1.0, l1_ratio=0.5, tol=1e-10, max_iter=10000):
+    def __init__(self, alpha=1.0, l1_ratio=0.5, tol=1e-12, max_iter=10000):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.tol = tol

@@ -97,7 +97,8 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return z - np.logaddexp.reduce(z, axis=1, keepdims=True)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        z = self._forward(X)
+        return self.classes_[np.argmax(z, axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _MLP):
