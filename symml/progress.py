@@ -77,3 +77,27 @@ class Status:
         if self.enabled and self.shown:
             self.stream.write("\r" + " " * self.shown + "\r")
             self.stream.flush()
+
+
+def cold_in_numba_cache(py_files) -> list:
+    """The files with no numba cache index yet (their kernels compile on first use).
+
+    Cheap: it looks for numba's index files (``<module>.<function>-<line>.py<ver>.nbi``) where
+    numba keeps them, in ``NUMBA_CACHE_DIR`` when it is set, else in the ``__pycache__`` next to
+    the file; nothing is imported or compiled.
+    """
+    import glob
+    import os
+
+    from numba.core import config
+    from numba.core.caching import _CacheLocator
+
+    cold = []
+    for path in map(os.path.abspath, map(str, py_files)):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        folders = [os.path.join(os.path.dirname(path), "__pycache__")]
+        if config.CACHE_DIR:
+            folders.insert(0, os.path.join(config.CACHE_DIR, _CacheLocator.get_suitable_cache_subpath(path)))
+        if not any(glob.glob(os.path.join(glob.escape(f), f"{glob.escape(stem)}.*.nbi")) for f in folders):
+            cold.append(path)
+    return cold

@@ -128,13 +128,15 @@ def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None
     return result
 
 
+#: seconds a fit runs before its status line appears (short fits print nothing)
+PROGRESS_DELAY = 1.0
 #: methods whose iterations all run inside one numba loop (no Python between epochs)
 COMPILED_LOOPS = ("gd", "sgd", "minibatch", "momentum", "nesterov", "rmsprop", "adam")
 
 
 def _watch(problem: Problem, method: str, opts: dict, progress: bool | None) -> Status:
     """A status line for a running fit: every kernel call of the problem ticks it."""
-    status = Status(f"{problem.derivation.name} ({method})", enabled=progress)
+    status = Status(f"{problem.derivation.name} ({method})", enabled=progress, delay=PROGRESS_DELAY)
     if not status.enabled:
         return status
     if method in COMPILED_LOOPS:
