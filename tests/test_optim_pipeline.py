@@ -14,11 +14,11 @@ import pytest
 import symml.optim
 
 pytest.importorskip("sklearn")
-from sklearn.impute import SimpleImputer  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from symml.optim import load_dataset  # noqa: E402
+from symml.optim import load_dataset
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pipeline_breast_cancer.py"
 REMOVED = ("Imputer", "StandardScaler", "MinMaxScaler", "train_test_split", "confusion_matrix", "accuracy",

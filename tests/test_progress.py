@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-import symml.optim.fit  # noqa: F401
+import symml.optim.fit
 from symml import cli, progress
 from symml.optim.fit import fit
 

@@ -16,16 +16,19 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-import symml as sm  # noqa: E402
-from sklearn import linear_model as sk_linear, mixture as sk_mixture, naive_bayes as sk_nb, svm as sk_svm  # noqa: E402
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn import linear_model as sk_linear
+from sklearn import mixture as sk_mixture
+from sklearn import naive_bayes as sk_nb
+from sklearn import svm as sk_svm
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from symml import sklearn as S  # noqa: E402
+import symml as sm
+from symml import sklearn as S
 
 pytestmark = pytest.mark.compile
 
@@ -166,6 +169,9 @@ def _pairs():
                             Xd, yd, sw),
         "ElasticNet": (S.ElasticNet(alpha=0.1, l1_ratio=0.5, tol=1e-14, max_iter=10**6),
                        sk_linear.ElasticNet(alpha=0.1, l1_ratio=0.5, tol=1e-14, max_iter=10**6), Xd, yd, None),
+        "ElasticNet (weights)": (S.ElasticNet(alpha=0.1, l1_ratio=0.5, tol=1e-14, max_iter=10**6),
+                                 sk_linear.ElasticNet(alpha=0.1, l1_ratio=0.5, tol=1e-14, max_iter=10**6), Xd, yd,
+                                 sw),
         "PoissonRegressor": (S.PoissonRegressor(alpha=0.05, tol=1e-12),
                              sk_linear.PoissonRegressor(alpha=0.05, tol=1e-12, max_iter=10000), Xp, yp, None),
         "GaussianNB": (S.GaussianNB(), sk_nb.GaussianNB(), Xi, yi, None),

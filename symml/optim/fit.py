@@ -25,9 +25,10 @@ from __future__ import annotations
 import inspect
 from functools import partial
 
-from . import exact, first_order, newton as second_order, paths, scipy_adapter
-from .problem import Problem, resolve
 from ..progress import Status
+from . import exact, first_order, paths, scipy_adapter
+from . import newton as second_order
+from .problem import Problem, resolve
 from .result import DivergedError, OptimizeResult
 
 METHODS = {

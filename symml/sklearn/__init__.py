@@ -36,13 +36,21 @@ Pipeline(steps=[('standardscaler', StandardScaler()),
 Takes: X, y as scikit-learn passes them. Gives: fitted estimators.
 """
 try:
-    import sklearn  # noqa: F401
+    import sklearn
 except ImportError:  # pragma: no cover - the extra is missing
     raise ImportError("symml.sklearn needs scikit-learn: pip install 'symml[sklearn]'") from None
 
 from .generic import DerivationRegressor
-from .linear import (ElasticNet, Lasso, LinearRegression, LinearSVC, LogisticRegression, PoissonRegressor, Ridge,
-                     SoftmaxRegression)
+from .linear import (
+    ElasticNet,
+    Lasso,
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+    SoftmaxRegression,
+)
 from .neural import MLPClassifier, MLPRegressor
 from .probabilistic import GaussianMixture, GaussianNB
 from .svm import SVC

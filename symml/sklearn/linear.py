@@ -27,8 +27,8 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import check_X, check_Xy, encode_labels, one_hot, positive_param, run_fit, weights
 from ..optim import Problem
+from ._base import check_X, check_Xy, encode_labels, one_hot, positive_param, run_fit, weights
 from .svm import dual_svm
 
 

@@ -19,8 +19,17 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import check_X, check_Xy, choice_param, count_param, encode_labels, one_hot, positive_param, run_fit, \
-    seed_of
+from ._base import (
+    check_X,
+    check_Xy,
+    choice_param,
+    count_param,
+    encode_labels,
+    one_hot,
+    positive_param,
+    run_fit,
+    seed_of,
+)
 
 #: scikit-learn's activation names → the catalog's
 ACTIVATIONS = {"tanh": "tanh", "relu": "relu", "logistic": "sigmoid"}
