@@ -25,9 +25,15 @@ def seed_of(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def writable(a: np.ndarray) -> np.ndarray:
+    """a, or a copy of it if it is read-only (a memory map): numba compiles every kernel again for
+    read-only arrays, a copy costs less than that."""
+    return a if a.flags.writeable else a.copy()
+
+
 def check_X(est, X, reset: bool):
     """X as a float64 (n, d) array, n_features_in_ set or compared (scikit-learn's validate_data)."""
-    return validate_data(est, X, reset=reset, dtype=np.float64, order="C")
+    return writable(validate_data(est, X, reset=reset, dtype=np.float64, order="C"))
 
 
 def check_Xy(est, X, y, *, classifier: bool, min_samples: int = 1):
@@ -37,15 +43,15 @@ def check_Xy(est, X, y, *, classifier: bool, min_samples: int = 1):
     if classifier:
         check_classification_targets(y)
     else:
-        y = np.ascontiguousarray(y, dtype=np.float64)
-    return X, y
+        y = writable(np.ascontiguousarray(y, dtype=np.float64))
+    return writable(X), y
 
 
 def weights(sample_weight, X) -> np.ndarray | None:
     """sample_weight checked against X (non-negative, one per row), or None."""
     if sample_weight is None:
         return None
-    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    return writable(_check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True))
 
 
 def detached(result):
