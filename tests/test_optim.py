@@ -4,7 +4,7 @@ Oracles: the derived closed form of ridge (every optimizer must reach it), scipy
 (the same optimum through the adapter), scikit-learn's lasso_path and enet_path (warm-started
 paths), and the exact mean of mini-batch gradient estimates over a partition of the rows.
 Tests that compile kernels are marked ``compile``; the agreement with scikit-learn's
-estimators lives in test_fit_sklearn.py, the pipeline helpers in test_optim_pipeline.py.
+estimators lives in test_fit_sklearn.py, the datasets and the scikit-learn pipeline in test_optim_pipeline.py.
 """
 import importlib
 
