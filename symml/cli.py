@@ -117,16 +117,28 @@ def cmd_derive(args) -> int:
     return 0
 
 
-def cmd_generate(args) -> int:
-    from .catalog import generate
+def _progress(args, total: int, verb: str):
+    from .progress import Lines
 
-    results = generate(args.names or None, check=args.check)
+    return Lines(total, verb, enabled=False if args.quiet else None)
+
+
+def cmd_generate(args) -> int:
+    from .catalog import catalog, generate
+
+    names = args.names or catalog()
+    progress = _progress(args, len(names), "checking" if args.check else "generating")
+    results = []
+    for n in names:  # one module at a time, so that a terminal sees each one start
+        progress.item(n)
+        results += generate([n], check=args.check)
+    progress.done()
     bad = [(n, s) for n, s in results if s in ("stale", "missing", "corrupt")]
     for n, s in results:
         if args.check:
             if s != "unchanged":
                 print(f"generated/{n}.py is {s}: run `symml generate {n}`")
-        else:
+        elif not args.quiet or s != "unchanged":
             print(f"generated/{n}.py {s}")
     if args.check and not bad:
         print(f"{len(results)} generated modules are current")
@@ -134,12 +146,23 @@ def cmd_generate(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from pathlib import Path
+
+    import generated
+
     from .catalog import catalog, generate
+    from .progress import cold_in_numba_cache
     from .verify import check
 
     names = args.names or catalog()
+    cold = cold_in_numba_cache([Path(generated.__file__).parent / f"{n}.py" for n in names])
+    if cold and not args.quiet:
+        print(f"symml check: numba's cache is cold for {len(cold)} of {len(names)} modules: this first run compiles "
+              "their kernels (seconds to a minute each); later runs load them from the cache", file=sys.stderr)
+    progress = _progress(args, len(names), "checking")
     ok = True
     for n in names:
+        progress.item(n)
         (_, status), = generate([n], check=True)
         if status != "unchanged":  # a corrupt module refuses to import; a stale one checks old code
             print(f"generated/{n}.py is {status}: run `symml generate {n}`")
@@ -147,8 +170,10 @@ def cmd_check(args) -> int:
             continue
         for dt in (np.float64, np.float32) if args.float32 else (np.float64,):
             r = check(n, points=args.points, seed=args.seed, dtype=dt)
-            print(r)
+            if not (args.quiet and r.ok):
+                print(r)
             ok &= r.ok
+    progress.done()
     print("all checks passed" if ok else "some checks FAILED")
     return 0 if ok else 1
 
@@ -198,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "their bytes). With --check, write nothing and exit 1 if any is stale or missing.")
     s.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: the whole catalog)")
     s.add_argument("--check", action="store_true", help="only check that generated/ is current")
+    s.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress lines (they go to stderr, and only to a terminal) and no 'unchanged' lines")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("check", help="verify kernels against finite differences",
@@ -207,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--points", type=int, default=3, help="random points per scale (default 3)")
     s.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
     s.add_argument("--float32", action="store_true", help="also check the float32 path")
+    s.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress lines, no cold-cache note, and only the failing reports")
     s.set_defaults(func=cmd_check)
     return p
 

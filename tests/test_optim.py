@@ -4,7 +4,7 @@ Oracles: the derived closed form of ridge (every optimizer must reach it), scipy
 (the same optimum through the adapter), scikit-learn's lasso_path and enet_path (warm-started
 paths), and the exact mean of mini-batch gradient estimates over a partition of the rows.
 Tests that compile kernels are marked ``compile``; the agreement with scikit-learn's
-estimators lives in test_fit_sklearn.py, the pipeline helpers in test_optim_pipeline.py.
+estimators lives in test_fit_sklearn.py, the datasets and the scikit-learn pipeline in test_optim_pipeline.py.
 """
 import importlib
 
@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 import symml as sm
-from symml.optim import (DivergedError, Imputer, Problem, adam, fit, gd, kkt_newton, minibatch, minimize, momentum,
+from symml.optim import (DivergedError, Problem, adam, fit, gd, kkt_newton, minibatch, minimize, momentum,
                          newton, regularization_path, rmsprop, scipy_objective, sgd, trust_region)
 from symml.optim import adapters
 
 scipy_opt = pytest.importorskip("scipy.optimize")
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
+from sklearn.impute import SimpleImputer  # noqa: E402
 
 pytestmark = pytest.mark.compile
 
@@ -243,7 +244,7 @@ def test_nan_raises_naming_the_column_or_goes_through_the_imputer(rng):
     X[[2, 5], 1] = np.nan
     with pytest.raises(ValueError, match=r"X: column 1 \('b'\) contains NaN or inf in 2 of 20 rows.*Imputer"):
         fit("logistic_regression", (X, y), lam=1.0, columns=["a", "b", "c"])
-    r = fit("logistic_regression", (Imputer("mean").fit_transform(X), y), lam=1.0)
+    r = fit("logistic_regression", (SimpleImputer().fit_transform(X), y), lam=1.0)
     assert r.converged
     with pytest.raises(ValueError, match="y: contains NaN"):
         fit("logistic_regression", (np.ones((3, 1)), np.array([0.0, np.nan, 1.0])), lam=1.0)

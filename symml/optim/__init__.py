@@ -1,9 +1,11 @@
-"""Fitting with generated kernels: optimizers, a scipy adapter, regularisation paths, a pipeline.
+"""Fitting with generated kernels: optimizers, a scipy adapter, regularisation paths, datasets.
 
 Every optimizer takes a :class:`Problem` (a derivation bound to data and hyper-parameters,
 seen as a loss over one flat θ) and returns an :class:`OptimizeResult`; :func:`fit` is the
 one-line way. First-order methods run their per-sample and mini-batch loops in numba
-(:mod:`symml.optim.loops`), second-order ones call the hessian and hvp kernels.
+(:mod:`symml.optim.loops`), second-order ones call the hessian and hvp kernels. Transforms,
+splits and metrics are scikit-learn's; :mod:`symml.sklearn` wraps the catalog's models as
+estimators that work with them.
 """
 from .exact import closed_form, em, mle
 from .first_order import adam, gd, minibatch, momentum, rmsprop, sgd
@@ -11,8 +13,7 @@ from .fitting import METHODS, auto_method, fit
 from .newton import kkt_newton, newton, trust_region
 from .paths import RegularizationPath, alpha_max, regularization_path
 from .proximal import prox_gradient
-from .pipeline import (Imputer, MinMaxScaler, StandardScaler, accuracy, classification_report, confusion_matrix,
-                       f1_score, load_dataset, precision, r2_score, recall, regression_report, rmse, train_test_split)
+from .datasets import load_dataset
 from .data import one_hot
 from .problem import Problem
 from .result import DivergedError, OptimizeResult
@@ -23,7 +24,5 @@ __all__ = [
     "gd", "sgd", "minibatch", "momentum", "rmsprop", "adam", "newton", "trust_region", "kkt_newton", "prox_gradient",
     "closed_form", "mle", "em", "scipy_objective", "ScipyObjective", "minimize",
     "regularization_path", "RegularizationPath", "alpha_max",
-    "Imputer", "StandardScaler", "MinMaxScaler", "train_test_split", "load_dataset", "one_hot",
-    "accuracy", "precision", "recall", "f1_score", "confusion_matrix", "classification_report",
-    "rmse", "r2_score", "regression_report",
+    "load_dataset", "one_hot",
 ]

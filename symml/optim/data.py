@@ -6,7 +6,7 @@ ValueError that names the tensor (and, for NaN, the column):
 - data by name (a dict) or in the derivation's order (a sequence); one row per sample in
   every tensor that has the row dimension (compared first, before anything is converted);
 - numbers only (ints and bools become float64; complex and object arrays are refused);
-  NaN or inf is refused per column, pointing to :class:`symml.optim.Imputer`;
+  NaN or inf is refused per column, pointing to scikit-learn's SimpleImputer;
 - values inside the tensor's declared domain ("binary" labels in {0, 1}, "sign" in {−1, 1},
   "onehot" rows, "count" and "positive"); a 1-D vector of class labels given for a one-hot
   tensor is one-hot encoded (classes 0..K−1, K from sizes= or the largest label);
@@ -104,7 +104,7 @@ def _check_finite(name: str, a: np.ndarray, columns=None) -> None:
         col = int(np.flatnonzero(flat.any(axis=0))[0])
         label = f" ({columns[col]!r})" if columns is not None and col < len(columns) else ""
         raise ValueError(f"{name}: column {col}{label} contains NaN or inf in {int(flat[:, col].sum())} of "
-                         f"{a.shape[0]} rows; impute it first (symml.optim.Imputer) or drop those rows")
+                         f"{a.shape[0]} rows; impute it first (sklearn.impute.SimpleImputer) or drop those rows")
     raise ValueError(f"{name}: contains NaN or inf in {int(bad.sum())} of {a.size} entries; "
                      "impute or drop those rows first")
 

@@ -22,6 +22,7 @@ Takes: a catalog name or Derivation, data, hyper-parameters. Gives: an OptimizeR
 """
 from __future__ import annotations
 
+from ..progress import Status
 from .methods import METHODS, auto_method, check_options as _check_options, options_of as _options_of
 from .problem import Problem, resolve
 from .result import DivergedError, OptimizeResult
@@ -29,7 +30,8 @@ from .result import DivergedError, OptimizeResult
 __all__ = ["METHODS", "auto_method", "fit"]
 
 def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None, seed: int = 0, columns=None,
-        options: dict | None = None, raise_on_divergence: bool = True, **kwargs) -> OptimizeResult:
+        options: dict | None = None, raise_on_divergence: bool = True, progress: bool | None = None,
+        **kwargs) -> OptimizeResult:
     """Fit a catalog model (or any Derivation) to data.
 
     Args:
@@ -44,6 +46,9 @@ def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None
         columns: the first data tensor's column names, for error messages.
         options: method options, e.g. {"lr": 0.1}.
         raise_on_divergence: raise DivergedError (carrying the result) if the fit diverged.
+        progress: show a status line on stderr while a fit runs longer than a second (kernel
+            calls so far and the last loss; for the first-order methods, whose epochs run in one
+            compiled loop, what is running). None: only when stderr is a terminal.
         **kwargs: hyper-parameters by name, then method options.
 
     Returns:
@@ -73,11 +78,48 @@ def fit(name_or_derivation, data, method: str = "auto", *, init=None, sizes=None
     solver = METHODS[method]
     if "seed" in _options_of(solver):
         opts.setdefault("seed", seed)
-    result = solver(problem, **opts)
+    status = _watch(problem, method, opts, progress)
+    try:
+        result = solver(problem, **opts)
+    finally:
+        status.close()
+        problem.__dict__.pop("call", None)
     result.info.setdefault("problem", problem)
     if result.diverged and raise_on_divergence:
         raise DivergedError(f"{d.name}: {method} diverged: {result.message}", result)
     return result
+
+
+#: seconds a fit runs before its status line appears (short fits print nothing)
+PROGRESS_DELAY = 1.0
+#: methods whose iterations all run inside one numba loop (no Python between epochs)
+COMPILED_LOOPS = ("gd", "sgd", "minibatch", "momentum", "nesterov", "rmsprop", "adam")
+
+
+def _watch(problem: Problem, method: str, opts: dict, progress: bool | None) -> Status:
+    """A status line for a running fit: every kernel call of the problem ticks it."""
+    status = Status(f"{problem.derivation.name} ({method})", enabled=progress, delay=PROGRESS_DELAY)
+    if not status.enabled:
+        return status
+    if method in COMPILED_LOOPS:
+        epochs = opts.get("max_iter", "")
+        status.update(f"up to {epochs} epochs over {problem.n} rows in the compiled loop; it reports when done",
+                      force=True)
+        return status
+    call, counter = problem.call, {"calls": 0, "loss": None}
+    with_loss = ("loss", "value_and_grad", "objective")
+
+    def ticking(kernel, theta=None, *directions):
+        out = call(kernel, theta, *directions)
+        counter["calls"] += 1
+        if kernel in with_loss:
+            counter["loss"] = float(out if kernel != "value_and_grad" else out[0])
+        loss = "" if counter["loss"] is None else f", L = {counter['loss']:.6g}"
+        status.update(f"{counter['calls']} kernel calls{loss}")
+        return out
+
+    problem.__dict__["call"] = ticking  # copies (with_hyper, subset) share it
+    return status
 
 
 def _is_dask(data) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .methods import METHODS, options_of
 from .problem import Problem, resolve
-from .proximal import prox_gradient  # noqa: F401 - re-exported: the path's default solver
+from .proximal import _needs_prox, _objective, prox_gradient  # noqa: F401 - prox_gradient: re-exported
 from .result import DivergedError, OptimizeResult
 
 @dataclass

@@ -1,0 +1,77 @@
+"""Progress on long work: lines per module for the CLI, a status line for sm.fit, the cold-cache
+note of ``symml check``; all quiet when stderr is not a terminal or with --quiet."""
+import io
+import sys
+
+import numpy as np
+import pytest
+
+import symml.optim.fit
+from symml import cli, progress
+from symml.optim.fit import fit
+
+fit_module = sys.modules["symml.optim.fit"]  # the module (symml.optim.fit is also the function's name)
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_lines_only_on_a_terminal():
+    pipe, tty = io.StringIO(), Terminal()
+    for stream in (pipe, tty):
+        p = progress.Lines(2, "generating", stream=stream)
+        p.item("ridge")
+        p.item("lasso")
+        p.done()
+    assert pipe.getvalue() == ""
+    lines = tty.getvalue().splitlines()
+    assert lines[:2] == ["[1/2] generating ridge", "[2/2] generating lasso"] and lines[2].startswith("generating: 2 done")
+    quiet = Terminal()
+    progress.Lines(1, "checking", stream=quiet, enabled=False).item("ridge")
+    assert quiet.getvalue() == ""
+
+
+def test_status_line_waits_then_clears():
+    tty = Terminal()
+    s = progress.Status("fit", stream=tty, delay=10.0)
+    s.update("1 kernel call")
+    assert tty.getvalue() == ""  # short work prints nothing
+    s = progress.Status("fit", stream=tty, delay=0.0)
+    s.update("2 kernel calls, L = 1.5")
+    s.close()
+    assert "fit: 2 kernel calls, L = 1.5" in tty.getvalue() and tty.getvalue().endswith("\r")
+
+
+def test_cold_cache_is_detected_from_index_files(tmp_path, monkeypatch):
+    from numba.core import config
+    from numba.core.caching import _CacheLocator
+
+    module = tmp_path / "generated" / "toy.py"
+    module.parent.mkdir()
+    module.write_text("x = 1\n")
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "cache"))
+    assert progress.cold_in_numba_cache([module]) == [str(module)]
+    folder = tmp_path / "cache" / _CacheLocator.get_suitable_cache_subpath(str(module))
+    folder.mkdir(parents=True)
+    (folder / "toy._loss-12.py311.nbi").write_bytes(b"")
+    assert progress.cold_in_numba_cache([module]) == []
+
+
+def test_generate_check_is_quiet_off_a_terminal(capsys):
+    assert cli.main(["generate", "--check", "ridge", "lasso"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "2 generated modules are current\n" and err == ""  # no progress into a pipe
+
+
+@pytest.mark.compile
+def test_fit_status_line(monkeypatch, capsys):
+    monkeypatch.setattr(fit_module, "PROGRESS_DELAY", 0.0)
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(float)
+    fit("logistic_regression", (X, y), method="newton", lam=1.0, progress=True)
+    err = capsys.readouterr().err
+    assert "logistic_regression (newton): " in err and "kernel calls, L = " in err
+    fit("logistic_regression", (X, y), method="newton", lam=1.0)  # stderr is not a terminal: nothing
+    assert capsys.readouterr().err == ""
