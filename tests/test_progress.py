@@ -6,11 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-import symml.optim.fit
 from symml import cli, progress
-from symml.optim.fit import fit
-
-fit_module = sys.modules["symml.optim.fit"]  # the module (symml.optim.fit is also the function's name)
+from symml.optim import fitting as fit_module
+from symml.optim.fitting import fit
 
 
 class Terminal(io.StringIO):

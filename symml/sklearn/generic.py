@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..catalog import Derivation
 from ..codegen.jit import CompiledKernel
 from ..optim import DivergedError, Problem
-from ..optim.fit import METHODS, _options_of, auto_method
+from ..optim.methods import METHODS, auto_method, options_of as _options_of
 from ..optim.problem import resolve
 from ._base import check_X, check_Xy, keep_result, seed_of
 
