@@ -1,7 +1,6 @@
 """Progress on long work: lines per module for the CLI, a status line for sm.fit, the cold-cache
 note of ``symml check``; all quiet when stderr is not a terminal or with --quiet."""
 import io
-import sys
 
 import numpy as np
 import pytest
