@@ -35,6 +35,8 @@ class Inv(Expr):
         A = as_expr(A)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
             raise ValueError(f"sm.inv needs a square matrix, got shape {fmt_shape(A.shape)}")
+        if isinstance(A, Inv):  # (A⁻¹)⁻¹ = A
+            return A.operands[0]
         return cls._make((), (A,), A.shape)
 
     def rebuild(self, ops):

@@ -1,0 +1,289 @@
+"""Canonical forms, applied by the node constructors of :mod:`symml.nodes`.
+
+Every rule here is an exact identity; each has a finite-difference test in
+tests/test_canonical.py. Printing, codegen, evaluation and CSE all read the graph after
+these rules, so a form recognised here prints, computes and shares as one node.
+
+Elementwise maps (:func:`map_expr`), given the map's scalar expression and operands:
+
+- a contraction operand with a numeric coefficient gives the coefficient to the map, so
+  ``2AB + AB`` collects to ``3AB``, ``2AB − 2AB`` cancels and a difference knows its sign;
+- ML functions are recognised from their elementary forms: ``1/(1 + e^{−z})`` is σ(z),
+  ``e^z/(1 + e^z)`` is σ(z), ``log(1 + e^z)`` is softplus(z), ``log σ(z)`` is log σ(z);
+- across nodes: ``log Σ_axis e^x`` is logsumexp(x) and ``e^x / Σ_axis e^x`` is softmax(x),
+  both computed stably.
+
+Contractions (:func:`einsum_operands`): operands in a canonical order (``Xᵀs`` and ``sᵀX``
+are one node), rank-0 operands multiplied into one map when that folds a number or cancels
+(``det(A) · 1/det(A)``), and the two indices of a symmetric matrix in canonical order, so
+``Kᵀ`` is ``K`` for a declared-symmetric K, for ``XXᵀ`` and for the inverse of either.
+
+Takes: SymPy expressions and graph nodes. Gives: the same, in canonical form.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import sympy as sp
+
+from . import functions as F
+
+# --------------------------------------------------------------------------- structural keys
+
+_KEYS: dict[int, str] = {}
+
+
+def structural_key(node) -> str:
+    """A digest of a node's structure that is the same in every process (uids are not)."""
+    hit = _KEYS.get(node.uid)
+    if hit is not None:
+        return hit
+    from .nodes import walk
+
+    for n in walk([node]):
+        if n.uid in _KEYS:
+            continue
+        params = _params(n)
+        text = type(n).__name__ + "|" + params + "|" + ",".join(_KEYS[o.uid] for o in n.operands)
+        _KEYS[n.uid] = hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+    return _KEYS[node.uid]
+
+
+def _params(n) -> str:
+    from .nodes import Einsum, Let, Map, Tensor
+
+    if isinstance(n, Tensor):
+        return f"{n.name}{n.shape}"
+    if isinstance(n, Let):
+        return n.name
+    if isinstance(n, Map):
+        return f"{sp.srepr(n.expr)}{n.shape}"
+    if isinstance(n, Einsum):
+        return f"{n.subs}{n.out}{n.sizes}{n.coef}"
+    extra = [str(getattr(n, a)) for a in ("axis", "slot", "kind", "size") if hasattr(n, a)]
+    return f"{n.shape}{extra}"
+
+
+# --------------------------------------------------------------------------- symmetry
+
+_SYM: dict[int, bool] = {}
+
+
+def is_symmetric(node) -> bool:
+    """Whether a square matrix node is known symmetric: declared, I, XXᵀ, A⁻¹ of one, a map of them."""
+    if node.ndim != 2 or node.shape[0] != node.shape[1]:
+        return False
+    hit = _SYM.get(node.uid)
+    if hit is not None:
+        return hit
+    _SYM[node.uid] = False  # a cycle (it cannot happen in a DAG) reads as "not known"
+    _SYM[node.uid] = result = _symmetric(node)
+    return result
+
+
+def _symmetric(node) -> bool:
+    from .nodes import Einsum, Eye, Let, Map, Tensor, make_einsum
+
+    if isinstance(node, Tensor):
+        return bool(getattr(node, "symmetric", False))
+    if isinstance(node, Eye):
+        return True
+    if isinstance(node, Let):
+        return is_symmetric(node.body)
+    if isinstance(node, Map):
+        return all(o.ndim == 0 or is_symmetric(o) for o in node.operands)
+    if isinstance(node, Einsum):
+        return make_einsum([node], [[0, 1]], [1, 0], {}) is node
+    name = type(node).__name__
+    if name == "Inv":
+        return is_symmetric(node.operands[0])
+    return False
+
+
+def is_positive_definite(node) -> bool:
+    from .nodes import Let, Tensor
+
+    if isinstance(node, Let):
+        return is_positive_definite(node.body)
+    return isinstance(node, Tensor) and bool(getattr(node, "positive_definite", False))
+
+
+# --------------------------------------------------------------------------- maps
+
+_W = sp.Wild("w")
+
+
+def _recognise(expr: sp.Expr) -> sp.Expr:
+    """ML functions from elementary forms: σ, softplus, log σ (exact identities)."""
+    if not expr.has(sp.exp, sp.log):
+        return expr
+    w = _W
+    expr = expr.replace(1 / (1 + sp.exp(w)), F.sigmoid(-w))
+    expr = expr.replace(sp.exp(w) / (1 + sp.exp(w)), F.sigmoid(w))
+    expr = expr.replace(sp.log(1 + sp.exp(w)), F.softplus(w))
+    expr = expr.replace(sp.log(F.sigmoid(w)), F.log_sigmoid(w))
+    return expr
+
+
+def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Expr, list]:
+    """The canonical scalar expression and operands of an elementwise map.
+
+    ``ops`` are the map's operands (after inner maps were inlined); the result may have
+    other operands (a contraction without its coefficient, a logsumexp node).
+    """
+    from .nodes import Einsum, make_einsum
+
+    repl = {}
+    for k, op in enumerate(ops):
+        if isinstance(op, Einsum) and op.coef != 1 and not (op.coef.free_symbols - _dim_symbols(op.coef)):
+            unit = make_einsum(op.operands, op.subs, op.out, dict(enumerate(op.sizes)), 1)
+            ops[k] = unit
+            repl[placeholder(k)] = op.coef * placeholder(k)
+    if repl:
+        expr = expr.xreplace(repl)
+    expr = _recognise(expr)
+    if expr.has(sp.log) or expr.has(sp.exp):
+        expr, ops = _cross_node(expr, ops, placeholder)
+    return expr, ops
+
+
+def _dim_symbols(e):
+    from .nodes import Dim
+
+    return {s for s in e.free_symbols if isinstance(s, Dim)}
+
+
+def _exp_sum_axis(op):
+    """(argument node, axis, broadcast?) when ``op`` is Σ_axis e^u (optionally broadcast back)."""
+    from .nodes import Einsum, Map, make_map
+
+    if not (isinstance(op, Einsum) and op.coef == 1 and len(op.operands) == 1):
+        return None
+    inner, sub = op.operands[0], op.subs[0]
+    if not (isinstance(inner, Map) and isinstance(inner.expr, sp.exp) and inner.ndim >= 1):
+        return None
+    if len(set(sub)) != len(sub):
+        return None
+    summed = [p for p, l in enumerate(sub) if l not in op.out]
+    if len(summed) != 1:
+        return None
+    axis = summed[0]
+    kept = [l for p, l in enumerate(sub) if p != axis]
+    out = list(op.out)
+    if out == kept:
+        broadcast = False
+    elif len(out) == len(sub) and [l for p, l in enumerate(out) if p != axis] == kept and out[axis] not in sub:
+        broadcast = True
+    else:
+        return None
+    arg = make_map(inner.expr.args[0], inner.operands, inner.shape)
+    return arg, axis, broadcast
+
+
+def _cross_node(expr, ops, placeholder):
+    """log Σ e^x → logsumexp(x); e^x/Σ e^x → softmax(x)."""
+    from .nodes import make_einsum
+    from .structured import LogSumExp, softmax_of
+
+    ops = list(ops)
+    for k, op in enumerate(list(ops)):
+        t = placeholder(k)
+        if not expr.has(t):
+            continue
+        found = _exp_sum_axis(op)
+        if found is None:
+            continue
+        arg, axis, broadcast = found
+        lse = LogSumExp.new(arg, axis)
+        if broadcast:
+            full = list(range(arg.ndim))
+            rest = [a for a in full if a != axis]
+            lse = make_einsum([lse], [rest], full, {axis: arg.shape[axis]})
+            # e^x / Σ e^x: the map's own operands must spell x for the quotient to cancel
+            if arg.shape == op.shape:
+                slots = {o.uid: j for j, o in enumerate(ops)}
+                inner = op.operands[0]
+                if all(o.uid in slots for o in inner.operands):
+                    u = inner.expr.args[0].xreplace({placeholder(j): placeholder(slots[o.uid]) for j, o in enumerate(inner.operands)})
+                    soft = softmax_of(arg, axis)
+                    s = placeholder(len(ops))
+                    trial = expr.xreplace({t: sp.exp(u) / s})
+                    if trial.count(sp.exp) < expr.count(sp.exp) and not trial.has(t):
+                        return trial, ops + [soft]
+        # log Σ e^x → logsumexp(x), only where the sum appears inside log
+        logs = [a for a in expr.atoms(sp.log) if a.args[0] == t]
+        if logs:
+            s = placeholder(len(ops))
+            trial = expr.xreplace({sp.log(t): s})
+            if not trial.has(t):
+                return trial, ops + [lse]
+            trial = trial.xreplace({t: sp.exp(s)})  # Σ e^x elsewhere is e^{logsumexp}
+            return trial, ops + [lse]
+    return expr, ops
+
+
+# --------------------------------------------------------------------------- contractions
+
+
+def constant_part(expr: sp.Expr):
+    """The factor of a scalar expression made of numbers and dimensions, and the rest."""
+    if expr.is_number or not (expr.free_symbols - _dim_symbols(expr)):
+        return expr, sp.S.One
+    if not expr.is_Mul:
+        return sp.S.One, expr
+    c, rest = expr.as_independent(*[s for s in expr.free_symbols if s not in _dim_symbols(expr)], as_Add=False)
+    return c, rest
+
+
+def einsum_operands(ops: list, make_map, placeholder):
+    """Rank-0 operands multiplied into one map where that folds a number or cancels.
+
+    ``ops`` is a list of (operand, labels). Returns (ops, factor) with ``factor`` a
+    number (or dimension expression) for the contraction's coefficient.
+    """
+    from .nodes import Map
+
+    scalars = [o for o, s in ops if o.ndim == 0]
+    if not scalars:
+        return ops, sp.S.One
+    if len(scalars) == 1 and not (isinstance(scalars[0], Map) and constant_part(scalars[0].expr)[0] != 1):
+        return ops, sp.S.One
+    prod = make_map(sp.Mul(*[placeholder(j) for j in range(len(scalars))]), scalars, ())
+    c, rest = (constant_part(prod.expr) if isinstance(prod, Map) else (sp.S.One, None))
+    if rest is not None:
+        prod = make_map(rest, prod.operands, ()) if c != 1 else prod
+    leaves_before = sum(len(o.operands) if isinstance(o, Map) else 1 for o in scalars)
+    rest_ops = [] if (isinstance(prod, Map) and not prod.operands) else [prod]
+    leaves_after = sum(len(o.operands) if isinstance(o, Map) else 1 for o in rest_ops)
+    if c == 1 and leaves_after >= leaves_before:
+        return ops, sp.S.One  # nothing folded or cancelled: keep the factors as they were
+    if isinstance(prod, Map) and not prod.operands:
+        c = c * prod.expr
+    kept = [(o, s) for o, s in ops if o.ndim != 0]
+    return [(o, []) for o in rest_ops] + kept, c
+
+
+def order_operands(ops: list, out: list) -> list:
+    """Operands sorted by structure; equal operands by where their indices go in the output."""
+    if len(ops) < 2:
+        return ops
+    pos = {l: p for p, l in enumerate(out)}
+
+    def key(item):
+        o, s = item
+        return _reading_key(o), structural_key(o), tuple(pos.get(l, len(out)) for l in s)
+
+    return sorted(ops, key=key)
+
+
+def _reading_key(o):
+    """Scalars first (``λw``), then higher ranks (``A_ij x_j``), identities last (``w_k δ_ij``);
+    named inputs by name, then named intermediates, then the rest."""
+    from .nodes import Eye, Let, Tensor
+
+    rank = (0 if o.ndim == 0 else 2 if isinstance(o, Eye) else 1, -o.ndim)
+    if isinstance(o, Tensor):
+        return rank + (0, o.name)
+    if isinstance(o, Let):
+        return rank + (1, o.name)
+    return rank + (2, "")
