@@ -212,7 +212,7 @@ def test_chain_forms_compute_the_einsum(spec, rng):
 def test_chains_refuse_what_is_not_a_chain():
     T = sm.tensor("T", (n, d))
     assert pretty(sm.einsum("ij,ij->i", T, X)) == "[Σ_j T_ij X_ij]_i"
-    assert pretty(sm.einsum("ij,jk,ki->i", A, A, A)) == "[Σ_jk A_ij A_ki A_jk]_i"
+    assert pretty(sm.einsum("ij,jk,ki->i", A, A, A)) == "[Σ_jk A_ij A_jk A_ki]_i"
 
 
 # --------------------------------------------------------------------------- containers and display
@@ -402,7 +402,7 @@ def test_structured_spellings():
     assert pretty(ops["maxpool2d grad"]) == "maxunpool2d(2 maxpool2d(img); img)"
     assert pretty(ops["logsumexp"]) == "logsumexp(logsumexp(Z, axis=1))"
     assert index_form(ops["logsumexp"]) == "log(Σ_ij exp(Z_ij))"
-    assert pretty(ops["softmax"]) == "exp(Z − logsumexp(Z, axis=1) 𝟏ᵀ)"
+    assert pretty(ops["softmax"]) == "softmax(Z)"  # exp(Z − logsumexp(Z) 𝟏ᵀ), as computed
 
 
 # --------------------------------------------------------------------------- never raises

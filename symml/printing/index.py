@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from ..nodes import Dim, Expr, Let, Tensor, placeholder, walk
+from ..nodes import Dim, Expr, Eye, Let, Tensor, placeholder, walk
 from .notation import Piece, Spelling
 from .scalar import constant_factor, print_scalar
 
@@ -129,7 +129,7 @@ class IndexBuilder:
                 sym[label] = self.index()
                 limits.append((sym[label], 0, size - 1))
         coef, factors = sp.sympify(node.coef), []
-        for op, sub in zip(node.operands, node.subs):
+        for op, sub in reading_order(node):
             c, f = constant_factor(self.entry(op, [sym[l] for l in sub]))
             coef *= c
             factors.append(f)
@@ -162,6 +162,26 @@ class IndexBuilder:
             return self._indexed(node, idx)
         limits = [(s, 0, size - 1) for s, size in zip(summed, sizes)]
         return sp.Sum(body, *reversed(limits))
+
+
+def reading_order(node) -> list:
+    """(operand, labels) of an einsum as a chain is read: X_im W_mj, from the first output index.
+
+    Rank-0 factors come first and identities last; the rest follow shared indices, starting
+    from the operand that carries the first output index.
+    """
+    pairs = list(zip(node.operands, node.subs))
+    scalars = [p for p in pairs if not p[1]]
+    eyes = [p for p in pairs if p[1] and isinstance(p[0], Eye)]
+    rest = [p for p in pairs if p[1] and not isinstance(p[0], Eye)]
+    ordered = []
+    follow = [node.out[0]] if node.out else []
+    while rest:
+        nxt = next((p for p in rest if set(p[1]) & set(follow)), rest[0])
+        rest.remove(nxt)
+        ordered.append(nxt)
+        follow = [l for l in nxt[1] if l not in node.out] or list(nxt[1])
+    return scalars + ordered + eyes
 
 
 def render(expr: sp.Expr, labels: dict, spelling: Spelling, node_piece: Callable[[Expr], Piece]) -> Piece:

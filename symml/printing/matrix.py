@@ -16,12 +16,12 @@ from dataclasses import replace
 
 import sympy as sp
 
-from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, placeholder
+from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, make_einsum, placeholder
 from ..structured import Inv
 from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
 from .index import IndexBuilder, render
-from .notation import Piece, RightFactor, Spelling
+from .notation import HADAMARD, MATMUL, RESERVED_LETTERS, Piece, RightFactor, Spelling
 from .scalar import constant_factor, print_scalar
 
 #: Set True (tests do) to raise instead of falling back when a node fails to print.
@@ -111,6 +111,9 @@ class MatrixPrinter:
     # ----------------------------------------------------------------- leaves
 
     def _print_Tensor(self, node):
+        word = RESERVED_LETTERS.get(node.name)
+        if word is not None:  # δ means an adjoint or the Kronecker delta here
+            return Piece(word[self.sp.fmt == "latex"], ltight=False, rtight=False)
         return self.sp.name(node.name)
 
     def _print_Let(self, node):
@@ -133,10 +136,34 @@ class MatrixPrinter:
     def map_piece(self, expr: sp.Expr, node: Map) -> Piece:
         """The map's scalar expression ``expr`` (in its placeholders) with operands printed."""
         leaves = {placeholder(k): self.print_node(op) for k, op in enumerate(node.operands)}
+        expr = self._softmax_leaves(expr, node, leaves)
         piece = print_scalar(expr, self.sp, leaves)
         if node.ndim and all(op.ndim == 0 for op in node.operands):  # a scalar broadcast
             piece = self.sp.juxtapose([replace(piece, scalar=True), Piece(self.sp.ones)], hadamard=True)
         return piece
+
+    def _softmax_leaves(self, expr: sp.Expr, node: Map, leaves: dict) -> sp.Expr:
+        """exp(x − logsumexp(x)) (how symml computes a softmax) prints as softmax(x)."""
+        for e in expr.atoms(sp.exp):
+            terms = sp.Add.make_args(e.args[0])
+            if len(terms) != 2:
+                continue
+            pos = [t for t in terms if t in leaves]
+            neg = [t for t in terms if (-t) in leaves]
+            if len(pos) != 1 or len(neg) != 1:
+                continue
+            x = node.operands[int(pos[0].name[2:])]
+            wide = node.operands[int((-neg[0]).name[2:])]
+            axis = _softmax_axis(x, wide)
+            if axis is None:
+                continue
+            args = [self.print_node(x)]
+            if x.ndim > 1 and axis != x.ndim - 1:
+                args.append(self._keyword("axis", axis))
+            leaf = placeholder(len(node.operands) + len(leaves))
+            leaves[leaf] = self.sp.apply("softmax", *args)
+            expr = expr.xreplace({e: leaf})
+        return expr
 
     def operand(self, op: Expr):
         """(constant coefficient, piece): ``2(Xw − y)/n`` gives ``(2/n, Xw − y)``."""
@@ -151,7 +178,8 @@ class MatrixPrinter:
     def _print_Einsum(self, node: Einsum):
         form = chains.analyze(node)
         if form is None:
-            return self.index_piece(node)
+            kron = self.kronecker(node)
+            return kron if kron is not None else self.index_piece(node)
         coef = sp.sympify(node.coef)
         pieces: list[Piece] = []
         for op in form.scalars:
@@ -176,6 +204,63 @@ class MatrixPrinter:
                 key = (last.elem.operand.uid, pieces[-1].text)
                 piece = replace(piece, right=RightFactor(coef, prefix, key, pieces[-1]))
         return piece
+
+    def kronecker(self, node: Einsum) -> Piece | None:
+        """``c A ⊗ B`` for a rank-4 contraction that is a product of two matrices' entries.
+
+        H_ijkl = c A_ik B_jl is the Kronecker product A ⊗ B of the (rows·cols)² matrix that
+        H is when its index pairs (i, j) and (k, l) are flattened in row-major order (numpy's
+        ``reshape``): the second derivative of a matrix parameter in vec form.
+        """
+        if node.ndim != 4:
+            return None
+        out = list(node.out)
+        groups = {out[0]: 0, out[2]: 0, out[1]: 1, out[3]: 1}
+        members: list[list] = [[], []]
+        pending = [(o, list(s)) for o, s in zip(node.operands, node.subs)]
+        while pending:
+            progress = False
+            for item in list(pending):
+                o, s = item
+                sides = {groups[l] for l in s if l in groups}
+                if len(sides) > 1:
+                    return None  # an operand ties the two factors together
+                if sides or not s:
+                    side = sides.pop() if sides else 0
+                    members[side].append(item)
+                    for l in s:
+                        groups[l] = side
+                    pending.remove(item)
+                    progress = True
+            if not progress:
+                return None
+        if not members[0] or not members[1]:
+            return None
+        if {l for _, s in members[0] for l in s} & {l for _, s in members[1] for l in s}:
+            return None
+        sizes = dict(enumerate(node.sizes))
+        left = make_einsum([o for o, _ in members[0]], [s for _, s in members[0]], [out[0], out[2]], sizes)
+        right = make_einsum([o for o, _ in members[1]], [s for _, s in members[1]], [out[1], out[3]], sizes)
+        pieces = []
+        for factor in (left, right):
+            c, p = self.operand(factor)
+            if c != 1:
+                p = self.scaled(c, [p])
+            pieces.append(self.sp.paren(p) if p.prec < MATMUL else p)
+        body = Piece(pieces[0].text + self.sp.otimes + pieces[1].text, prec=HADAMARD, ltight=pieces[0].ltight,
+                     rtight=pieces[1].rtight)
+        return self._scaled_kron(sp.sympify(node.coef), body)
+
+    def _scaled_kron(self, coef, body: Piece) -> Piece:
+        """``c A ⊗ B`` reads as (cA) ⊗ B: the coefficient binds to the first factor."""
+        if coef == 1:
+            return body
+        neg = coef.could_extract_minus_sign()
+        c = -coef if neg else coef
+        lead = replace(print_scalar(c, self.sp), scalar=True)
+        text = self.sp.join(lead.text, body, lead) if c != 1 else body.text
+        out = Piece(text, prec=HADAMARD, ltight=lead.ltight if c != 1 else body.ltight, rtight=body.rtight)
+        return self.sp.negate(out) if neg else out
 
     def scaled(self, coef, pieces, hadamard=False) -> Piece:
         """coef · pieces, the coefficient in front and its sign leading."""
@@ -283,3 +368,23 @@ class MatrixPrinter:
 
     def _keyword(self, key: str, value) -> Piece:
         return Piece(rf"\mathrm{{{key}}}={value}" if self.sp.fmt == "latex" else f"{key}={value}")
+
+
+def _softmax_axis(x: Expr, wide: Expr):
+    """The axis when ``wide`` is logsumexp(x) broadcast back along it, else None."""
+    from ..structured import LogSumExp
+
+    if x.ndim == 0:
+        return None
+    if isinstance(wide, LogSumExp) and x.ndim == 1 and wide.operands[0] is x:
+        return 0
+    if not (isinstance(wide, Einsum) and wide.coef == 1 and len(wide.operands) == 1):
+        return None
+    lse = wide.operands[0]
+    if not (isinstance(lse, LogSumExp) and lse.operands[0] is x):
+        return None
+    sub, out = list(wide.subs[0]), list(wide.out)
+    rest = [p for p in range(x.ndim) if p != lse.axis]
+    if len(out) == x.ndim and [out[p] for p in rest] == sub and out[lse.axis] not in sub:
+        return lse.axis
+    return None
