@@ -480,6 +480,10 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
         if all(a[1] is b[1] for a, b in zip(swapped, ops)):
             break
         ops = simplify.order_operands(swapped, out)
+    solve = simplify.as_solve(ops, out)
+    if solve is not None:  # A⁻¹c is a solve, whichever way it was written
+        ops = [(solve, list(out))]
+        canon = {l: k for k, l in enumerate(out)}
     if len(ops) == 1 and ops[0][1] == out and coef == 1:
         return ops[0][0]
     c_subs = tuple(tuple(canon[l] for l in s) for _, s in ops)

@@ -118,11 +118,25 @@ def _recognise(expr: sp.Expr) -> sp.Expr:
     if not expr.has(sp.exp, sp.log):
         return expr
     w = _W
+    expr = expr.replace(lambda e: e.is_Mul and _sigmoid_ratio(e) is not None, _sigmoid_ratio)
     expr = expr.replace(1 / (1 + sp.exp(w)), F.sigmoid(-w))
-    expr = expr.replace(sp.exp(w) / (1 + sp.exp(w)), F.sigmoid(w))
     expr = expr.replace(sp.log(1 + sp.exp(w)), F.softplus(w))
     expr = expr.replace(sp.log(F.sigmoid(w)), F.log_sigmoid(w))
     return expr
+
+
+def _sigmoid_ratio(mul):
+    """A product holding e^u and 1/(1 + e^u): σ(u) times the other factors, else None."""
+    args = list(mul.args)
+    for k, f in enumerate(args):
+        if not (f.is_Pow and f.exp == -1 and f.base.is_Add and len(f.base.args) == 2):
+            continue
+        one, e = f.base.as_coeff_Add()
+        if one == 1 and isinstance(e, sp.exp) and e in args:
+            rest = [a for j, a in enumerate(args) if j != k]
+            rest.remove(e)
+            return sp.Mul(*rest) * F.sigmoid(e.args[0])
+    return None
 
 
 def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Expr, list]:
@@ -143,7 +157,7 @@ def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Ex
         expr = expr.xreplace(repl)
     expr = _recognise(expr)
     if expr.has(sp.log) or expr.has(sp.exp):
-        expr, ops = _cross_node(expr, ops, placeholder)
+        expr, ops = _cross_node(expr, ops, placeholder, tuple(shape))
     return expr, ops
 
 
@@ -180,7 +194,7 @@ def _exp_sum_axis(op):
     return arg, axis, broadcast
 
 
-def _cross_node(expr, ops, placeholder):
+def _cross_node(expr, ops, placeholder, shape):
     """log Σ e^x → logsumexp(x); e^x/Σ e^x → softmax(x)."""
     from .nodes import make_einsum
     from .structured import LogSumExp, softmax_of
@@ -195,12 +209,13 @@ def _cross_node(expr, ops, placeholder):
             continue
         arg, axis, broadcast = found
         lse = LogSumExp.new(arg, axis)
-        if broadcast:
-            full = list(range(arg.ndim))
-            rest = [a for a in full if a != axis]
-            lse = make_einsum([lse], [rest], full, {axis: arg.shape[axis]})
+        if broadcast or (op.ndim == 0 and arg.ndim == 1 and arg.shape == shape):
+            if broadcast:
+                full = list(range(arg.ndim))
+                rest = [a for a in full if a != axis]
+                lse = make_einsum([lse], [rest], full, {axis: arg.shape[axis]})
             # e^x / Σ e^x: the map's own operands must spell x for the quotient to cancel
-            if arg.shape == op.shape:
+            if arg.shape == shape:
                 slots = {o.uid: j for j, o in enumerate(ops)}
                 inner = op.operands[0]
                 if all(o.uid in slots for o in inner.operands):
@@ -229,6 +244,11 @@ def constant_part(expr: sp.Expr):
     """The factor of a scalar expression made of numbers and dimensions, and the rest."""
     if expr.is_number or not (expr.free_symbols - _dim_symbols(expr)):
         return expr, sp.S.One
+    if expr.is_Add:
+        c, p = expr.as_content_primitive()
+        if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
+            c, p = -c, -p
+        return (c, p) if c.is_Rational else (sp.S.One, expr)
     if not expr.is_Mul:
         return sp.S.One, expr
     c, rest = expr.as_independent(*[s for s in expr.free_symbols if s not in _dim_symbols(expr)], as_Add=False)
@@ -243,11 +263,21 @@ def einsum_operands(ops: list, make_map, placeholder):
     """
     from .nodes import Map
 
+    factor = sp.S.One
+    folded = []
+    for o, s in ops:
+        if o.ndim and isinstance(o, Map) and o.operands:
+            c, rest = constant_part(o.expr)
+            if c != 1:
+                factor *= c
+                o = make_map(rest, o.operands, o.shape)
+        folded.append((o, s))
+    ops = folded
     scalars = [o for o, s in ops if o.ndim == 0]
     if not scalars:
-        return ops, sp.S.One
+        return ops, factor
     if len(scalars) == 1 and not (isinstance(scalars[0], Map) and constant_part(scalars[0].expr)[0] != 1):
-        return ops, sp.S.One
+        return ops, factor
     prod = make_map(sp.Mul(*[placeholder(j) for j in range(len(scalars))]), scalars, ())
     c, rest = (constant_part(prod.expr) if isinstance(prod, Map) else (sp.S.One, None))
     if rest is not None:
@@ -256,11 +286,28 @@ def einsum_operands(ops: list, make_map, placeholder):
     rest_ops = [] if (isinstance(prod, Map) and not prod.operands) else [prod]
     leaves_after = sum(len(o.operands) if isinstance(o, Map) else 1 for o in rest_ops)
     if c == 1 and leaves_after >= leaves_before:
-        return ops, sp.S.One  # nothing folded or cancelled: keep the factors as they were
+        return ops, factor  # nothing folded or cancelled: keep the factors as they were
     if isinstance(prod, Map) and not prod.operands:
         c = c * prod.expr
     kept = [(o, s) for o, s in ops if o.ndim != 0]
-    return [(o, []) for o in rest_ops] + kept, c
+    return [(o, []) for o in rest_ops] + kept, c * factor
+
+
+def as_solve(ops: list, out: list):
+    """A⁻¹ contracted with c on A⁻¹'s column index is the solve A⁻¹c: returns that node, or None."""
+    from .structured import Inv, Solve
+
+    if len(ops) != 2:
+        return None
+    (a, sa), (c, sc) = ops if isinstance(ops[0][0], Inv) else ops[::-1]
+    if not isinstance(a, Inv) or isinstance(c, Inv) or c.ndim not in (1, 2) or len(set(sa)) != 2:
+        return None
+    i, j = sa
+    if sc[0] != j or j in out or (c.ndim == 2 and (sc[1] == j or sc[1] == i)):
+        return None
+    if list(out) != [i] + list(sc[1:]):
+        return None
+    return Solve.new(a.operands[0], c)
 
 
 def order_operands(ops: list, out: list) -> list:

@@ -139,6 +139,15 @@ class IndexBuilder:
             body = sp.Sum(body, *reversed(limits))  # the first label is the outermost sum
         return coef * body
 
+    def _entry_Solve(self, node, idx):
+        """(A⁻¹c)_i = Σ_j (A⁻¹)_ij c_j: the solve as the sum it stands for."""
+        from ..structured import Inv
+
+        A, c = node.operands
+        j = self.index()
+        body = sp.Mul(self.entry(Inv.new(A), [idx[0], j]), self.entry(c, [j] + list(idx[1:])), evaluate=False)
+        return sp.Sum(body, (j, 0, A.shape[1] - 1))
+
     def _entry_LogSumExp(self, node, idx):
         x = node.operands[0]
         j = self.index()
