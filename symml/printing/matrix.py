@@ -179,7 +179,10 @@ class MatrixPrinter:
         form = chains.analyze(node)
         if form is None:
             kron = self.kronecker(node)
-            return kron if kron is not None else self.index_piece(node)
+            if kron is not None:
+                return kron
+            summed = self.row_sums(node)
+            return self.print_node(summed) if summed is not None else self.index_piece(node)
         coef = sp.sympify(node.coef)
         pieces: list[Piece] = []
         for op in form.scalars:
@@ -250,6 +253,30 @@ class MatrixPrinter:
         body = Piece(pieces[0].text + self.sp.otimes + pieces[1].text, prec=HADAMARD, ltight=pieces[0].ltight,
                      rtight=pieces[1].rtight)
         return self._scaled_kron(sp.sympify(node.coef), body)
+
+    def row_sums(self, node: Einsum):
+        """The same contraction with each matrix summed over an index no other factor has
+        held as one vector (Y𝟏), when that gives a matrix form: Σ_l Y_il S_ij = diag(Y𝟏) S."""
+        counts: dict = {}
+        for s in node.subs:
+            for l in s:
+                counts[l] = counts.get(l, 0) + 1
+        ops, subs, changed = [], [], False
+        for op, s in zip(node.operands, node.subs):
+            private = [l for l in s if counts[l] == 1 and l not in node.out]
+            if op.ndim == 2 and len(private) == 1 and len(set(s)) == 2:
+                kept = [l for l in s if l != private[0]]
+                vec = make_einsum([op], [list(s)], kept, dict(enumerate(node.sizes)))
+                ops.append(Map.raw(placeholder(0), [vec], vec.shape))  # held apart: not flattened back
+                subs.append(kept)
+                changed = True
+            else:
+                ops.append(op)
+                subs.append(list(s))
+        if not changed:
+            return None
+        new = make_einsum(ops, subs, list(node.out), dict(enumerate(node.sizes)), node.coef)
+        return new if isinstance(new, Einsum) and chains.analyze(new) is not None else None
 
     def _scaled_kron(self, coef, body: Piece) -> Piece:
         """``c A ⊗ B`` reads as (cA) ⊗ B: the coefficient binds to the first factor."""
