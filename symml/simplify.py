@@ -241,18 +241,17 @@ def _cross_node(expr, ops, placeholder, shape):
 
 
 def constant_part(expr: sp.Expr):
-    """The factor of a scalar expression made of numbers and dimensions, and the rest."""
+    """The factor of a scalar expression made of numbers and dimensions, and the rest:
+    ``(2a − 2b)/(n t)`` gives ``(2/n, (a − b)/t)``."""
     if expr.is_number or not (expr.free_symbols - _dim_symbols(expr)):
         return expr, sp.S.One
-    if expr.is_Add:
-        c, p = expr.as_content_primitive()
-        if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
-            c, p = -c, -p
-        return (c, p) if c.is_Rational else (sp.S.One, expr)
-    if not expr.is_Mul:
-        return sp.S.One, expr
-    c, rest = expr.as_independent(*[s for s in expr.free_symbols if s not in _dim_symbols(expr)], as_Add=False)
-    return c, rest
+    c, p = expr.as_content_primitive()
+    if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
+        c, p = -c, -p
+    if p.is_Mul:
+        k, p = p.as_independent(*[s for s in p.free_symbols if s not in _dim_symbols(p)], as_Add=False)
+        c *= k
+    return c, p
 
 
 def einsum_operands(ops: list, make_map, placeholder):
