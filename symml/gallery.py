@@ -176,6 +176,7 @@ def page() -> str:
     ns = namespace()
     lines = [
         "<!-- Written by `python -m symml.gallery`; do not edit. tests/test_gallery.py checks it is current. -->",
+        "<script>window.MathJax = {tex: {inlineMath: [['$', '$']]}};</script>",
         '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js" async></script>',
         "",
         "# The printing gallery",
