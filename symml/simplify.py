@@ -156,8 +156,23 @@ def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Ex
     if repl:
         expr = expr.xreplace(repl)
     expr = _recognise(expr)
+    if expr.has(sp.log):
+        expr, ops = _log_det(expr, ops, placeholder)
     if expr.has(sp.log) or expr.has(sp.exp):
         expr, ops = _cross_node(expr, ops, placeholder, tuple(shape))
+    return expr, ops
+
+
+def _log_det(expr, ops, placeholder):
+    """log det A → logdet A for a declared positive definite A (det A > 0 there)."""
+    from .structured import Det, LogDet
+
+    for k, op in enumerate(list(ops)):
+        t = placeholder(k)
+        if isinstance(op, Det) and is_positive_definite(op.operands[0]) and expr.has(sp.log(t)):
+            s = placeholder(len(ops))
+            ops = ops + [LogDet.new(op.operands[0])]
+            expr = expr.xreplace({sp.log(t): s})
     return expr, ops
 
 
