@@ -115,13 +115,14 @@ _W = sp.Wild("w")
 
 def _recognise(expr: sp.Expr) -> sp.Expr:
     """ML functions from elementary forms: σ, softplus, log σ (exact identities)."""
-    if not expr.has(sp.exp, sp.log):
-        return expr
     w = _W
-    expr = expr.replace(lambda e: e.is_Mul and _sigmoid_ratio(e) is not None, _sigmoid_ratio)
-    expr = expr.replace(1 / (1 + sp.exp(w)), F.sigmoid(-w))
-    expr = expr.replace(sp.log(1 + sp.exp(w)), F.softplus(w))
-    expr = expr.replace(sp.log(F.sigmoid(w)), F.log_sigmoid(w))
+    if expr.has(sp.exp):
+        expr = expr.replace(lambda e: e.is_Mul and _sigmoid_ratio(e) is not None, _sigmoid_ratio)
+        expr = expr.replace(1 / (1 + sp.exp(w)), F.sigmoid(-w))
+        if expr.has(sp.log):
+            expr = expr.replace(sp.log(1 + sp.exp(w)), F.softplus(w))
+    if expr.has(F.sigmoid) and expr.has(sp.log):
+        expr = expr.replace(sp.log(F.sigmoid(w)), F.log_sigmoid(w))
     return expr
 
 
@@ -328,11 +329,14 @@ def order_operands(ops: list, out: list) -> list:
     """Operands sorted by structure; equal operands by where their indices go in the output."""
     if len(ops) < 2:
         return ops
+    from .nodes import Let, Tensor
+
     pos = {l: p for p, l in enumerate(out)}
 
     def key(item):
         o, s = item
-        return _reading_key(o), structural_key(o), tuple(pos.get(l, len(out)) for l in s)
+        named = isinstance(o, (Tensor, Let))  # a name orders it; the digest is for the rest
+        return _reading_key(o), "" if named else structural_key(o), tuple(pos.get(l, len(out)) for l in s)
 
     return sorted(ops, key=key)
 

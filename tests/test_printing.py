@@ -456,3 +456,36 @@ def test_doctests(module):
     name = "symml.printing" if module == "__init__" else f"symml.printing.{module}"
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+# --------------------------------------------------------------------------- names and δ (issue 17)
+
+
+@pytest.mark.parametrize("name, uni, tex", [
+    ("sigma2", "σ²", r"\sigma^{2}"), ("eps", "ε", r"\varepsilon"), ("epsilon", "ε", r"\varepsilon"),
+    ("ell", "ℓ", r"\ell"), ("lam", "λ", r"\lambda"), ("mu0", "μ₀", r"\mu_{0}"), ("W1", "W₁", "W_{1}"),
+])
+def test_textbook_names(name, uni, tex):
+    s = sm.scalar(name)
+    assert pretty(s) == uni and latex(s) == tex
+
+
+def test_a_textbook_power_is_parenthesized_before_another_power():
+    s2 = sm.scalar("sigma2")
+    assert pretty(s2 ** 2) == "(σ²)²"
+    assert latex(s2 ** 2) == r"\left(\sigma^{2}\right)^{2}"
+
+
+def test_delta_means_one_thing():
+    delta = sm.scalar("delta")
+    assert pretty(delta * w) == "delta w" and latex(delta * w) == r"\mathrm{delta} w"
+    adjoint = sm.let("delta_z", X @ w)
+    # where δ names an adjoint, the identity's entries print as I_jk, not as a second δ
+    assert pretty(sm.einsum("i,jk->ijk", adjoint, sm.eye(d))) == "[(δ_z)_i I_jk]_ijk"
+    assert pretty(sm.einsum("i,jk->ijk", y, sm.eye(d))) == "[y_i δ_jk]_ijk"
+
+
+def test_kronecker_form_of_a_matrix_hessian():
+    W = sm.tensor("W", (d, sm.dims("k")[0]))
+    assert pretty(sm.hessian(sm.sum((X @ W - sm.tensor("Y", (n, W.shape[1]))) ** 2), W)) == "2XᵀX ⊗ I"
+    assert latex(sm.hessian(sm.trace(W.T @ A @ W), W)) == r"A^{\top} \otimes I + A \otimes I"

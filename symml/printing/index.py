@@ -196,4 +196,9 @@ def reading_order(node) -> list:
 def render(expr: sp.Expr, labels: dict, spelling: Spelling, node_piece: Callable[[Expr], Piece]) -> Piece:
     """Print an entry built by :class:`IndexBuilder`, spelling each label by ``node_piece``."""
     leaves = {sym: replace(node_piece(node), scalar=True, right=None, n_scalars=0) for sym, node in labels.items()}
+    if expr.has(sp.KroneckerDelta) and any(leaf.text.startswith(spelling.delta) for leaf in leaves.values()):
+        # δ already names an adjoint here: the Kronecker delta prints as the identity's entry I_ij
+        eye = sp.Dummy("I")
+        leaves[eye] = Piece(spelling.identity, scalar=True)
+        expr = expr.replace(sp.KroneckerDelta, lambda *ij: sp.IndexedBase(eye)[ij])
     return print_scalar(expr, spelling, leaves)
