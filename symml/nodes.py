@@ -458,6 +458,10 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
     ops, factor = simplify.einsum_operands(ops, make_map, placeholder)
     coef *= factor
     ops = simplify.order_operands(ops, out)
+    if len(ops) == 1:  # Σ_axis softmax(x) = 1
+        ones = simplify.softmax_sum(ops[0][0], ops[0][1], out, sizes)
+        if ones is not None:
+            return const(coef * ones, tuple(sizes[l] for l in out))
     # an index used by nothing and not in the output sums a constant 1: a factor of its size
     used = {l for _, s in ops for l in s} | set(out)
     for l in [l for l in sizes if l in seen and l not in used]:

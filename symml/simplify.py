@@ -210,6 +210,63 @@ def _exp_sum_axis(op):
     return arg, axis, broadcast
 
 
+def softmax_argument(arg: sp.Expr, ops, placeholder):
+    """(x, axis) when ``exp(arg)``, over a map's operands ``ops``, is softmax(x) as symml
+    computes it, exp(x − logsumexp(x)) with the logsumexp broadcast back; else None."""
+    from .nodes import Einsum, make_map
+    from .structured import LogSumExp
+
+    for k, op in enumerate(ops):
+        t = placeholder(k)
+        if not arg.has(t) or sp.diff(arg, t) != -1:
+            continue
+        lse, axis = op, None
+        if isinstance(op, Einsum) and op.coef == 1 and len(op.operands) == 1 and isinstance(op.operands[0], LogSumExp):
+            lse = op.operands[0]
+            x = lse.operands[0]
+            sub, out = list(op.subs[0]), list(op.out)
+            rest = [p for p in range(x.ndim) if p != lse.axis]
+            if len(out) == x.ndim and [out[p] for p in rest] == sub and out[lse.axis] not in sub:
+                axis = lse.axis
+        elif isinstance(op, LogSumExp) and op.operands[0].ndim == 1:
+            axis = 0
+        if axis is None:
+            continue
+        x = lse.operands[0]
+        rest = sp.expand(arg + t)
+        if rest.has(t) or x.shape != _map_shape(ops, x):
+            continue
+        if make_map(rest, ops, x.shape) is x:
+            return x, axis
+    return None
+
+
+def _map_shape(ops, x):
+    shapes = {o.shape for o in ops if o.shape}
+    return x.shape if shapes <= {x.shape} else None
+
+
+def softmax_sum(op, sub, out, sizes):
+    """Σ over its own axis of softmax(x) is 1: the constant the sum is, else None."""
+    from .nodes import Map
+
+    if not (isinstance(op, Map) and isinstance(op.expr, sp.exp) and len(set(sub)) == len(sub)):
+        return None
+    from .nodes import placeholder
+
+    found = softmax_argument(op.expr.args[0], op.operands, placeholder)
+    if found is None:
+        return None
+    _, axis = found
+    if sub[axis] in out:
+        return None
+    factor = sp.S.One
+    for p, l in enumerate(sub):
+        if p != axis and l not in out:
+            factor *= sizes[l]
+    return factor
+
+
 def _cross_node(expr, ops, placeholder, shape):
     """log Σ e^x → logsumexp(x); e^x/Σ e^x → softmax(x)."""
     from .nodes import make_einsum
@@ -258,16 +315,33 @@ def _cross_node(expr, ops, placeholder, shape):
 
 def constant_part(expr: sp.Expr):
     """The factor of a scalar expression made of numbers and dimensions, and the rest:
-    ``(2a − 2b)/(n t)`` gives ``(2/n, (a − b)/t)``."""
-    if expr.is_number or not (expr.free_symbols - _dim_symbols(expr)):
+    ``(2a − 2b)/(n t)`` gives ``(2/n, (a − b)/t)``. A fraction is taken out of a sum only
+    when no term keeps a coefficient: ``a/2 + b/2`` gives 1/2, ``a − b/2`` stays."""
+    dims = _dim_symbols(expr)
+    if expr.is_number or not (expr.free_symbols - dims):
         return expr, sp.S.One
-    c, p = expr.as_content_primitive()
-    if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
-        c, p = -c, -p
-    if p.is_Mul:
-        k, p = p.as_independent(*[s for s in p.free_symbols if s not in _dim_symbols(p)], as_Add=False)
-        c *= k
-    return c, p
+    if expr.is_Add:
+        c, p = expr.as_content_primitive()
+        if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
+            c, p = -c, -p
+        if not c.is_Rational or (not c.is_Integer and any(abs(t.as_coeff_Mul()[0]) != 1 for t in p.args)):
+            return sp.S.One, expr
+        return c, p
+    if expr.is_Mul:
+        c, factors = sp.S.One, []
+        for f in expr.args:
+            if f.is_number or not (f.free_symbols - dims):
+                c *= f
+            elif f.is_Add:
+                cf, pf = constant_part(f)
+                c, factors = c * cf, factors + [pf]
+            elif f.is_Pow and f.base.is_Add and f.exp.is_Integer:
+                cb, pb = constant_part(f.base)
+                c, factors = c * cb ** f.exp, factors + [pb ** f.exp]
+            else:
+                factors.append(f)
+        return c, sp.Mul(*factors)
+    return sp.S.One, expr
 
 
 def einsum_operands(ops: list, make_map, placeholder):
@@ -347,8 +421,16 @@ def _reading_key(o):
     from .nodes import Eye, Let, Tensor
 
     rank = (0 if o.ndim == 0 else 2 if isinstance(o, Eye) else 1, -o.ndim)
-    if isinstance(o, Tensor):
-        return rank + (0, o.name)
+    if isinstance(o, Tensor):  # Latin names (data: X, y) before Greek ones (parameters: α, θ)
+        return rank + (0, _is_greek(o.name), o.name)
     if isinstance(o, Let):
-        return rank + (1, o.name)
-    return rank + (2, "")
+        return rank + (1, False, o.name)
+    return rank + (2, False, "")
+
+
+def _is_greek(name: str) -> bool:
+    from sympy.printing.conventions import split_super_sub
+    from sympy.printing.pretty.pretty_symbology import greek_unicode
+
+    base = split_super_sub(name)[0]
+    return base in greek_unicode or base in ("lam", "lamda", "Lam", "Lamda")

@@ -200,3 +200,20 @@ def test_gradients_of_recognised_forms_are_finite_at_large_logits():
     z1 = np.array([1e4, -1e4, 3.0, -2.0, 0.0])
     g = sm.grad(sm.sum(sm.log(1 + sm.exp(s_))), s_)
     np.testing.assert_allclose(ev(g, s=z1), F.sigmoid.numpy(z1), rtol=1e-15)
+
+
+def test_a_softmax_sums_to_one_over_its_axis():
+    total = sm.sum(sm.softmax(x))
+    assert isinstance(total, Map) and not total.operands and total.expr == 1
+    rows = sm.sum(sm.softmax(Z, axis=1), axis=1)
+    assert isinstance(rows, Map) and not rows.operands and rows.expr == 1 and rows.shape == (n,)
+    every = sm.sum(sm.softmax(Z, axis=1))
+    assert isinstance(every, Map) and every.expr == n
+    cols = sm.sum(sm.softmax(Z, axis=1), axis=0)  # not its axis: no rule
+    v = VALUES["Z"]
+    p = np.exp(v) / np.exp(v).sum(1, keepdims=True)
+    np.testing.assert_allclose(ev(cols), p.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(ev(every, Z=v) if every.operands else 5.0, p.sum(), rtol=1e-12)
+    # the exp(x)/Σ exp(x) a user writes sums to one as well, and its derivative agrees
+    f = sm.sum(sm.exp(x) / sm.sum(sm.exp(x)) * x)
+    np.testing.assert_allclose(ev(sm.grad(f, x)), fd_grad(f, "x"), rtol=1e-6)

@@ -22,6 +22,7 @@ from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
 from .index import IndexBuilder, render
 from .notation import HADAMARD, MATMUL, RESERVED_LETTERS, Piece, RightFactor, Spelling
+from ..simplify import softmax_argument
 from .scalar import constant_factor, print_scalar
 
 #: Set True (tests do) to raise instead of falling back when a node fails to print.
@@ -145,18 +146,10 @@ class MatrixPrinter:
     def _softmax_leaves(self, expr: sp.Expr, node: Map, leaves: dict) -> sp.Expr:
         """exp(x − logsumexp(x)) (how symml computes a softmax) prints as softmax(x)."""
         for e in expr.atoms(sp.exp):
-            terms = sp.Add.make_args(e.args[0])
-            if len(terms) != 2:
+            found = softmax_argument(e.args[0], node.operands, placeholder)
+            if found is None:
                 continue
-            pos = [t for t in terms if t in leaves]
-            neg = [t for t in terms if (-t) in leaves]
-            if len(pos) != 1 or len(neg) != 1:
-                continue
-            x = node.operands[int(pos[0].name[2:])]
-            wide = node.operands[int((-neg[0]).name[2:])]
-            axis = _softmax_axis(x, wide)
-            if axis is None:
-                continue
+            x, axis = found
             args = [self.print_node(x)]
             if x.ndim > 1 and axis != x.ndim - 1:
                 args.append(self._keyword("axis", axis))
@@ -396,22 +389,3 @@ class MatrixPrinter:
     def _keyword(self, key: str, value) -> Piece:
         return Piece(rf"\mathrm{{{key}}}={value}" if self.sp.fmt == "latex" else f"{key}={value}")
 
-
-def _softmax_axis(x: Expr, wide: Expr):
-    """The axis when ``wide`` is logsumexp(x) broadcast back along it, else None."""
-    from ..structured import LogSumExp
-
-    if x.ndim == 0:
-        return None
-    if isinstance(wide, LogSumExp) and x.ndim == 1 and wide.operands[0] is x:
-        return 0
-    if not (isinstance(wide, Einsum) and wide.coef == 1 and len(wide.operands) == 1):
-        return None
-    lse = wide.operands[0]
-    if not (isinstance(lse, LogSumExp) and lse.operands[0] is x):
-        return None
-    sub, out = list(wide.subs[0]), list(wide.out)
-    rest = [p for p in range(x.ndim) if p != lse.axis]
-    if len(out) == x.ndim and [out[p] for p in rest] == sub and out[lse.axis] not in sub:
-        return lse.axis
-    return None
