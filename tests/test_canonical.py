@@ -62,7 +62,8 @@ def test_equal_products_are_one_node():
 def test_transpose_and_inverse_cancel():
     assert A.T.T is A
     assert sm.inv(sm.inv(A)) is A
-    assert -(-(X @ w)) is X @ w
+    neg = -(X @ w)
+    assert -neg is X @ w
 
 
 def test_differences_of_equal_terms_are_zero():

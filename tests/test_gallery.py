@@ -346,7 +346,7 @@ def test_kronecker_print_is_the_row_major_vec_form(source, left, right):
     H = _eval(result)
     d, k = G.SIZES["d"], G.SIZES["k"]
     env = {**{name: VALUES[name] for name in ("X", "c", "S")}, "np": np, "k": k}
-    expected = np.kron(eval(left, env), eval(right, env))  # noqa: S307 - the test's own text
+    expected = np.kron(eval(left, env), eval(right, env))  # the test's own text
     np.testing.assert_allclose(H.reshape(d * k, d * k), expected, rtol=1e-12, atol=1e-12)
 
 

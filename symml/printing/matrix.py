@@ -217,7 +217,7 @@ class MatrixPrinter:
         while pending:
             progress = False
             for item in list(pending):
-                o, s = item
+                _, s = item
                 sides = {groups[l] for l in s if l in groups}
                 if len(sides) > 1:
                     return None  # an operand ties the two factors together

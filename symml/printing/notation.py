@@ -71,7 +71,7 @@ class Piece:
 
 # --------------------------------------------------------------------------- names
 
-from .names import NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: E402,F401 - tables of data
+from .names import NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
 
 #: Operators printed as applied functions: key → (unicode, LaTeX).
 OPERATORS = {

@@ -27,7 +27,6 @@ import sympy as sp
 from sympy.printing.printer import Printer
 
 from .. import functions as F
-from ..nodes import Dim
 from .notation import ADD, Piece, Spelling
 
 #: Elementwise functions printed as ``name(arg)``: function → (unicode, LaTeX).
