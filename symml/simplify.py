@@ -22,6 +22,7 @@ Takes: SymPy expressions and graph nodes. Gives: the same, in canonical form.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import sympy as sp
@@ -57,11 +58,19 @@ def _params(n) -> str:
     if isinstance(n, Let):
         return n.name
     if isinstance(n, Map):
-        return f"{sp.srepr(n.expr)}{n.shape}"
+        return f"{_expr_text(n.expr)}{n.shape}"
     if isinstance(n, Einsum):
         return f"{n.subs}{n.out}{n.sizes}{n.coef}"
     extra = [str(getattr(n, a)) for a in ("axis", "slot", "kind", "size") if hasattr(n, a)]
     return f"{n.shape}{extra}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _expr_text(e) -> str:
+    """A deterministic spelling of a SymPy expression, cheaper than ``srepr``."""
+    if e.is_Symbol or e.is_Number or e.is_NumberSymbol:
+        return str(e)
+    return type(e).__name__ + "(" + ",".join(_expr_text(a) for a in e.args) + ")"
 
 
 # --------------------------------------------------------------------------- symmetry
@@ -113,15 +122,20 @@ def is_positive_definite(node) -> bool:
 _W = sp.Wild("w")
 
 
-def _recognise(expr: sp.Expr) -> sp.Expr:
-    """ML functions from elementary forms: σ, softplus, log σ (exact identities)."""
+def _recognise(expr: sp.Expr, kinds=None) -> sp.Expr:
+    """ML functions from elementary forms: σ, softplus, log σ (exact identities).
+
+    ``kinds``: the function classes among exp, log and σ that ``expr`` holds."""
     w = _W
-    if expr.has(sp.exp):
+    if kinds is None:
+        kinds = {type(f) for f in expr.atoms(sp.exp, sp.log, F.sigmoid)}
+    if sp.exp in kinds and any(isinstance(t, sp.exp) for a in expr.atoms(sp.Add) for t in a.args):
         expr = expr.replace(lambda e: e.is_Mul and _sigmoid_ratio(e) is not None, _sigmoid_ratio)
         expr = expr.replace(1 / (1 + sp.exp(w)), F.sigmoid(-w))
-        if expr.has(sp.log):
+        if sp.log in kinds:
             expr = expr.replace(sp.log(1 + sp.exp(w)), F.softplus(w))
-    if expr.has(F.sigmoid) and expr.has(sp.log):
+        kinds = {type(f) for f in expr.atoms(sp.exp, sp.log, F.sigmoid)}
+    if F.sigmoid in kinds and sp.log in kinds:
         expr = expr.replace(sp.log(F.sigmoid(w)), F.log_sigmoid(w))
     return expr
 
@@ -156,10 +170,13 @@ def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Ex
             repl[placeholder(k)] = op.coef * placeholder(k)
     if repl:
         expr = expr.xreplace(repl)
-    expr = _recognise(expr)
-    if expr.has(sp.log):
+    kinds = {type(f) for f in expr.atoms(sp.exp, sp.log, F.sigmoid)}
+    if not kinds:
+        return expr, ops  # no rule below can fire: the common case, one traversal
+    expr = _recognise(expr, kinds)
+    if sp.log in kinds and any(type(o).__name__ == "Det" for o in ops):
         expr, ops = _log_det(expr, ops, placeholder)
-    if expr.has(sp.log) or expr.has(sp.exp):
+    if expr.has(sp.log, sp.exp):
         expr, ops = _cross_node(expr, ops, placeholder, tuple(shape))
     return expr, ops
 
@@ -317,10 +334,24 @@ def constant_part(expr: sp.Expr):
     """The factor of a scalar expression made of numbers and dimensions, and the rest:
     ``(2a − 2b)/(n t)`` gives ``(2/n, (a − b)/t)``. A fraction is taken out of a sum only
     when no term keeps a coefficient: ``a/2 + b/2`` gives 1/2, ``a − b/2`` stays."""
+    from .nodes import Dim
+
+    if expr.is_number:
+        return expr, sp.S.One
+    if expr.is_Symbol:
+        return (expr, sp.S.One) if isinstance(expr, Dim) else (sp.S.One, expr)
+    if expr.is_Function and not isinstance(expr.args[0], Dim):
+        return sp.S.One, expr
+    if expr.is_Mul and not any(a.is_number or a.is_Add or isinstance(a, Dim) or (a.is_Pow and (
+            a.base.is_Add or isinstance(a.base, Dim))) for a in expr.args):
+        return sp.S.One, expr  # no number, dimension or sum among the factors
     dims = _dim_symbols(expr)
-    if expr.is_number or not (expr.free_symbols - dims):
+    if not (expr.free_symbols - dims):
         return expr, sp.S.One
     if expr.is_Add:
+        coeffs = [t.as_coeff_Mul()[0] for t in expr.args]
+        if all(abs(c) == 1 for c in coeffs) and any(c > 0 for c in coeffs):
+            return sp.S.One, expr  # the common case, without SymPy's content search
         c, p = expr.as_content_primitive()
         if p.is_Add and all(t.could_extract_minus_sign() for t in p.args):
             c, p = -c, -p
@@ -328,18 +359,21 @@ def constant_part(expr: sp.Expr):
             return sp.S.One, expr
         return c, p
     if expr.is_Mul:
-        c, factors = sp.S.One, []
+        c, factors, same = sp.S.One, [], True
         for f in expr.args:
             if f.is_number or not (f.free_symbols - dims):
-                c *= f
+                c, same = c * f, False
             elif f.is_Add:
                 cf, pf = constant_part(f)
-                c, factors = c * cf, factors + [pf]
+                c, factors, same = c * cf, factors + [pf], same and pf is f
             elif f.is_Pow and f.base.is_Add and f.exp.is_Integer:
                 cb, pb = constant_part(f.base)
-                c, factors = c * cb ** f.exp, factors + [pb ** f.exp]
+                c, same = c * cb ** f.exp, same and pb is f.base
+                factors.append(f if pb is f.base else pb ** f.exp)
             else:
                 factors.append(f)
+        if same and c == 1:
+            return c, expr  # nothing came out: no need to build the product again
         return c, sp.Mul(*factors)
     return sp.S.One, expr
 
@@ -400,19 +434,27 @@ def as_solve(ops: list, out: list):
 
 
 def order_operands(ops: list, out: list) -> list:
-    """Operands sorted by structure; equal operands by where their indices go in the output."""
+    """Operands sorted by structure; equal operands by where their indices go in the output.
+
+    The structural digest is computed only where the reading key ties between operands
+    that are not named inputs (it costs a print of the operand's expression)."""
     if len(ops) < 2:
         return ops
     from .nodes import Let, Tensor
 
     pos = {l: p for p, l in enumerate(out)}
+    reading = [_reading_key(o) for o, _ in ops]
+    counts: dict = {}
+    for r in reading:
+        counts[r] = counts.get(r, 0) + 1
 
-    def key(item):
-        o, s = item
-        named = isinstance(o, (Tensor, Let))  # a name orders it; the digest is for the rest
-        return _reading_key(o), "" if named else structural_key(o), tuple(pos.get(l, len(out)) for l in s)
+    def key(k):
+        o, s = ops[k]
+        named = isinstance(o, (Tensor, Let))
+        digest = "" if named or counts[reading[k]] == 1 else structural_key(o)
+        return reading[k], digest, tuple(pos.get(l, len(out)) for l in s)
 
-    return sorted(ops, key=key)
+    return [ops[k] for k in sorted(range(len(ops)), key=key)]
 
 
 def _reading_key(o):
