@@ -33,19 +33,21 @@ __all__ = [
 ]
 
 
-def tensor(name: str, shape=()) -> Expr:
+def tensor(name: str, shape=(), *, symmetric: bool = False, positive_definite: bool = False) -> Expr:
     """A named input tensor with a symbolic shape.
 
     Args:
         name: a Python identifier such as ``"X"``.
         shape: a tuple of dimensions from :func:`symml.dims` or positive ints.
+        symmetric: a square matrix with Aᵀ = A (printing and simplification use it).
+        positive_definite: a symmetric positive definite matrix (implies ``symmetric``).
 
     >>> import symml as sm
     >>> n, d = sm.dims("n d")
     >>> sm.tensor("X", (n, d)).shape
     (n, d)
     """
-    return Tensor.new(name, _check_shape(name, shape))
+    return Tensor.new(name, _check_shape(name, shape), symmetric=symmetric, positive_definite=positive_definite)
 
 
 def _check_shape(name, shape) -> tuple:

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 import sympy as sp
 
+from . import simplify
 from .functions import drop_distributions
 
 # --------------------------------------------------------------------------- dims
@@ -233,15 +234,25 @@ def _compare(op, a, b, truth=None):
 class Tensor(Expr):
     """A named input tensor (a parameter, data or hyper-parameter)."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "symmetric", "positive_definite")
 
     @classmethod
-    def new(cls, name: str, shape: Sequence = ()):
+    def new(cls, name: str, shape: Sequence = (), symmetric: bool = False, positive_definite: bool = False):
         _check_name(name, "tensor")
         if isinstance(shape, (int, sp.Expr)):
             shape = (shape,)
         shape = tuple(as_dim(s) for s in shape)
-        return cls._make((name, shape), (), shape, name=name)
+        for flag, value in (("symmetric", symmetric), ("positive_definite", positive_definite)):
+            if not isinstance(value, bool):
+                raise TypeError(f"sm.tensor({name!r}): {flag} must be True or False, got {value!r}")
+        symmetric = symmetric or positive_definite  # a positive definite matrix is symmetric
+        if symmetric and (len(shape) != 2 or shape[0] != shape[1]):
+            what = "positive_definite" if positive_definite else "symmetric"
+            raise ValueError(f"sm.tensor({name!r}): {what}=True needs a square matrix shape such as (d, d), "
+                             f"got {fmt_shape(shape)}")
+        flags = (symmetric, positive_definite) if symmetric else ()
+        return cls._make((name, shape) + flags, (), shape, name=name, symmetric=symmetric,
+                         positive_definite=positive_definite)
 
 
 class Eye(Expr):
@@ -342,6 +353,10 @@ def make_map(expr: sp.Expr, operands: Sequence[Expr], shape=None) -> Expr:
         else:
             repl[placeholder(k)] = slot(op)
     expr = expr.xreplace(repl)
+    canon_expr, canon_ops = simplify.map_expr(expr, list(new_ops), shape, placeholder)
+    if canon_expr != expr or any(a is not b for a, b in zip(canon_ops, new_ops)) or len(canon_ops) != len(new_ops):
+        # a rule fired: build again from the canonical form (inlines and dedupes what it made)
+        return make_map(canon_expr, canon_ops, shape)
     # drop operands that the expression no longer uses
     used = [j for j in range(len(new_ops)) if placeholder(j) in expr.free_symbols]
     if len(used) != len(new_ops):
@@ -469,6 +484,13 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
             eyes[j] = [y if l == x else l for l in eyes[j]]
         sizes.pop(x, None)
     ops += [(Eye.new(sizes[a]), [a, b]) for a, b in kept_eyes]
+    ops, factor = simplify.einsum_operands(ops, make_map, placeholder)
+    coef *= factor
+    ops = simplify.order_operands(ops, out)
+    if len(ops) == 1:  # Σ_axis softmax(x) = 1
+        ones = simplify.softmax_sum(ops[0][0], ops[0][1], out, sizes)
+        if ones is not None:
+            return const(coef * ones, tuple(sizes[l] for l in out))
     # an index used by nothing and not in the output sums a constant 1: a factor of its size
     used = {l for _, s in ops for l in s} | set(out)
     for l in [l for l in sizes if l in seen and l not in used]:
@@ -480,11 +502,23 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
         return const(coef, out_shape)
     if len(ops) == 1 and ops[0][1] == out and coef == 1:
         return ops[0][0]
-    # canonical label numbering
-    canon: dict = {}
-    for l in out + [l for _, s in ops for l in s]:
-        if l not in canon:
-            canon[l] = len(canon)
+    # canonical label numbering; a symmetric matrix carries its indices in increasing order
+    for _ in range(4):
+        canon: dict = {}
+        for l in out + [l for _, s in ops for l in s]:
+            if l not in canon:
+                canon[l] = len(canon)
+        swapped = [(o, [s[1], s[0]]) if len(s) == 2 and canon[s[0]] > canon[s[1]] and simplify.is_symmetric(o)
+                   else (o, s) for o, s in ops]
+        if all(a[1] is b[1] for a, b in zip(swapped, ops)):
+            break
+        ops = simplify.order_operands(swapped, out)
+    solve = simplify.as_solve(ops, out)
+    if solve is not None:  # A⁻¹c is a solve, whichever way it was written
+        ops = [(solve, list(out))]
+        canon = {l: k for k, l in enumerate(out)}
+    if len(ops) == 1 and ops[0][1] == out and coef == 1:
+        return ops[0][0]
     c_subs = tuple(tuple(canon[l] for l in s) for _, s in ops)
     c_out = tuple(canon[l] for l in out)
     c_sizes = tuple(sizes[l] for l in sorted(canon, key=canon.get))

@@ -48,6 +48,8 @@ class Inv(Expr):
     @classmethod
     def new(cls, A):
         A = _square_stack(A, "sm.inv")
+        if isinstance(A, Inv):  # (A⁻¹)⁻¹ = A
+            return A.operands[0]
         return cls._make((), (A,), A.shape)
 
     def rebuild(self, ops):

@@ -46,7 +46,7 @@ def test_lagrangian_names_multipliers_and_shapes_them_like_their_constraints():
     P = lagrangian(sm.norm2(w), [w, b], eq=[X @ w + b - y, sm.sum(w)], ineq=[-w])
     nu_1, nu_2, lam = P.multipliers
     assert [(t.name, t.shape) for t in (nu_1, nu_2, lam)] == [("nu_1", (n,)), ("nu_2", ()), ("lam", (d,))]
-    assert sm.pretty(P.L) == "‖w‖² + ν₁ᵀ(Xw + b − y) + ν₂ sum(w) − λᵀw"
+    assert sm.pretty(P.L) == "‖w‖² + ν₁ᵀ(Xw + b − y) + ν₂ sum(w) − wᵀλ"  # operands in canonical order (issue 17)
     taken = sm.tensor("nu", ())  # a name the problem already uses is skipped
     assert lagrangian(sm.norm2(w) + taken, [w], eq=[sm.sum(w)]).multipliers[0].name == "nu_"
     alpha = sm.tensor("alpha", (n,))
@@ -202,7 +202,7 @@ def test_max_entropy_dual_gives_the_gibbs_distribution(rng):
     p = _ev(max_entropy.gibbs.recover[max_entropy.p], F=Fv, theta=th)
     z = -Fv @ th
     assert np.allclose(p, np.exp(z) / np.exp(z).sum(), atol=1e-14)
-    assert sm.pretty(max_entropy.gibbs.objective) == "θᵀμ + logsumexp(−Fθ)"
+    assert sm.pretty(max_entropy.gibbs.objective) == "logsumexp(−Fθ) + μᵀθ"  # canonical operand order (issue 17)
     nu = _ev(max_entropy.gibbs.eliminated[max_entropy.nu], F=Fv, theta=th)
     assert abs(nu - (np.log(np.exp(z).sum()) - 1)) < 1e-12
     # stable where exp overflows: θ of thousands, against 50-digit arithmetic

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from ..nodes import Dim, Expr, Let, Tensor, placeholder, walk
+from ..nodes import Dim, Expr, Eye, Let, Tensor, placeholder, walk
 from .index_structural import StructuralEntries
 from .notation import Piece, Spelling
 from .scalar import constant_factor, print_scalar
@@ -130,7 +130,7 @@ class IndexBuilder(StructuralEntries):
                 sym[label] = self.index()
                 limits.append((sym[label], 0, size - 1))
         coef, factors = sp.sympify(node.coef), []
-        for op, sub in zip(node.operands, node.subs):
+        for op, sub in reading_order(node):
             c, f = constant_factor(self.entry(op, [sym[l] for l in sub]))
             coef *= c
             factors.append(f)
@@ -139,6 +139,15 @@ class IndexBuilder(StructuralEntries):
         if limits:
             body = sp.Sum(body, *reversed(limits))  # the first label is the outermost sum
         return coef * body
+
+    def _entry_Solve(self, node, idx):
+        """(A⁻¹c)_i = Σ_j (A⁻¹)_ij c_j: the solve as the sum it stands for."""
+        from ..structured import Inv
+
+        A, c = node.operands
+        j = self.index()
+        body = sp.Mul(self.entry(Inv.new(A), [idx[0], j]), self.entry(c, [j] + list(idx[1:])), evaluate=False)
+        return sp.Sum(body, (j, 0, A.shape[1] - 1))
 
     def _entry_LogSumExp(self, node, idx):
         x = node.operands[0]
@@ -165,7 +174,32 @@ class IndexBuilder(StructuralEntries):
         return sp.Sum(body, *reversed(limits))
 
 
+def reading_order(node) -> list:
+    """(operand, labels) of an einsum as a chain is read: X_im W_mj, from the first output index.
+
+    Rank-0 factors come first and identities last; the rest follow shared indices, starting
+    from the operand that carries the first output index.
+    """
+    pairs = list(zip(node.operands, node.subs))
+    scalars = [p for p in pairs if not p[1]]
+    eyes = [p for p in pairs if p[1] and isinstance(p[0], Eye)]
+    rest = [p for p in pairs if p[1] and not isinstance(p[0], Eye)]
+    ordered = []
+    follow = [node.out[0]] if node.out else []
+    while rest:
+        nxt = next((p for p in rest if set(p[1]) & set(follow)), rest[0])
+        rest.remove(nxt)
+        ordered.append(nxt)
+        follow = [l for l in nxt[1] if l not in node.out] or list(nxt[1])
+    return scalars + ordered + eyes
+
+
 def render(expr: sp.Expr, labels: dict, spelling: Spelling, node_piece: Callable[[Expr], Piece]) -> Piece:
     """Print an entry built by :class:`IndexBuilder`, spelling each label by ``node_piece``."""
     leaves = {sym: replace(node_piece(node), scalar=True, right=None, n_scalars=0) for sym, node in labels.items()}
+    if expr.has(sp.KroneckerDelta) and any(leaf.text.startswith(spelling.delta) for leaf in leaves.values()):
+        # δ already names an adjoint here: the Kronecker delta prints as the identity's entry I_ij
+        eye = sp.Dummy("I")
+        leaves[eye] = Piece(spelling.identity, scalar=True)
+        expr = expr.replace(sp.KroneckerDelta, lambda *ij: sp.IndexedBase(eye)[ij])
     return print_scalar(expr, spelling, leaves)

@@ -16,12 +16,13 @@ from dataclasses import replace
 
 import sympy as sp
 
-from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, placeholder
+from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, make_einsum, placeholder
 from ..structured import Inv
 from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
 from .index import IndexBuilder, render
-from .notation import Piece, RightFactor, Spelling
+from .notation import HADAMARD, MATMUL, RESERVED_LETTERS, Piece, RightFactor, Spelling
+from ..simplify import softmax_argument
 from .scalar import constant_factor, print_scalar
 from .structural import StructuralPrinting
 
@@ -112,6 +113,9 @@ class MatrixPrinter(StructuralPrinting):
     # ----------------------------------------------------------------- leaves
 
     def _print_Tensor(self, node):
+        word = RESERVED_LETTERS.get(node.name)
+        if word is not None:  # δ means an adjoint or the Kronecker delta here
+            return Piece(word[self.sp.fmt == "latex"], ltight=False, rtight=False)
         return self.sp.name(node.name)
 
     def _print_Let(self, node):
@@ -134,10 +138,26 @@ class MatrixPrinter(StructuralPrinting):
     def map_piece(self, expr: sp.Expr, node: Map) -> Piece:
         """The map's scalar expression ``expr`` (in its placeholders) with operands printed."""
         leaves = {placeholder(k): self.print_node(op) for k, op in enumerate(node.operands)}
+        expr = self._softmax_leaves(expr, node, leaves)
         piece = print_scalar(expr, self.sp, leaves)
         if node.ndim and all(op.ndim == 0 for op in node.operands):  # a scalar broadcast
             piece = self.sp.juxtapose([replace(piece, scalar=True), Piece(self.sp.ones)], hadamard=True)
         return piece
+
+    def _softmax_leaves(self, expr: sp.Expr, node: Map, leaves: dict) -> sp.Expr:
+        """exp(x − logsumexp(x)) (how symml computes a softmax) prints as softmax(x)."""
+        for e in expr.atoms(sp.exp):
+            found = softmax_argument(e.args[0], node.operands, placeholder)
+            if found is None:
+                continue
+            x, axis = found
+            args = [self.print_node(x)]
+            if x.ndim > 1 and axis != x.ndim - 1:
+                args.append(self._keyword("axis", axis))
+            leaf = placeholder(len(node.operands) + len(leaves))
+            leaves[leaf] = self.sp.apply("softmax", *args)
+            expr = expr.xreplace({e: leaf})
+        return expr
 
     def operand(self, op: Expr):
         """(constant coefficient, piece): ``2(Xw − y)/n`` gives ``(2/n, Xw − y)``."""
@@ -152,7 +172,11 @@ class MatrixPrinter(StructuralPrinting):
     def _print_Einsum(self, node: Einsum):
         form = chains.analyze(node)
         if form is None:
-            return self.index_piece(node)
+            kron = self.kronecker(node)
+            if kron is not None:
+                return kron
+            summed = self.row_sums(node)
+            return self.print_node(summed) if summed is not None else self.index_piece(node)
         coef = sp.sympify(node.coef)
         pieces: list[Piece] = []
         for op in form.scalars:
@@ -177,6 +201,87 @@ class MatrixPrinter(StructuralPrinting):
                 key = (last.elem.operand.uid, pieces[-1].text)
                 piece = replace(piece, right=RightFactor(coef, prefix, key, pieces[-1]))
         return piece
+
+    def kronecker(self, node: Einsum) -> Piece | None:
+        """``c A ⊗ B`` for a rank-4 contraction that is a product of two matrices' entries.
+
+        H_ijkl = c A_ik B_jl is the Kronecker product A ⊗ B of the (rows·cols)² matrix that
+        H is when its index pairs (i, j) and (k, l) are flattened in row-major order (numpy's
+        ``reshape``): the second derivative of a matrix parameter in vec form.
+        """
+        if node.ndim != 4:
+            return None
+        out = list(node.out)
+        groups = {out[0]: 0, out[2]: 0, out[1]: 1, out[3]: 1}
+        members: list[list] = [[], []]
+        pending = [(o, list(s)) for o, s in zip(node.operands, node.subs)]
+        while pending:
+            progress = False
+            for item in list(pending):
+                _, s = item
+                sides = {groups[l] for l in s if l in groups}
+                if len(sides) > 1:
+                    return None  # an operand ties the two factors together
+                if sides or not s:
+                    side = sides.pop() if sides else 0
+                    members[side].append(item)
+                    for l in s:
+                        groups[l] = side
+                    pending.remove(item)
+                    progress = True
+            if not progress:
+                return None
+        if not members[0] or not members[1]:
+            return None
+        if {l for _, s in members[0] for l in s} & {l for _, s in members[1] for l in s}:
+            return None
+        sizes = dict(enumerate(node.sizes))
+        left = make_einsum([o for o, _ in members[0]], [s for _, s in members[0]], [out[0], out[2]], sizes)
+        right = make_einsum([o for o, _ in members[1]], [s for _, s in members[1]], [out[1], out[3]], sizes)
+        pieces = []
+        for factor in (left, right):
+            c, p = self.operand(factor)
+            if c != 1:
+                p = self.scaled(c, [p])
+            pieces.append(self.sp.paren(p) if p.prec < MATMUL else p)
+        body = Piece(pieces[0].text + self.sp.otimes + pieces[1].text, prec=HADAMARD, ltight=pieces[0].ltight,
+                     rtight=pieces[1].rtight)
+        return self._scaled_kron(sp.sympify(node.coef), body)
+
+    def row_sums(self, node: Einsum):
+        """The same contraction with each matrix summed over an index no other factor has
+        held as one vector (Y𝟏), when that gives a matrix form: Σ_l Y_il S_ij = diag(Y𝟏) S."""
+        counts: dict = {}
+        for s in node.subs:
+            for l in s:
+                counts[l] = counts.get(l, 0) + 1
+        ops, subs, changed = [], [], False
+        for op, s in zip(node.operands, node.subs):
+            private = [l for l in s if counts[l] == 1 and l not in node.out]
+            if op.ndim == 2 and len(private) == 1 and len(set(s)) == 2:
+                kept = [l for l in s if l != private[0]]
+                vec = make_einsum([op], [list(s)], kept, dict(enumerate(node.sizes)))
+                ops.append(Map.raw(placeholder(0), [vec], vec.shape))  # held apart: not flattened back
+                subs.append(kept)
+                changed = True
+            else:
+                ops.append(op)
+                subs.append(list(s))
+        if not changed:
+            return None
+        new = make_einsum(ops, subs, list(node.out), dict(enumerate(node.sizes)), node.coef)
+        return new if isinstance(new, Einsum) and chains.analyze(new) is not None else None
+
+    def _scaled_kron(self, coef, body: Piece) -> Piece:
+        """``c A ⊗ B`` reads as (cA) ⊗ B: the coefficient binds to the first factor."""
+        if coef == 1:
+            return body
+        neg = coef.could_extract_minus_sign()
+        c = -coef if neg else coef
+        lead = replace(print_scalar(c, self.sp), scalar=True)
+        text = self.sp.join(lead.text, body, lead) if c != 1 else body.text
+        out = Piece(text, prec=HADAMARD, ltight=lead.ltight if c != 1 else body.ltight, rtight=body.rtight)
+        return self.sp.negate(out) if neg else out
 
     def scaled(self, coef, pieces, hadamard=False) -> Piece:
         """coef · pieces, the coefficient in front and its sign leading."""
@@ -284,3 +389,4 @@ class MatrixPrinter(StructuralPrinting):
 
     def _keyword(self, key: str, value) -> Piece:
         return Piece(rf"\mathrm{{{key}}}={value}" if self.sp.fmt == "latex" else f"{key}={value}")
+

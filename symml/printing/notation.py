@@ -71,8 +71,7 @@ class Piece:
 
 # --------------------------------------------------------------------------- names
 
-#: Names that mean a Greek letter but are not spelled as one (``lambda`` is a keyword).
-NAME_ALIASES = {"lam": "lambda", "lamda": "lambda", "Lam": "Lambda", "Lamda": "Lambda"}
+from .names import NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
 
 #: Operators printed as applied functions: key → (unicode, LaTeX).
 OPERATORS = {
@@ -82,6 +81,7 @@ OPERATORS = {
     "det": ("det", r"\det"),
     "logdet": ("log det", r"\log\det"),
     "logsumexp": ("logsumexp", r"\operatorname{logsumexp}"),
+    "softmax": ("softmax", r"\operatorname{softmax}"),
     "conv2d": ("conv2d", r"\operatorname{conv2d}"),
     "conv2d_transpose": ("conv2d_transpose", r"\operatorname{conv2d\_transpose}"),
     "conv2d_weight": ("conv2d_weight", r"\operatorname{conv2d\_weight}"),
@@ -93,7 +93,7 @@ OPERATORS = {
 
 _SUB_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_TIGHT_NAME = re.compile(r"[^\W\d_][₀-₉′]*")
+_TIGHT_NAME = re.compile(r"[^\W\d_][₀-₉′²]*")
 
 
 # --------------------------------------------------------------------------- spellings
@@ -109,6 +109,7 @@ class Spelling(ABC):
     fmt = ""
     minus = "-"  # between terms, with its spaces; stripped for a leading sign
     odot = ""
+    otimes = ""
     transpose_mark = ""
     inverse_mark = ""
     inverse_transpose_mark = ""
@@ -254,6 +255,7 @@ class Unicode(Spelling):
     fmt = "unicode"
     minus = " − "
     odot = " ⊙ "
+    otimes = " ⊗ "
     transpose_mark = "ᵀ"
     inverse_mark = "⁻¹"
     inverse_transpose_mark = "⁻ᵀ"
@@ -264,9 +266,11 @@ class Unicode(Spelling):
     def name(self, name: str) -> Piece:
         text = self._name_text(name)
         tight = bool(_TIGHT_NAME.fullmatch(text))
-        return Piece(text, ltight=tight, rtight=tight)
+        return Piece(text, ltight=tight, rtight=tight, prec=POSTFIX if name in TEXTBOOK_NAMES and "²" in text else ATOM)
 
     def _name_text(self, name: str) -> str:
+        if name in TEXTBOOK_NAMES:
+            return TEXTBOOK_NAMES[name][0]
         base, sups, subs = split_super_sub(name)
         base = NAME_ALIASES.get(base, base)
         text = greek_unicode.get(base, base)
@@ -338,6 +342,7 @@ class Latex(Spelling):
     fmt = "latex"
     minus = " - "
     odot = r" \odot "
+    otimes = r" \otimes "
     transpose_mark = r"^{\top}"
     inverse_mark = "^{-1}"
     inverse_transpose_mark = r"^{-\top}"
@@ -346,9 +351,12 @@ class Latex(Spelling):
     delta = r"\delta"
 
     def name(self, name: str) -> Piece:
-        return Piece(self._name_text(name))
+        text = self._name_text(name)
+        return Piece(text, prec=POSTFIX if name in TEXTBOOK_NAMES and "^" in text else ATOM)
 
     def _name_text(self, name: str) -> str:
+        if name in TEXTBOOK_NAMES:
+            return TEXTBOOK_NAMES[name][1]
         base, sups, subs = split_super_sub(name)
         base = NAME_ALIASES.get(base, base)
         text = _latex_name(base)

@@ -27,7 +27,6 @@ import sympy as sp
 from sympy.printing.printer import Printer
 
 from .. import functions as F
-from ..nodes import Dim
 from .notation import ADD, Piece, Spelling
 
 #: Elementwise functions printed as ``name(arg)``: function → (unicode, LaTeX).
@@ -411,11 +410,9 @@ def constant_factor(expr: sp.Expr):
     >>> constant_factor((2 * a - 2 * b) / n)
     (2/n, a - b)
     """
-    c, p = numeric_content(expr)
-    if p.is_Mul:
-        k, p = p.as_independent(*[s for s in p.free_symbols if not isinstance(s, Dim)], as_Add=False)
-        c *= k
-    return c, p
+    from ..simplify import constant_part
+
+    return constant_part(sp.sympify(expr))
 
 
 def print_scalar(expr, spelling: Spelling, leaves=None) -> Piece:

@@ -1,0 +1,26 @@
+"""Name tables: how a tensor's name is spelled in print. Data only; :mod:`.notation` reads them.
+
+Takes: nothing. Gives: dicts of names.
+"""
+from __future__ import annotations
+
+#: Names that mean a Greek letter but are not spelled as one (``lambda`` is a keyword).
+NAME_ALIASES = {"lam": "lambda", "lamda": "lambda", "Lam": "Lambda", "Lamda": "Lambda"}
+
+#: Names spelled as a textbook writes them: name → (unicode, LaTeX). A variance is σ², not σ₂.
+#: Other names go through the general rule (Greek words become letters, digits subscripts:
+#: mu0 → μ₀, W1 → W₁, lam → λ).
+TEXTBOOK_NAMES = {
+    "sigma2": ("σ²", r"\sigma^{2}"),
+    "tau2": ("τ²", r"\tau^{2}"),
+    "s2": ("s²", "s^{2}"),
+    "eps": ("ε", r"\varepsilon"),
+    "epsilon": ("ε", r"\varepsilon"),
+    "ell": ("ℓ", r"\ell"),
+    "inf": ("∞", r"\infty"),
+}
+
+#: Names a user's tensor may not print as, because printing gives the letter another
+#: meaning: δ is the adjoint of backpropagation (δ_z) and the Kronecker delta (δ_ij). A
+#: user's ``delta`` prints as its word.
+RESERVED_LETTERS = {"delta": ("delta", r"\mathrm{delta}")}
