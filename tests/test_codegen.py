@@ -242,7 +242,7 @@ def test_compile_second_process_reuses_cache(tmp_path):
 
 def test_compile_corrupt_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
-    d, = sm.dims("d")
+    d = sm.dims("d")
     w = sm.tensor("w", (d,))
     k = sm.compile(sm.norm2(w))
     k.path.write_text(k.path.read_text()[:200])  # truncated

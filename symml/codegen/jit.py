@@ -149,7 +149,7 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True) -> Comp
     """Compile one expression or a dict name → expression into one fused numba kernel.
 
     >>> import numpy as np, symml as sm
-    >>> d, = sm.dims("d")
+    >>> d = sm.dims("d")
     >>> w = sm.tensor("w", (d,))
     >>> k = sm.compile({"f": sm.norm2(w), "g": sm.grad(sm.norm2(w), w)})
     >>> k(w=np.array([3.0, 4.0]))["f"]
