@@ -223,14 +223,14 @@ def evaluate(expr, dims: dict | None = None, **arrays):
     """Compute an expression, a tuple or a dict of expressions with numpy.
 
     Args:
-        expr: a symml expression, or a tuple/list/dict of them.
+        expr: a symml expression, or tuples, lists and dicts of them, nested.
         dims: sizes of dimensions that no array binds, e.g. ``{"n": 5}``.
         **arrays: one array (or number) per input tensor, by name. Arrays of declared
             tensors that ``expr`` does not read are accepted (and bind sizes), so one dict
             serves a loss and all its derivatives; see :func:`declared_tensors`.
 
     Returns:
-        numpy arrays in the same structure as ``expr``.
+        numpy arrays in the same structure as ``expr`` (a list gives a tuple).
 
     >>> import numpy as np, symml as sm
     >>> d = sm.dims("d")
@@ -238,11 +238,7 @@ def evaluate(expr, dims: dict | None = None, **arrays):
     >>> float(sm.evaluate(sm.norm2(w), w=np.array([3.0, 4.0])))
     25.0
     """
-    if isinstance(expr, dict):
-        keys = list(expr)
-        vals = evaluate(tuple(expr[k] for k in keys), dims=dims, **arrays)
-        return dict(zip(keys, vals))
-    if isinstance(expr, (tuple, list)):
+    if isinstance(expr, (tuple, list, dict)):
         flat, rebuild = _flatten(expr)
         roots = [as_expr(e) for e in flat]
     else:
@@ -257,15 +253,19 @@ def evaluate(expr, dims: dict | None = None, **arrays):
     for node in walk(roots):
         cache[node.uid] = eval_node(node, [cache[o.uid] for o in node.operands], env, arrays)
     outs = [cache[r.uid] for r in roots]
-    if isinstance(expr, (tuple, list)):
+    if isinstance(expr, (tuple, list, dict)):
         return rebuild(outs)
     return outs[0]
 
 
 def _flatten(tree):
+    """Leaves of nested tuples, lists and dicts, and a function that rebuilds the structure
+    (tuples for tuples and lists, dicts for dicts) from their values."""
     flat = []
 
     def go(t):
+        if isinstance(t, dict):
+            return {k: go(x) for k, x in t.items()}
         if isinstance(t, (tuple, list)):
             return [go(x) for x in t]
         flat.append(t)
@@ -275,6 +275,8 @@ def _flatten(tree):
 
     def rebuild(vals):
         def back(s):
+            if isinstance(s, dict):
+                return {k: back(x) for k, x in s.items()}
             return tuple(back(x) for x in s) if isinstance(s, list) else vals[s]
 
         return back(shape)

@@ -138,7 +138,7 @@ def _flatten_outputs(outputs):
         if isinstance(o, (tuple, list)):
             if not o:
                 raise ValueError(f"sm.compile: output {path or 'tuple'} is empty; expected at least one expression")
-            return type(o)(go(v, f"{path or 'out'}[{i}]") for i, v in enumerate(o))
+            return [go(v, f"{path or 'out'}[{i}]") for i, v in enumerate(o)]
         if isinstance(o, bool) or not isinstance(o, (Expr, int, float, np.number)):
             raise TypeError(
                 f"sm.compile: output {path or ''} is a {type(o).__name__}; expected a symml expression "
@@ -154,7 +154,7 @@ def _rebuild(tree, values):
     if isinstance(tree, dict):
         return {k: _rebuild(v, values) for k, v in tree.items()}
     if isinstance(tree, (tuple, list)):
-        return type(tree)(_rebuild(v, values) for v in tree)
+        return tuple(_rebuild(v, values) for v in tree)  # as sm.evaluate: a list of outputs gives a tuple
     return values[tree]
 
 
@@ -179,9 +179,10 @@ def _graph_dims(exprs) -> list[Dim]:
     return sorted(found, key=str)
 
 
-def _size_stand_in(dim: Dim) -> Tensor:
-    """A (dim, 0) argument that carries a size no input binds: it holds no numbers."""
-    name = f"_size_{dim.name}"
+def _size_stand_in(dim) -> Tensor:
+    """A (dim, 0) argument that carries a size no input binds: it holds no numbers. A kernel
+    of constants, which reads nothing, gets a (1, 0) one, so that it has an argument."""
+    name = f"_size_{dim.name}" if isinstance(dim, Dim) else "_size_none"
     return Tensor._make((name, (dim, sp.Integer(0))), (), (dim, sp.Integer(0)), name=name)
 
 
@@ -208,6 +209,8 @@ class CompiledKernel:
         self._extra_ok: set[str] = set()
 
     def _size(self, dim, arrays, dims) -> int:
+        if not isinstance(dim, Dim):
+            return int(dim)
         for src in (dims or {}, self._dims):
             if dim.name in src or dim in src:
                 v = src.get(dim.name, src.get(dim))
@@ -281,7 +284,8 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
 
     Args:
         outputs: an expression; a tuple or list of them (``sm.grad(L, [w, b])``); or a dict
-            name → any of these, nested to any depth. The kernel returns the same structure.
+            name → any of these, nested to any depth. The kernel returns the same structure,
+            with tuples for tuples and lists (as ``sm.evaluate`` does).
         parallel: True or False for every loop; None picks threads by input size.
         fuse: fuse per-sample work into one loop over the rows.
         dims: default sizes, e.g. ``{"n": 1000}``, of dimensions that no argument binds (a
@@ -312,6 +316,8 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
             raise ValueError(f"tensor name {word!r} is taken by the compiled kernel's keyword of that name; rename it")
     bound = {s for t in args for s in t.shape if isinstance(s, Dim)}
     sizes = [s for s in _graph_dims(exprs) if s not in bound]
+    if not args and not sizes:
+        sizes = [sp.Integer(1)]
     for k, v in (dims or {}).items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"sm.compile: dims[{k!r}] must be a positive int, got {v!r}")
