@@ -16,8 +16,8 @@ import string
 import numpy as np
 import sympy as sp
 
-from .functions import NUMPY_FUNCTIONS
 from . import nodes
+from .functions import NUMPY_FUNCTIONS
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
 
 

@@ -76,73 +76,6 @@ def _spd(rng, shape):
     return M + shape[-1] * np.eye(shape[-1])
 
 
-@dataclass
-class CheckRow:
-    kernel: str
-    points: int
-    worst: float
-    ok: bool
-
-
-@dataclass
-class CheckReport:
-    """The verification table of one derivation."""
-
-    name: str
-    dtype: str
-    rows: list[CheckRow] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    def __str__(self):
-        wide = max([28] + [len(r.kernel) + 2 for r in self.rows])
-        lines = [f"{self.name} ({self.dtype})", f"  {'kernel':<{wide}}{'points':>7}  {'worst rel err':>14}  result"]
-        for r in self.rows:
-            lines.append(f"  {r.kernel:<{wide}}{r.points:>7}  {r.worst:>14.2e}  {'pass' if r.ok else 'FAIL'}")
-        return "\n".join(lines)
-
-    def _repr_html_(self):
-        body = "".join(
-            f"<tr><td>{r.kernel}</td><td>{r.points}</td><td>{r.worst:.2e}</td><td>{'pass' if r.ok else '<b>FAIL</b>'}</td></tr>"
-            for r in self.rows
-        )
-        return (f"<b>{self.name}</b> ({self.dtype})<table><tr><th>kernel</th><th>points</th>"
-                f"<th>worst rel err</th><th>result</th></tr>{body}</table>")
-
-
-def sample_inputs(d: Derivation, rng, sizes: dict | None = None, scale: float = 1.0, dtype=np.float64) -> dict:
-    """Random valid arguments for a derivation, by name, at random (or given) sizes."""
-    env = _draw_sizes(d, rng, sizes)
-    out = {}
-    domains = getattr(d, "domains", {}) or {}
-    for t in d.inputs:
-        shape = tuple(int(s.xreplace(env)) if hasattr(s, "xreplace") else int(s) for s in t.shape)
-        kind = domains.get(t.name, "positive" if (t in d.hyper) else "real")
-        v = DOMAINS[kind](rng, shape, scale)
-        out[t.name] = float(v) if not shape else np.asarray(v, dtype=dtype)
-    return out
-
-
-def _draw_sizes(d: Derivation, rng, sizes: dict | None) -> dict:
-    """{Dim: int}: the given sizes, the others drawn from 2..5, redrawn until every input's
-    shape is positive (a size such as ⌊(H − kh + 1)/2⌋ constrains H and kh together)."""
-    syms = []
-    for t in d.inputs:
-        for s in t.shape:
-            for sym in sorted(getattr(s, "free_symbols", ()), key=str):
-                if isinstance(sym, Dim) and sym not in syms:
-                    syms.append(sym)
-    shapes = [s for t in d.inputs for s in t.shape if hasattr(s, "xreplace")]
-    for _ in range(1000):
-        env = {sym: int((sizes or {}).get(sym.name, rng.integers(2, 6))) for sym in syms}
-        if all(int(s.xreplace(env)) >= 1 for s in shapes):
-            return env
-    raise ValueError(f"{d.name}: no sizes in 2..5 (with {sizes or {}}) make every input's shape positive; "
-                     "pass sizes= that do")
-
-
 # --------------------------------------------------------------------------- the one checker
 
 
@@ -383,7 +316,7 @@ def _check_catalog(target, *, points, scales, seed, dtype, module) -> CheckRepor
     rng = np.random.default_rng(seed)
     tally = _Tally(d.name, dtype)
     pnames = [p.name for p in d.params]
-    as_tuple = lambda g: g if isinstance(g, tuple) else (g,)  # noqa: E731
+    as_tuple = lambda g: g if isinstance(g, tuple) else (g,)
 
     for scale in scales:
         for _ in range(points):
@@ -392,10 +325,10 @@ def _check_catalog(target, *, points, scales, seed, dtype, module) -> CheckRepor
             rest = [args[t.name] for t in d.data + d.hyper]
             u = random_direction(theta, pnames, rng, dtype, unit=True)
 
-            def call(kernel):
+            def call(kernel, rest=rest):
                 return lambda **th: kernel(*[th[p] for p in pnames], *rest)
 
-            def flat(kernel):
+            def flat(kernel, rest=rest):
                 return lambda **th: np.concatenate([np.ravel(x) for x in as_tuple(kernel(*[th[p] for p in pnames], *rest))])
 
             if hasattr(mod, "loss") and hasattr(mod, "grad"):

@@ -123,7 +123,7 @@ def check_expression(f, wrt, given: dict, *, points=3, scales=(0.3, 1.0, 3.0), s
             hv = hvp(f, ts, V)
     else:
         J = jacobian(f, ts)
-    fun = lambda **a: evaluate(f, **a)  # noqa: E731
+    fun = lambda **a: evaluate(f, **a)
     for scale, _ in _points(scales, points, tensors, given):
         point = _floats(draw_point(tally.name, tensors, given, rng, scale, sizes, doms), names, dtype)
         u = random_direction(point, names, rng, dtype, unit=True)
@@ -135,7 +135,7 @@ def check_expression(f, wrt, given: dict, *, points=3, scales=(0.3, 1.0, 3.0), s
         gv = evaluate(gs, **point)
         tally.note("grad vs loss", jvp_error(fun, point, u, directional(dict(zip(names, gv)), u), dtype=dtype))
         if second_order:
-            fg = lambda **a: _flat(evaluate(gs, **a))  # noqa: E731
+            fg = lambda **a: _flat(evaluate(gs, **a))
             fscale = _amax(_flat(gv))
             rows = evaluate(H, **point)
             Hu = _flat([directional(dict(zip(names, row)), u) for row in rows])
@@ -145,10 +145,15 @@ def check_expression(f, wrt, given: dict, *, points=3, scales=(0.3, 1.0, 3.0), s
     return tally.report()
 
 
+def _evaluator(e: Expr):
+    """arrays ↦ sm.evaluate(e) (a closure per expression; a tensor may be named anything)."""
+    return lambda **a: evaluate(e, **a)
+
+
 def _origin(e: Expr, have: set | None):
     """The most recent recorded origin of a derivative whose inputs are all available."""
     for o in origins(e):
-        verb, of, t, direction = o
+        _, of, t, direction = o
         need = {x.name for x in leaves(of)} | {t.name}
         if direction is not None:
             need |= {x.name for v in direction[1] for x in leaves(v)} | {x.name for x in direction[0]}
@@ -197,11 +202,11 @@ def check_kernel(kernel, given: dict, *, points=3, scales=(0.3, 1.0, 3.0), seed=
                 # along the unit direction v/‖v‖ (the step is sized for unit directions), so H·v/‖v‖
                 norm = float(np.sqrt(sum(np.sum(x * x) for x in v.values()))) or 1.0
                 v = {k: np.asarray(x / norm, dtype=dtype) for k, x in v.items()}
-                err = jvp_error(lambda **a: evaluate(g, **a), point, v, np.asarray(kv) / norm, dtype=dtype)
+                err = jvp_error(_evaluator(g), point, v, np.asarray(kv) / norm, dtype=dtype)
                 label = f"{path} vs fd of ∂/∂{t.name}"
             else:
                 u = random_direction(point, [t.name], rng, dtype, unit=True)
-                err = jvp_error(lambda **a: evaluate(of, **a), point, u, directional({t.name: kv}, u), dtype=dtype)
+                err = jvp_error(_evaluator(of), point, u, directional({t.name: kv}, u), dtype=dtype)
                 label = f"{path} vs fd ({verb} in {t.name})"
             tally.note(label, err)
     return tally.report()

@@ -228,7 +228,7 @@ def readme_blocks(heading: str) -> list[str]:
     start = text.index(f"## {heading}\n")
     end = text.find("\n## ", start + 1)
     section = text[start:end if end >= 0 else None]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
 @pytest.mark.compile

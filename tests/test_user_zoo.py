@@ -17,8 +17,8 @@ Bishop 1999, eq. 4); Cox partial likelihood (Cox 1972, Breslow's form for ties).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -101,17 +101,25 @@ MODELS.append(Model(
     + a["lam"] / 2 * (xp.sum(a["U"] ** 2) + xp.sum(a["V"] ** 2)),
     {"n": 5, "m": 4, "r": 2}, {"n": 500, "m": 400, "r": 3}))
 
+def _gp_draw(rng, s):
+    P = rng.normal(size=(s["n"], 2))
+    return {"D": np.sum((P[:, None, :] - P[None, :, :]) ** 2, axis=-1), "y": rng.normal(size=s["n"]),
+            "lsf": 0.1, "lell": -0.2, "lsn": -0.5}
+
+
+def _gp_ref(xp, a):
+    Kv = xp.exp(2 * a["lsf"]) * xp.exp(-a["D"] * xp.exp(-2 * a["lell"]) / 2) + xp.exp(2 * a["lsn"]) * xp.eye(len(a["y"]))
+    return a["y"] @ xp.linalg.solve(Kv, a["y"]) / 2 + xp.linalg.slogdet(Kv)[1] / 2
+
+
 # 6. GP marginal likelihood, squared-exponential kernel on given squared distances D
 D = sm.tensor("D", (n, n))
 lsf, lell, lsn = sm.scalar("lsf"), sm.scalar("lell"), sm.scalar("lsn")
 Kmat = sm.exp(2 * lsf) * sm.exp(-D * sm.exp(-2 * lell) / 2) + sm.exp(2 * lsn) * sm.eye(n)
 MODELS.append(Model(
     "gp_marginal_likelihood", y @ sm.solve(Kmat, y) / 2 + sm.logdet(Kmat) / 2, [lsf, lell, lsn],
-    lambda rng, s: (lambda P: {"D": np.sum((P[:, None, :] - P[None, :, :]) ** 2, axis=-1), "y": rng.normal(size=s["n"]),
-                               "lsf": 0.1, "lell": -0.2, "lsn": -0.5})(rng.normal(size=(s["n"], 2))),
-    lambda xp, a: (lambda Kv: a["y"] @ xp.linalg.solve(Kv, a["y"]) / 2 + xp.linalg.slogdet(Kv)[1] / 2)(
-        xp.exp(2 * a["lsf"]) * xp.exp(-a["D"] * xp.exp(-2 * a["lell"]) / 2)
-        + xp.exp(2 * a["lsn"]) * xp.eye(a["D"].shape[0])),
+    lambda rng, s: _gp_draw(rng, s),
+    lambda xp, a: _gp_ref(xp, a),
     {"n": 6}, {"n": 450}))
 
 # 7. tied-weight autoencoder, tanh code
@@ -123,6 +131,11 @@ MODELS.append(Model(
     lambda xp, a: xp.sum((xp.tanh(a["X"] @ a["W"] + a["c"]) @ a["W"].T + a["e"] - a["X"]) ** 2) / 2,
     {"n": 6, "d": 4, "r": 2}, {"n": 25_000, "d": 8, "r": 3}))
 
+def _smoothed_ref(xp, a):
+    Z = a["X"] @ a["Wk"] + a["ck"]
+    return -xp.sum(((1 - eps) * a["Y"] + eps / a["Y"].shape[1]) * (Z - xp.log(xp.sum(xp.exp(Z), axis=1, keepdims=True))))
+
+
 # 8. label-smoothed softmax cross-entropy, ε = 0.1
 eps = 0.1
 Y, Wk, ck = sm.tensor("Y", (n, K)), sm.tensor("Wk", (d, K)), sm.tensor("ck", (K,))
@@ -130,9 +143,7 @@ MODELS.append(Model(
     "label_smoothed_softmax", -sm.sum(((1 - eps) * Y + eps / K) * sm.log_softmax(X @ Wk + ck, axis=1)), [Wk, ck],
     lambda rng, s: {"X": rng.normal(size=(s["n"], s["d"])), "Y": np.eye(s["K"])[rng.integers(0, s["K"], s["n"])],
                     "Wk": rng.normal(size=(s["d"], s["K"])) * 0.5, "ck": rng.normal(size=s["K"]) * 0.1},
-    lambda xp, a: (lambda Z: -xp.sum(((1 - eps) * a["Y"] + eps / a["Y"].shape[1])
-                                     * (Z - xp.log(xp.sum(xp.exp(Z), axis=1, keepdims=True)))))(
-        a["X"] @ a["Wk"] + a["ck"]),
+    lambda xp, a: _smoothed_ref(xp, a),
     {"n": 6, "d": 3, "K": 4}, {"n": 20_000, "d": 10, "K": 4}))
 
 # 9. Student-t regression, ν = 3 (the terms that depend on w and b)
@@ -142,36 +153,52 @@ MODELS.append(Model(
     lambda rng, s: _reg(rng, s),
     lambda xp, a: (nu + 1) / 2 * xp.sum(xp.log(1 + (a["X"] @ a["w"] + a["b"] - a["y"]) ** 2 / nu)), SMALL, BIG))
 
+def _focal_ref(xp, a):
+    zz = a["X"] @ a["w"] + a["b"]
+    pp = 1 / (1 + xp.exp(-zz))
+    return -xp.sum(a["y"] * (1 - pp) ** 2 * -xp.logaddexp(0.0, -zz) + (1 - a["y"]) * pp ** 2 * -xp.logaddexp(0.0, zz))
+
+
 # 10. binary focal loss, γ = 2
 p = sm.sigmoid(X @ w + b)
 MODELS.append(Model(
     "focal_loss", -sm.sum(y * (1 - p) ** 2 * sm.log_sigmoid(X @ w + b) + (1 - y) * p ** 2 * sm.log_sigmoid(-(X @ w + b))),
     [w, b],
     lambda rng, s: _reg(rng, s, binary=True),
-    lambda xp, a: (lambda zz: -xp.sum(a["y"] * (1 - 1 / (1 + xp.exp(-zz))) ** 2 * -xp.logaddexp(0.0, -zz)
-                                      + (1 - a["y"]) * (1 / (1 + xp.exp(-zz))) ** 2 * -xp.logaddexp(0.0, zz)))(
-        a["X"] @ a["w"] + a["b"]),
+    lambda xp, a: _focal_ref(xp, a),
     SMALL, BIG))
+
+def _ppca_draw(rng, s):
+    A = rng.normal(size=(3 * s["d"], s["d"]))
+    return {"S": A.T @ A / s["d"], "Wp": rng.normal(size=(s["d"], s["r"])), "ls": -0.3}
+
+
+def _ppca_ref(xp, a):
+    Cv = a["Wp"] @ a["Wp"].T + xp.exp(2 * a["ls"]) * xp.eye(a["S"].shape[0])
+    return xp.linalg.slogdet(Cv)[1] + xp.trace(xp.linalg.solve(Cv, a["S"]))
+
 
 # 11. probabilistic PCA: C = WWᵀ + σ²I, −log-likelihood of centred data with covariance S
 S, Wp, ls = sm.tensor("S", (d, d)), sm.tensor("Wp", (d, r)), sm.scalar("ls")
 C = Wp @ Wp.T + sm.exp(2 * ls) * sm.eye(d)
 MODELS.append(Model(
     "probabilistic_pca", sm.logdet(C) + sm.trace(sm.solve(C, S)), [Wp, ls],
-    lambda rng, s: (lambda A: {"S": A.T @ A / s["d"], "Wp": rng.normal(size=(s["d"], s["r"])), "ls": -0.3})(
-        rng.normal(size=(3 * s["d"], s["d"]))),
-    lambda xp, a: (lambda Cv: xp.linalg.slogdet(Cv)[1] + xp.trace(xp.linalg.solve(Cv, a["S"])))(
-        a["Wp"] @ a["Wp"].T + xp.exp(2 * a["ls"]) * xp.eye(a["S"].shape[0])),
+    lambda rng, s: _ppca_draw(rng, s),
+    lambda xp, a: _ppca_ref(xp, a),
     {"d": 4, "r": 2}, {"d": 300, "r": 5}))
+
+def _cox_draw(rng, s):
+    t = rng.exponential(size=s["n"])  # event or censoring times
+    return {"X": rng.normal(size=(s["n"], s["d"])), "w": rng.normal(size=s["d"]) * 0.5,
+            "Rk": (t[None, :] >= t[:, None]) * 1.0, "delta": (rng.random(s["n"]) < 0.7) * 1.0}
+
 
 # 12. Cox proportional hazards, Breslow: risk sets as a 0/1 matrix (Rk_ij = 1 when t_j ≥ t_i)
 Rk, delta_ = sm.tensor("Rk", (n, n)), sm.tensor("delta", (n,))
 eta = X @ w
 MODELS.append(Model(
     "cox_partial_likelihood", -sm.sum(delta_ * (eta - sm.log(Rk @ sm.exp(eta)))), [w],
-    lambda rng, s: (lambda t: {"X": rng.normal(size=(s["n"], s["d"])), "w": rng.normal(size=s["d"]) * 0.5,
-                               "Rk": (t[None, :] >= t[:, None]) * 1.0, "delta": (rng.random(s["n"]) < 0.7) * 1.0})(
-        rng.exponential(size=s["n"])),
+    lambda rng, s: _cox_draw(rng, s),
     lambda xp, a: -xp.sum(a["delta"] * (a["X"] @ a["w"] - xp.log(a["Rk"] @ xp.exp(a["X"] @ a["w"])))),
     SMALL, {"n": 450, "d": 5}))
 
