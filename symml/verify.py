@@ -260,7 +260,8 @@ def check(target, wrt=None, *, points: int = 3, scales=(0.3, 1.0, 3.0), seed: in
 
     ``sm.check("logistic_regression")`` checks the generated kernels of a catalog model.
     ``sm.check(L, wrt=[w, b], **arrays)`` checks ``sm.grad`` (and, for a scalar L, the Hessian
-    and hvp; ``second_order=False`` skips them) or, for a tensor-valued expression, the
+    and hvp; ``second_order=False`` skips them, and a Hessian that cannot be formed, as
+    through conv2d, leaves the hvp only) or, for a tensor-valued expression, the
     Jacobian, through ``sm.evaluate``; ``sm.check(kernel)`` is ``kernel.check()``.
 
     Args:

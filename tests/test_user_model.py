@@ -240,3 +240,10 @@ def test_readme_your_own_model_runs(tmp_path, monkeypatch):
     for code in blocks:
         exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
     assert namespace["report"].passed
+
+
+def test_check_through_conv2d_checks_the_hvp_without_a_hessian():
+    """conv2d has an hvp but no Jacobian: the report has no Hessian row, and the hvp row is there."""
+    img, ker, Vc = sm.tensor("img", (n, 1, 6, 6)), sm.tensor("ker", (2, 1, 3, 3)), sm.tensor("Vc", (2, 4, 4))
+    report = sm.check(sm.sum(sm.tanh(sm.conv2d(img, ker)) * Vc), wrt=[ker, Vc])
+    assert report.passed and [r.kernel for r in report.rows] == ["grad vs loss", "hvp vs grad"]
