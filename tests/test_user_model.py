@@ -247,3 +247,55 @@ def test_check_through_conv2d_checks_the_hvp_without_a_hessian():
     img, ker, Vc = sm.tensor("img", (n, 1, 6, 6)), sm.tensor("ker", (2, 1, 3, 3)), sm.tensor("Vc", (2, 4, 4))
     report = sm.check(sm.sum(sm.tanh(sm.conv2d(img, ker)) * Vc), wrt=[ker, Vc])
     assert report.passed and [r.kernel for r in report.rows] == ["grad vs loss", "hvp vs grad"]
+
+
+# --------------------------------------------------------------------------- item 8: Dask
+
+
+@pytest.mark.compile
+def test_a_compiled_loss_runs_on_dask_by_blocks_of_rows(rng):
+    da = pytest.importorskip("dask.array")
+    from symml import dask as smd
+    from symml.decompose import NotDecomposable
+
+    r = X @ w + b - y
+    Lm = sm.mean(sm.sqrt(1 + r * r) - 1) + lam / 2 * sm.norm2(w)     # a mean: 1/n reads the total row count
+    v = sm.tensor("v", (d,))
+    k = sm.compile({"loss": Lm, "grad": sm.grad(Lm, [w, b]), "H": sm.hessian(Lm, [w, b]), "hv": sm.hvp(Lm, w, v)})
+    a = inputs(rng, m=1003, p=4)
+    a["v"] = rng.normal(size=4)
+    ref = k(**a)
+    c = k.chunks()
+    assert c.rows == ["X", "y"] and c.n_total == "n_total"
+    out = smd.run_kernel(k, **{**a, "X": da.from_array(a["X"], chunks=(100, 4)), "y": da.from_array(a["y"], chunks=100)},
+                         split_every=3)
+    assert out["loss"] == pytest.approx(ref["loss"], rel=1e-12)
+    for got, want in zip(out["grad"], ref["grad"]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    for row_g, row_w in zip(out["H"], ref["H"]):
+        for got, want in zip(row_g, row_w):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(out["hv"], ref["hv"], rtol=1e-10, atol=1e-13)
+    with pytest.raises(NotDecomposable):   # a product of two sums over rows has no chunk form
+        sm.compile(sm.sum(X @ w) * sm.sum(y)).chunks()
+    with pytest.raises(ValueError, match="missing input 'y'"):
+        smd.run_kernel(k, **{key: val for key, val in a.items() if key != "y"})
+
+
+@pytest.mark.compile
+def test_a_compiled_loss_runs_on_a_cluster_of_worker_processes(rng):
+    """The workers import the cached kernel module from its file (nothing is pickled but arrays)."""
+    da = pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    from symml import dask as smd
+
+    k = sm.compile({"loss": L, "grad": sm.grad(L, [w, b])})
+    a = inputs(rng, m=600, p=3)
+    ref = k(**a)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        out = smd.run_kernel(k, client=client, **{**a, "X": da.from_array(a["X"], chunks=(150, 3)),
+                                                  "y": da.from_array(a["y"], chunks=150)})
+    assert out["loss"] == pytest.approx(ref["loss"], rel=1e-12)
+    np.testing.assert_allclose(out["grad"][0], ref["grad"][0], rtol=1e-10, atol=1e-13)
+    assert out["grad"][1] == pytest.approx(ref["grad"][1], rel=1e-10)

@@ -207,6 +207,8 @@ class CompiledKernel:
         self.path = path
         self._dims = dict(dims or {})
         self._extra_ok: set[str] = set()
+        self._fuse = True
+        self._chunks = None
 
     def _size(self, dim, arrays, dims) -> int:
         if not isinstance(dim, Dim):
@@ -255,6 +257,16 @@ class CompiledKernel:
 
     def __call__(self, check_finite: bool = True, dims: dict | None = None, **arrays):
         return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, **arrays))
+
+    def chunks(self):
+        """The chunk forms (see :mod:`symml.codegen.chunks`): a kernel over one block of rows
+        and the regulariser's, built once; NotDecomposable if the outputs are not a loss that
+        sums over rows and derivatives of it."""
+        if getattr(self, "_chunks", None) is None:
+            from .chunks import chunk_forms
+
+            self._chunks = chunk_forms(self, lambda tree: compile(tree, parallel=False, fuse=self._fuse))
+        return self._chunks
 
     def check(self, *, points: int = 3, scales=(0.3, 1.0, 3.0), seed: int = 0, dtype=np.float64,
               sizes: dict | None = None, domains: dict | None = None, inputs: dict | None = None, **arrays):
@@ -338,6 +350,7 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
     if getattr(module, "SYMML_KEY", None) != key:  # pragma: no cover - a foreign file raced us
         raise RuntimeError(f"kernel cache entry {path} does not match its key; delete it and retry")
     kernel = CompiledKernel(module.kernel, tree, flat, args, sizes, path, dims)
+    kernel._fuse = fuse
     if check:
         report = kernel.check()
         if not report.passed:
