@@ -30,15 +30,17 @@ class Chunks:
     n_total: str
 
 
-def _root(e: Expr):
-    """The function an output is a (repeated) derivative of, and the targets on the way."""
+def _chains(e: Expr) -> list[tuple[Expr, list]]:
+    """Every (function, targets on the way) that ``e`` is a repeated derivative of; a zero
+    may be the derivative of many functions, so all recorded origins are followed."""
     found = origins(e)
     if not found:
-        return e, []
-    _, of, t, direction = found[0]
-    root, targets = _root(of)
-    extra = list(direction[0]) + [x for v in direction[1] for x in leaves(v)] if direction else []
-    return root, targets + [t] + extra
+        return [(e, [])]
+    out = []
+    for _, of, t, direction in found:
+        extra = list(direction[0]) + [x for v in direction[1] for x in leaves(v)] if direction else []
+        out += [(root, ts + [t] + extra) for root, ts in _chains(of)]
+    return out
 
 
 def _rewrite(e: Expr, L: Expr, part: Expr | None) -> Expr:
@@ -69,14 +71,16 @@ def _tree(tree, flat):
 
 def chunk_forms(kernel, compile_fn) -> Chunks:
     """The chunk and regulariser kernels of ``kernel``, or NotDecomposable saying why not."""
-    roots, params = [], []
-    for _, e in kernel.outputs:
-        root, ts = _root(e)
-        roots.append(root)
-        params += [t for t in ts if t not in params]
-    L = roots[0]
-    if any(r is not L for r in roots) or L.ndim != 0:
+    chains = [_chains(e) for _, e in kernel.outputs]
+    common = [r for r, _ in chains[0] if all(any(r2 is r for r2, _ in c) for c in chains[1:])]
+    if not common or common[0].ndim != 0:
         raise NotDecomposable("the outputs must be one scalar loss and derivatives of it")
+    L = common[0]
+    params = []
+    for c in chains:
+        for root, ts in c:
+            if root is L:
+                params += [t for t in ts if t not in params]
     data = [t for t in kernel.arg_tensors if t.ndim and t not in params]
     others = [t for t in kernel.arg_tensors if t not in data] + [t for t in params if t not in kernel.arg_tensors]
     split = split_samples(L, data, others)
