@@ -63,9 +63,36 @@ def unknown_input(name: str, reads) -> str:
             f"the expression reads {', '.join(sorted(reads)) or 'no inputs'}")
 
 
-def _extra_tensor(name: str, a) -> Tensor | None:
-    """The declared tensor an unread array stands for: the only one of that name, else the
-    only one of the array's rank; None if that is ambiguous (it is then accepted unchecked)."""
+def related_tensors(roots) -> dict[str, Tensor]:
+    """{name: tensor} for the inputs of ``roots`` and of the functions they are derivatives
+    of (the most recent record of each, see ``symml.calculus.ORIGINS``), with the targets:
+    the tensors an unread array most likely stands for, when a name was declared twice."""
+    from .calculus import ORIGINS
+
+    out: dict[str, Tensor] = {}
+    stack, seen = list(roots), set()
+    while stack:
+        e = stack.pop()
+        if e.uid in seen:
+            continue
+        seen.add(e.uid)
+        for t in leaves(e):
+            out.setdefault(t.name, t)
+        if ORIGINS.get(e.uid):
+            _, of, t, direction = ORIGINS[e.uid][-1]
+            out.setdefault(t.name, t)
+            stack.append(of)
+            if direction:
+                stack += list(direction[0]) + list(direction[1])
+    return out
+
+
+def _extra_tensor(name: str, a, related: dict | None = None) -> Tensor | None:
+    """The declared tensor an unread array stands for: the one of that name among the
+    ``related`` tensors, else the only one of that name, else the only one of the array's
+    rank; None if that is ambiguous (it is then accepted unchecked)."""
+    if related and name in related:
+        return related[name]
     every = declared_tensors(name)
     if len(every) == 1:
         return every[0]
@@ -73,7 +100,7 @@ def _extra_tensor(name: str, a) -> Tensor | None:
     return next(iter(fits.values())) if len(fits) == 1 else None
 
 
-def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
+def bind_dims(inputs, arrays: dict, dims: dict | None = None, related: dict | None = None) -> dict:
     """Check arrays against input tensors and return {Dim: int}.
 
     Arrays named after declared tensors that ``inputs`` does not contain are accepted (see
@@ -106,7 +133,7 @@ def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
             continue
         if not declared_tensors(k):
             raise BindError(unknown_input(k, names))
-        t = _extra_tensor(k, arrays[k])
+        t = _extra_tensor(k, arrays[k], related)
         if t is not None:
             extras.append(t)
     for t in inputs:
@@ -248,7 +275,7 @@ def evaluate(expr, dims: dict | None = None, **arrays):
         for t in leaves(r):
             if t not in inputs:
                 inputs.append(t)
-    env = bind_dims(inputs, arrays, dims)
+    env = bind_dims(inputs, arrays, dims, related_tensors(roots) if set(arrays) - {t.name for t in inputs} else None)
     cache: dict[int, np.ndarray] = {}
     for node in walk(roots):
         cache[node.uid] = eval_node(node, [cache[o.uid] for o in node.operands], env, arrays)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from ..evaluate import BindError, _extra_tensor, declared_tensors, unknown_input
+from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
 from ..nodes import Dim, Expr, Tensor, as_expr, fmt_shape, leaves, walk
 from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
 
@@ -209,6 +209,7 @@ class CompiledKernel:
         self._extra_ok: set[str] = set()
         self._fuse = True
         self._chunks = None
+        self._related = related_tensors([e for _, e in outputs])
 
     def _size(self, dim, arrays, dims) -> int:
         if not isinstance(dim, Dim):
@@ -220,7 +221,7 @@ class CompiledKernel:
                     raise BindError(f"dims: {dim} must be a positive int, got {v!r}")
                 return int(v)
         for name, a in arrays.items():
-            t = _extra_tensor(name, a)
+            t = _extra_tensor(name, a, self._related)
             if t is not None and dim in t.shape and np.ndim(a) == t.ndim:
                 return int(np.shape(a)[t.shape.index(dim)])
         holders = sorted({t.name for t in self._declared_with(dim)})[:3]
