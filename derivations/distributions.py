@@ -23,7 +23,7 @@ Reference: Casella & Berger, Statistical Inference, §7.2.2 (MLE) and §7.3.2 (F
 import symml as sm
 from symml.probability import fisher_information, loggamma, normal_logpdf
 
-n, = sm.dims("n")
+n = sm.dims("n")
 x = sm.tensor("x", (n,))
 p, m, lam, rate = sm.scalar("p"), sm.scalar("m"), sm.scalar("lam"), sm.scalar("rate")
 mu, sigma2 = sm.scalar("mu"), sm.scalar("sigma2")

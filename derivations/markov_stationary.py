@@ -24,7 +24,7 @@ import symml as sm
 from symml.duality import dual, lagrangian, solve_dual
 from symml.duality.catalog import lagrangian_derivation
 
-K, = sm.dims("K")
+K = sm.dims("K")
 P, pi = sm.tensor("P", (K, K)), sm.tensor("pi", (K,))
 
 residual = P.T @ pi - pi                                 # πP − π, as a column

@@ -19,7 +19,7 @@ import symml as sm
 from symml.duality import dual, kkt, lagrangian
 from symml.duality.catalog import lagrangian_derivation
 
-d, = sm.dims("d")
+d = sm.dims("d")
 S, w = sm.tensor("S", (d, d)), sm.tensor("w", (d,))
 
 problem = lagrangian(w @ S @ w, [w], eq={"lam": (w @ w, 1)}, maximize=True, symmetric=[S])

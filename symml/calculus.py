@@ -173,21 +173,43 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
 
 
 def _targets(f: Expr, wrt, verb: str):
+    """The tensors to differentiate with respect to, and whether a list was given.
+
+    A target that ``f`` does not read is valid: its derivative is zero (as in JAX), shaped
+    like the target. Only what is not an input tensor at all is refused.
+    """
     many = isinstance(wrt, (list, tuple))
     ts = list(wrt) if many else [wrt]
     if not ts:
         raise DerivativeError(f"sm.{verb}: give at least one tensor to differentiate with respect to")
-    present = {t.uid for t in leaves(f)}
-    names = ", ".join(t.name for t in leaves(f)) or "no named tensors"
     for t in ts:
         if not isinstance(t, Tensor):
             raise DerivativeError(
                 f"sm.{verb}: can only differentiate with respect to an input tensor from sm.tensor/sm.scalar, "
                 f"got {type(t).__name__}"
             )
-        if t.uid not in present:
-            raise DerivativeError(f"sm.{verb}: {t.name} does not appear in the expression, which depends on {names}")
     return ts, many
+
+
+#: Where a derivative came from, by node uid: (verb, of, wrt, direction), most recent last.
+#: ``verb`` is "grad", "jacobian" or "hvp"; a Hessian block is the Jacobian of a gradient.
+#: Verification (``sm.check``, ``CompiledKernel.check``) reads it to know what each
+#: derivative must agree with; nothing else does.
+ORIGINS: dict[int, list[tuple]] = {}
+
+
+def _record(result: Expr, verb: str, of: Expr, wrt: Tensor, direction=None) -> Expr:
+    entry = (verb, of, wrt, direction)
+    seen = ORIGINS.setdefault(result.uid, [])
+    if entry in seen:
+        seen.remove(entry)
+    seen.append(entry)
+    return result
+
+
+def origins(expr: Expr) -> list[tuple]:
+    """The recorded (verb, of, wrt, direction) origins of a derivative, most recent first."""
+    return list(reversed(ORIGINS.get(as_expr(expr).uid, [])))
 
 
 def _check_scalar(f, verb):
@@ -203,14 +225,16 @@ def grad(f, wrt):
     """∇f with respect to one tensor (result has its shape) or a list of tensors (a tuple).
 
     >>> import symml as sm
-    >>> d, = sm.dims("d")
-    >>> w = sm.tensor("w", (d,))
+    >>> d = sm.dims("d")
+    >>> w, b = sm.tensor("w", (d,)), sm.scalar("b")
     >>> sm.grad(sm.norm2(w), w).shape
     (d,)
+    >>> sm.grad(sm.norm2(w), b)   # b is not read: the derivative is zero, shaped like b
+    0
     """
     f = _check_scalar(f, "grad")
     ts, many = _targets(f, wrt, "grad")
-    gs = backprop(f, ts, const(1), ())
+    gs = [_record(g, "grad", f, t) for g, t in zip(backprop(f, ts, const(1), ()), ts)]
     return tuple(gs) if many else gs[0]
 
 
@@ -236,7 +260,7 @@ def jacobian(f, wrt):
     """∂f/∂x with shape f.shape + x.shape (a tuple of them for a list of targets)."""
     f = as_expr(f)
     ts, many = _targets(f, wrt, "jacobian")
-    js = backprop(f, ts, _identity(f.shape), f.shape)
+    js = [_record(j, "jacobian", f, t) for j, t in zip(backprop(f, ts, _identity(f.shape), f.shape), ts)]
     return tuple(js) if many else js[0]
 
 
@@ -255,8 +279,9 @@ def hessian(f, wrt):
 
 def _jac_or_zero(g, t):
     if t.uid not in {l.uid for l in leaves(g)}:
-        return const(0, g.shape + t.shape)
-    return backprop(g, [t], _identity(g.shape), g.shape, record=False)[0]  # jacobian(g, t), a derivative's
+        return _record(const(0, g.shape + t.shape), "jacobian", g, t)
+    # jacobian(g, t), whose adjoints are a derivative's, not ∂L/∂v: not recorded as δ names
+    return _record(backprop(g, [t], _identity(g.shape), g.shape, record=False)[0], "jacobian", g, t)
 
 
 def hvp(f, wrt, v):
@@ -276,6 +301,8 @@ def hvp(f, wrt, v):
         total = add(total, make_einsum([g, vk], [labels, labels], [], {}))
     present = {l.uid for l in leaves(total)}
     res = [backprop(total, [t], const(1), (), record=False)[0] if t.uid in present else const(0, t.shape) for t in ts]
+    direction = (tuple(ts), tuple(as_expr(x) for x in vs))
+    res = [_record(r, "hvp", f, t, direction) for r, t in zip(res, ts)]
     return tuple(res) if many else res[0]
 
 

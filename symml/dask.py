@@ -246,6 +246,84 @@ def hvp(model, *args, **kwargs):
     return run(model, "hvp", *args, **kwargs)
 
 
+# --------------------------------------------------------------------------- sm.compile kernels
+
+
+def _adhoc_call(path: str, modname: str, names: list, args: dict, extra: list):
+    """Run one sm.compile chunk kernel on a worker: the cached module is imported from its file."""
+    import sys
+    from pathlib import Path
+
+    from .codegen.jit import import_path
+
+    mod = sys.modules.get(modname) or import_path(Path(path), modname)
+    return tuple(mod.kernel(*[args[k] for k in names], *extra, check_finite=False))
+
+
+def run_kernel(kernel, *, client=None, split_every: int = 8, dims: dict | None = None, **arrays):
+    """An ``sm.compile`` kernel of a loss summed over rows, and its derivatives, over dask arrays.
+
+    The kernel's chunk forms (``kernel.chunks()``) run one task per block of rows; the partial
+    results are added by a tree reduction and the regulariser's part once, on the client.
+
+    Args:
+        kernel: a CompiledKernel whose outputs are a scalar loss that sums over rows and
+            derivatives of it (sm.grad, sm.hessian, sm.hvp).
+        client: a dask.distributed Client; default: Dask's current scheduler.
+        split_every: how many partial results one reduction task adds.
+        dims: sizes that no argument binds, as for the kernel itself.
+        **arrays: the kernel's arguments by name; the row data as dask arrays chunked along
+            rows (numpy arrays are one block).
+
+    Returns:
+        What ``kernel(**arrays)`` returns, to rounding (the sums are added in another order).
+    """
+    from .codegen.jit import _rebuild
+
+    if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
+        raise ValueError(f"split_every: expected an int ≥ 2, got {split_every!r}")
+    c = kernel.chunks()
+    rows = {}
+    for name in c.rows:
+        if name not in arrays:
+            raise ValueError(f"missing input {name!r}: expected a dask array chunked along rows")
+        a = arrays[name]
+        a = da.asarray(a) if isinstance(a, np.ndarray) else a
+        if not isinstance(a, da.Array):
+            raise ValueError(f"{name}: expected a dask array chunked along rows, got {type(a).__name__}")
+        if any(np.isnan(x) for x in a.shape):
+            raise ValueError(f"{name}: its number of rows is unknown; call {name}.compute_chunk_sizes() first")
+        rows[name] = a
+    first = rows[c.rows[0]]
+    for name, a in rows.items():
+        if a.shape[0] != first.shape[0]:
+            raise ValueError(f"{name}: expected {first.shape[0]} rows (from {c.rows[0]}), got {a.shape[0]}")
+        spec = {0: first.chunks[0], **{ax: -1 for ax in range(1, a.ndim)}}
+        if a.chunks[0] != first.chunks[0] or any(len(x) > 1 for x in a.chunks[1:]):
+            rows[name] = a.rechunk(spec)
+    small = {k: v for k, v in arrays.items() if k not in rows}
+    small[c.n_total] = float(first.shape[0])
+    stand = {k: _stand_in(v) for k, v in rows.items()}
+    kernel._arguments({**small, **stand}, dims)  # names and sizes checked here, before any task runs
+    ck = c.chunk
+    names = list(ck.args)
+    extra = ck._arguments({**small, **stand}, dims)[len(names):]  # size stand-ins, if any
+    arg_small = {k: (dask.delayed(v) if isinstance(v, np.ndarray) and v.size > 64 else v)
+                 for k, v in small.items() if k in names}
+    pieces = {k: v.to_delayed().ravel() for k, v in rows.items() if k in names}
+    count = len(next(iter(pieces.values())))
+    call = dask.delayed(_adhoc_call, pure=True)
+    parts = [call(str(ck.path), f"symml_kernel_{ck.path.stem[2:26]}", names,
+                  {**arg_small, **{k: p[i] for k, p in pieces.items()}}, extra) for i in range(count)]
+    add = dask.delayed(_add_parts, pure=True)
+    while len(parts) > 1:
+        parts = [add(*parts[i:i + split_every]) if len(parts[i:i + split_every]) > 1 else parts[i]
+                 for i in range(0, len(parts), split_every)]
+    total = client.compute(parts[0]).result() if client is not None else parts[0].compute()
+    reg = tuple(c.reg.call_flat(dims=dims, **small))
+    return _rebuild(kernel._tree, list(_add_parts(tuple(total), reg)))
+
+
 # --------------------------------------------------------------------------- fitting
 
 

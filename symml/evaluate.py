@@ -9,11 +9,14 @@ Takes: graph nodes and numpy arrays. Gives: numpy arrays.
 """
 from __future__ import annotations
 
+import difflib
+import itertools
 import string
 
 import numpy as np
 import sympy as sp
 
+from . import nodes
 from .functions import NUMPY_FUNCTIONS
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
 from .structured_index import Labels, check_labels
@@ -23,8 +26,88 @@ class BindError(ValueError):
     """An input array does not fit the expression."""
 
 
-def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
+# ------------------------------------------------------------------ declared tensors
+#
+# One dict of inputs serves a loss and all its derivatives, although a derivative may stop
+# reading some of them (∂/∂b of a loss linear in b reads neither b nor λ). So an array whose
+# name is not read by the expression is accepted when a tensor of that name has been
+# *declared*: created with sm.tensor/sm.scalar (or any DSL call that makes an input) in
+# this process. The graph interns every node it ever builds (symml.nodes), so the declared
+# tensors are exactly the Tensor nodes of that table; it only grows, and is scanned here
+# incrementally. A name that no tensor has is refused, with the closest names offered.
+
+_DECLARED: dict[str, list[Tensor]] = {}
+_SCANNED = [0]
+
+
+def declared_tensors(name: str) -> list[Tensor]:
+    """Every input tensor created with this name in this process (several if re-declared)."""
+    table = nodes._INTERN
+    if len(table) < _SCANNED[0]:  # pragma: no cover - the table only grows; rescan if that changes
+        _DECLARED.clear()
+        _SCANNED[0] = 0
+    if len(table) > _SCANNED[0]:
+        for node in itertools.islice(table.values(), _SCANNED[0], None):
+            if type(node) is Tensor and not node.name.startswith("_"):
+                _DECLARED.setdefault(node.name, []).append(node)
+        _SCANNED[0] = len(table)
+    return list(_DECLARED.get(name, ()))
+
+
+def unknown_input(name: str, reads) -> str:
+    """The message for an array whose name matches no declared tensor, with a did-you-mean."""
+    declared_tensors(name)  # brings the table up to date
+    pool = sorted(set(reads) | set(_DECLARED))
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    return (f"unknown input {name!r}{hint}: no tensor of that name was created with sm.tensor/sm.scalar; "
+            f"the expression reads {', '.join(sorted(reads)) or 'no inputs'}")
+
+
+def related_tensors(roots) -> dict[str, Tensor]:
+    """{name: tensor} for the inputs of ``roots`` and of the functions they are derivatives
+    of (the most recent record of each, see ``symml.calculus.ORIGINS``), with the targets:
+    the tensors an unread array most likely stands for, when a name was declared twice."""
+    from .calculus import ORIGINS
+
+    out: dict[str, Tensor] = {}
+    stack, seen = list(roots), set()
+    while stack:
+        e = stack.pop()
+        if e.uid in seen:
+            continue
+        seen.add(e.uid)
+        for t in leaves(e):
+            out.setdefault(t.name, t)
+        if ORIGINS.get(e.uid):
+            _, of, t, direction = ORIGINS[e.uid][-1]
+            out.setdefault(t.name, t)
+            stack.append(of)
+            if direction:
+                stack += list(direction[0]) + list(direction[1])
+    return out
+
+
+def _extra_tensor(name: str, a, related: dict | None = None) -> Tensor | None:
+    """The declared tensor an unread array stands for: the one of that name among the
+    ``related`` tensors, else the only one of that name, else the only one of the array's
+    rank; None if that is ambiguous (it is then accepted unchecked)."""
+    if related and name in related:
+        return related[name]
+    every = declared_tensors(name)
+    if len(every) == 1:
+        return every[0]
+    fits = {t.shape: t for t in every if t.ndim == np.ndim(a)}
+    return next(iter(fits.values())) if len(fits) == 1 else None
+
+
+def bind_dims(inputs, arrays: dict, dims: dict | None = None, related: dict | None = None) -> dict:
     """Check arrays against input tensors and return {Dim: int}.
+
+    Arrays named after declared tensors that ``inputs`` does not contain are accepted (see
+    :func:`declared_tensors`): they are checked like inputs and bind the sizes that the
+    inputs leave free (the d of a zero gradient ∂L/∂b, b ∈ ℝᵈ). A name that no tensor has
+    raises BindError with a did-you-mean.
 
     Raises BindError naming the tensor, its expected shape in dimension names and the
     actual shape.
@@ -45,12 +128,20 @@ def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
                     f"{fmt_shape(t.shape)}); give each tensor its own name"
                 )
             seen[t.name] = t
-    unknown = sorted(set(arrays) - names)
-    if unknown:
-        raise BindError(f"unknown input {unknown[0]!r}: expected only {', '.join(sorted(names)) or 'no inputs'}")
+    extras = []
+    for k in arrays:
+        if k in names:
+            continue
+        if not declared_tensors(k):
+            raise BindError(unknown_input(k, names))
+        t = _extra_tensor(k, arrays[k], related)
+        if t is not None:
+            extras.append(t)
     for t in inputs:
         if t.name not in arrays:
             raise BindError(f"missing input {t.name!r}: expected an array of shape {fmt_shape(t.shape)}")
+    checked = list(inputs) + extras
+    for t in checked:
         a = np.asarray(arrays[t.name])
         if a.dtype.kind not in "biuf":
             raise BindError(f"input {t.name!r}: expected a real array of shape {fmt_shape(t.shape)}, got dtype {a.dtype}")
@@ -61,7 +152,7 @@ def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
                 env[s] = sp.Integer(int(actual))
             elif isinstance(s, Dim) and int(env[s]) != actual and dims and (s in dims or s.name in dims):
                 raise BindError(f"{t.name}: dimension {s} is {actual} but dims= gives {env[s]}")
-    for t in inputs:
+    for t in checked:
         a = np.asarray(arrays[t.name])
         want = tuple(int(s.xreplace(env)) if s.free_symbols <= set(env) else None for s in t.shape)
         if any(w is not None and w != g for w, g in zip(want, a.shape)):
@@ -69,6 +160,7 @@ def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
             raise BindError(
                 f"{t.name}: expected shape {fmt_shape(t.shape)} = {tuple(want)}"
                 + (f" (with {pretty})" if pretty else "") + f", got {a.shape}"
+                + ("" if t.name in names else " (an input the expression does not read, checked all the same)")
             )
     return env
 
@@ -76,7 +168,11 @@ def bind_dims(inputs, arrays: dict, dims: dict | None = None) -> dict:
 def size_of(s, env) -> int:
     v = sp.sympify(sp.sympify(s).xreplace(env))
     if not v.is_number:
-        raise BindError(f"size {s} depends on a dimension that no input binds")
+        free = ", ".join(sorted(str(x) for x in v.free_symbols))
+        raise BindError(
+            f"size {s} is not bound: no array given has {free} in its shape; pass the array of a tensor whose shape "
+            f"has it (for example the data the loss reads), or dims={{{', '.join(repr(x) + ': ...' for x in free.split(', '))}}}"
+        )
     return int(v)
 
 
@@ -163,25 +259,22 @@ def evaluate(expr, dims: dict | None = None, **arrays):
     """Compute an expression, a tuple or a dict of expressions with numpy.
 
     Args:
-        expr: a symml expression, or a tuple/list/dict of them.
-        dims: sizes of dimensions that no input binds, e.g. ``{"n": 5}`` (needed when a
-            derivative no longer reads the inputs that fixed its size).
-        **arrays: one array (or number) per input tensor, by name.
+        expr: a symml expression, or tuples, lists and dicts of them, nested.
+        dims: sizes of dimensions that no array binds, e.g. ``{"n": 5}``.
+        **arrays: one array (or number) per input tensor, by name. Arrays of declared
+            tensors that ``expr`` does not read are accepted (and bind sizes), so one dict
+            serves a loss and all its derivatives; see :func:`declared_tensors`.
 
     Returns:
-        numpy arrays in the same structure as ``expr``.
+        numpy arrays in the same structure as ``expr`` (a list gives a tuple).
 
     >>> import numpy as np, symml as sm
-    >>> d, = sm.dims("d")
+    >>> d = sm.dims("d")
     >>> w = sm.tensor("w", (d,))
     >>> float(sm.evaluate(sm.norm2(w), w=np.array([3.0, 4.0])))
     25.0
     """
-    if isinstance(expr, dict):
-        keys = list(expr)
-        vals = evaluate(tuple(expr[k] for k in keys), dims=dims, **arrays)
-        return dict(zip(keys, vals))
-    if isinstance(expr, (tuple, list)):
+    if isinstance(expr, (tuple, list, dict)):
         flat, rebuild = _flatten(expr)
         roots = [as_expr(e) for e in flat]
     else:
@@ -191,20 +284,24 @@ def evaluate(expr, dims: dict | None = None, **arrays):
         for t in leaves(r):
             if t not in inputs:
                 inputs.append(t)
-    env = bind_dims(inputs, arrays, dims)
+    env = bind_dims(inputs, arrays, dims, related_tensors(roots) if set(arrays) - {t.name for t in inputs} else None)
     cache: dict[int, np.ndarray] = {}
     for node in walk(roots):
         cache[node.uid] = eval_node(node, [cache[o.uid] for o in node.operands], env, arrays)
     outs = [cache[r.uid] for r in roots]
-    if isinstance(expr, (tuple, list)):
+    if isinstance(expr, (tuple, list, dict)):
         return rebuild(outs)
     return outs[0]
 
 
 def _flatten(tree):
+    """Leaves of nested tuples, lists and dicts, and a function that rebuilds the structure
+    (tuples for tuples and lists, dicts for dicts) from their values."""
     flat = []
 
     def go(t):
+        if isinstance(t, dict):
+            return {k: go(x) for k, x in t.items()}
         if isinstance(t, (tuple, list)):
             return [go(x) for x in t]
         flat.append(t)
@@ -214,6 +311,8 @@ def _flatten(tree):
 
     def rebuild(vals):
         def back(s):
+            if isinstance(s, dict):
+                return {k: back(x) for k, x in s.items()}
             return tuple(back(x) for x in s) if isinstance(s, list) else vals[s]
 
         return back(shape)

@@ -36,12 +36,16 @@ class Dim(sp.Symbol):
         return super().__new__(cls, name, integer=True, positive=True)
 
 
-def dims(names: str) -> tuple[Dim, ...]:
-    """Create dimension symbols.
+def dims(names: str) -> "Dim | tuple[Dim, ...]":
+    """Create dimension symbols, as ``sympy.symbols`` does: one name gives one Dim, several
+    names (or a trailing comma, ``"n,"``) a tuple.
 
     >>> n, d = dims("n d")
-    >>> n
-    n
+    >>> h = dims("h")
+    >>> h
+    h
+    >>> dims("k,")
+    (k,)
     """
     if not isinstance(names, str):
         raise TypeError(f"sm.dims takes a string of names such as 'n d', got {type(names).__name__}")
@@ -51,7 +55,7 @@ def dims(names: str) -> tuple[Dim, ...]:
     for p in parts:
         _check_name(p, "dimension")
     out = tuple(Dim(p) for p in parts)
-    return out
+    return out[0] if len(out) == 1 and "," not in names else out
 
 
 def _check_name(name, what: str) -> str:

@@ -364,7 +364,7 @@ def tensors_from_specs(specs: list[str]) -> dict[str, Expr]:
                 shape.append(int(part))
             elif part.isidentifier() and part.isascii():
                 try:
-                    shape.append(dims(part)[0])
+                    shape.append(dims(part))
                 except ValueError as e:
                     raise ParseError(f"bad tensor spec {spec!r}: {e}; {form}") from None
             else:

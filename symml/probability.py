@@ -102,7 +102,7 @@ def expectation(expr, x: Tensor, moments: dict, per_observation: bool = False) -
         per_observation: divide by n (the information of one observation).
 
     >>> import symml as sm
-    >>> n, = sm.dims("n")
+    >>> n = sm.dims("n")
     >>> x, lam = sm.tensor("x", (n,)), sm.scalar("lam")
     >>> H = sm.hessian(-sm.sum(x * sm.log(lam) - lam), lam)        # Σᵢ xᵢ / λ²
     >>> float(sm.evaluate(expectation(H, x, {1: lam, 2: lam + lam**2}, per_observation=True), lam=4.0))

@@ -177,7 +177,7 @@ def soft_threshold(v, t) -> Expr:
         t: the threshold, a rank-0 expression (t > 0).
 
     >>> import symml as sm
-    >>> d, = sm.dims("d")
+    >>> d = sm.dims("d")
     >>> soft_threshold(sm.tensor("w", (d,)), sm.scalar("t")).shape
     (d,)
     """

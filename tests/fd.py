@@ -1,23 +1,16 @@
-"""Finite-difference derivative checks, in the style of JAX's ``check_grads``.
+"""Finite-difference derivative checks for the tests: a thin layer over :mod:`symml.verify`.
 
-A check draws random directions ``v`` from a seeded numpy Generator, takes the central
-difference ``(f(x + h v) − f(x − h v)) / 2h`` and compares it with the derivative under
-test applied to ``v`` (a Jacobian-vector product). Only ``f`` itself is trusted, so the
-check is independent of how the derivative was obtained.
-
-The step ``h`` is chosen per dtype and scaled by the point's magnitude: ``h = step ·
-max(1, ‖x‖_∞)``. With ``step = ε^(1/3)`` the truncation error (∝ h²) and the rounding
-error (∝ ε/h) of a central difference are balanced, so the difference is good to about
-``ε^(2/3)`` relative: ~4e-11 in float64, ~2e-5 in float32.
-
-One tolerance table, :data:`TOLERANCES`, says what "agrees" means per dtype::
+The library has one finite-difference checker and one tolerance table
+(``symml.verify.TOLERANCES``), shared by ``symml check``, ``sm.check`` and
+``kernel.check()``. This module gives the tests the same rule with assertions: a check
+draws random directions ``v`` from a seeded numpy Generator, takes the central difference
+``(f(x + h v) − f(x − h v)) / 2h`` with ``h = step · max(1, ‖x‖_∞)`` and compares it with
+the derivative under test applied to ``v``::
 
     |jvp − fd|_∞  ≤  atol · max(1, |f(x)|_∞)  +  rtol · max(|jvp|_∞, |fd|_∞)
 
-The ``atol`` term is the rounding noise of the difference quotient, which grows with the
-size of ``f``'s values; the ``rtol`` term is the usual relative agreement. The margins
-over ε^(2/3) leave room for curvature and for moderately conditioned inputs
-(inverses, determinants).
+Unlike the library's checks, a test does not retry a failing point with smaller steps:
+the tests stay as strict as the table.
 
 Typical use::
 
@@ -25,29 +18,27 @@ Typical use::
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
+
+from symml import verify
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Step factor and agreement tolerances for one floating-point dtype."""
+    """Step factor and agreement tolerances for one floating-point dtype (a view of the library's table)."""
 
     step: float
     rtol: float
     atol: float
+    dtype: type = np.float64
 
 
-def _cbrt_eps(dtype) -> float:
-    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
-
-
-#: The one tolerance table: step factor (ε^(1/3)), relative and absolute tolerance.
+#: The library's tolerance table, by dtype.
 TOLERANCES: dict[np.dtype, Tolerance] = {
-    np.dtype(np.float64): Tolerance(step=_cbrt_eps(np.float64), rtol=1e-6, atol=1e-7),
-    np.dtype(np.float32): Tolerance(step=_cbrt_eps(np.float32), rtol=2e-2, atol=2e-3),
+    np.dtype(k): Tolerance(step=v["step"], rtol=v["rtol"], atol=v["atol"], dtype=k) for k, v in verify.TOLERANCES.items()
 }
 
 
@@ -61,42 +52,34 @@ def tolerance(dtype=np.float64) -> Tolerance:
 
 def step_size(point: Mapping[str, np.ndarray], wrt: Sequence[str], dtype=np.float64) -> float:
     """h = step(dtype) · max(1, largest |entry| of the arrays being perturbed)."""
-    scale = max([1.0] + [float(np.max(np.abs(point[k]))) for k in wrt if np.size(point[k])])
-    return tolerance(dtype).step * scale
+    return verify.step_size(point, wrt, dtype)
 
 
 def random_direction(point: Mapping[str, np.ndarray], wrt: Sequence[str], rng: np.random.Generator, dtype=np.float64):
     """Standard-normal directions, one array per perturbed input, in ``dtype``."""
-    return {k: rng.standard_normal(np.shape(point[k])).astype(dtype) for k in wrt}
+    return verify.random_direction(point, wrt, rng, dtype)
 
 
 def central_difference(fun: Callable, point: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray], h: float):
     """(fun(x + h v) − fun(x − h v)) / 2h, with ``fun`` called on keyword arrays."""
-    plus = dict(point)
-    minus = dict(point)
-    for k, vk in v.items():
-        plus[k] = point[k] + h * vk
-        minus[k] = point[k] - h * vk
-    fp = np.asarray(fun(**plus), dtype=float)
-    fm = np.asarray(fun(**minus), dtype=float)
-    return (fp - fm) / (2.0 * h)
+    return verify.central_difference(fun, point, v, h)
 
 
 def assert_close(an, fd, fscale: float, tol: Tolerance, what: str = "derivative"):
-    """Assert ``an`` ≈ ``fd`` under the rule of :data:`TOLERANCES` (see the module docstring)."""
+    """Assert ``an`` ≈ ``fd`` under the library's rule (``symml.verify.rel_error``)."""
     an = np.asarray(an, dtype=float)
     fd = np.asarray(fd, dtype=float)
     if an.shape != fd.shape:
         raise AssertionError(f"{what}: shape {an.shape} differs from the finite difference's {fd.shape}")
     if not (np.all(np.isfinite(an)) and np.all(np.isfinite(fd))):
         raise AssertionError(f"{what}: non-finite values\nanalytic={an}\nfinite difference={fd}")
-    err = float(np.max(np.abs(an - fd))) if an.size else 0.0
-    ref = max(float(np.max(np.abs(an))) if an.size else 0.0, float(np.max(np.abs(fd))) if fd.size else 0.0)
-    bound = tol.atol * max(1.0, fscale) + tol.rtol * ref
-    if not err <= bound:
+    err = verify.rel_error(an, fd, fscale, tol.dtype)
+    if not err <= tol.rtol:
+        ref = max(float(np.max(np.abs(an))) if an.size else 0.0, float(np.max(np.abs(fd))) if fd.size else 0.0)
+        bound = tol.atol * max(1.0, fscale) + tol.rtol * ref
         raise AssertionError(
-            f"{what} disagrees with central differences: max error {err:.3e} > bound {bound:.3e} "
-            f"(atol={tol.atol}, rtol={tol.rtol}, |f|={fscale:.3e}, |ref|={ref:.3e})\n"
+            f"{what} disagrees with central differences: max error {float(np.max(np.abs(an - fd))):.3e} > bound "
+            f"{bound:.3e} (atol={tol.atol}, rtol={tol.rtol}, |f|={fscale:.3e}, |ref|={ref:.3e})\n"
             f"analytic={an}\nfinite difference={fd}"
         )
 
@@ -134,17 +117,7 @@ def check_jvp(
 
 def jvp_of_jacobians(jacobians: Mapping[str, np.ndarray]) -> Callable[[dict], np.ndarray]:
     """v ↦ Σ_k J_k · v_k, contracting the trailing axes of each J_k (shape out + x_k.shape) with v_k."""
-
-    def jvp(v):
-        total = None
-        for k, J in jacobians.items():
-            J = np.asarray(J, dtype=float)
-            vk = np.asarray(v[k], dtype=float)
-            term = np.tensordot(J, vk, axes=vk.ndim) if vk.ndim else J * vk
-            total = term if total is None else total + term
-        return total
-
-    return jvp
+    return lambda v: verify.directional(jacobians, v)
 
 
 def check_jacobians(fun, point, jacobians: Mapping[str, np.ndarray], rng, **kw):

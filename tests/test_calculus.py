@@ -600,7 +600,7 @@ def test_sympy_oracle_softmax_cross_entropy(dd, rng):
     subs = {**_numbers(Xs, Xv), **_numbers(Ws, Wv), **_numbers(Ys, Yv)}
     want = np.array([[float(sp.diff(fs, Ws[i, j]).xreplace(subs)) for j in range(kk)] for i in range(dd)])
 
-    k_, = sm.dims("k")
+    k_ = sm.dims("k")
     W = sm.tensor("W", (d, k_))
     Y = sm.tensor("Y", (n, k_))
     f = sm.sum(sm.logsumexp(X @ W, axis=1)) - sm.sum(Y * (X @ W))
@@ -685,3 +685,55 @@ def test_fd_numeric_jacobian(rng):
     Av = rng.standard_normal((3, 2))
     J = fd.numeric_jacobian(lambda x: Av @ x, {"x": rng.standard_normal(2)}, "x")
     np.testing.assert_allclose(J, Av, rtol=1e-8)
+
+
+# --------------------------------------------------------------------------- zeros, not refusals
+
+
+def test_a_derivative_in_a_tensor_not_read_is_zero_shaped_like_it(rng):
+    """JAX returns zeros for an input the function does not read; so does symml (issue 16)."""
+    f = sm.sum(sm.exp(A @ x)) + s
+    point = {"A": rng.standard_normal((3, 2)), "x": rng.standard_normal(2), "s": 0.5,
+             "z": rng.standard_normal(4), "M": rng.standard_normal((2, 4))}
+    gz = sm.grad(f, z)
+    assert gz.shape == z.shape
+    np.testing.assert_array_equal(sm.evaluate(gz, **point), np.zeros(4))
+    gx, gM, gs = sm.grad(f, [x, M, s])
+    assert (gx.shape, gM.shape, gs.shape) == (x.shape, M.shape, ())
+    np.testing.assert_array_equal(sm.evaluate(gM, **point), np.zeros((2, 4)))
+    assert float(sm.evaluate(gs, **point)) == 1.0
+    J = sm.jacobian(A @ x, z)
+    assert J.shape == (n, m)
+    np.testing.assert_array_equal(sm.evaluate(J, **point), np.zeros((3, 4)))
+    H = sm.hessian(f, [x, z])
+    assert H[0][1].shape == (d, m) and H[1][1].shape == (m, m)
+    np.testing.assert_array_equal(sm.evaluate(H[1][0], **point), np.zeros((4, 2)))
+    assert sm.hessian(f, z).shape == (m, m)
+    hz = sm.hvp(f, [x, z], [x2, z])
+    np.testing.assert_array_equal(sm.evaluate(hz[1], **point, x2=np.ones(2)), np.zeros(4))
+    assert sm.hvp(f, z, z).shape == (m,)
+    assert sm.taylor(f, z, z) is f
+
+
+def test_x_to_the_zero_has_zero_derivative(rng):
+    g = sm.grad(sm.sum(x ** 0), x)
+    assert g.shape == x.shape
+    np.testing.assert_array_equal(sm.evaluate(g, x=rng.standard_normal(3)), np.zeros(3))
+    np.testing.assert_array_equal(sm.evaluate(sm.hessian(sm.sum(x ** 0) * s, x), x=np.ones(2), s=2.0), np.zeros((2, 2)))
+
+
+def test_the_nonzero_blocks_beside_zero_ones_are_still_right(rng):
+    f = sm.sum(sm.log(1 + sm.exp(A @ x))) * s
+    point = {"A": rng.standard_normal((3, 2)), "x": rng.standard_normal(2), "s": 1.3, "z": rng.standard_normal(2)}
+    gx, gz, gs = sm.grad(f, [x, z, s])
+    fun = lambda **a: sm.evaluate(f, **a)  # noqa: E731
+    fd.check_grads(fun, point, {"x": sm.evaluate(gx, **point), "z": sm.evaluate(gz, **point),
+                                "s": sm.evaluate(gs, **point)}, rng)
+
+
+def test_dims_with_one_name_is_one_dim():
+    hh = sm.dims("hh")
+    assert isinstance(hh, Dim) and str(hh) == "hh"
+    assert sm.tensor("W", (d, hh)).shape == (d, hh)
+    assert sm.dims("hh,") == (hh,)
+    assert sm.dims("hh kk") == (hh, Dim("kk"))

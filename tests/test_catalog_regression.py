@@ -88,7 +88,7 @@ def _brute_prox(v, t):
 
 
 def test_soft_threshold_matches_brute_force_minimisation(rng):
-    d, = sm.dims("d")
+    d = sm.dims("d")
     v, t = sm.tensor("v", (d,)), sm.scalar("t")
     S = soft_threshold(v, t)
     for tv in (0.05, 0.7, 3.0):

@@ -118,7 +118,7 @@ def test_losses_that_are_not_sums_over_rows_are_refused(make, why):
 
 
 def test_no_sample_dimension_when_a_parameter_carries_it():
-    n, = sm.dims("n")
+    n = sm.dims("n")
     K, a = sm.tensor("K", (n, n)), sm.tensor("a", (n,))
     with pytest.raises(NotDecomposable, match="no data tensor"):
         split_samples(a @ K @ a, [K], [a])

@@ -190,7 +190,7 @@ def test_a_killed_generation_leaves_the_old_file(tmp_path, moment):
 # ------------------------------------------------------------------ the ad-hoc kernel cache
 
 def _kernel():
-    d, = sm.dims("d")
+    d = sm.dims("d")
     w = sm.tensor("w", (d,))
     return sm.compile({"f": sm.norm2(w), "g": sm.grad(sm.norm2(w), w)})
 

@@ -309,7 +309,7 @@ def test_no_matrix_form_falls_back_to_index_form():
 
 
 def _two_layer():
-    h, = sm.dims("h")
+    h = sm.dims("h")
     W1, w2 = sm.tensor("W1", (d, h)), sm.tensor("w2", (h,))
     z1 = sm.let("z1", X @ W1)
     a1 = sm.let("a1", sm.relu(z1))

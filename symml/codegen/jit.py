@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from ..nodes import Expr, as_expr, fmt_shape, leaves, walk
+from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
+from ..nodes import Dim, Expr, Tensor, as_expr, fmt_shape, leaves, walk
 from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
 
 
@@ -118,72 +119,241 @@ def import_path(path: Path, modname: str):
     return module
 
 
-class CompiledKernel:
-    """A compiled set of outputs; call it with arrays by name."""
+# --------------------------------------------------------------------------- outputs as users write them
 
-    def __init__(self, fn, names, single, args, path):
+
+def _flatten_outputs(outputs):
+    """(tree, [(path, expr)]): an expression, a tuple or list of them (``sm.grad(L, [w, b])``),
+    or a dict name → any of these, nested to any depth."""
+    flat: list[tuple[str, Expr]] = []
+
+    def go(o, path):
+        if isinstance(o, dict):
+            if not o:
+                raise ValueError(f"sm.compile: output {path or 'dict'} is an empty dict; expected at least one output")
+            for k in o:
+                if not isinstance(k, str) or not k.isidentifier():
+                    raise ValueError(f"sm.compile: output name {k!r} must be an identifier such as 'grad'")
+            return {k: go(v, f"{path}.{k}" if path else k) for k, v in o.items()}
+        if isinstance(o, (tuple, list)):
+            if not o:
+                raise ValueError(f"sm.compile: output {path or 'tuple'} is empty; expected at least one expression")
+            return [go(v, f"{path or 'out'}[{i}]") for i, v in enumerate(o)]
+        if isinstance(o, bool) or not isinstance(o, (Expr, int, float, np.number)):
+            raise TypeError(
+                f"sm.compile: output {path or ''} is a {type(o).__name__}; expected a symml expression "
+                "(such as sm.grad(L, w)), a tuple or list of them, or a dict name → expression"
+            )
+        flat.append((path or "out", as_expr(o)))
+        return len(flat) - 1
+
+    return go(outputs, ""), flat
+
+
+def _rebuild(tree, values):
+    if isinstance(tree, dict):
+        return {k: _rebuild(v, values) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        return tuple(_rebuild(v, values) for v in tree)  # as sm.evaluate: a list of outputs gives a tuple
+    return values[tree]
+
+
+def _graph_dims(exprs) -> list[Dim]:
+    """Every dimension that the graph's shapes, sizes and coefficients mention."""
+    found: set = set()
+    for node in walk(exprs):
+        vals = list(node.shape)
+        for cls in type(node).__mro__:
+            for a in getattr(cls, "__slots__", ()):
+                if a not in ("shape", "operands", "uid", "__weakref__", "name"):
+                    vals.append(getattr(node, a, None))
+        stack = vals
+        while stack:
+            v = stack.pop()
+            if isinstance(v, sp.Basic):
+                found |= {x for x in v.free_symbols if isinstance(x, Dim)}
+            elif isinstance(v, (tuple, list)):
+                stack.extend(v)
+            elif isinstance(v, dict):
+                stack.extend(v.values())
+    return sorted(found, key=str)
+
+
+def _size_stand_in(dim) -> Tensor:
+    """A (dim, 0) argument that carries a size no input binds: it holds no numbers. A kernel
+    of constants, which reads nothing, gets a (1, 0) one, so that it has an argument."""
+    name = f"_size_{dim.name}" if isinstance(dim, Dim) else "_size_none"
+    return Tensor._make((name, (dim, sp.Integer(0))), (), (dim, sp.Integer(0)), name=name)
+
+
+class CompiledKernel:
+    """A compiled set of outputs; call it with arrays by name.
+
+    ``kernel(**arrays)`` returns the outputs in the structure they were given to sm.compile
+    (one array, a tuple, a dict, nested as given). Arrays of declared tensors that no
+    output reads are accepted, so the dict that serves the loss serves its derivatives;
+    they also bind sizes that no argument binds, as ``dims=`` does.
+    """
+
+    def __init__(self, fn, tree, outputs, args, sizes, path, dims=None):
         self._fn = fn
-        self.output_names = names
-        self._single = single
+        self._tree = tree
+        self.outputs = outputs  # [(path, expr)], in the order of the flat kernel's results
+        self.output_names = [p for p, _ in outputs]
+        self.arg_tensors = list(args)
         self.args = [t.name for t in args]
         self.shapes = {t.name: fmt_shape(t.shape) for t in args}
+        self.sizes = list(sizes)  # dims no argument binds, passed as (n, 0) stand-ins
         self.path = path
+        self._dims = dict(dims or {})
+        self._extra_ok: set[str] = set()
+        self._fuse = True
+        self._chunks = None
+        self._related = related_tensors([e for _, e in outputs])
 
-    def __call__(self, check_finite: bool = True, **arrays):
-        unknown = sorted(set(arrays) - set(self.args))
-        if unknown:
-            raise ValueError(f"unknown input {unknown[0]!r}: expected {', '.join(self.args)}")
+    def _size(self, dim, arrays, dims) -> int:
+        if not isinstance(dim, Dim):
+            return int(dim)
+        for src in (dims or {}, self._dims):
+            if dim.name in src or dim in src:
+                v = src.get(dim.name, src.get(dim))
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                    raise BindError(f"dims: {dim} must be a positive int, got {v!r}")
+                return int(v)
+        for name, a in arrays.items():
+            t = _extra_tensor(name, a, self._related)
+            if t is not None and dim in t.shape and np.ndim(a) == t.ndim:
+                return int(np.shape(a)[t.shape.index(dim)])
+        holders = sorted({t.name for t in self._declared_with(dim)})[:3]
+        raise BindError(
+            f"kernel: size {dim} is not bound by any argument; pass dims={{{dim.name!r}: ...}}"
+            + (f" or an array of {', '.join(holders)}" if holders else "")
+        )
+
+    @staticmethod
+    def _declared_with(dim):
+        from ..evaluate import _DECLARED
+
+        return [t for ts in _DECLARED.values() for t in ts if dim in t.shape]
+
+    def _arguments(self, arrays, dims):
+        for name in arrays:
+            if name not in self.shapes and name not in self._extra_ok:
+                if not declared_tensors(name):
+                    raise BindError(unknown_input(name, self.args))
+                self._extra_ok.add(name)
         missing = [a for a in self.args if a not in arrays]
         if missing:
-            raise ValueError(f"missing input {missing[0]!r}: expected an array of shape {self.shapes[missing[0]]}")
-        out = self._fn(*[arrays[a] for a in self.args], check_finite=check_finite)
-        if self._single:
-            return out[0]
-        return dict(zip(self.output_names, out))
+            raise BindError(f"missing input {missing[0]!r}: expected an array of shape {self.shapes[missing[0]]}")
+        vals = [arrays[a] for a in self.args]
+        if self.sizes:
+            f32 = [v for v in vals if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+            dt = np.float32 if f32 and all(v.dtype == np.float32 for v in f32) else np.float64
+            vals += [np.empty((self._size(s, arrays, dims), 0), dtype=dt) for s in self.sizes]
+        return vals
+
+    def call_flat(self, check_finite: bool = True, dims: dict | None = None, **arrays) -> list:
+        """The outputs as a flat list, in the order of ``self.outputs``."""
+        return list(self._fn(*self._arguments(arrays, dims), check_finite=check_finite))
+
+    def __call__(self, check_finite: bool = True, dims: dict | None = None, **arrays):
+        return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, **arrays))
+
+    def chunks(self):
+        """The chunk forms (see :mod:`symml.codegen.chunks`): a kernel over one block of rows
+        and the regulariser's, built once; NotDecomposable if the outputs are not a loss that
+        sums over rows and derivatives of it."""
+        if getattr(self, "_chunks", None) is None:
+            from .chunks import chunk_forms
+
+            self._chunks = chunk_forms(self, lambda tree: compile(tree, parallel=False, fuse=self._fuse))
+        return self._chunks
+
+    def check(self, *, points: int = 3, scales=(0.3, 1.0, 3.0), seed: int = 0, dtype=np.float64,
+              sizes: dict | None = None, domains: dict | None = None, inputs: dict | None = None, **arrays):
+        """Verify the kernel: every output against ``sm.evaluate``, every derivative among
+        them against central differences of what it differentiates (see ``sm.check``).
+        Inputs not given are drawn at small random sizes. Returns a CheckReport (``.passed``)."""
+        # NOTE: verification is a later stage than codegen; imported here, at call time only
+        from ..verify_user import check_kernel
+
+        return check_kernel(self, {**(inputs or {}), **arrays}, points=points, scales=scales, seed=seed,
+                            dtype=dtype, sizes=sizes, domains=domains)
 
     def __repr__(self):
         return f"<symml kernel ({', '.join(self.args)}) -> {', '.join(self.output_names)}; {self.path.name}>"
 
 
-def compile(outputs, *, parallel: bool | None = None, fuse: bool = True) -> CompiledKernel:  # noqa: A001 - the verb users expect
-    """Compile one expression or a dict name → expression into one fused numba kernel.
+class VerificationError(ValueError):
+    """``sm.compile(..., check=True)`` found a derivative that disagrees with finite differences."""
+
+
+_RESERVED = ("check_finite", "parallel", "dims")
+
+
+def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: dict | None = None,  # noqa: A001
+            check: bool = False) -> CompiledKernel:
+    """Compile expressions into one fused numba kernel, cached on disk.
+
+    Args:
+        outputs: an expression; a tuple or list of them (``sm.grad(L, [w, b])``); or a dict
+            name → any of these, nested to any depth. The kernel returns the same structure,
+            with tuples for tuples and lists (as ``sm.evaluate`` does).
+        parallel: True or False for every loop; None picks threads by input size.
+        fuse: fuse per-sample work into one loop over the rows.
+        dims: default sizes, e.g. ``{"n": 1000}``, of dimensions that no argument binds (a
+            Hessian that depends on n only through a sum of ones); a call may pass its own
+            ``dims=`` or an array of any declared tensor that has that dimension.
+        check: verify the kernel at once (``kernel.check()`` at small random sizes) and
+            raise VerificationError if any output disagrees with finite differences.
+
+    Returns:
+        A CompiledKernel: ``kernel(**arrays)`` with one array per input tensor, by name.
 
     >>> import numpy as np, symml as sm
-    >>> d, = sm.dims("d")
+    >>> d = sm.dims("d")
     >>> w = sm.tensor("w", (d,))
     >>> k = sm.compile({"f": sm.norm2(w), "g": sm.grad(sm.norm2(w), w)})
     >>> k(w=np.array([3.0, 4.0]))["f"]
     25.0
     """
-    single = not isinstance(outputs, dict)
-    named = {"out": outputs} if single else dict(outputs)
-    if not named:
-        raise ValueError("sm.compile needs at least one output")
-    for k in named:
-        if not isinstance(k, str) or not k.isidentifier():
-            raise ValueError(f"output name {k!r} must be an identifier")
-    exprs = [as_expr(e) for e in named.values()]
+    tree, flat = _flatten_outputs(outputs)
+    exprs = [e for _, e in flat]
     args = []
     for e in exprs:
         for t in leaves(e):
             if t not in args:
                 args.append(t)
-    for word in ("check_finite", "parallel"):
+    for word in _RESERVED:
         if any(t.name == word for t in args):
             raise ValueError(f"tensor name {word!r} is taken by the compiled kernel's keyword of that name; rename it")
-    key = graph_key(exprs, args) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
+    bound = {s for t in args for s in t.shape if isinstance(s, Dim)}
+    sizes = [s for s in _graph_dims(exprs) if s not in bound]
+    if not args and not sizes:
+        sizes = [sp.Integer(1)]
+    for k, v in (dims or {}).items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"sm.compile: dims[{k!r}] must be a positive int, got {v!r}")
+    key_args = args + [_size_stand_in(s) for s in sizes]
+    key = graph_key(exprs, key_args) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
     path = cache_dir() / f"k_{key[:24]}{key[64:]}.py"
     stamp = f"SYMML_KEY = {key!r}"
     old = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
     # the key says which kernel the file is for, the seal that its text is the one written for it:
     # a truncated, edited or foreign entry is written again, never imported
     if not (stamp in old and is_sealed(old)):
-        spec = KernelSpec("kernel", args, exprs, doc="Ad-hoc kernel compiled by sm.compile.", layout="tuple")
-        header = f"Ad-hoc symml kernel (sm.compile), cached under its key.\n\nOutputs: {', '.join(named)}"
+        spec = KernelSpec("kernel", key_args, exprs, doc="Ad-hoc kernel compiled by sm.compile.", layout="tuple")
+        header = f"Ad-hoc symml kernel (sm.compile), cached under its key.\n\nOutputs: {', '.join(p for p, _ in flat)}"
         src = seal(module_source(header, [spec], parallel=parallel, fuse=fuse) + f"\n\n{stamp}\n")
         write_atomic(path, src)
     drop_unreadable_numba_cache(path)
     module = import_path(path, f"symml_kernel_{key[:24]}")
     if getattr(module, "SYMML_KEY", None) != key:  # pragma: no cover - a foreign file raced us
         raise RuntimeError(f"kernel cache entry {path} does not match its key; delete it and retry")
-    return CompiledKernel(module.kernel, list(named), single, args, path)
+    kernel = CompiledKernel(module.kernel, tree, flat, args, sizes, path, dims)
+    kernel._fuse = fuse
+    if check:
+        report = kernel.check()
+        if not report.passed:
+            raise VerificationError(f"sm.compile(check=True): the kernel disagrees with finite differences\n{report}")
+    return kernel

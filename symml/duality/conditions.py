@@ -48,7 +48,7 @@ class Condition:
         symmetric: matrices read as symmetric when printed (Sᵀw is Sw).
 
     >>> import symml as sm
-    >>> n, = sm.dims("n")
+    >>> n = sm.dims("n")
     >>> a, C = sm.tensor("alpha", (n,)), sm.scalar("C")
     >>> str(Condition(C - a, ">=", multipliers=[a]))
     'α ≤ C'

@@ -107,7 +107,7 @@ def kkt(problem: Problem) -> KKT:
 
     >>> import symml as sm
     >>> from symml.duality import lagrangian, kkt
-    >>> d, = sm.dims("d")
+    >>> d = sm.dims("d")
     >>> S, w = sm.tensor("S", (d, d)), sm.tensor("w", (d,))
     >>> print(kkt(lagrangian(w @ S @ w, [w], eq={"lam": (w @ w, 1)}, maximize=True, symmetric=[S])))
     stationarity:         Sw = λw
@@ -398,7 +398,7 @@ def eliminate(D: Dual, variables) -> Dual:
         A new Dual without them; ``eliminated`` holds their optimal values.
 
     >>> import symml as sm
-    >>> K, = sm.dims("K")
+    >>> K = sm.dims("K")
     >>> p, c = sm.tensor("p", (K,)), sm.tensor("c", (K,))
     >>> D = dual(lagrangian(c @ sm.log(p), [p], eq={"nu": (sm.sum(p), 1)}, maximize=True))
     >>> sm.pretty(eliminate(D, D.variables[0]).recover[p])

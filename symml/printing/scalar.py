@@ -405,7 +405,7 @@ def constant_factor(expr: sp.Expr):
 
     >>> import sympy as sp
     >>> import symml as sm
-    >>> n, = sm.dims("n")
+    >>> n = sm.dims("n")
     >>> a, b = sp.symbols("a b")
     >>> constant_factor((2 * a - 2 * b) / n)
     (2/n, a - b)
