@@ -151,7 +151,7 @@ def where(cond, a, b) -> Expr:
     where it is not defined: ``where(x > 0, log(x), 0)`` has a finite gradient everywhere.
 
     >>> import symml as sm
-    >>> n, = sm.dims("n")
+    >>> n = sm.dims("n")
     >>> x = sm.tensor("x", (n,))
     >>> sm.where(x > 0, x, 0.1 * x).shape
     (n,)

@@ -20,7 +20,7 @@ import symml as sm
 from symml.codegen.scalar import HELPER_NEEDS, HELPERS, ScalarPrinter, UnsupportedConstruct, scalar_block
 from symml.nodes import leaves
 
-n, = sm.dims("n")
+n = sm.dims("n")
 x = sm.tensor("x", (n,))
 y = sm.tensor("y", (n,))
 c = sm.tensor("c", (n,))
@@ -108,7 +108,7 @@ def test_tensor_scalar_broadcasting(rng):
     np.testing.assert_allclose(ev(sm.clip(x, hi=0.0), x=xs), np.minimum(xs, 0.0))
     np.testing.assert_allclose(ev(sm.clip(x, np.int64(-1), np.float64(0.5)), x=xs), np.clip(xs, -1, 0.5))
     np.testing.assert_allclose(ev(sm.where(x > s, 1.0, x), x=xs, s=sv), np.where(xs > sv, 1.0, xs))
-    m, = sm.dims("m")
+    m = sm.dims("m")
     A = sm.tensor("A", (m, n))
     As = rng.uniform(-3, 3, (4, 7))
     got = sm.evaluate(sm.where(A > x, A, x), A=As, x=xs)  # (m, n) against (n,), numpy's rule

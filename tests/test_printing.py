@@ -486,6 +486,6 @@ def test_delta_means_one_thing():
 
 
 def test_kronecker_form_of_a_matrix_hessian():
-    W = sm.tensor("W", (d, sm.dims("k")[0]))
+    W = sm.tensor("W", (d, sm.dims("k")))
     assert pretty(sm.hessian(sm.sum((X @ W - sm.tensor("Y", (n, W.shape[1]))) ** 2), W)) == "2XᵀX ⊗ I"
     assert latex(sm.hessian(sm.trace(W.T @ A @ W), W)) == r"A^{\top} \otimes I + A \otimes I"

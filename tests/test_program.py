@@ -60,7 +60,7 @@ def test_automatic_names_avoid_inputs_dimensions_and_user_names():
     z = sm.tensor("z", (n,))  # an input called z: the contraction is z1 (numbered on a clash)
     g = sm.grad(sm.sum(sm.softplus(X @ w) * z), w)
     assert [s.name for s in program_from_outputs({"g": g}).steps] == ["z1", "delta_z1"]
-    u, = sm.dims("u")  # a dimension called u
+    u = sm.dims("u")  # a dimension called u
     A = sm.tensor("A", (u, d))
     g = sm.grad(sm.sum(sm.log(A @ sm.exp(A.T @ (A @ w)))), w)
     names = [s.name for s in program_from_outputs({"g": g}).steps]
@@ -92,7 +92,7 @@ def test_a_kernel_assigns_every_step_under_its_name_and_aliases_none():
 
 
 def test_a_dimension_gives_way_to_a_value_of_its_name():
-    h, = sm.dims("h")
+    h = sm.dims("h")
     W = sm.tensor("W", (d, h))
     hh = sm.let("h", sm.tanh(X @ W))
     L = sm.sum(hh * hh)
