@@ -23,12 +23,12 @@ from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # one thread: the loops are serial, and so is numpy
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from symml.codegen import vecmath  # noqa: E402
+from symml.codegen import vecmath
 
 #: Each function: its input range (a uniform sample), numba's spelling in a loop, numpy's ufunc form.
 CASES = {

@@ -161,7 +161,7 @@ def _tanh(x):
     w = N / den
     w = w + (Nl - w * Dl) * ((1.0 - w) * 0.5 if small else 1.0 - 0.5 * w)  # 1 / den from w
     t = w if small else 1.0 - w
-    t = t if a != 0.0 else a  # ±0 keeps its sign
+    t = t if a != 0.0 else x  # ±0 keeps its sign
     t = t if x >= 0.0 else -t
     return t if x == x else x
 ''',
