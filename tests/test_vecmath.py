@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+import sys
 
 import mpmath as mp
 import numpy as np
@@ -88,6 +89,7 @@ def module(tmp_path_factory):
     path.write_text(src, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("vecmath_loops", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # numba's cache finds a function's module by name
     spec.loader.exec_module(mod)
     return mod
 

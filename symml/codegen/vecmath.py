@@ -24,9 +24,23 @@ results. Measured against mpmath at 50 digits (tests/test_vecmath.py), every fun
 within 2 ulp over its whole range, subnormals included, and gives IEEE results at ±0, ±inf
 and NaN.
 
+Each helper is compiled with its own flags, whatever the kernel that calls it uses:
+
+- ``forceinline=True``: LLVM inlines the helper into the caller's loop (its own inliner leaves
+  functions of this size as calls, which keeps the loop scalar);
+- ``error_model="numpy"``: no ZeroDivisionError test before a division, a branch that would
+  stop the vectorisation (no divisor here can be 0);
+- ``fastmath={"contract"}`` and nothing more: a·b + c may become one FMA (one rounding instead
+  of two; 1.7× faster here), but no reassociation, which would undo the exact two-sum steps
+  (``(1 − P) + v``) and the rounding by SHIFT. Being set, the flags are not inherited from a
+  fastmath kernel. The accuracy stated above holds with and without FMA hardware.
+
+Polynomials are evaluated by Estrin's scheme, a dependency chain of log₂ n steps: in a loop over
+rows that cannot be vectorised, a helper then costs about what the C library's call does.
+
 The helpers are source text (``HELPERS``), emitted into generated modules like the other
-scalar helpers (see :mod:`.scalar`); ``DEPENDS`` says which helpers a helper calls, and
-``module_source`` writes them all as one importable module, for tests and benchmarks.
+scalar helpers (see :mod:`.scalar`); ``module_source`` writes them all as one importable
+module, for tests and benchmarks. None of them calls another.
 
 Takes: nothing. Gives: numba source text.
 """
@@ -42,7 +56,7 @@ _C = {
     "SQRT_HALF_BITS": "0x3FE6A09E667F3BCD",  # the bits of √½
 }
 
-# q(r) = (eʳ − 1 − r) / r², highest degree first (Horner).
+# q(r) = (eʳ − 1 − r) / r², highest degree first (Estrin).
 _EXP_Q = ("2.0921760530870456e-09", "2.5105419804149396e-08", "2.7557252405291703e-07",
           "2.7557254911821743e-06", "2.4801587347865346e-05", "0.0001984126987520659",
           "0.0013888888888874177", "0.008333333333326025", "0.041666666666666685",
@@ -52,9 +66,21 @@ _LOG_P = ("0.14620457332860837", "0.15331387377423508", "0.18182899539774808", "
           "0.28571428626933976", "0.3999999999989726", "0.666666666666667")
 
 
-def _horner(var: str, coeffs: tuple[str, ...], out: str, indent: str = "    ") -> str:
-    lines = [f"{indent}{out} = {coeffs[0]}"]
-    lines += [f"{indent}{out} = {out} * {var} + {c}" for c in coeffs[1:]]
+def _estrin(var: str, coeffs: tuple[str, ...], out: str, indent: str = "    ") -> str:
+    """Estrin's scheme (pairs, then pairs of pairs): a dependency chain of ~log₂ n steps, not n,
+    which is what a scalar loop over rows waits on."""
+    c = list(coeffs[::-1])  # lowest degree first
+    lines, terms, power, level = [], [], var, 0
+    terms = [f"({c[i]} + {c[i + 1]} * {var})" if i + 1 < len(c) else c[i] for i in range(0, len(c), 2)]
+    while len(terms) > 1:
+        level += 1
+        sq = f"{var}{2 ** level}_"
+        lines.append(f"{indent}{sq} = {power} * {power}")
+        nxt = []
+        for i in range(0, len(terms), 2):
+            nxt.append(f"({terms[i]} + {sq} * {terms[i + 1]})" if i + 1 < len(terms) else terms[i])
+        terms, power = nxt, sq
+    lines.append(f"{indent}{out} = {terms[0]}")
     return "\n".join(lines)
 
 
@@ -70,7 +96,7 @@ _REDUCE_EXP = """\
     k1 = k >> 1
     s1 = np.int64((k1 + 1023) << 52).view(np.float64)  # 2^⌊k/2⌋
     s2 = np.int64((k - k1 + 1023) << 52).view(np.float64)  # 2^(k − ⌊k/2⌋)""".format(
-    q=_horner("r", _EXP_Q, "q"), **_C)
+    q=_estrin("r", _EXP_Q, "q"), **_C)
 
 _LOG_OF_U = """\
     b = np.float64(u).view(np.int64)
@@ -81,9 +107,9 @@ _LOG_OF_U = """\
     s = f / (2.0 + f)
     z = s * s
 {p}
-    hfsq = 0.5 * f * f""".format(p=_horner("z", _LOG_P, "p"), **_C)
+    hfsq = 0.5 * f * f""".format(p=_estrin("z", _LOG_P, "p"), **_C)
 
-_DECORATOR = '@njit(cache=True, forceinline=True, fastmath=False, error_model="numpy")'
+_DECORATOR = '@njit(cache=True, forceinline=True, fastmath={"contract"}, error_model="numpy")'
 
 HELPERS = {
     "_exp": f'''
@@ -208,34 +234,14 @@ def _softplus(x):
 ''',
 }
 
-#: The helpers each helper calls (emit them too).
-DEPENDS = {
-}
-
-
-def with_depends(names) -> set[str]:
-    """``names`` and every helper they call, transitively.
-
-    >>> sorted(with_depends({"_softplus"}))
-    ['_exp', '_log1p', '_softplus']
-    """
-    out, todo = set(), list(names)
-    while todo:
-        n = todo.pop()
-        if n not in out:
-            out.add(n)
-            todo.extend(DEPENDS.get(n, ()))
-    return out
-
-
 def module_source(names=None) -> str:
     """An importable module (numpy and numba only) defining the helpers ``names`` (default: all),
     each as the function of the same name.
 
-    >>> "def _exp(x):" in module_source(["_sigmoid"])
+    >>> "def _sigmoid(x):" in module_source(["_sigmoid"])
     True
     """
-    names = sorted(with_depends(HELPERS if names is None else names))
+    names = sorted(HELPERS if names is None else names)
     body = "\n\n\n".join(HELPERS[n].strip() for n in names)
     return '"""Vectorisable elementary functions (symml.codegen.vecmath)."""\nimport numpy as np\n' \
            'from numba import njit\n\n\n' + body + "\n"
