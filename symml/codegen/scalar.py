@@ -15,11 +15,12 @@ from sympy.codegen.numpy_nodes import logaddexp
 from .. import functions as F
 from .blas import BLAS_THREAD_HELPERS, GRAM_HELPERS
 from .special import SPECIAL_HELPERS, SPECIAL_NEEDS
+from .vecmath import HELPERS as VECMATH_HELPERS
 
 #: SymPy function → how a generated kernel spells it.
 FUNCTION_NAMES = {
-    sp.exp: "np.exp",
-    sp.log: "np.log",
+    sp.exp: "_exp",  # the elementary functions of vecmath.py: vectorised inside loops, no libm call
+    sp.log: "_log",
     sp.tanh: "_tanh",
     sp.sinh: "np.sinh",
     sp.cosh: "np.cosh",
@@ -37,8 +38,8 @@ FUNCTION_NAMES = {
     sp.Heaviside: "_heaviside",
     F.gelu: "_gelu",
     F.gelu_tanh: "_gelu_tanh",
-    log1p: "np.log1p",
-    expm1: "np.expm1",
+    log1p: "_log1p",
+    expm1: "_expm1",
     logaddexp: "_logaddexp",
     F.sigmoid: "_sigmoid",
     F.softplus: "_softplus",
@@ -50,24 +51,11 @@ FUNCTION_NAMES = {
 #: Helpers emitted once into each module that uses them: the stable scalar functions (compiled
 #: inline into the kernels that call them), and the Gram-product helpers of blas.py.
 HELPERS = {
-    "_sigmoid": '''
-@njit(cache=True, inline="always")
-def _sigmoid(x):
-    # σ(x) without overflow: e^{-|x|} never exceeds 1.
-    e = np.exp(-abs(x))
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-''',
-    "_softplus": '''
-@njit(cache=True, inline="always")
-def _softplus(x):
-    # log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}), finite for every finite x.
-    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
-''',
     "_log_sigmoid": '''
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True, fastmath=False, error_model="numpy")
 def _log_sigmoid(x):
-    # log σ(x) = min(x, 0) − log1p(e^{-|x|}).
-    return min(x, 0.0) - np.log1p(np.exp(-abs(x)))
+    # log σ(x) = −softplus(−x) = min(x, 0) − log1p(e^{-|x|}).
+    return -_softplus(-x)
 ''',
     "_logaddexp": '''
 @njit(cache=True, inline="always")
@@ -76,7 +64,7 @@ def _logaddexp(a, b):
     m = max(a, b)
     if np.isinf(m):
         return m
-    return m + np.log1p(np.exp(-abs(a - b)))
+    return m + _softplus(-abs(a - b))  # softplus(−|a − b|) = log1p(e^{−|a − b|})
 ''',
     "_logdet": '''
 @njit(cache=True)
@@ -107,15 +95,6 @@ def _logdet(A):
 def _relu(x):
     return x if x > 0 else 0.0
 ''',
-    "_tanh": '''
-@njit(cache=True, inline="always")
-def _tanh(x):
-    # tanh|x| = −e/(2 + e) with e = expm1(−2|x|) ∈ [−1, 0]: within 2 ulp, never overflows, and
-    # 1.5× faster here than libm's tanh, which a tanh network calls once per unit and row.
-    e = np.expm1(-2.0 * abs(x))
-    t = -e / (2.0 + e)
-    return t if x >= 0 else -t
-''',
     "_step": '''
 @njit(cache=True, inline="always")
 def _step(x):
@@ -140,12 +119,14 @@ def _gelu_tanh(x):
     return x * _sigmoid({float(2 * F._GELU_C)!r} * (x + {float(F._GELU_A)!r} * x * x * x))
 ''',
     **SPECIAL_HELPERS,  # erf, erfc, log Γ, ψ⁽ᵏ⁾ (special.py)
+    **VECMATH_HELPERS,  # exp, expm1, log, log1p, tanh, sigmoid, softplus (vecmath.py)
     **GRAM_HELPERS,  # kernel-level helpers, kept next to the rule that emits them (blas.py)
     **BLAS_THREAD_HELPERS,
 }
 
 #: Helpers that call other helpers: emitting one emits these too.
-HELPER_NEEDS = {**SPECIAL_NEEDS, "_gelu": ("_erfc",) + SPECIAL_NEEDS["_erfc"], "_gelu_tanh": ("_sigmoid",)}
+HELPER_NEEDS = {**SPECIAL_NEEDS, "_gelu": ("_erfc",) + SPECIAL_NEEDS["_erfc"], "_gelu_tanh": ("_sigmoid",),
+                "_log_sigmoid": ("_softplus",), "_logaddexp": ("_softplus",)}
 
 
 class UnsupportedConstruct(TypeError):
