@@ -121,7 +121,7 @@ def cmd_derive(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .catalog import generate
+    from .build import generate
 
     results = generate(args.names or None, check=args.check)
     bad = [(n, s) for n, s in results if s in ("stale", "missing", "corrupt")]
@@ -137,15 +137,17 @@ def cmd_generate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .catalog import catalog, generate
+    from .build import generate
+    from .catalog import catalog
     from .verify import check
 
     names = args.names or catalog()
     ok = True
     for n in names:
-        (_, status), = generate([n], check=True)
-        if status != "unchanged":  # a corrupt module refuses to import; a stale one checks old code
-            print(f"generated/{n}.py is {status}: run `symml generate {n}`")
+        bad = [(m, s) for m, s in generate([n], check=True) if s != "unchanged"]  # the runtime, then n
+        for m, status in bad:  # a corrupt module refuses to import; a stale one checks old code
+            print(f"generated/{m}.py is {status}: run `symml generate{'' if m.startswith('_') else ' ' + m}`")
+        if bad:
             ok = False
             continue
         for dt in (np.float64, np.float32) if args.float32 else (np.float64,):

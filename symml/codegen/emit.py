@@ -90,6 +90,7 @@ class KernelBody:
         self.parallel = parallel
         self.lines: list[str] = []
         self.helpers: set[str] = set()
+        self.uses_blas_dot = False  # a fact for the module: some product runs on np.dot (BLAS)
         self.taken = set(self.var.values()) | set(dim_names.values()) | RESERVED
         self.counter = 0
         self.ops = sp.Integer(0)
@@ -392,6 +393,7 @@ class KernelBody:
             expr = f"np.dot({arrange(a, la, True)}, {arrange(b, lb, False)})"
         else:
             expr = f"np.dot({arrange(b, lb, True)}, {arrange(a, la, False)})"
+        self.uses_blas_dot = True
         self.emit(0, f"{name} = {expr}")
         if fsrc:
             self.emit(0, f"{name} = {fsrc} * {name}")
