@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import symml as sm
-from symml.catalog import GENERATED, catalog, generate, generated_source, load
+from symml.build import generate, generated_source
+from symml.catalog import GENERATED, catalog, load
 from symml.nodes import leaves
 from symml.verify import sample_inputs
 
@@ -22,7 +23,7 @@ def _kernels(name):
     return importlib.import_module(f"generated.{name}")
 
 
-@pytest.mark.parametrize("name", catalog())
+@pytest.mark.parametrize("name", ["_runtime", *catalog()])
 def test_generated_module_is_current(name):
     """Golden file: the module regenerated in memory equals generated/<name>.py."""
     path = GENERATED / f"{name}.py"
@@ -37,24 +38,45 @@ def test_generate_twice_changes_no_byte(tmp_path):
     before = (tmp_path / "least_squares.py").read_bytes()
     mtime = (tmp_path / "least_squares.py").stat().st_mtime_ns
     second = generate(["least_squares"], out_dir=tmp_path)
-    assert first == [("least_squares", "written")] and second == [("least_squares", "unchanged")]
+    assert first == [("_runtime", "written"), ("least_squares", "written")]
+    assert second == [("_runtime", "unchanged"), ("least_squares", "unchanged")]
     assert (tmp_path / "least_squares.py").read_bytes() == before
     assert (tmp_path / "least_squares.py").stat().st_mtime_ns == mtime
 
 
 def test_generate_check_names_stale_and_missing(tmp_path):
-    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "missing")]
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("_runtime", "missing"),
+                                                                          ("least_squares", "missing")]
     (tmp_path / "least_squares.py").write_text("# edited by hand\n")
-    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "corrupt")]
+    (tmp_path / "_runtime.py").write_text("# edited by hand\n")
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("_runtime", "corrupt"),
+                                                                          ("least_squares", "corrupt")]
 
 
-def test_generated_module_imports_only_numpy_and_numba():
+def _imports(src: str) -> set[str]:
+    """The modules a source imports, at any depth (read with ast)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or "").split(".")[0])
+    return found
+
+
+def test_generated_module_imports_only_numpy_numba_and_the_runtime():
     for name in catalog():
         src = (GENERATED / f"{name}.py").read_text()
-        imports = [ln for ln in src.splitlines() if ln.startswith(("import ", "from "))]
-        assert imports == [
-            "import numpy as np", "from numba import get_num_threads, njit, prange"], imports
+        assert _imports(src) <= {"numpy", "numba", "._runtime"}, (name, _imports(src))
+        assert "import numpy as np" in src and "from ._runtime import " in src
         assert "Input hash: sha256:" in src and "symml generate" in src
+    # the runtime: numpy, numba (with llvmlite and SciPy's BLAS, numba's own dependencies, for
+    # the Gram helpers) and the standard library, nothing of symml
+    runtime = _imports((GENERATED / "_runtime.py").read_text())
+    assert runtime <= {"numpy", "numba", "llvmlite", "scipy", "hashlib", "os", "warnings", "types", "math",
+                       "ctypes"}, runtime
 
 
 def _used(exprs, args):
