@@ -1,6 +1,7 @@
 """Codegen end to end: generated kernels against sm.evaluate, wrapper errors, caching,
 golden generated files. Compile-heavy tests are marked ``compile``."""
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -349,3 +350,42 @@ def test_contraction_hoists_a_factor_that_does_not_move():
     rng = np.random.default_rng(0)
     y, p = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
     assert np.allclose(ns["f"](y, p), y.sum(axis=1)[:, None] * p)
+
+
+TWINS = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import generated.logistic_regression as k
+
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(3000, 8)), (rng.random(3000) < 0.5) * 1.0, rng.normal(size=8)
+    out = {}
+    for fn in (k._loss_chunk, k._loss_chunk_par):
+        value = fn(w, 0.3, X, y, 3000.0)[0]
+        stats = fn.stats
+        out[fn.py_func.__qualname__] = {"value": value, "hits": len(stats.cache_hits), "misses": len(stats.cache_misses),
+                                        "parallel": fn.targetoptions.get("parallel", False)}
+        if sys.argv[1] == "first":  # compiled here: the threaded one runs its loop on numba's thread pool
+            out[fn.py_func.__qualname__]["gufunc"] = "do_scheduling" in fn.inspect_llvm(fn.signatures[0])
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.compile
+def test_serial_and_threaded_twins_are_cached_apart(tmp_path):
+    """One Python function, two dispatchers: numba keeps a cache for each (its files are named by
+    the function's qualified name, and its index key holds no compiler flags), and a second process
+    loads both, each with its own code."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", TWINS, which], env=env, capture_output=True, text=True,
+                                      check=True).stdout) for which in ("first", "second")]
+    first, second = runs
+    assert first["_loss_chunk"]["misses"] == first["_loss_chunk_par"]["misses"] == 1
+    assert first["_loss_chunk_par"]["gufunc"] and not first["_loss_chunk"]["gufunc"]
+    assert second["_loss_chunk"]["hits"] == second["_loss_chunk_par"]["hits"] == 1
+    assert second["_loss_chunk"]["misses"] == second["_loss_chunk_par"]["misses"] == 0
+    assert second["_loss_chunk_par"]["parallel"] and not second["_loss_chunk"]["parallel"]
+    for r in runs:
+        assert abs(r["_loss_chunk"]["value"] - r["_loss_chunk_par"]["value"]) <= 1e-12 * abs(r["_loss_chunk"]["value"])
+    names = sorted(f.name.split("-")[0] for f in tmp_path.rglob("logistic_regression._loss_chunk*.nbi"))
+    assert names == ["logistic_regression._loss_chunk", "logistic_regression._loss_chunk_par"], names
