@@ -31,8 +31,10 @@ def _command(path):
     return "symml generate" if name.startswith("_") else f"symml generate {name}"
 
 
-def _check_runtime(path, expected):
-    """ImportError if the module at path was generated against another version of this runtime."""
+def _check_module(path, expected):
+    """ImportError if the module at path is not the text symml wrote, or was generated against
+    another version of this runtime (expected: the hash of the runtime it was generated with)."""
+    _verify_source(path)
     if SYMML_SOURCE_HASH != expected:
         raise ImportError(f"{path} was generated against another symml runtime than {__file__}; "
                           f"regenerate it with `{_command(path)}`")
@@ -132,28 +134,26 @@ def _dtype(*arrays):
     return np.float32
 
 
-def _run(name, kernels, args, check_finite, parallel=None, min_size=0):
-    """Run a kernel on its checked arguments (name → value, in order); its outputs, a tuple.
+_c = np.ascontiguousarray  # the arrays a kernel takes: C-contiguous, of one dtype
 
-    Arrays go in C-contiguous, all in float64 if one is float64 (else float32). ``kernels`` is
-    (serial,) or (serial, threaded): the threaded one runs when ``parallel`` is True, or when it
-    is None and the arrays hold at least ``min_size`` numbers. ``check_finite``: True scans
-    every argument for NaN or inf first; None scans them only when an output is not finite (or
-    numba refuses one), so the message names the input; False never scans.
+
+def _run(name, kernels, checked, check_finite, parallel=None, min_size=0):
+    """Run a kernel on its checked arguments; its outputs, a tuple.
+
+    ``checked`` is what a module's argument checker returns: (name → value, in order, the arrays
+    C-contiguous and of one dtype; the number of values in the arrays). ``kernels`` is (serial,)
+    or (serial, threaded): the threaded one runs when ``parallel`` is True, or when it is None and
+    the arrays hold at least ``min_size`` numbers. ``check_finite``: True scans every argument for
+    NaN or inf first; None scans them only when an output is not finite (or numba refuses one), so
+    the message names the input; False never scans.
     """
-    values = tuple(args.values())
-    arrays = [v for v in values if type(v) is not float]
+    args, size = checked
     if check_finite:
         _finite(**args)
-    if arrays:
-        dt = _dtype(*arrays)
-        values = tuple(v if type(v) is float else np.ascontiguousarray(v, dtype=dt) for v in values)
     fn = kernels[0]
-    if len(kernels) > 1:
-        if parallel is None:
-            parallel = sum(a.size for a in arrays) >= min_size
-        if parallel:
-            fn = kernels[1]
+    if len(kernels) > 1 and (parallel or (parallel is None and size >= min_size)):
+        fn = kernels[1]
+    values = args.values()
     try:
         out = fn(*values)
     except ZeroDivisionError:
@@ -180,10 +180,18 @@ def _blocks(out, m):
     parameters' flat layout; parameter i has as many entries as the square root of block (i, i)."""
     import math
 
-    sizes = [math.isqrt(np.size(out[i * m + i])) for i in range(m)]
+    parts = [np.asarray(o) for o in out]
+    sizes = [math.isqrt(parts[i * m + i].size) for i in range(m)]
     if m == 1:
-        return np.asarray(out[0]).reshape(sizes[0], sizes[0])
-    return np.block([[np.asarray(out[i * m + j]).reshape(sizes[i], sizes[j]) for j in range(m)] for i in range(m)])
+        return parts[0].reshape(sizes[0], sizes[0])
+    at = [0]
+    for s in sizes:
+        at.append(at[-1] + s)
+    H = np.empty((at[-1], at[-1]), dtype=np.result_type(*parts))  # what np.block would give, in less time
+    for i in range(m):
+        for j in range(m):
+            H[at[i]:at[i + 1], at[j]:at[j + 1]] = parts[i * m + j].reshape(sizes[i], sizes[j])
+    return H
 
 
 def _add_parts(a, b, name):
@@ -202,12 +210,12 @@ def _pack(parts):
     return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
 
 
-def _split(theta, shapes, total, layout, name):
-    """θ split into views of the given shapes (a number for shape ()), row-major, in order."""
-    theta = _array(theta, name, 1, f"({total},)")
-    sizes = [int(np.prod(s)) for s in shapes]
-    if theta.shape[0] != sum(sizes):
-        raise ValueError(f"{name}: expected length {total} = {sum(sizes)} ({layout}), got {theta.shape[0]}")
+def _split(theta, shapes, sizes, shape, layout, name):
+    """θ split into views of the given shapes and sizes (a number for shape ()), row-major, in order."""
+    theta = _array(theta, name, 1, shape)
+    total = sum(sizes)
+    if theta.shape[0] != total:
+        raise ValueError(f"{name}: expected length {shape[1:-2]} = {total} ({layout}), got {theta.shape[0]}")
     out, at = [], 0
     for s, k in zip(shapes, sizes):
         out.append(theta[at:at + k].reshape(s) if s else float(theta[at]))
@@ -405,4 +413,4 @@ def _blas_threads(n):
     if prev != n:
         fns[1](n)
     return prev
-SYMML_SOURCE_HASH = '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec'
+SYMML_SOURCE_HASH = 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81'

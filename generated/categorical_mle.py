@@ -5,22 +5,18 @@ Input hash: sha256:93c9ca524170bf383ebf8c68e4ebf92a26ac526bdf8f75d28422e72116568
 
 Kernels take (params..., data..., hyper...): nu (), R (n, K)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _run, _scalar, _size,
-    _split, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive, _run, _scalar,
+    _size, _split, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'mle', 'recover_p', 'fun', 'jac', 'hess', 'hessp']
@@ -32,8 +28,7 @@ ROW_ARGS = ()
 CHUNKED = ()
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -43,7 +38,8 @@ def _args1(nu, R):
     R = _array(R, 'R', 2, '(n, K)')
     n = _positive('n', R.shape[0], 'R')
     K = _positive('K', R.shape[1], 'R')
-    return {'nu': nu, 'R': R}
+    dt = _dtype(R,)
+    return {'nu': nu, 'R': _c(R, dt)}, R.size
 
 def _args2(nu, v_nu, R):
     """(nu (), v_nu (), R (n, K)) checked: names, ranks, dtypes and sizes."""
@@ -52,14 +48,16 @@ def _args2(nu, v_nu, R):
     R = _array(R, 'R', 2, '(n, K)')
     n = _positive('n', R.shape[0], 'R')
     K = _positive('K', R.shape[1], 'R')
-    return {'nu': nu, 'v_nu': v_nu, 'R': R}
+    dt = _dtype(R,)
+    return {'nu': nu, 'v_nu': v_nu, 'R': _c(R, dt)}, R.size
 
 def _args3(R):
     """(R (n, K)) checked: names, ranks, dtypes and sizes."""
     R = _array(R, 'R', 2, '(n, K)')
     n = _positive('n', R.shape[0], 'R')
     K = _positive('K', R.shape[1], 'R')
-    return {'R': R}
+    dt = _dtype(R,)
+    return {'R': _c(R, dt)}, R.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -279,7 +277,7 @@ def recover_p(nu, R, *, check_finite=None, parallel=None):
 
 def _unpack(theta, R, name='theta'):
     """Split θ into nu (views, row-major)."""
-    return _split(theta, ((),), '1', 'nu ()', name)
+    return _split(theta, ((),), (1,), '(1,)', 'nu ()', name)
 
 
 def fun(theta, R):
@@ -306,4 +304,4 @@ def hessp(theta, p, R):
 
 SYMML_INPUT_HASH = '93c9ca524170bf383ebf8c68e4ebf92a26ac526bdf8f75d28422e72116568240'
 _warn_if_stale(__file__, 'derivations/categorical_mle.py', '795723312c0dc5c18b13fd2eadabd8173575606c91b74ab97fee362db6727d16')
-SYMML_SOURCE_HASH = 'a219695fd1eb0f5386d8e4f9bbb74a1ff492b46849b9b603eaf0f1f927026342'
+SYMML_SOURCE_HASH = '62c2fefc0e2c4c344e1aa6643ffdc106168ce475a4eec89bdc86678b56f5cf02'

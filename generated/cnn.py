@@ -5,22 +5,18 @@ Input hash: sha256:1552b2ff6f1cd6179bcf378fd107113bf442c41d6d366277915ef2491ede2
 
 Kernels take (params..., data..., hyper...): Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import get_num_threads, njit, prange
-from ._runtime import (_acc_add, _add_parts, _array, _check_runtime, _pair, _parallel, _positive, _run, _scalar, _size,
-    _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_acc_add, _add_parts, _array, _c, _check_module, _dtype, _pair, _parallel, _positive, _run,
+    _scalar, _size, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk']
@@ -34,8 +30,7 @@ N_TOTAL = 'N_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -73,7 +68,9 @@ def _args1(Kc, b, V, c, X, Y, N_total):
     _size('c', c, 0, K, 'K', 'V', '(K,)')
     _size('V', V, 2, (((1 + (-1 * kh) + H)) // 2), 'floor(H/2 - kh/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
     _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
-    return {'Kc': Kc, 'b': b, 'V': V, 'c': c, 'X': X, 'Y': Y, 'N_total': N_total}
+    dt = _dtype(Kc, b, V, c, X, Y)
+    return ({'Kc': _c(Kc, dt), 'b': _c(b, dt), 'V': _c(V, dt), 'c': _c(c, dt), 'X': _c(X, dt), 'Y': _c(Y, dt),
+        'N_total': N_total}, Kc.size + b.size + V.size + c.size + X.size + Y.size)
 
 def _args2(Kc, b, V, c, X, Y):
     """(Kc (O, C, kh, kw), b (O,), V (K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2)), c (K,), X (N, C, H, W), Y (N, K)) checked: names, ranks, dtypes and sizes."""
@@ -99,7 +96,9 @@ def _args2(Kc, b, V, c, X, Y):
     _size('c', c, 0, K, 'K', 'V', '(K,)')
     _size('V', V, 2, (((1 + (-1 * kh) + H)) // 2), 'floor(H/2 - kh/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
     _size('V', V, 3, (((1 + (-1 * kw) + W)) // 2), 'floor(W/2 - kw/2 + 1/2)', 'Kc, X', '(K, O, floor(H/2 - kh/2 + 1/2), floor(W/2 - kw/2 + 1/2))')
-    return {'Kc': Kc, 'b': b, 'V': V, 'c': c, 'X': X, 'Y': Y}
+    dt = _dtype(Kc, b, V, c, X, Y)
+    return ({'Kc': _c(Kc, dt), 'b': _c(b, dt), 'V': _c(V, dt), 'c': _c(c, dt), 'X': _c(X, dt), 'Y': _c(Y, dt)},
+        Kc.size + b.size + V.size + c.size + X.size + Y.size)
 
 
 @njit(cache=True)
@@ -772,4 +771,4 @@ def value_and_grad_chunk(Kc, b, V, c, X, Y, N_total, *, check_finite=None, paral
 
 SYMML_INPUT_HASH = '1552b2ff6f1cd6179bcf378fd107113bf442c41d6d366277915ef2491ede29b2'
 _warn_if_stale(__file__, 'derivations/cnn.py', '55b346f78dac1bff40dbd182e4dca711521233705b817b5e1467fc012c9e75d0')
-SYMML_SOURCE_HASH = '7b6cdf91e694a094de1623bf72b4241936d5e14fe7c5733ecc0da2228eae98da'
+SYMML_SOURCE_HASH = 'fb4e19f623fbbc56fe36d2f377538e02fcda62ab133a0b32f5303c58d769f603'

@@ -5,22 +5,17 @@ Input hash: sha256:51967c57439c387f1cf6d255f6322c5487ce364a00c5957428e6874fc34ea
 
 Kernels take (params..., data..., hyper...): a (n, K), c (n, K)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import (_array, _blocks, _check_runtime, _pair, _positive, _run, _scalar, _size, _verify_source,
-    _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import _array, _blocks, _c, _check_module, _dtype, _pair, _positive, _run, _scalar, _size, _warn_if_stale
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp']
@@ -40,7 +35,8 @@ def _args1(a, c):
     K = _positive('K', a.shape[1], 'a')
     _size('c', c, 0, n, 'n', 'a', '(n, K)')
     _size('c', c, 1, K, 'K', 'a', '(n, K)')
-    return {'a': a, 'c': c}
+    dt = _dtype(a, c)
+    return {'a': _c(a, dt), 'c': _c(c, dt)}, a.size + c.size
 
 def _args2(a, c, v_a, v_c):
     """(a (n, K), c (n, K), v_a (n, K), v_c (n, K)) checked: names, ranks, dtypes and sizes."""
@@ -56,7 +52,9 @@ def _args2(a, c, v_a, v_c):
     _size('v_a', v_a, 1, K, 'K', 'a', '(n, K)')
     _size('v_c', v_c, 0, n, 'n', 'a', '(n, K)')
     _size('v_c', v_c, 1, K, 'K', 'a', '(n, K)')
-    return {'a': a, 'c': c, 'v_a': v_a, 'v_c': v_c}
+    dt = _dtype(a, c, v_a, v_c)
+    return ({'a': _c(a, dt), 'c': _c(c, dt), 'v_a': _c(v_a, dt), 'v_c': _c(v_c, dt)}, a.size + c.size + v_a.size +
+        v_c.size)
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -928,4 +926,4 @@ def hvp(a, c, v_a, v_c, *, check_finite=None):
 
 SYMML_INPUT_HASH = '51967c57439c387f1cf6d255f6322c5487ce364a00c5957428e6874fc34ea5fb'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = '05a0298f785b3e07d97f6cfe41092604c95c40a6a9fd929ca815807cb3a57e40'
+SYMML_SOURCE_HASH = 'a64d1feb8d295f4115457bff0dcb18c28c581a3fd2ba0ed5b171af268bd90e04'

@@ -5,22 +5,18 @@ Input hash: sha256:51047b11b57e524514092f9ba8b62a25e2533a9a695d4665e93576c28826f
 
 Kernels take (params..., data..., hyper...): p (), x (n,)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _run, _scalar,
-    _size, _split, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _run, _scalar, _size, _split, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hessian', 'hessian_finish', 'mle', 'fisher', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'hessian_chunk', 'fun', 'jac', 'hess']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -43,12 +38,13 @@ def _args1(x):
     """(x (n,)) checked: names, ranks, dtypes and sizes."""
     x = _array(x, 'x', 1, '(n,)')
     n = _positive('n', x.shape[0], 'x')
-    return {'x': x}
+    dt = _dtype(x,)
+    return {'x': _c(x, dt)}, x.size
 
 def _args2(p):
     """(p ()) checked: names, ranks, dtypes and sizes."""
     p = _scalar(p, 'p')
-    return {'p': p}
+    return {'p': p}, 0
 
 def _args3(p, x, n_total):
     """(p (), x (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -56,14 +52,16 @@ def _args3(p, x, n_total):
     x = _array(x, 'x', 1, '(n,)')
     n_total = _scalar(n_total, 'n_total')
     n = _positive('n', x.shape[0], 'x')
-    return {'p': p, 'x': x, 'n_total': n_total}
+    dt = _dtype(x,)
+    return {'p': p, 'x': _c(x, dt), 'n_total': n_total}, x.size
 
 def _args4(p, x):
     """(p (), x (n,)) checked: names, ranks, dtypes and sizes."""
     p = _scalar(p, 'p')
     x = _array(x, 'x', 1, '(n,)')
     n = _positive('n', x.shape[0], 'x')
-    return {'p': p, 'x': x}
+    dt = _dtype(x,)
+    return {'p': p, 'x': _c(x, dt)}, x.size
 
 
 @njit(cache=True)
@@ -306,7 +304,7 @@ def hessian_chunk(p, x, n_total, *, check_finite=None, parallel=None):
 
 def _unpack(theta, x, name='theta'):
     """Split θ into p (views, row-major)."""
-    return _split(theta, ((),), '1', 'p ()', name)
+    return _split(theta, ((),), (1,), '(1,)', 'p ()', name)
 
 
 def fun(theta, x):
@@ -327,4 +325,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '51047b11b57e524514092f9ba8b62a25e2533a9a695d4665e93576c28826f675'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '9fb24106b69886d63516429e5fc32c1755a5013ce4989cad5c68c44ea274b6e5'
+SYMML_SOURCE_HASH = 'cc746c68551345d8774440d31233a51d7d02c6b63d19508ddbdf25ce0d1545e1'

@@ -5,22 +5,18 @@ Input hash: sha256:51047b11b57e524514092f9ba8b62a25e2533a9a695d4665e93576c28826f
 
 Kernels take (params..., data..., hyper...): rate (), x (n,)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import get_num_threads, njit, prange
-from ._runtime import (_acc_add, _add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _run,
-    _scalar, _size, _split, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_acc_add, _add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel,
+    _positive, _run, _scalar, _size, _split, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hessian', 'hessian_finish', 'mle', 'fisher', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'hessian_chunk', 'fun', 'jac', 'hess']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -43,12 +38,13 @@ def _args1(x):
     """(x (n,)) checked: names, ranks, dtypes and sizes."""
     x = _array(x, 'x', 1, '(n,)')
     n = _positive('n', x.shape[0], 'x')
-    return {'x': x}
+    dt = _dtype(x,)
+    return {'x': _c(x, dt)}, x.size
 
 def _args2(rate):
     """(rate ()) checked: names, ranks, dtypes and sizes."""
     rate = _scalar(rate, 'rate')
-    return {'rate': rate}
+    return {'rate': rate}, 0
 
 def _args3(rate, x, n_total):
     """(rate (), x (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -56,14 +52,16 @@ def _args3(rate, x, n_total):
     x = _array(x, 'x', 1, '(n,)')
     n_total = _scalar(n_total, 'n_total')
     n = _positive('n', x.shape[0], 'x')
-    return {'rate': rate, 'x': x, 'n_total': n_total}
+    dt = _dtype(x,)
+    return {'rate': rate, 'x': _c(x, dt), 'n_total': n_total}, x.size
 
 def _args4(rate, x):
     """(rate (), x (n,)) checked: names, ranks, dtypes and sizes."""
     rate = _scalar(rate, 'rate')
     x = _array(x, 'x', 1, '(n,)')
     n = _positive('n', x.shape[0], 'x')
-    return {'rate': rate, 'x': x}
+    dt = _dtype(x,)
+    return {'rate': rate, 'x': _c(x, dt)}, x.size
 
 
 @njit(cache=True)
@@ -321,7 +319,7 @@ def hessian_chunk(rate, x, n_total, *, check_finite=None, parallel=None):
 
 def _unpack(theta, x, name='theta'):
     """Split θ into rate (views, row-major)."""
-    return _split(theta, ((),), '1', 'rate ()', name)
+    return _split(theta, ((),), (1,), '(1,)', 'rate ()', name)
 
 
 def fun(theta, x):
@@ -342,4 +340,4 @@ def hess(theta, x):
 
 SYMML_INPUT_HASH = '51047b11b57e524514092f9ba8b62a25e2533a9a695d4665e93576c28826f675'
 _warn_if_stale(__file__, 'derivations/distributions.py', '5c1721417a226c31eb59163f6b2565cfd08125a08ee8459284d3f690b1a86fc3')
-SYMML_SOURCE_HASH = '66e0239080d6e9eba9c47e520bc64661b43de182edb59a19830c43a3737c9e07'
+SYMML_SOURCE_HASH = '883c1b92d8b1f38cf83d3d5291689b68a0bcca3c48602f5ee86c533b8531f506'

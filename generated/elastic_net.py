@@ -5,22 +5,18 @@ Input hash: sha256:393ebdc9fe60a3307e8f66652dfbacd0fc6b74e6a22522ff24d052b5e82ff
 
 Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas,
-    _run, _scalar, _size, _split, _syrk_gram, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _register_blas, _run, _scalar, _size, _split, _syrk_gram, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -35,8 +31,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -52,7 +47,9 @@ def _args1(w, b, X, y, alpha, rho):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'alpha': alpha, 'rho': rho}
+    dt = _dtype(w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'alpha': alpha, 'rho': rho}, w.size + X.size +
+        y.size)
 
 def _args2(w, b, X, y, alpha, rho, eta):
     """(w (d,), b (), X (n, d), y (n,), alpha (), rho (), eta ()) checked: names, ranks, dtypes and sizes."""
@@ -67,7 +64,9 @@ def _args2(w, b, X, y, alpha, rho, eta):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'alpha': alpha, 'rho': rho, 'eta': eta}
+    dt = _dtype(w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'alpha': alpha, 'rho': rho, 'eta': eta}, w.size +
+        X.size + y.size)
 
 def _args3(w, b, X, y, n_total):
     """(w (d,), b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -80,7 +79,8 @@ def _args3(w, b, X, y, n_total):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total': n_total}, w.size + X.size + y.size
 
 def _args4(w, b, alpha, rho, n_total):
     """(w (d,), b (), alpha (), rho (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -90,7 +90,8 @@ def _args4(w, b, alpha, rho, n_total):
     rho = _scalar(rho, 'rho')
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
-    return {'w': w, 'b': b, 'alpha': alpha, 'rho': rho, 'n_total': n_total}
+    dt = _dtype(w,)
+    return {'w': _c(w, dt), 'b': b, 'alpha': alpha, 'rho': rho, 'n_total': n_total}, w.size
 
 def _args5(w, b, v_w, v_b, X, y, n_total):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -106,7 +107,9 @@ def _args5(w, b, v_w, v_b, X, y, n_total):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total':
+        n_total}, w.size + v_w.size + X.size + y.size)
 
 def _args6(w, b, v_w, v_b, alpha, rho, n_total):
     """(w (d,), b (), v_w (d,), v_b (), alpha (), rho (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -119,7 +122,9 @@ def _args6(w, b, v_w, v_b, alpha, rho, n_total):
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
     _size('v_w', v_w, 0, d, 'd', 'w', '(d,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'alpha': alpha, 'rho': rho, 'n_total': n_total}
+    dt = _dtype(w, v_w)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'alpha': alpha, 'rho': rho, 'n_total': n_total},
+        w.size + v_w.size)
 
 def _args7(w, b, v_w, v_b, X, y, alpha, rho, eta):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), alpha (), rho (), eta ()) checked: names, ranks, dtypes and sizes."""
@@ -137,7 +142,9 @@ def _args7(w, b, v_w, v_b, X, y, alpha, rho, eta):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'alpha': alpha, 'rho': rho, 'eta': eta}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'alpha': alpha,
+        'rho': rho, 'eta': eta}, w.size + v_w.size + X.size + y.size)
 
 
 @njit(cache=True)
@@ -677,7 +684,7 @@ def hvp_reg(w, b, v_w, v_b, alpha, rho, n_total, *, check_finite=None):
 def _unpack(theta, X, y, alpha, rho, eta, name='theta'):
     """Split θ into w, b (views, row-major)."""
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); b ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); b ()', name)
 
 
 def fun(theta, X, y, alpha, rho, eta):
@@ -704,4 +711,4 @@ def hessp(theta, p, X, y, alpha, rho, eta):
 
 SYMML_INPUT_HASH = '393ebdc9fe60a3307e8f66652dfbacd0fc6b74e6a22522ff24d052b5e82ffb01'
 _warn_if_stale(__file__, 'derivations/elastic_net.py', '584a37e748d06959824c7d8f2c8070f86b029589ca2e257d282d09814eeb2c7b')
-SYMML_SOURCE_HASH = '5f1c589d181417d5b521d0a0a998198def9814903e2a0f1fc1e7d677a92449be'
+SYMML_SOURCE_HASH = 'e3e0fcf69745b53f378b6c331d7bb3cd4111d72ded731eb51f08e20533bcbf37'

@@ -5,22 +5,18 @@ Input hash: sha256:895726d61a6b3da3f4824d32856a2226a2f11c319366ee37a16b061eaeefa
 
 Kernels take (params..., data..., hyper...): M (K, d), a (K,), L (K, d, d), X (n, d)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import get_num_threads, njit, prange
-from ._runtime import (_acc_add, _add_parts, _array, _check_runtime, _pair, _parallel, _positive, _run, _scalar, _size,
-    _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_acc_add, _add_parts, _array, _c, _check_module, _dtype, _pair, _parallel, _positive, _run,
+    _scalar, _size, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'responsibilities', 'em_step', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -53,7 +48,8 @@ def _args1(M, a, L, X):
     n = _positive('n', X.shape[0], 'X')
     _size('X', X, 1, d, 'd', 'L', '(n, d)')
     _size('a', a, 0, K, 'K', 'L', '(K,)')
-    return {'M': M, 'a': a, 'L': L, 'X': X}
+    dt = _dtype(M, a, L, X)
+    return {'M': _c(M, dt), 'a': _c(a, dt), 'L': _c(L, dt), 'X': _c(X, dt)}, M.size + a.size + L.size + X.size
 
 def _args2(M, a, L, X, n_total):
     """(M (K, d), a (K,), L (K, d, d), X (n, d), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -70,7 +66,9 @@ def _args2(M, a, L, X, n_total):
     n = _positive('n', X.shape[0], 'X')
     _size('X', X, 1, d, 'd', 'L', '(n, d)')
     _size('a', a, 0, K, 'K', 'L', '(K,)')
-    return {'M': M, 'a': a, 'L': L, 'X': X, 'n_total': n_total}
+    dt = _dtype(M, a, L, X)
+    return ({'M': _c(M, dt), 'a': _c(a, dt), 'L': _c(L, dt), 'X': _c(X, dt), 'n_total': n_total}, M.size + a.size +
+        L.size + X.size)
 
 
 @njit(cache=True)
@@ -997,4 +995,4 @@ def value_and_grad_chunk(M, a, L, X, n_total, *, check_finite=None, parallel=Non
 
 SYMML_INPUT_HASH = '895726d61a6b3da3f4824d32856a2226a2f11c319366ee37a16b061eaeefac81'
 _warn_if_stale(__file__, 'derivations/gaussian_mixture.py', '8330818771bcd32df816d2912e0a278f2a3270d409a3050e021ea8ff089a750b')
-SYMML_SOURCE_HASH = 'f826ecac5b599d1cb41faa51505a4dde913664f46b01d90e4eb706826d2b057b'
+SYMML_SOURCE_HASH = 'e59d319dd3dd4e12775d067aa64650768c3f0e14f15d68024087ae52db231c5a'

@@ -5,22 +5,18 @@ Input hash: sha256:ad90a2b0dc701ccd2262ab1480bcb514d7dbe1d603b734928aba17908d213
 
 Kernels take (params..., data..., hyper...): M (K, d), V (K, d), a (K,), X (n, d), Y (n, K)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import get_num_threads, njit, prange
-from ._runtime import (_acc_add, _add_parts, _array, _check_runtime, _pack, _pair, _parallel, _positive, _run, _scalar,
-    _size, _split, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_acc_add, _add_parts, _array, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _run, _scalar, _size, _split, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'mle', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'fun', 'jac']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -47,7 +42,8 @@ def _args1(X, Y):
     d = _positive('d', X.shape[1], 'X')
     _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
     K = _positive('K', Y.shape[1], 'Y')
-    return {'X': X, 'Y': Y}
+    dt = _dtype(X, Y)
+    return {'X': _c(X, dt), 'Y': _c(Y, dt)}, X.size + Y.size
 
 def _args2(M, V, a, X, Y, n_total):
     """(M (K, d), V (K, d), a (K,), X (n, d), Y (n, K), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -66,7 +62,9 @@ def _args2(M, V, a, X, Y, n_total):
     _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
     _size('Y', Y, 1, K, 'K', 'M', '(n, K)')
     _size('a', a, 0, K, 'K', 'M', '(K,)')
-    return {'M': M, 'V': V, 'a': a, 'X': X, 'Y': Y, 'n_total': n_total}
+    dt = _dtype(M, V, a, X, Y)
+    return ({'M': _c(M, dt), 'V': _c(V, dt), 'a': _c(a, dt), 'X': _c(X, dt), 'Y': _c(Y, dt), 'n_total': n_total},
+        M.size + V.size + a.size + X.size + Y.size)
 
 def _args3(M, V, a, X, Y):
     """(M (K, d), V (K, d), a (K,), X (n, d), Y (n, K)) checked: names, ranks, dtypes and sizes."""
@@ -84,7 +82,9 @@ def _args3(M, V, a, X, Y):
     _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
     _size('Y', Y, 1, K, 'K', 'M', '(n, K)')
     _size('a', a, 0, K, 'K', 'M', '(K,)')
-    return {'M': M, 'V': V, 'a': a, 'X': X, 'Y': Y}
+    dt = _dtype(M, V, a, X, Y)
+    return ({'M': _c(M, dt), 'V': _c(V, dt), 'a': _c(a, dt), 'X': _c(X, dt), 'Y': _c(Y, dt)}, M.size + V.size + a.size
+        + X.size + Y.size)
 
 
 @njit(cache=True)
@@ -546,7 +546,7 @@ def _unpack(theta, X, Y, name='theta'):
     """Split θ into M, V, a (views, row-major)."""
     K_ = np.shape(Y)[1]
     d_ = np.shape(X)[1]
-    return _split(theta, ((K_, d_), (K_, d_), (K_,)), 'K*d + K*d + K', 'M (K, d); V (K, d); a (K,)', name)
+    return _split(theta, ((K_, d_), (K_, d_), (K_,)), ((K_ * d_), (K_ * d_), K_), '(K*d + K*d + K,)', 'M (K, d); V (K, d); a (K,)', name)
 
 
 def fun(theta, X, Y):
@@ -562,4 +562,4 @@ def jac(theta, X, Y):
 
 SYMML_INPUT_HASH = 'ad90a2b0dc701ccd2262ab1480bcb514d7dbe1d603b734928aba17908d213d0f'
 _warn_if_stale(__file__, 'derivations/gaussian_naive_bayes.py', 'b112ec319a6b2c952058f7d8ffd761584a50f7a86cd043c3acaa36cefff49687')
-SYMML_SOURCE_HASH = '47ff375ccd08319a5ce8a466e28ff92600b299898cae95c4963b16679166637f'
+SYMML_SOURCE_HASH = '701ce760ebb8ecf69964a646bf04fe0eca488625fffd53f8f6d7f969bb87fbfc'

@@ -5,21 +5,17 @@ Input hash: sha256:51967c57439c387f1cf6d255f6322c5487ce364a00c5957428e6874fc34ea
 
 Kernels take (params..., data..., hyper...): mu0 (d,), S0 (d, d), mu1 (d,), S1 (d, d)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import _array, _check_runtime, _pair, _positive, _run, _scalar, _size, _verify_source, _warn_if_stale
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import _array, _c, _check_module, _dtype, _pair, _positive, _run, _scalar, _size, _warn_if_stale
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'grad', 'value_and_grad']
@@ -67,7 +63,9 @@ def _args1(mu0, S0, mu1, S1):
     _size('S1', S1, 1, d, 'd', 'S0', '(d, d)')
     _size('mu0', mu0, 0, d, 'd', 'S0', '(d,)')
     _size('mu1', mu1, 0, d, 'd', 'S0', '(d,)')
-    return {'mu0': mu0, 'S0': S0, 'mu1': mu1, 'S1': S1}
+    dt = _dtype(mu0, S0, mu1, S1)
+    return ({'mu0': _c(mu0, dt), 'S0': _c(S0, dt), 'mu1': _c(mu1, dt), 'S1': _c(S1, dt)}, mu0.size + S0.size +
+        mu1.size + S1.size)
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -238,4 +236,4 @@ def value_and_grad(mu0, S0, mu1, S1, *, check_finite=None):
 
 SYMML_INPUT_HASH = '51967c57439c387f1cf6d255f6322c5487ce364a00c5957428e6874fc34ea5fb'
 _warn_if_stale(__file__, 'derivations/information.py', 'a7f0aa4d76a1bbd350a7574d6616c3933cf106590ac9123b78a56cdc5f4662bd')
-SYMML_SOURCE_HASH = 'a1a55769b78b3e4a0a061f746818aa06ea607a3aa4ad246868a231a67312c73a'
+SYMML_SOURCE_HASH = 'f84c0a37c8c0c1b072be626858edc38ea56652ed7dc05b89be5d49d582196ac9'

@@ -5,22 +5,18 @@ Input hash: sha256:4e05f975424bf217f8f9a03c7302d214e5c5ec4685d1ac9648ee8746be1bd
 
 Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), alpha (), eta ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas,
-    _run, _scalar, _size, _split, _syrk_gram, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _register_blas, _run, _scalar, _size, _split, _syrk_gram, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -35,8 +31,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -51,7 +46,8 @@ def _args1(w, b, X, y, alpha):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'alpha': alpha}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'alpha': alpha}, w.size + X.size + y.size
 
 def _args2(w, b, X, y, alpha, eta):
     """(w (d,), b (), X (n, d), y (n,), alpha (), eta ()) checked: names, ranks, dtypes and sizes."""
@@ -65,7 +61,9 @@ def _args2(w, b, X, y, alpha, eta):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'alpha': alpha, 'eta': eta}
+    dt = _dtype(w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'alpha': alpha, 'eta': eta}, w.size + X.size +
+        y.size)
 
 def _args3(w, b, X, y, n_total):
     """(w (d,), b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -78,7 +76,8 @@ def _args3(w, b, X, y, n_total):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total': n_total}, w.size + X.size + y.size
 
 def _args4(w, b, v_w, v_b, X, y, n_total):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -94,7 +93,9 @@ def _args4(w, b, v_w, v_b, X, y, n_total):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total':
+        n_total}, w.size + v_w.size + X.size + y.size)
 
 def _args5(w, b, v_w, v_b, X, y, alpha, eta):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), alpha (), eta ()) checked: names, ranks, dtypes and sizes."""
@@ -111,7 +112,9 @@ def _args5(w, b, v_w, v_b, X, y, alpha, eta):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'alpha': alpha, 'eta': eta}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'alpha': alpha,
+        'eta': eta}, w.size + v_w.size + X.size + y.size)
 
 
 @njit(cache=True)
@@ -522,7 +525,7 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None, parallel=None
 def _unpack(theta, X, y, alpha, eta, name='theta'):
     """Split θ into w, b (views, row-major)."""
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); b ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); b ()', name)
 
 
 def fun(theta, X, y, alpha, eta):
@@ -549,4 +552,4 @@ def hessp(theta, p, X, y, alpha, eta):
 
 SYMML_INPUT_HASH = '4e05f975424bf217f8f9a03c7302d214e5c5ec4685d1ac9648ee8746be1bd1db'
 _warn_if_stale(__file__, 'derivations/lasso.py', '592190fb420c5344f90509258c2bb407007242056dda7547048e76faedb59a09')
-SYMML_SOURCE_HASH = 'a37d93c2863b60b7279f2a773bbcc418d2c31049b55e67ba2735acc0e2989337'
+SYMML_SOURCE_HASH = '4dd9cda47973ec04a2787c4cb82a42ecd7b96679fdfe5afcff15defd43fc69bc'

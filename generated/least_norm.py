@@ -5,22 +5,18 @@ Input hash: sha256:71ce9b95baaabd3389675418c73697ac13aedca0b0de1fa7fb853ce50e142
 
 Kernels take (params..., data..., hyper...): nu (n,), X (n, d), y (n,)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas, _run,
-    _scalar, _size, _split, _syrk_gram, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive, _register_blas,
+    _run, _scalar, _size, _split, _syrk_gram, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -33,8 +29,7 @@ ROW_ARGS = ()
 CHUNKED = ()
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -47,7 +42,8 @@ def _args1(nu, X, y):
     d = _positive('d', X.shape[1], 'X')
     _size('nu', nu, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'nu': nu, 'X': X, 'y': y}
+    dt = _dtype(nu, X, y)
+    return {'nu': _c(nu, dt), 'X': _c(X, dt), 'y': _c(y, dt)}, nu.size + X.size + y.size
 
 def _args2(nu, v_nu, X, y):
     """(nu (n,), v_nu (n,), X (n, d), y (n,)) checked: names, ranks, dtypes and sizes."""
@@ -60,7 +56,9 @@ def _args2(nu, v_nu, X, y):
     _size('nu', nu, 0, n, 'n', 'X', '(n,)')
     _size('v_nu', v_nu, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'nu': nu, 'v_nu': v_nu, 'X': X, 'y': y}
+    dt = _dtype(nu, v_nu, X, y)
+    return ({'nu': _c(nu, dt), 'v_nu': _c(v_nu, dt), 'X': _c(X, dt), 'y': _c(y, dt)}, nu.size + v_nu.size + X.size +
+        y.size)
 
 def _args3(X, y):
     """(X (n, d), y (n,)) checked: names, ranks, dtypes and sizes."""
@@ -69,7 +67,8 @@ def _args3(X, y):
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'X': X, 'y': y}
+    dt = _dtype(X, y)
+    return {'X': _c(X, dt), 'y': _c(y, dt)}, X.size + y.size
 
 def _args4(nu, X):
     """(nu (n,), X (n, d)) checked: names, ranks, dtypes and sizes."""
@@ -78,7 +77,8 @@ def _args4(nu, X):
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
     _size('nu', nu, 0, n, 'n', 'X', '(n,)')
-    return {'nu': nu, 'X': X}
+    dt = _dtype(nu, X)
+    return {'nu': _c(nu, dt), 'X': _c(X, dt)}, nu.size + X.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -270,7 +270,7 @@ def recover_w(nu, X, *, check_finite=None, parallel=None):
 def _unpack(theta, X, y, name='theta'):
     """Split θ into nu (views, row-major)."""
     n_ = np.shape(X)[0]
-    return _split(theta, ((n_,),), 'n', 'nu (n,)', name)
+    return _split(theta, ((n_,),), (n_,), '(n,)', 'nu (n,)', name)
 
 
 def fun(theta, X, y):
@@ -297,4 +297,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '71ce9b95baaabd3389675418c73697ac13aedca0b0de1fa7fb853ce50e142258'
 _warn_if_stale(__file__, 'derivations/least_norm.py', '89256794e8e4d4763b973ffcbbd245d30fc35d224362b5bc901d7f49306ea9f7')
-SYMML_SOURCE_HASH = '6b2c206c96bd5240615a6ab7a49a3c07d67c663c292be0704b947c851448fe33'
+SYMML_SOURCE_HASH = '0d7e92979bbd8167fdbe23b23ac0be40e10a44c800e82850583f358373afdd2a'

@@ -5,22 +5,18 @@ Input hash: sha256:2947fb0a2bb88e7f795f2c580bac3d1f0de065fd9e1c013ec8f87edcc7186
 
 Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas,
-    _run, _scalar, _size, _split, _syrk_gram, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _register_blas, _run, _scalar, _size, _split, _syrk_gram, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -35,8 +31,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -47,7 +42,8 @@ def _args1(X, y):
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'X': X, 'y': y}
+    dt = _dtype(X, y)
+    return {'X': _c(X, dt), 'y': _c(y, dt)}, X.size + y.size
 
 def _args2(w, b, X, y, n_total):
     """(w (d,), b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -60,7 +56,8 @@ def _args2(w, b, X, y, n_total):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total': n_total}, w.size + X.size + y.size
 
 def _args3(w, b, v_w, v_b, X, y, n_total):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -76,7 +73,9 @@ def _args3(w, b, v_w, v_b, X, y, n_total):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total':
+        n_total}, w.size + v_w.size + X.size + y.size)
 
 def _args4(w, b, X, y):
     """(w (d,), b (), X (n, d), y (n,)) checked: names, ranks, dtypes and sizes."""
@@ -88,7 +87,8 @@ def _args4(w, b, X, y):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt)}, w.size + X.size + y.size
 
 def _args5(w, b, v_w, v_b, X, y):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,)) checked: names, ranks, dtypes and sizes."""
@@ -103,7 +103,9 @@ def _args5(w, b, v_w, v_b, X, y):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt)}, w.size +
+        v_w.size + X.size + y.size)
 
 
 @njit(cache=True)
@@ -445,7 +447,7 @@ def hvp_chunk(w, b, v_w, v_b, X, y, n_total, *, check_finite=None, parallel=None
 def _unpack(theta, X, y, name='theta'):
     """Split θ into w, b (views, row-major)."""
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); b ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); b ()', name)
 
 
 def fun(theta, X, y):
@@ -472,4 +474,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '2947fb0a2bb88e7f795f2c580bac3d1f0de065fd9e1c013ec8f87edcc7186ee3'
 _warn_if_stale(__file__, 'derivations/least_squares.py', '06ace5da58f163cb0f4f6e43dae42551c18a990c3777485c6b1b7e27cb42a08b')
-SYMML_SOURCE_HASH = '9e92297d579293510ae2f243f5628d0395400f7db5a8d04c97c629568a42e8f1'
+SYMML_SOURCE_HASH = '34ef64931098bb291d36ad656e7e846804862f4d3201373d75fd0d8cca479cbd'

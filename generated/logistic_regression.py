@@ -5,22 +5,18 @@ Input hash: sha256:1fcb719dd7b2d56ab641b757dd444fbe5fdc208d6855def66428e603eea5b
 
 Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), lam ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas,
-    _run, _scalar, _size, _split, _syrk_gram_weighted, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _register_blas, _run, _scalar, _size, _split, _syrk_gram_weighted, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -35,8 +31,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -63,7 +58,8 @@ def _args1(w, b, X, y, n_total):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total': n_total}, w.size + X.size + y.size
 
 def _args2(w, b, lam, n_total):
     """(w (d,), b (), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -72,7 +68,8 @@ def _args2(w, b, lam, n_total):
     lam = _scalar(lam, 'lam')
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
-    return {'w': w, 'b': b, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(w,)
+    return {'w': _c(w, dt), 'b': b, 'lam': lam, 'n_total': n_total}, w.size
 
 def _args3(w, b, v_w, v_b, X, y, n_total):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -88,7 +85,9 @@ def _args3(w, b, v_w, v_b, X, y, n_total):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total':
+        n_total}, w.size + v_w.size + X.size + y.size)
 
 def _args4(w, b, v_w, v_b, lam, n_total):
     """(w (d,), b (), v_w (d,), v_b (), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -100,7 +99,8 @@ def _args4(w, b, v_w, v_b, lam, n_total):
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
     _size('v_w', v_w, 0, d, 'd', 'w', '(d,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(w, v_w)
+    return {'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'lam': lam, 'n_total': n_total}, w.size + v_w.size
 
 def _args5(w, b, X, y, lam):
     """(w (d,), b (), X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -113,7 +113,8 @@ def _args5(w, b, X, y, lam):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam}, w.size + X.size + y.size
 
 def _args6(w, b, v_w, v_b, X, y, lam):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -129,7 +130,9 @@ def _args6(w, b, v_w, v_b, X, y, lam):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam},
+        w.size + v_w.size + X.size + y.size)
 
 
 @njit(cache=True)
@@ -562,7 +565,7 @@ def hvp_reg(w, b, v_w, v_b, lam, n_total, *, check_finite=None):
 def _unpack(theta, X, y, lam, name='theta'):
     """Split θ into w, b (views, row-major)."""
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); b ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); b ()', name)
 
 
 def fun(theta, X, y, lam):
@@ -589,4 +592,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '1fcb719dd7b2d56ab641b757dd444fbe5fdc208d6855def66428e603eea5b522'
 _warn_if_stale(__file__, 'derivations/logistic_regression.py', '58f0a7fbc57c3bcf045576b2fc362d82fbffba4825db184f8280b598ec259367')
-SYMML_SOURCE_HASH = '46b627264f68355a0550098406d8304a34ca39d8e1e098554f8c1d08b59a9bbe'
+SYMML_SOURCE_HASH = '0a3db52ed11e4d368b3246b7a106c5ced771d3d45823073b97bb989ac707f590'

@@ -5,22 +5,18 @@ Input hash: sha256:d92b9790c1a758a71c011471ef49ffff126b229a747a2a74e5ffdf52935d6
 
 Kernels take (params..., data..., hyper...): pi (K,), nu (), P (K, K)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _positive, _register_blas, _run, _scalar, _size,
-    _split, _syrk_gram, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _positive, _register_blas, _run,
+    _scalar, _size, _split, _syrk_gram, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -41,7 +37,8 @@ def _args1(pi, nu, P):
     K = _positive('K', P.shape[0], 'P')
     _size('P', P, 1, K, 'K', 'P', '(K, K)')
     _size('pi', pi, 0, K, 'K', 'P', '(K,)')
-    return {'pi': pi, 'nu': nu, 'P': P}
+    dt = _dtype(pi, P)
+    return {'pi': _c(pi, dt), 'nu': nu, 'P': _c(P, dt)}, pi.size + P.size
 
 def _args2(pi, nu, v_pi, v_nu, P):
     """(pi (K,), nu (), v_pi (K,), v_nu (), P (K, K)) checked: names, ranks, dtypes and sizes."""
@@ -54,14 +51,17 @@ def _args2(pi, nu, v_pi, v_nu, P):
     _size('P', P, 1, K, 'K', 'P', '(K, K)')
     _size('pi', pi, 0, K, 'K', 'P', '(K,)')
     _size('v_pi', v_pi, 0, K, 'K', 'P', '(K,)')
-    return {'pi': pi, 'nu': nu, 'v_pi': v_pi, 'v_nu': v_nu, 'P': P}
+    dt = _dtype(pi, v_pi, P)
+    return ({'pi': _c(pi, dt), 'nu': nu, 'v_pi': _c(v_pi, dt), 'v_nu': v_nu, 'P': _c(P, dt)}, pi.size + v_pi.size +
+        P.size)
 
 def _args3(P):
     """(P (K, K)) checked: names, ranks, dtypes and sizes."""
     P = _array(P, 'P', 2, '(K, K)')
     K = _positive('K', P.shape[0], 'P')
     _size('P', P, 1, K, 'K', 'P', '(K, K)')
-    return {'P': P}
+    dt = _dtype(P,)
+    return {'P': _c(P, dt)}, P.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -284,7 +284,7 @@ def multiplier(P, *, check_finite=None):
 def _unpack(theta, P, name='theta'):
     """Split θ into pi, nu (views, row-major)."""
     K_ = np.shape(P)[0]
-    return _split(theta, ((K_,), ()), 'K + 1', 'pi (K,); nu ()', name)
+    return _split(theta, ((K_,), ()), (K_, 1), '(K + 1,)', 'pi (K,); nu ()', name)
 
 
 def fun(theta, P):
@@ -311,4 +311,4 @@ def hessp(theta, p, P):
 
 SYMML_INPUT_HASH = 'd92b9790c1a758a71c011471ef49ffff126b229a747a2a74e5ffdf52935d62b7'
 _warn_if_stale(__file__, 'derivations/markov_stationary.py', '2cef3530b54c72077f941b27a5d60274e87aabb7dcab33af3efcb4e9e66c4938')
-SYMML_SOURCE_HASH = '8ad3dcc98309cf9ca9813a3608b179dd4aae55e3b38a9932e4f2c3e48b94cca0'
+SYMML_SOURCE_HASH = '6c23da9300b57178f3db00bb9a49de271bdd24490b005cdf05d7d44f8bd800b7'

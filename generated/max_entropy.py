@@ -5,22 +5,18 @@ Input hash: sha256:d41c132b2005aeb890aff69468cf6371bb0d424d525af1316b9e4f8c563f8
 
 Kernels take (params..., data..., hyper...): theta (m,), F (K, m), mu (m,)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _positive, _run, _scalar, _size, _split,
-    _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _positive, _run, _scalar, _size,
+    _split, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'gibbs', 'multiplier_nu', 'fun', 'jac', 'hess', 'hessp']
@@ -41,7 +37,8 @@ def _args1(theta, F, mu):
     m = _positive('m', F.shape[1], 'F')
     _size('theta', theta, 0, m, 'm', 'F', '(m,)')
     _size('mu', mu, 0, m, 'm', 'F', '(m,)')
-    return {'theta': theta, 'F': F, 'mu': mu}
+    dt = _dtype(theta, F, mu)
+    return {'theta': _c(theta, dt), 'F': _c(F, dt), 'mu': _c(mu, dt)}, theta.size + F.size + mu.size
 
 def _args2(theta, v_theta, F, mu):
     """(theta (m,), v_theta (m,), F (K, m), mu (m,)) checked: names, ranks, dtypes and sizes."""
@@ -54,7 +51,9 @@ def _args2(theta, v_theta, F, mu):
     _size('theta', theta, 0, m, 'm', 'F', '(m,)')
     _size('v_theta', v_theta, 0, m, 'm', 'F', '(m,)')
     _size('mu', mu, 0, m, 'm', 'F', '(m,)')
-    return {'theta': theta, 'v_theta': v_theta, 'F': F, 'mu': mu}
+    dt = _dtype(theta, v_theta, F, mu)
+    return ({'theta': _c(theta, dt), 'v_theta': _c(v_theta, dt), 'F': _c(F, dt), 'mu': _c(mu, dt)}, theta.size +
+        v_theta.size + F.size + mu.size)
 
 def _args3(theta, F):
     """(theta (m,), F (K, m)) checked: names, ranks, dtypes and sizes."""
@@ -63,7 +62,8 @@ def _args3(theta, F):
     K = _positive('K', F.shape[0], 'F')
     m = _positive('m', F.shape[1], 'F')
     _size('theta', theta, 0, m, 'm', 'F', '(m,)')
-    return {'theta': theta, 'F': F}
+    dt = _dtype(theta, F)
+    return {'theta': _c(theta, dt), 'F': _c(F, dt)}, theta.size + F.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -356,7 +356,7 @@ def multiplier_nu(theta, F, *, check_finite=None):
 def _unpack(theta, F, mu, name='theta'):
     """Split θ into theta (views, row-major)."""
     m_ = np.shape(F)[1]
-    return _split(theta, ((m_,),), 'm', 'theta (m,)', name)
+    return _split(theta, ((m_,),), (m_,), '(m,)', 'theta (m,)', name)
 
 
 def fun(theta, F, mu):
@@ -383,4 +383,4 @@ def hessp(theta, p, F, mu):
 
 SYMML_INPUT_HASH = 'd41c132b2005aeb890aff69468cf6371bb0d424d525af1316b9e4f8c563f84e6'
 _warn_if_stale(__file__, 'derivations/max_entropy.py', '5fae6fc24b6f0c09d2d63f3d453dedc3cbc51157bdcc8ba043efb88e5fd36f38')
-SYMML_SOURCE_HASH = '3af259b29dcc054e427e84a90ec56b33d6da545fb562025c1748e2504ce414da'
+SYMML_SOURCE_HASH = '2063fb91f35223d6aa74e8842b760c6a03515fadaa8b3ed24b9057f8b3f04c50'

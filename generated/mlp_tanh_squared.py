@@ -5,22 +5,18 @@ Input hash: sha256:a535a77ce9d65345f4b5f4e1d9432ae278ac3387704bb3f2cc6f07c0c1d14
 
 Kernels take (params..., data..., hyper...): W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import get_num_threads, njit, prange
-from ._runtime import (_acc_add, _add_parts, _array, _blas_thread_functions, _blas_threads, _check_runtime, _pair,
-    _parallel, _positive, _run, _scalar, _size, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_acc_add, _add_parts, _array, _blas_thread_functions, _blas_threads, _c, _check_module, _dtype,
+    _pair, _parallel, _positive, _run, _scalar, _size, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hvp', 'hvp_finish', 'loss_chunk', 'grad_chunk', 'value_and_grad_chunk', 'hvp_chunk']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -72,7 +67,10 @@ def _args1(W1, b1, W2, b2, W3, b3, X, Y, n_total):
     _size('b1', b1, 0, h1, 'h1', 'W1', '(h1,)')
     _size('b2', b2, 0, h2, 'h2', 'W2', '(h2,)')
     _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
-    return {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2, 'W3': W3, 'b3': b3, 'X': X, 'Y': Y, 'n_total': n_total}
+    dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
+    return ({'W1': _c(W1, dt), 'b1': _c(b1, dt), 'W2': _c(W2, dt), 'b2': _c(b2, dt), 'W3': _c(W3, dt), 'b3': _c(b3,
+        dt), 'X': _c(X, dt), 'Y': _c(Y, dt), 'n_total': n_total}, W1.size + b1.size + W2.size + b2.size + W3.size +
+        b3.size + X.size + Y.size)
 
 def _args2(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_total):
     """(W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -113,7 +111,12 @@ def _args2(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, n_t
     _size('v_b1', v_b1, 0, h1, 'h1', 'W1', '(h1,)')
     _size('v_b2', v_b2, 0, h2, 'h2', 'W2', '(h2,)')
     _size('v_b3', v_b3, 0, K, 'K', 'W3', '(K,)')
-    return {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2, 'W3': W3, 'b3': b3, 'v_W1': v_W1, 'v_b1': v_b1, 'v_W2': v_W2, 'v_b2': v_b2, 'v_W3': v_W3, 'v_b3': v_b3, 'X': X, 'Y': Y, 'n_total': n_total}
+    dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
+    return ({'W1': _c(W1, dt), 'b1': _c(b1, dt), 'W2': _c(W2, dt), 'b2': _c(b2, dt), 'W3': _c(W3, dt), 'b3': _c(b3,
+        dt), 'v_W1': _c(v_W1, dt), 'v_b1': _c(v_b1, dt), 'v_W2': _c(v_W2, dt), 'v_b2': _c(v_b2, dt), 'v_W3': _c(v_W3,
+        dt), 'v_b3': _c(v_b3, dt), 'X': _c(X, dt), 'Y': _c(Y, dt), 'n_total': n_total}, W1.size + b1.size + W2.size +
+        b2.size + W3.size + b3.size + v_W1.size + v_b1.size + v_W2.size + v_b2.size + v_W3.size + v_b3.size + X.size +
+        Y.size)
 
 def _args3(W1, b1, W2, b2, W3, b3, X, Y):
     """(W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), X (n, d), Y (n, K)) checked: names, ranks, dtypes and sizes."""
@@ -138,7 +141,10 @@ def _args3(W1, b1, W2, b2, W3, b3, X, Y):
     _size('b1', b1, 0, h1, 'h1', 'W1', '(h1,)')
     _size('b2', b2, 0, h2, 'h2', 'W2', '(h2,)')
     _size('b3', b3, 0, K, 'K', 'W3', '(K,)')
-    return {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2, 'W3': W3, 'b3': b3, 'X': X, 'Y': Y}
+    dt = _dtype(W1, b1, W2, b2, W3, b3, X, Y)
+    return ({'W1': _c(W1, dt), 'b1': _c(b1, dt), 'W2': _c(W2, dt), 'b2': _c(b2, dt), 'W3': _c(W3, dt), 'b3': _c(b3,
+        dt), 'X': _c(X, dt), 'Y': _c(Y, dt)}, W1.size + b1.size + W2.size + b2.size + W3.size + b3.size + X.size +
+        Y.size)
 
 def _args4(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     """(W1 (d, h1), b1 (h1,), W2 (h1, h2), b2 (h2,), W3 (h2, K), b3 (K,), v_W1 (d, h1), v_b1 (h1,), v_W2 (h1, h2), v_b2 (h2,), v_W3 (h2, K), v_b3 (K,), X (n, d), Y (n, K)) checked: names, ranks, dtypes and sizes."""
@@ -178,7 +184,11 @@ def _args4(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y):
     _size('v_b1', v_b1, 0, h1, 'h1', 'W1', '(h1,)')
     _size('v_b2', v_b2, 0, h2, 'h2', 'W2', '(h2,)')
     _size('v_b3', v_b3, 0, K, 'K', 'W3', '(K,)')
-    return {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2, 'W3': W3, 'b3': b3, 'v_W1': v_W1, 'v_b1': v_b1, 'v_W2': v_W2, 'v_b2': v_b2, 'v_W3': v_W3, 'v_b3': v_b3, 'X': X, 'Y': Y}
+    dt = _dtype(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y)
+    return ({'W1': _c(W1, dt), 'b1': _c(b1, dt), 'W2': _c(W2, dt), 'b2': _c(b2, dt), 'W3': _c(W3, dt), 'b3': _c(b3,
+        dt), 'v_W1': _c(v_W1, dt), 'v_b1': _c(v_b1, dt), 'v_W2': _c(v_W2, dt), 'v_b2': _c(v_b2, dt), 'v_W3': _c(v_W3,
+        dt), 'v_b3': _c(v_b3, dt), 'X': _c(X, dt), 'Y': _c(Y, dt)}, W1.size + b1.size + W2.size + b2.size + W3.size +
+        b3.size + v_W1.size + v_b1.size + v_W2.size + v_b2.size + v_W3.size + v_b3.size + X.size + Y.size)
 
 
 @njit(cache=True)
@@ -846,4 +856,4 @@ def hvp_chunk(W1, b1, W2, b2, W3, b3, v_W1, v_b1, v_W2, v_b2, v_W3, v_b3, X, Y, 
 
 SYMML_INPUT_HASH = 'a535a77ce9d65345f4b5f4e1d9432ae278ac3387704bb3f2cc6f07c0c1d1469a'
 _warn_if_stale(__file__, 'derivations/mlp.py', '8d1691457cbd9a52d8e45342cfa0202dd8486ff0f558c0b8d3615a19161a3103')
-SYMML_SOURCE_HASH = '44eec78584230de47463182b69472924442eaf256ff1fb15ac8d5d8c1c955d0a'
+SYMML_SOURCE_HASH = '47c5d1215d03c9cbd7eb03ff9ff335ec5773eee54ec3730ba5dd8765bd4e05a5'

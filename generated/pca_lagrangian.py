@@ -5,22 +5,18 @@ Input hash: sha256:dd810639d0888dfa042bcb3a30becb939114599fa867b7e044fb430eb5213
 
 Kernels take (params..., data..., hyper...): w (d,), lam (), S (d, d)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _positive, _run, _scalar, _size, _split,
-    _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _positive, _run, _scalar, _size,
+    _split, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'grad', 'value_and_grad', 'hessian', 'hvp', 'fun', 'jac', 'hess', 'hessp']
@@ -40,7 +36,8 @@ def _args1(w, lam, S):
     d = _positive('d', S.shape[0], 'S')
     _size('S', S, 1, d, 'd', 'S', '(d, d)')
     _size('w', w, 0, d, 'd', 'S', '(d,)')
-    return {'w': w, 'lam': lam, 'S': S}
+    dt = _dtype(w, S)
+    return {'w': _c(w, dt), 'lam': lam, 'S': _c(S, dt)}, w.size + S.size
 
 def _args2(w, lam, v_w, v_lam, S):
     """(w (d,), lam (), v_w (d,), v_lam (), S (d, d)) checked: names, ranks, dtypes and sizes."""
@@ -53,7 +50,8 @@ def _args2(w, lam, v_w, v_lam, S):
     _size('S', S, 1, d, 'd', 'S', '(d, d)')
     _size('w', w, 0, d, 'd', 'S', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'S', '(d,)')
-    return {'w': w, 'lam': lam, 'v_w': v_w, 'v_lam': v_lam, 'S': S}
+    dt = _dtype(w, v_w, S)
+    return {'w': _c(w, dt), 'lam': lam, 'v_w': _c(v_w, dt), 'v_lam': v_lam, 'S': _c(S, dt)}, w.size + v_w.size + S.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -209,7 +207,7 @@ def hvp(w, lam, v_w, v_lam, S, *, check_finite=None):
 def _unpack(theta, S, name='theta'):
     """Split θ into w, lam (views, row-major)."""
     d_ = np.shape(S)[0]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); lam ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); lam ()', name)
 
 
 def fun(theta, S):
@@ -236,4 +234,4 @@ def hessp(theta, p, S):
 
 SYMML_INPUT_HASH = 'dd810639d0888dfa042bcb3a30becb939114599fa867b7e044fb430eb52134cd'
 _warn_if_stale(__file__, 'derivations/pca_lagrangian.py', '65aaaca30cfe35c9f9b208a06e43c1b827066c2ef2c82deb3b62a95f4b810ef5')
-SYMML_SOURCE_HASH = 'a8580fe3bfbd9e71211cd9d51132da26a87438a20318e96448f75b87c4ea5f89'
+SYMML_SOURCE_HASH = '20ac31d83c5e0c2521e95b43fb47351cd0e449503f35be108fe4b73214862c69'

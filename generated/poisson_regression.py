@@ -5,22 +5,18 @@ Input hash: sha256:3140123a6c71e3f3155e99316d60ad6c1d54291946152494ddc8a3ea28530
 
 Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), lam ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas,
-    _run, _scalar, _size, _split, _syrk_gram_weighted, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive,
+    _register_blas, _run, _scalar, _size, _split, _syrk_gram_weighted, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -35,8 +31,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -51,7 +46,8 @@ def _args1(w, b, X, y, n_total):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total': n_total}, w.size + X.size + y.size
 
 def _args2(w, b, lam, n_total):
     """(w (d,), b (), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -60,7 +56,8 @@ def _args2(w, b, lam, n_total):
     lam = _scalar(lam, 'lam')
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
-    return {'w': w, 'b': b, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(w,)
+    return {'w': _c(w, dt), 'b': b, 'lam': lam, 'n_total': n_total}, w.size
 
 def _args3(w, b, v_w, v_b, X, y, n_total):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -76,7 +73,9 @@ def _args3(w, b, v_w, v_b, X, y, n_total):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total':
+        n_total}, w.size + v_w.size + X.size + y.size)
 
 def _args4(w, b, v_w, v_b, lam, n_total):
     """(w (d,), b (), v_w (d,), v_b (), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -88,7 +87,8 @@ def _args4(w, b, v_w, v_b, lam, n_total):
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
     _size('v_w', v_w, 0, d, 'd', 'w', '(d,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(w, v_w)
+    return {'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'lam': lam, 'n_total': n_total}, w.size + v_w.size
 
 def _args5(w, b, X, y, lam):
     """(w (d,), b (), X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -101,7 +101,8 @@ def _args5(w, b, X, y, lam):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam}, w.size + X.size + y.size
 
 def _args6(w, b, v_w, v_b, X, y, lam):
     """(w (d,), b (), v_w (d,), v_b (), X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -117,7 +118,9 @@ def _args6(w, b, v_w, v_b, X, y, lam):
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('v_w', v_w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'v_w': v_w, 'v_b': v_b, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(w, v_w, X, y)
+    return ({'w': _c(w, dt), 'b': b, 'v_w': _c(v_w, dt), 'v_b': v_b, 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam},
+        w.size + v_w.size + X.size + y.size)
 
 
 @njit(cache=True)
@@ -547,7 +550,7 @@ def hvp_reg(w, b, v_w, v_b, lam, n_total, *, check_finite=None):
 def _unpack(theta, X, y, lam, name='theta'):
     """Split θ into w, b (views, row-major)."""
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); b ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); b ()', name)
 
 
 def fun(theta, X, y, lam):
@@ -574,4 +577,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '3140123a6c71e3f3155e99316d60ad6c1d54291946152494ddc8a3ea28530ef9'
 _warn_if_stale(__file__, 'derivations/poisson_regression.py', '84779c200d7111ca64f6b9cb2ad8c9d4fd8f4fe62d99115bf868faa485e25744')
-SYMML_SOURCE_HASH = '645d8be58e49de49426324f2fba6bd371219bceaabef8ee1b25bed7b8c68f8f5'
+SYMML_SOURCE_HASH = 'c69f4bc081687afdd76cdf8d21498b5a0e09c4f995442c2f125d5ac7fb0ba336'

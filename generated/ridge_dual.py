@@ -5,22 +5,18 @@ Input hash: sha256:510eed802853a12186b9853028e815045855cb3d5f9ff0982d2c2418ce918
 
 Kernels take (params..., data..., hyper...): alpha (n,), X (n, d), y (n,), lam ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas, _run,
-    _scalar, _size, _split, _syrk_gram, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive, _register_blas,
+    _run, _scalar, _size, _split, _syrk_gram, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -33,8 +29,7 @@ ROW_ARGS = ()
 CHUNKED = ()
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -48,7 +43,8 @@ def _args1(alpha, X, y, lam):
     d = _positive('d', X.shape[1], 'X')
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(alpha, X, y)
+    return {'alpha': _c(alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam}, alpha.size + X.size + y.size
 
 def _args2(alpha, v_alpha, X, y, lam):
     """(alpha (n,), v_alpha (n,), X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -62,7 +58,9 @@ def _args2(alpha, v_alpha, X, y, lam):
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('v_alpha', v_alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'v_alpha': v_alpha, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(alpha, v_alpha, X, y)
+    return ({'alpha': _c(alpha, dt), 'v_alpha': _c(v_alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam},
+        alpha.size + v_alpha.size + X.size + y.size)
 
 def _args3(X, y, lam):
     """(X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -72,7 +70,8 @@ def _args3(X, y, lam):
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(X, y)
+    return {'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam}, X.size + y.size
 
 def _args4(alpha, X):
     """(alpha (n,), X (n, d)) checked: names, ranks, dtypes and sizes."""
@@ -81,7 +80,8 @@ def _args4(alpha, X):
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'X': X}
+    dt = _dtype(alpha, X)
+    return {'alpha': _c(alpha, dt), 'X': _c(X, dt)}, alpha.size + X.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -290,7 +290,7 @@ def recover_w(alpha, X, *, check_finite=None, parallel=None):
 def _unpack(theta, X, y, lam, name='theta'):
     """Split θ into alpha (views, row-major)."""
     n_ = np.shape(X)[0]
-    return _split(theta, ((n_,),), 'n', 'alpha (n,)', name)
+    return _split(theta, ((n_,),), (n_,), '(n,)', 'alpha (n,)', name)
 
 
 def fun(theta, X, y, lam):
@@ -317,4 +317,4 @@ def hessp(theta, p, X, y, lam):
 
 SYMML_INPUT_HASH = '510eed802853a12186b9853028e815045855cb3d5f9ff0982d2c2418ce918e2e'
 _warn_if_stale(__file__, 'derivations/ridge_dual.py', 'af62f52ff11dffe6ed59f6cd7736274424eec09e56e7854df916e7898934c8ad')
-SYMML_SOURCE_HASH = 'daa35e26bbfcd968eab963b0e8c912dc25733fb23b0c8dfd7a51e9ed32afbd74'
+SYMML_SOURCE_HASH = '9d8e1ee988b0c45040a122c2a148cecfbed0e8dc6f70e7bcf74879c00686e0b0'

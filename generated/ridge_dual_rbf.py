@@ -5,22 +5,18 @@ Input hash: sha256:510eed802853a12186b9853028e815045855cb3d5f9ff0982d2c2418ce918
 
 Kernels take (params..., data..., hyper...): alpha (n,), X (n, d), y (n,), lam (), gamma ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _positive, _register_blas, _run, _scalar, _size,
-    _split, _syrk_gram, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _positive, _register_blas, _run,
+    _scalar, _size, _split, _syrk_gram, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -44,7 +40,9 @@ def _args1(alpha, X, y, lam, gamma):
     d = _positive('d', X.shape[1], 'X')
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'X': X, 'y': y, 'lam': lam, 'gamma': gamma}
+    dt = _dtype(alpha, X, y)
+    return ({'alpha': _c(alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam, 'gamma': gamma}, alpha.size + X.size
+        + y.size)
 
 def _args2(alpha, v_alpha, X, y, lam, gamma):
     """(alpha (n,), v_alpha (n,), X (n, d), y (n,), lam (), gamma ()) checked: names, ranks, dtypes and sizes."""
@@ -59,7 +57,9 @@ def _args2(alpha, v_alpha, X, y, lam, gamma):
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('v_alpha', v_alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'v_alpha': v_alpha, 'X': X, 'y': y, 'lam': lam, 'gamma': gamma}
+    dt = _dtype(alpha, v_alpha, X, y)
+    return ({'alpha': _c(alpha, dt), 'v_alpha': _c(v_alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam, 'gamma':
+        gamma}, alpha.size + v_alpha.size + X.size + y.size)
 
 def _args3(X, y, lam, gamma):
     """(X (n, d), y (n,), lam (), gamma ()) checked: names, ranks, dtypes and sizes."""
@@ -70,7 +70,8 @@ def _args3(X, y, lam, gamma):
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'X': X, 'y': y, 'lam': lam, 'gamma': gamma}
+    dt = _dtype(X, y)
+    return {'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam, 'gamma': gamma}, X.size + y.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -382,7 +383,7 @@ def closed_form(X, y, lam, gamma, *, check_finite=None):
 def _unpack(theta, X, y, lam, gamma, name='theta'):
     """Split θ into alpha (views, row-major)."""
     n_ = np.shape(X)[0]
-    return _split(theta, ((n_,),), 'n', 'alpha (n,)', name)
+    return _split(theta, ((n_,),), (n_,), '(n,)', 'alpha (n,)', name)
 
 
 def fun(theta, X, y, lam, gamma):
@@ -409,4 +410,4 @@ def hessp(theta, p, X, y, lam, gamma):
 
 SYMML_INPUT_HASH = '510eed802853a12186b9853028e815045855cb3d5f9ff0982d2c2418ce918e2e'
 _warn_if_stale(__file__, 'derivations/ridge_dual.py', 'af62f52ff11dffe6ed59f6cd7736274424eec09e56e7854df916e7898934c8ad')
-SYMML_SOURCE_HASH = '30e129e71740b6a8bd73b14628f5c5f0cd1bf40a9e0e6eb276c7bd1f2e3e2542'
+SYMML_SOURCE_HASH = '558dd3c943bf5c6fcc1a1be7fe78c6c225e56548f2f7384db63100f038e8a2bb'

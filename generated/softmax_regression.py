@@ -5,22 +5,18 @@ Input hash: sha256:bf67c93a4700b4792e84819604081a04f60cd657ac9d37cd37d94e59f4489
 
 Kernels take (params..., data..., hyper...): W (d, K), c (K,), X (n, d), Y (n, K), lam ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import get_num_threads, njit, prange
-from ._runtime import (_acc_add, _add_parts, _array, _blas_thread_functions, _blas_threads, _blocks, _check_runtime,
-    _pack, _pair, _parallel, _positive, _run, _scalar, _size, _split, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_acc_add, _add_parts, _array, _blas_thread_functions, _blas_threads, _blocks, _c, _check_module,
+    _dtype, _pack, _pair, _parallel, _positive, _run, _scalar, _size, _split, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'hessian', 'hessian_finish', 'hvp', 'hvp_finish', 'loss_chunk', 'loss_reg', 'grad_chunk', 'grad_reg', 'value_and_grad_chunk', 'value_and_grad_reg', 'hessian_chunk', 'hessian_reg', 'hvp_chunk', 'hvp_reg', 'fun', 'jac', 'hess', 'hessp']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad', 'hessian', 'hvp')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -53,7 +48,9 @@ def _args1(W, c, X, Y, n_total):
     _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
     _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
-    return {'W': W, 'c': c, 'X': X, 'Y': Y, 'n_total': n_total}
+    dt = _dtype(W, c, X, Y)
+    return ({'W': _c(W, dt), 'c': _c(c, dt), 'X': _c(X, dt), 'Y': _c(Y, dt), 'n_total': n_total}, W.size + c.size +
+        X.size + Y.size)
 
 def _args2(W, c, lam, n_total):
     """(W (d, K), c (K,), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -64,7 +61,8 @@ def _args2(W, c, lam, n_total):
     d = _positive('d', W.shape[0], 'W')
     K = _positive('K', W.shape[1], 'W')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
-    return {'W': W, 'c': c, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(W, c)
+    return {'W': _c(W, dt), 'c': _c(c, dt), 'lam': lam, 'n_total': n_total}, W.size + c.size
 
 def _args3(W, c, v_W, v_c, X, Y, n_total):
     """(W (d, K), c (K,), v_W (d, K), v_c (K,), X (n, d), Y (n, K), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -85,7 +83,9 @@ def _args3(W, c, v_W, v_c, X, Y, n_total):
     _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
     _size('v_c', v_c, 0, K, 'K', 'W', '(K,)')
-    return {'W': W, 'c': c, 'v_W': v_W, 'v_c': v_c, 'X': X, 'Y': Y, 'n_total': n_total}
+    dt = _dtype(W, c, v_W, v_c, X, Y)
+    return ({'W': _c(W, dt), 'c': _c(c, dt), 'v_W': _c(v_W, dt), 'v_c': _c(v_c, dt), 'X': _c(X, dt), 'Y': _c(Y, dt),
+        'n_total': n_total}, W.size + c.size + v_W.size + v_c.size + X.size + Y.size)
 
 def _args4(W, c, v_W, v_c, lam, n_total):
     """(W (d, K), c (K,), v_W (d, K), v_c (K,), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -101,7 +101,9 @@ def _args4(W, c, v_W, v_c, lam, n_total):
     _size('v_W', v_W, 1, K, 'K', 'W', '(d, K)')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
     _size('v_c', v_c, 0, K, 'K', 'W', '(K,)')
-    return {'W': W, 'c': c, 'v_W': v_W, 'v_c': v_c, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(W, c, v_W, v_c)
+    return ({'W': _c(W, dt), 'c': _c(c, dt), 'v_W': _c(v_W, dt), 'v_c': _c(v_c, dt), 'lam': lam, 'n_total': n_total},
+        W.size + c.size + v_W.size + v_c.size)
 
 def _args5(W, c, X, Y, lam):
     """(W (d, K), c (K,), X (n, d), Y (n, K), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -117,7 +119,9 @@ def _args5(W, c, X, Y, lam):
     _size('Y', Y, 0, n, 'n', 'X', '(n, K)')
     _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
-    return {'W': W, 'c': c, 'X': X, 'Y': Y, 'lam': lam}
+    dt = _dtype(W, c, X, Y)
+    return ({'W': _c(W, dt), 'c': _c(c, dt), 'X': _c(X, dt), 'Y': _c(Y, dt), 'lam': lam}, W.size + c.size + X.size +
+        Y.size)
 
 def _args6(W, c, v_W, v_c, X, Y, lam):
     """(W (d, K), c (K,), v_W (d, K), v_c (K,), X (n, d), Y (n, K), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -138,7 +142,9 @@ def _args6(W, c, v_W, v_c, X, Y, lam):
     _size('Y', Y, 1, K, 'K', 'W', '(n, K)')
     _size('c', c, 0, K, 'K', 'W', '(K,)')
     _size('v_c', v_c, 0, K, 'K', 'W', '(K,)')
-    return {'W': W, 'c': c, 'v_W': v_W, 'v_c': v_c, 'X': X, 'Y': Y, 'lam': lam}
+    dt = _dtype(W, c, v_W, v_c, X, Y)
+    return ({'W': _c(W, dt), 'c': _c(c, dt), 'v_W': _c(v_W, dt), 'v_c': _c(v_c, dt), 'X': _c(X, dt), 'Y': _c(Y, dt),
+        'lam': lam}, W.size + c.size + v_W.size + v_c.size + X.size + Y.size)
 
 
 @njit(cache=True)
@@ -1030,7 +1036,7 @@ def _unpack(theta, X, Y, lam, name='theta'):
     """Split θ into W, c (views, row-major)."""
     K_ = np.shape(Y)[1]
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_, K_), (K_,)), 'K*d + K', 'W (d, K); c (K,)', name)
+    return _split(theta, ((d_, K_), (K_,)), ((K_ * d_), K_), '(K*d + K,)', 'W (d, K); c (K,)', name)
 
 
 def fun(theta, X, Y, lam):
@@ -1057,4 +1063,4 @@ def hessp(theta, p, X, Y, lam):
 
 SYMML_INPUT_HASH = 'bf67c93a4700b4792e84819604081a04f60cd657ac9d37cd37d94e59f4489b39'
 _warn_if_stale(__file__, 'derivations/softmax_regression.py', 'c1288e5825d0921d8b83660f3e52d57c2f26ada553866432517bd53f42013aff')
-SYMML_SOURCE_HASH = '87b06964251c3e0fa4553f552e157032209ebd568e2d2098c390558085d07a8d'
+SYMML_SOURCE_HASH = 'a0b9cbd9be3554cbdb3cf61eeff26e2418de38002ee21ed8528caa3346a93530'

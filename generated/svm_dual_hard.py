@@ -5,22 +5,18 @@ Input hash: sha256:930a98df6b3d1d251622357de2114e272ab26ec4bf78fd6ba9bde5e0ec608
 
 Kernels take (params..., data..., hyper...): alpha (n,), X (n, d), y (n,)
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _parallel, _positive, _register_blas, _run,
-    _scalar, _size, _split, _syrk_gram, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive, _register_blas,
+    _run, _scalar, _size, _split, _syrk_gram, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -33,8 +29,7 @@ ROW_ARGS = ()
 CHUNKED = ()
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -47,7 +42,8 @@ def _args1(alpha, X, y):
     d = _positive('d', X.shape[1], 'X')
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'X': X, 'y': y}
+    dt = _dtype(alpha, X, y)
+    return {'alpha': _c(alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt)}, alpha.size + X.size + y.size
 
 def _args2(alpha, v_alpha, X, y):
     """(alpha (n,), v_alpha (n,), X (n, d), y (n,)) checked: names, ranks, dtypes and sizes."""
@@ -60,7 +56,9 @@ def _args2(alpha, v_alpha, X, y):
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('v_alpha', v_alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'v_alpha': v_alpha, 'X': X, 'y': y}
+    dt = _dtype(alpha, v_alpha, X, y)
+    return ({'alpha': _c(alpha, dt), 'v_alpha': _c(v_alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt)}, alpha.size +
+        v_alpha.size + X.size + y.size)
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -242,7 +240,7 @@ def recover_w(alpha, X, y, *, check_finite=None, parallel=None):
 def _unpack(theta, X, y, name='theta'):
     """Split θ into alpha (views, row-major)."""
     n_ = np.shape(X)[0]
-    return _split(theta, ((n_,),), 'n', 'alpha (n,)', name)
+    return _split(theta, ((n_,),), (n_,), '(n,)', 'alpha (n,)', name)
 
 
 def fun(theta, X, y):
@@ -269,4 +267,4 @@ def hessp(theta, p, X, y):
 
 SYMML_INPUT_HASH = '930a98df6b3d1d251622357de2114e272ab26ec4bf78fd6ba9bde5e0ec6083b9'
 _warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
-SYMML_SOURCE_HASH = '97647d5f3b0aff4bff1cc01fabcc6cb3aa8ca603f4d4403c014adcb7e230cf1b'
+SYMML_SOURCE_HASH = '4a3994ff3d25d8c3325365867d95227b6ac911f916ba1ae5943985171e43aa3f'

@@ -5,22 +5,18 @@ Input hash: sha256:930a98df6b3d1d251622357de2114e272ab26ec4bf78fd6ba9bde5e0ec608
 
 Kernels take (params..., data..., hyper...): alpha (n,), X (n, d), y (n,), gamma ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit
-from ._runtime import (_array, _blocks, _check_runtime, _pack, _pair, _positive, _register_blas, _run, _scalar, _size,
-    _split, _syrk_gram, _verify_source, _warn_if_stale)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_array, _blocks, _c, _check_module, _dtype, _pack, _pair, _positive, _register_blas, _run,
+    _scalar, _size, _split, _syrk_gram, _warn_if_stale)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 _register_blas()  # the BLAS routines of the Gram products, before any kernel loads
 
 
@@ -43,7 +39,8 @@ def _args1(alpha, X, y, gamma):
     d = _positive('d', X.shape[1], 'X')
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'X': X, 'y': y, 'gamma': gamma}
+    dt = _dtype(alpha, X, y)
+    return {'alpha': _c(alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt), 'gamma': gamma}, alpha.size + X.size + y.size
 
 def _args2(alpha, v_alpha, X, y, gamma):
     """(alpha (n,), v_alpha (n,), X (n, d), y (n,), gamma ()) checked: names, ranks, dtypes and sizes."""
@@ -57,7 +54,9 @@ def _args2(alpha, v_alpha, X, y, gamma):
     _size('alpha', alpha, 0, n, 'n', 'X', '(n,)')
     _size('v_alpha', v_alpha, 0, n, 'n', 'X', '(n,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'alpha': alpha, 'v_alpha': v_alpha, 'X': X, 'y': y, 'gamma': gamma}
+    dt = _dtype(alpha, v_alpha, X, y)
+    return ({'alpha': _c(alpha, dt), 'v_alpha': _c(v_alpha, dt), 'X': _c(X, dt), 'y': _c(y, dt), 'gamma': gamma},
+        alpha.size + v_alpha.size + X.size + y.size)
 
 def _args3(X, gamma):
     """(X (n, d), gamma ()) checked: names, ranks, dtypes and sizes."""
@@ -65,7 +64,8 @@ def _args3(X, gamma):
     gamma = _scalar(gamma, 'gamma')
     n = _positive('n', X.shape[0], 'X')
     d = _positive('d', X.shape[1], 'X')
-    return {'X': X, 'gamma': gamma}
+    dt = _dtype(X,)
+    return {'X': _c(X, dt), 'gamma': gamma}, X.size
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -365,7 +365,7 @@ def gram(X, gamma, *, check_finite=None):
 def _unpack(theta, X, y, gamma, name='theta'):
     """Split θ into alpha (views, row-major)."""
     n_ = np.shape(X)[0]
-    return _split(theta, ((n_,),), 'n', 'alpha (n,)', name)
+    return _split(theta, ((n_,),), (n_,), '(n,)', 'alpha (n,)', name)
 
 
 def fun(theta, X, y, gamma):
@@ -392,4 +392,4 @@ def hessp(theta, p, X, y, gamma):
 
 SYMML_INPUT_HASH = '930a98df6b3d1d251622357de2114e272ab26ec4bf78fd6ba9bde5e0ec6083b9'
 _warn_if_stale(__file__, 'derivations/svm_dual.py', '2b47fd321467f710ae2874cf6cd15dc104f5735682ea8f493e382c4f1120375b')
-SYMML_SOURCE_HASH = 'd659fa43906d0c6fcb3483ce835637a071085c6d4fcd990ef8b3e9ba07b35468'
+SYMML_SOURCE_HASH = 'bb3c79429fdf0f8bb240bf6da1eb8c0b8dde8c3441c664699db472651f2a1bdc'

@@ -5,22 +5,18 @@ Input hash: sha256:dbf4d160bf15e2e82355144273505c1c635bab573c69692e79f247fbb5c3e
 
 Kernels take (params..., data..., hyper...): w (d,), b (), X (n, d), y (n,), lam ()
 
-Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on.
+Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on.
 """
 
 
 import numpy as np
 from numba import njit, prange
-from ._runtime import (_add_parts, _array, _check_runtime, _pack, _pair, _parallel, _positive, _run, _scalar, _size,
-    _split, _verify_source, _warn_if_stale, _with_twin)
-
-_verify_source(__file__)
-_check_runtime(__file__, '1f0e481729aa4d36c994a26931b1483b5f3c7f50abc2ba5e89eec5f82398a1ec')
+from ._runtime import (_add_parts, _array, _c, _check_module, _dtype, _pack, _pair, _parallel, _positive, _run,
+    _scalar, _size, _split, _warn_if_stale, _with_twin)
+_check_module(__file__, 'be4b1f03c6f888190d293bc12f81478da865f9949f689f73c458015aa6ae9c81')  # its seal, its runtime
 
 
 __all__ = ['loss', 'loss_finish', 'grad', 'grad_finish', 'value_and_grad', 'value_and_grad_finish', 'loss_chunk', 'loss_reg', 'grad_chunk', 'grad_reg', 'value_and_grad_chunk', 'value_and_grad_reg', 'fun', 'jac']
@@ -34,8 +30,7 @@ N_TOTAL = 'n_total'
 CHUNKED = ('loss', 'grad', 'value_and_grad')
 
 
-# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this
-# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).
+# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).
 PARALLEL_MIN_SIZE = 200000
 
 
@@ -59,7 +54,8 @@ def _args1(w, b, X, y, n_total):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'n_total': n_total}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'n_total': n_total}, w.size + X.size + y.size
 
 def _args2(w, b, lam, n_total):
     """(w (d,), b (), lam (), n_total ()) checked: names, ranks, dtypes and sizes."""
@@ -68,7 +64,8 @@ def _args2(w, b, lam, n_total):
     lam = _scalar(lam, 'lam')
     n_total = _scalar(n_total, 'n_total')
     d = _positive('d', w.shape[0], 'w')
-    return {'w': w, 'b': b, 'lam': lam, 'n_total': n_total}
+    dt = _dtype(w,)
+    return {'w': _c(w, dt), 'b': b, 'lam': lam, 'n_total': n_total}, w.size
 
 def _args3(w, b, X, y, lam):
     """(w (d,), b (), X (n, d), y (n,), lam ()) checked: names, ranks, dtypes and sizes."""
@@ -81,7 +78,8 @@ def _args3(w, b, X, y, lam):
     d = _positive('d', X.shape[1], 'X')
     _size('w', w, 0, d, 'd', 'X', '(d,)')
     _size('y', y, 0, n, 'n', 'X', '(n,)')
-    return {'w': w, 'b': b, 'X': X, 'y': y, 'lam': lam}
+    dt = _dtype(w, X, y)
+    return {'w': _c(w, dt), 'b': b, 'X': _c(X, dt), 'y': _c(y, dt), 'lam': lam}, w.size + X.size + y.size
 
 
 @njit(cache=True)
@@ -346,7 +344,7 @@ def value_and_grad_reg(w, b, lam, n_total, *, check_finite=None):
 def _unpack(theta, X, y, lam, name='theta'):
     """Split θ into w, b (views, row-major)."""
     d_ = np.shape(X)[1]
-    return _split(theta, ((d_,), ()), 'd + 1', 'w (d,); b ()', name)
+    return _split(theta, ((d_,), ()), (d_, 1), '(d + 1,)', 'w (d,); b ()', name)
 
 
 def fun(theta, X, y, lam):
@@ -362,4 +360,4 @@ def jac(theta, X, y, lam):
 
 SYMML_INPUT_HASH = 'dbf4d160bf15e2e82355144273505c1c635bab573c69692e79f247fbb5c3e574'
 _warn_if_stale(__file__, 'derivations/svm_primal.py', '48e8986b07c3cfc41900e0a99888d3491dab36ee0a287acf940f577411ed8556')
-SYMML_SOURCE_HASH = 'b35c3f568c27cd8db6481995d592cba7e79a02bacb1981c642b16e52b65bfaf2'
+SYMML_SOURCE_HASH = '47f64b33d418517b545112e04d7e51f5b00b1e635969f727b8a6637ba6325042'

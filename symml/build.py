@@ -63,8 +63,8 @@ def generated_source(name: str) -> str:
         + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in d.inputs)
     )
     m = module_parts(header, d.kernel_specs())
-    m.imports |= {"_verify_source", "_check_runtime", "_warn_if_stale"}
-    m.preamble[:0] = ["_verify_source(__file__)", f"_check_runtime(__file__, {runtime_text(CODEGEN_VERSION)[1]!r})"]
+    m.imports |= {"_check_module", "_warn_if_stale"}
+    m.preamble.insert(0, f"_check_module(__file__, {runtime_text(CODEGEN_VERSION)[1]!r})  # its seal, its runtime")
     m.constants.insert(0, _chunk_constants(d))
     flat = flat_adapters(d.params, d.data + d.hyper, list(d.kernels))
     if flat:
@@ -140,7 +140,7 @@ def emitted_digest(texts: dict[str, str]) -> str:
                     "SYMML_SOURCE_HASH", "SYMML_INPUT_HASH") for t in node.targets):
                 continue
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and getattr(
-                    node.value.func, "id", "") in ("_check_runtime", "_warn_if_stale"):
+                    node.value.func, "id", "") in ("_check_module", "_warn_if_stale"):
                 continue
             kept.append(ast.unparse(node))
         h.update(f"{name}\n".encode() + "\n".join(kept).encode("utf-8") + b"\n")

@@ -39,12 +39,10 @@ __all__ = ["CODEGEN_VERSION", "PARALLEL_MIN_SIZE", "KernelSpec", "Chunking", "Em
 PARALLEL_MIN_SIZE = 200_000
 
 #: The module docstring's paragraph on the keywords every wrapper takes.
-CONVENTIONS = """Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. Keywords:
-check_finite: True scans every argument for NaN or inf before the kernel runs; None (the default)
-    scans them only when an output is not finite, so a NaN or inf that reaches the result is
-    reported by name at no cost on finite data; False never scans.
-parallel (kernels with a threaded twin): True runs the row loop on all of numba's threads, False
-    on this thread; None (the default) uses threads from PARALLEL_MIN_SIZE numbers of input on."""
+CONVENTIONS = """Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on."""
 
 
 @dataclass
@@ -132,7 +130,7 @@ class ModuleText:
             runtime = textwrap.fill(runtime, 118, subsequent_indent="    ", break_long_words=False,
                                     break_on_hyphens=False).replace(" import ", " import (", 1) + ")"
         imports = ["import numpy as np", f"from numba import {', '.join(sorted(self.numba))}", runtime]
-        parts = ["\n".join(imports) + ("\n\n" + "\n".join(self.preamble) if self.preamble else "")]
+        parts = ["\n".join(imports + self.preamble)]
         parts.append("__all__ = [" + ", ".join(repr(n) for n in self.exports) + "]")
         # a kernel's parts (private kernel, twin, wrappers) are one group, set apart by one blank line,
         # and so are the helpers and the checkers; groups are set apart by two
@@ -161,7 +159,7 @@ def _signature(args: list[Tensor]) -> str:
 
 
 def checker_source(fname: str, args: list[Tensor]) -> str:
-    """A function that checks one argument list and returns it as a dict name → checked value.
+    """A function that checks one argument list: (name → checked value, numbers in its arrays).
 
     Sizes are bound from the largest arrays first: "w: expected (d,) with d = 3 (from X)" is
     the message a user expects when X and w disagree.
@@ -199,7 +197,18 @@ def checker_source(fname: str, args: list[Tensor]) -> str:
                 size_check(t, ax, s)
     for t, ax, s in deferred:
         size_check(t, ax, s)
-    w.append("    return {" + ", ".join(f"{t.name!r}: {arg_names[t.name]}" for t in args) + "}")
+    # arrays go to the kernel C-contiguous, all float64 if one is (else float32), as straight-line code:
+    # the wrappers' cost per call is what an optimizer on small data pays at every step
+    arrays = [t for t in args if t.ndim]
+    if arrays:
+        w.append(f"    dt = _dtype({', '.join(arg_names[t.name] for t in arrays)}{',' if len(arrays) == 1 else ''})")
+    values = ", ".join(f"{t.name!r}: " + (f"_c({arg_names[t.name]}, dt)" if t.ndim else arg_names[t.name]) for t in args)
+    size = " + ".join(f"{arg_names[t.name]}.size" for t in arrays) or "0"
+    ret = f"    return {{{values}}}, {size}"
+    if len(ret) > 120:  # wrapped inside parentheses
+        ret = textwrap.fill(f"    return ({{{values}}}, {size})", 118, subsequent_indent="        ",
+                            break_long_words=False, break_on_hyphens=False)
+    w.append(ret)
     return "\n".join(w)
 
 
@@ -312,7 +321,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         w.append(textwrap.indent('"""' + doc + "\n" + textwrap.fill(args_doc, 100, subsequent_indent="    ")
                                  + '\n"""', "    "))
     checker = f"{checkers.name_for(spec.args)}({params})"
-    runtime |= {"_array", "_scalar", "_size", "_positive"}
+    runtime |= {"_array", "_scalar", "_size", "_positive", "_dtype", "_c"}
     fns = f"({serial}, _{spec.name}_par)" if twin else f"({serial},)"
     tail = ", parallel, PARALLEL_MIN_SIZE)" if twin else ")"
     if spec.layout in ("value", "tuple", "pair", "blocks"):
@@ -463,8 +472,7 @@ def module_parts(header: str, kernels: list[KernelSpec], parallel: bool | None =
         m.preamble.append("_register_blas()  # the BLAS routines of the Gram products, before any kernel loads")
     if any(k.twin for k in ks):
         m.constants.append(
-            "# Kernels with a threaded twin run their row loop on all threads when the inputs hold at least this\n"
-            "# many numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).\n"
+            "# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).\n"
             f"PARALLEL_MIN_SIZE = {PARALLEL_MIN_SIZE}")
     m.helpers = [HELPERS[h].strip() for h in sorted(set().union(*(k.helpers for k in ks)))]
     # a checker per distinct argument list, in the order the kernels first use them
@@ -498,7 +506,9 @@ def flat_adapters(params: list[Tensor], rest: list[Tensor], kernels: list[str]) 
     math_total = " + ".join(str(sp.Mul(*p.shape)) if p.shape else "1" for p in params)
     shapes = ", ".join("(" + ", ".join(size_src(x, dn) for x in p.shape) + ("," if p.ndim == 1 else "") + ")"
                        for p in params)
-    u.append(f"    return _split(theta, ({shapes}{',' if len(params) == 1 else ''}), {math_total!r}, {layout!r}, name)")
+    sizes = ", ".join(size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), dn) for p in params)
+    one = "," if len(params) == 1 else ""
+    u.append(f"    return _split(theta, ({shapes}{one}), ({sizes}{one}), '({math_total},)', {layout!r}, name)")
     doc = f"θ = [{'; '.join('vec(' + p.name + ')' if p.ndim > 1 else p.name for p in params)}]"
     fns = [
         "\n".join(u),
