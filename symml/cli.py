@@ -124,14 +124,15 @@ def _progress(args, total: int, verb: str):
 
 
 def cmd_generate(args) -> int:
-    from .catalog import catalog, generate
+    from .build import generate
+    from .catalog import catalog
 
     names = args.names or catalog()
     progress = _progress(args, len(names), "checking" if args.check else "generating")
     results = []
     for n in names:  # one module at a time, so that a terminal sees each one start
         progress.item(n)
-        results += generate([n], check=args.check)
+        results += [r for r in generate([n], check=args.check) if r not in results]  # the runtime comes once
     progress.done()
     bad = [(n, s) for n, s in results if s in ("stale", "missing", "corrupt")]
     for n, s in results:
@@ -150,7 +151,8 @@ def cmd_check(args) -> int:
 
     import generated
 
-    from .catalog import catalog, generate
+    from .build import generate
+    from .catalog import catalog
     from .progress import cold_in_numba_cache
     from .verify import check
 
@@ -163,9 +165,10 @@ def cmd_check(args) -> int:
     ok = True
     for n in names:
         progress.item(n)
-        (_, status), = generate([n], check=True)
-        if status != "unchanged":  # a corrupt module refuses to import; a stale one checks old code
-            print(f"generated/{n}.py is {status}: run `symml generate {n}`")
+        bad = [(m, s) for m, s in generate([n], check=True) if s != "unchanged"]  # the runtime, then n
+        for m, status in bad:  # a corrupt module refuses to import; a stale one checks old code
+            print(f"generated/{m}.py is {status}: run `symml generate{'' if m.startswith('_') else ' ' + m}`")
+        if bad:
             ok = False
             continue
         for dt in (np.float64, np.float32) if args.float32 else (np.float64,):

@@ -1,6 +1,7 @@
 """Codegen end to end: generated kernels against sm.evaluate, wrapper errors, caching,
 golden generated files. Compile-heavy tests are marked ``compile``."""
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 
 import symml as sm
-from symml.catalog import GENERATED, catalog, generate, generated_source, load
+from symml.build import generate, generated_source
+from symml.catalog import GENERATED, catalog, load
 from symml.nodes import leaves
 from symml.verify import sample_inputs
 
@@ -22,7 +24,7 @@ def _kernels(name):
     return importlib.import_module(f"generated.{name}")
 
 
-@pytest.mark.parametrize("name", catalog())
+@pytest.mark.parametrize("name", ["_runtime", *catalog()])
 def test_generated_module_is_current(name):
     """Golden file: the module regenerated in memory equals generated/<name>.py."""
     path = GENERATED / f"{name}.py"
@@ -37,24 +39,45 @@ def test_generate_twice_changes_no_byte(tmp_path):
     before = (tmp_path / "least_squares.py").read_bytes()
     mtime = (tmp_path / "least_squares.py").stat().st_mtime_ns
     second = generate(["least_squares"], out_dir=tmp_path)
-    assert first == [("least_squares", "written")] and second == [("least_squares", "unchanged")]
+    assert first == [("_runtime", "written"), ("least_squares", "written")]
+    assert second == [("_runtime", "unchanged"), ("least_squares", "unchanged")]
     assert (tmp_path / "least_squares.py").read_bytes() == before
     assert (tmp_path / "least_squares.py").stat().st_mtime_ns == mtime
 
 
 def test_generate_check_names_stale_and_missing(tmp_path):
-    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "missing")]
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("_runtime", "missing"),
+                                                                          ("least_squares", "missing")]
     (tmp_path / "least_squares.py").write_text("# edited by hand\n")
-    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("least_squares", "corrupt")]
+    (tmp_path / "_runtime.py").write_text("# edited by hand\n")
+    assert generate(["least_squares"], check=True, out_dir=tmp_path) == [("_runtime", "corrupt"),
+                                                                          ("least_squares", "corrupt")]
 
 
-def test_generated_module_imports_only_numpy_and_numba():
+def _imports(src: str) -> set[str]:
+    """The modules a source imports, at any depth (read with ast)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or "").split(".")[0])
+    return found
+
+
+def test_generated_module_imports_only_numpy_numba_and_the_runtime():
     for name in catalog():
         src = (GENERATED / f"{name}.py").read_text()
-        imports = [ln for ln in src.splitlines() if ln.startswith(("import ", "from "))]
-        assert imports == [
-            "import numpy as np", "from numba import get_num_threads, njit, prange"], imports
+        assert _imports(src) <= {"numpy", "numba", "._runtime"}, (name, _imports(src))
+        assert "import numpy as np" in src and "from ._runtime import " in src
         assert "Input hash: sha256:" in src and "symml generate" in src
+    # the runtime: numpy, numba (with llvmlite and SciPy's BLAS, numba's own dependencies, for
+    # the Gram helpers) and the standard library, nothing of symml
+    runtime = _imports((GENERATED / "_runtime.py").read_text())
+    assert runtime <= {"numpy", "numba", "llvmlite", "scipy", "hashlib", "os", "warnings", "types", "math",
+                       "ctypes"}, runtime
 
 
 def _used(exprs, args):
@@ -327,3 +350,42 @@ def test_contraction_hoists_a_factor_that_does_not_move():
     rng = np.random.default_rng(0)
     y, p = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
     assert np.allclose(ns["f"](y, p), y.sum(axis=1)[:, None] * p)
+
+
+TWINS = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import generated.logistic_regression as k
+
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(3000, 8)), (rng.random(3000) < 0.5) * 1.0, rng.normal(size=8)
+    out = {}
+    for fn in (k._loss_chunk, k._loss_chunk_par):
+        value = fn(w, 0.3, X, y, 3000.0)[0]
+        stats = fn.stats
+        out[fn.py_func.__qualname__] = {"value": value, "hits": len(stats.cache_hits), "misses": len(stats.cache_misses),
+                                        "parallel": fn.targetoptions.get("parallel", False)}
+        if sys.argv[1] == "first":  # compiled here: the threaded one runs its loop on numba's thread pool
+            out[fn.py_func.__qualname__]["gufunc"] = "do_scheduling" in fn.inspect_llvm(fn.signatures[0])
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.compile
+def test_serial_and_threaded_twins_are_cached_apart(tmp_path):
+    """One Python function, two dispatchers: numba keeps a cache for each (its files are named by
+    the function's qualified name, and its index key holds no compiler flags), and a second process
+    loads both, each with its own code."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", TWINS, which], env=env, capture_output=True, text=True,
+                                      check=True).stdout) for which in ("first", "second")]
+    first, second = runs
+    assert first["_loss_chunk"]["misses"] == first["_loss_chunk_par"]["misses"] == 1
+    assert first["_loss_chunk_par"]["gufunc"] and not first["_loss_chunk"]["gufunc"]
+    assert second["_loss_chunk"]["hits"] == second["_loss_chunk_par"]["hits"] == 1
+    assert second["_loss_chunk"]["misses"] == second["_loss_chunk_par"]["misses"] == 0
+    assert second["_loss_chunk_par"]["parallel"] and not second["_loss_chunk"]["parallel"]
+    for r in runs:
+        assert abs(r["_loss_chunk"]["value"] - r["_loss_chunk_par"]["value"]) <= 1e-12 * abs(r["_loss_chunk"]["value"])
+    names = sorted(f.name.split("-")[0] for f in tmp_path.rglob("logistic_regression._loss_chunk*.nbi"))
+    assert names == ["logistic_regression._loss_chunk", "logistic_regression._loss_chunk_par"], names

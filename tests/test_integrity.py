@@ -33,7 +33,8 @@ import pytest
 
 import symml as sm
 from symml import cli
-from symml.catalog import CatalogError, Derivation, generate, generated_source, load
+from symml.build import generate, generated_source
+from symml.catalog import CatalogError, Derivation, load
 from symml.codegen import emit, jit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ def _package(tmp_path: Path) -> Path:
     (tmp_path / "generated").mkdir()
     (tmp_path / "derivations").mkdir()
     shutil.copy(ROOT / "generated" / "__init__.py", tmp_path / "generated" / "__init__.py")
+    (tmp_path / "generated" / "_runtime.py").write_text(generated_source("_runtime"), encoding="utf-8")
     (tmp_path / "generated" / f"{NAME}.py").write_text(generated_source(NAME), encoding="utf-8")
     shutil.copy(ROOT / "derivations" / f"{NAME}.py", tmp_path / "derivations" / f"{NAME}.py")
     return tmp_path / "generated" / f"{NAME}.py"
@@ -74,13 +76,13 @@ def test_check_names_edited_truncated_and_missing_modules(tmp_path):
     generate([NAME], out_dir=tmp_path)
     path = tmp_path / f"{NAME}.py"
     good = path.read_text(encoding="utf-8")
-    assert generate([NAME], check=True, out_dir=tmp_path) == [(NAME, "unchanged")]
+    assert generate([NAME], check=True, out_dir=tmp_path) == [("_runtime", "unchanged"), (NAME, "unchanged")]
     for bad in (good[: len(good) // 2], good.replace("np.dot(", "np.dot( ", 1), good + "\n# note\n"):
         path.write_text(bad, encoding="utf-8")
-        [(_, status)] = generate([NAME], check=True, out_dir=tmp_path)
+        [_, (_, status)] = generate([NAME], check=True, out_dir=tmp_path)
         assert status in (("corrupt",) if SEALED else ("stale",)), status
     path.unlink()
-    assert generate([NAME], check=True, out_dir=tmp_path) == [(NAME, "missing")]
+    assert generate([NAME], check=True, out_dir=tmp_path) == [("_runtime", "unchanged"), (NAME, "missing")]
 
 
 def test_generate_repairs_a_corrupt_module(tmp_path):
@@ -88,7 +90,7 @@ def test_generate_repairs_a_corrupt_module(tmp_path):
     path = tmp_path / f"{NAME}.py"
     good = path.read_bytes()
     path.write_bytes(good[:1000])
-    assert generate([NAME], out_dir=tmp_path) == [(NAME, "written")]
+    assert generate([NAME], out_dir=tmp_path) == [("_runtime", "unchanged"), (NAME, "written")]
     assert path.read_bytes() == good
 
 
@@ -98,7 +100,7 @@ def test_an_old_but_complete_module_is_stale_not_corrupt(tmp_path):
     body = text[: text.rindex("SYMML_SOURCE_HASH")]
     old = body[: body.rindex("_warn_if_stale(")]  # as written before seals: it ends with its input hash
     (tmp_path / f"{NAME}.py").write_text(old, encoding="utf-8")
-    assert generate([NAME], check=True, out_dir=tmp_path) == [(NAME, "stale")]
+    assert generate([NAME], check=True, out_dir=tmp_path) == [("_runtime", "missing"), (NAME, "stale")]
 
 
 @pending_0006
@@ -126,7 +128,8 @@ def test_import_warns_when_the_derivation_changed(tmp_path):
 
 @pending_0006
 def test_symml_check_reports_a_corrupt_module(tmp_path, monkeypatch, capsys):
-    catalog = importlib.import_module("symml.catalog")  # sm.catalog is the function of that name
+    catalog = importlib.import_module("symml.catalog")  # sm.catalog is the function of that name; it says
+    # where generated/ is (symml.build reads it when called)
 
     generate([NAME], out_dir=tmp_path)
     (tmp_path / f"{NAME}.py").write_text(generated_source(NAME)[:-200], encoding="utf-8")
@@ -142,7 +145,7 @@ KILLED = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     from symml.codegen import emit, jit
-    from symml.catalog import generate
+    from symml.build import generate
     moment = sys.argv[2]
     real_fdopen, real_replace = os.fdopen, os.replace
 
@@ -170,6 +173,8 @@ def test_a_killed_generation_leaves_the_old_file(tmp_path, moment):
     old = b'"""an older generated module"""\nSYMML_INPUT_HASH = "old"\n'
     path = tmp_path / f"{NAME}.py"
     path.write_bytes(old)
+    # the runtime is current, so the module is the first file the generation writes
+    (tmp_path / "_runtime.py").write_text(generated_source("_runtime"), encoding="utf-8")
     p = subprocess.Popen([sys.executable, "-c", KILLED, str(tmp_path), moment, NAME], env=_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -182,8 +187,8 @@ def test_a_killed_generation_leaves_the_old_file(tmp_path, moment):
         p.wait(timeout=60)
     assert p.returncode == -signal.SIGKILL
     assert path.read_bytes() == old, "a killed generation must not touch the old module"
-    assert [q.name for q in tmp_path.glob("*.py")] == [f"{NAME}.py"]
-    assert generate([NAME], out_dir=tmp_path) == [(NAME, "written")]  # and the next run completes
+    assert sorted(q.name for q in tmp_path.glob("*.py")) == sorted([f"{NAME}.py", "_runtime.py"])
+    assert generate([NAME], out_dir=tmp_path) == [("_runtime", "unchanged"), (NAME, "written")]  # next run completes
     assert path.read_text(encoding="utf-8") == generated_source(NAME)
 
 
@@ -220,8 +225,9 @@ def test_an_edited_entry_with_its_key_intact_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMML_CACHE_DIR", str(tmp_path))
     k = _kernel()
     good = k.path.read_text(encoding="utf-8")
-    assert "return out" in good
-    k.path.write_text(good.replace("    return out\n", "    return tuple(2 * o for o in out)\n", 1), encoding="utf-8")
+    call = next(ln for ln in good.splitlines() if ln.startswith("    return _run("))  # the wrapper's last line
+    k.path.write_text(good.replace(call, f"    return tuple(2 * o for o in {call.strip()[len('return '):]})", 1),
+                      encoding="utf-8")
     k2 = _kernel()
     assert k2(w=np.array([1.0, 2.0]))["f"] == 5.0, "an edited cache entry was imported"
 

@@ -1,7 +1,9 @@
-"""Codegen: graph → numba kernel modules (``emit`` spells bodies, ``module`` the file, ``jit`` caches)."""
+"""Codegen: graph → numba kernel modules (``emit`` spells bodies, ``module`` the file, ``runtime``
+the shared helpers of generated code, ``jit`` caches ad-hoc kernels)."""
 from .jit import CompiledKernel, cache_dir, compile, write_atomic
-from .module import CODEGEN_VERSION, Chunking, KernelSpec, module_source
+from .module import Chunking, KernelSpec, ModuleText, module_parts, module_source
 from .scalar import UnsupportedConstruct
+from .version import CODEGEN_VERSION
 
-__all__ = ["compile", "CompiledKernel", "cache_dir", "write_atomic", "CODEGEN_VERSION", "KernelSpec",
-           "module_source", "UnsupportedConstruct"]
+__all__ = ["compile", "CompiledKernel", "cache_dir", "write_atomic", "CODEGEN_VERSION", "KernelSpec", "Chunking",
+           "ModuleText", "module_parts", "module_source", "UnsupportedConstruct"]

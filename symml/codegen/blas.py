@@ -4,7 +4,7 @@ The Hessian of a loss summed over samples is often XᵀSX, S = diag(s) the curva
 sample's loss (logistic, Poisson, probit regression), or a multiple of XᵀX (least squares,
 ridge). As a plain contraction it would be a general product (gemm) of the n×d temporary
 X ⊙ s with X. Here the pattern is recognised on one einsum node and computed by helpers
-emitted into the generated module:
+written once into the runtime of the generated modules (:mod:`symml.codegen.runtime`):
 
 - ``_syrk_gram(A, alpha)``: alpha·AᵀA in one BLAS syrk on A itself (no copy);
 - ``_syrk_gram_weighted(A, s, alpha)``: alpha·AᵀSA by blocks of rows. In a block, rows with
@@ -79,24 +79,38 @@ def match_gram(node: Einsum) -> Gram | None:
     return Gram(A, rows, tuple(weights), scalars, tuple(scale))
 
 
-#: Helpers emitted into a generated module that computes a Gram product (see the module docstring).
+#: Runtime helpers that a module computing a Gram product imports (see the module docstring).
 GRAM_HELPERS = {
     "_blas_syrk": '''
-def _blas_routine(name):
-    """The SciPy BLAS routine ``name`` (the library numba's np.dot calls), callable from nopython code."""
-    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
-    # pointers would). The address is registered with LLVM under a fixed symbol name at import, and
-    # compiled code calls the name, so a kernel from numba's cache links in any process.
-    from llvmlite import binding
+def _blas_function(name):
+    """SciPy's BLAS routine ``name`` (the library numba's np.dot calls) as nopython code calls it."""
     from numba import types
-    from numba.extending import get_cython_function_address
 
-    binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
     p = types.voidptr  # Fortran takes every argument by reference
     return types.ExternalFunction(f"symml_{name}", types.void(p, p, p, p, p, p, p, p, p, p))
 
 
-_blas_dsyrk, _blas_ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
+_blas_dsyrk, _blas_ssyrk = _blas_function("dsyrk"), _blas_function("ssyrk")
+_BLAS_REGISTERED = []
+
+
+def _register_blas():
+    """Register SciPy's dsyrk and ssyrk with LLVM under the names the kernels call (once a process).
+
+    A module whose kernels use a Gram helper calls this when it is imported, before any of
+    its kernels is compiled or loaded from numba's cache; other modules never load SciPy.
+    """
+    # NOTE(numba): a cached kernel must not embed this process's address of the routine (ctypes
+    # pointers would). The address is registered under a fixed symbol name, and compiled code
+    # calls the name, so a kernel from numba's cache links in any process.
+    if _BLAS_REGISTERED:
+        return
+    from llvmlite import binding
+    from numba.extending import get_cython_function_address
+
+    for name in ("dsyrk", "ssyrk"):
+        binding.add_symbol(f"symml_{name}", get_cython_function_address("scipy.linalg.cython_blas", name))
+    _BLAS_REGISTERED.append(True)
 
 
 @njit(cache=True)
@@ -179,7 +193,7 @@ def _syrk_gram_weighted(A, s, alpha):
 }
 
 
-#: Emitted where a blocked kernel runs BLAS (np.dot) on numba's threads (and its accumulator add).
+#: Runtime helpers of a blocked kernel that runs BLAS (np.dot) on numba's threads (and its accumulator add).
 BLAS_THREAD_HELPERS = {
     "_acc_add": '''
 @njit(cache=True)

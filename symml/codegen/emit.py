@@ -107,6 +107,7 @@ class KernelBody(StructuralEmit):
         self.parallel = parallel
         self.lines: list[str] = []
         self.helpers: set[str] = set()
+        self.uses_blas_dot = False  # a fact for the module: some product runs on np.dot (BLAS)
         self.counter = 0
         self.ops = sp.Integer(0)
         self.preferred: dict[int, str] = {}  # node uid → the name of the step that computes it
@@ -410,6 +411,7 @@ class KernelBody(StructuralEmit):
             expr = f"np.dot({arrange(a, la, True)}, {arrange(b, lb, False)})"
         else:
             expr = f"np.dot({arrange(b, lb, True)}, {arrange(a, la, False)})"
+        self.uses_blas_dot = True
         self.emit(0, f"{name} = {expr}")
         if fsrc:
             self.emit(0, f"{name} = {fsrc} * {name}")

@@ -25,6 +25,7 @@ import sympy as sp
 from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
 from ..nodes import Dim, Expr, Tensor, as_expr, fmt_shape, leaves, walk
 from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
+from .runtime import runtime_text
 
 
 def cache_dir() -> Path:
@@ -108,6 +109,27 @@ def drop_unreadable_numba_cache(path: Path) -> list[Path]:
             f.unlink(missing_ok=True)
             dropped.append(f)
     return dropped
+
+
+def runtime_module() -> str:
+    """The name of the cache's copy of the generated-code runtime, imported (written first if needed).
+
+    Ad-hoc kernels live outside any package, so they cannot import generated/_runtime.py, and
+    that file may be stale or absent (a checkout whose codegen changed, an install elsewhere).
+    The cache holds its own copy, named by its hash: a kernel always runs with the runtime of
+    the symml that wrote it, and copies of several versions live side by side.
+    """
+    text, digest = runtime_text(CODEGEN_VERSION)
+    modname = f"symml_runtime_{digest[:16]}"
+    if modname in sys.modules:
+        return modname
+    path = cache_dir() / f"{modname}.py"
+    old = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    if old != text:  # missing, truncated or edited: written again, never imported as it is
+        write_atomic(path, text)
+    drop_unreadable_numba_cache(path)
+    import_path(path, modname)
+    return modname
 
 
 def import_path(path: Path, modname: str):
@@ -341,10 +363,11 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
     old = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
     # the key says which kernel the file is for, the seal that its text is the one written for it:
     # a truncated, edited or foreign entry is written again, never imported
+    runtime = runtime_module()  # before the kernel module, which imports it by this name
     if not (stamp in old and is_sealed(old)):
         spec = KernelSpec("kernel", key_args, exprs, doc="Ad-hoc kernel compiled by sm.compile.", layout="tuple")
         header = f"Ad-hoc symml kernel (sm.compile), cached under its key.\n\nOutputs: {', '.join(p for p, _ in flat)}"
-        src = seal(module_source(header, [spec], parallel=parallel, fuse=fuse) + f"\n\n{stamp}\n")
+        src = seal(module_source(header, [spec], parallel=parallel, fuse=fuse, runtime=runtime) + f"\n\n{stamp}\n")
         write_atomic(path, src)
     drop_unreadable_numba_cache(path)
     module = import_path(path, f"symml_kernel_{key[:24]}")

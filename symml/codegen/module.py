@@ -1,9 +1,19 @@
-"""The file skeleton of a generated kernel module.
+"""The file skeleton of a generated kernel module, assembled from a structured description.
 
-A module has a header (what it was generated from, how to regenerate it, a hash of the
-inputs, no timestamp), imports of numpy and numba only, the argument checks, the stable
-scalar helpers it uses, and per kernel a private ``@njit(cache=True)`` function plus a
-plain-Python wrapper that validates every argument before numba runs.
+A module is a :class:`ModuleText`: a header (what it was generated from, how to regenerate
+it, a hash of the inputs, no timestamp), imports (numpy, numba and the shared runtime of
+:mod:`symml.codegen.runtime`, nothing else), ``__all__``, constants, the stable scalar
+helpers its kernels use, one argument checker per distinct signature, and per kernel a
+private ``@njit(cache=True)`` function plus a plain-Python wrapper that validates every
+argument before numba runs. Each part is kept apart until :meth:`ModuleText.render` joins
+them; nothing edits emitted text afterwards.
+
+Whether a kernel gets a threaded twin, runs by blocks of rows, or hands BLAS one thread per
+numba thread is decided from facts recorded while its body was emitted (the helpers it
+calls, whether it fused into one row loop, whether it calls np.dot), never from its text.
+A twin is the same Python function as its serial kernel, compiled a second time with
+``parallel=True`` (the runtime's ``_parallel``): its row loop is a ``prange``, which the
+serial compilation runs as a plain range.
 
 Takes: kernel specs (outputs as graph nodes, argument order, docs). Gives: source text.
 """
@@ -11,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
-import unicodedata
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -20,10 +29,20 @@ from ..nodes import Dim, Expr, Tensor, fmt_shape
 from ..structured_index import Labels
 from .emit import KernelBody, safe_identifier, size_src, unique_identifier
 from .fuse import FusedKernelBody
+from .runtime import BLAS_NAMES, RUNTIME_HELPERS
 from .scalar import HELPERS
+from .version import CODEGEN_VERSION
 
-CODEGEN_VERSION = "1"
+__all__ = ["CODEGEN_VERSION", "PARALLEL_MIN_SIZE", "KernelSpec", "Chunking", "EmittedKernel", "ModuleText",
+           "kernel_source", "module_parts", "module_source", "flat_adapters", "seal", "is_sealed"]
+
 PARALLEL_MIN_SIZE = 200_000
+
+#: The module docstring's paragraph on the keywords every wrapper takes.
+CONVENTIONS = """Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
+True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
+NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
+a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on."""
 
 
 @dataclass
@@ -68,119 +87,61 @@ class Chunking:
     add: list[bool]
 
 
-CHECKS = '''
-_FLOATS = (np.float32, np.float64)
+@dataclass
+class EmittedKernel:
+    """One spec as code, with the facts of its body that decide how the module runs it.
+
+    ``twin`` is False (one serial kernel), True (a threaded twin ``_K_par`` of the same
+    function) or "blocked" (``_K_blk`` runs the body by blocks of rows, ``_K_par`` on threads).
+    """
+
+    name: str
+    source: str  # the private kernel(s) and the public wrapper(s), in that order
+    exports: list[str]  # its public names
+    helpers: set[str]  # scalar helpers the module defines for it
+    runtime: set[str]  # names it imports from the runtime
+    numba: set[str]  # names it imports from numba
+    twin: bool | str = False
+    uses_syrk_gram: bool = False  # a Gram product on BLAS syrk (BLAS threads it)
+    uses_blas_dot: bool = False  # a matrix product on np.dot
 
 
-def _array(x, name, rank, shape):
-    """x as a float array of the given rank, or a ValueError naming the argument."""
-    if not isinstance(x, np.ndarray):
-        try:
-            a = np.asarray(x)
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
-        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
-            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
-        x = a.astype(np.float64)
-    if x.dtype.type not in _FLOATS:
-        raise ValueError(
-            f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
-            f"convert it with {name}.astype(np.float64)"
-        )
-    if x.ndim != rank:
-        raise ValueError(f"{name}: expected shape {shape} (rank {rank}), got shape {x.shape} (rank {x.ndim})")
-    return x
+@dataclass
+class ModuleText:
+    """A generated module, part by part; :meth:`render` joins them in this order."""
 
+    header: str  # the docstring's text
+    runtime: str  # the module the runtime is imported from ("._runtime", or a cached copy's name)
+    imports: set[str] = field(default_factory=set)  # runtime names
+    numba: set[str] = field(default_factory=set)  # numba names
+    preamble: list[str] = field(default_factory=list)  # statements run first (integrity checks)
+    exports: list[str] = field(default_factory=list)
+    constants: list[str] = field(default_factory=list)  # blocks of comments and assignments
+    helpers: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    kernels: list[str] = field(default_factory=list)
+    adapters: list[str] = field(default_factory=list)
+    trailer: list[str] = field(default_factory=list)  # last statements (before the seal)
 
-def _scalar(x, name):
-    """x as a Python float, or a ValueError naming the argument."""
-    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
-        raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
-    if isinstance(x, np.ndarray):
-        if x.ndim != 0:
-            raise ValueError(f"{name}: expected a real number, got an array of shape {x.shape}")
-        if x.dtype.kind not in "fiu":
-            raise ValueError(f"{name}: expected a real number, got an array of dtype {x.dtype}")
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
-    except OverflowError:
-        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
+    def body(self) -> str:
+        """Everything after the docstring: imports to trailer."""
+        runtime = f"from {self.runtime} import " + ", ".join(sorted(self.imports))
+        if len(runtime) > 120:  # wrapped in parentheses, filled to 120 columns
+            runtime = textwrap.fill(runtime, 118, subsequent_indent="    ", break_long_words=False,
+                                    break_on_hyphens=False).replace(" import ", " import (", 1) + ")"
+        imports = ["import numpy as np", f"from numba import {', '.join(sorted(self.numba))}", runtime]
+        parts = ["\n".join(imports + self.preamble)]
+        parts.append("__all__ = [" + ", ".join(repr(n) for n in self.exports) + "]")
+        # a kernel's parts (private kernel, twin, wrappers) are one group, set apart by one blank line,
+        # and so are the helpers and the checkers; groups are set apart by two
+        parts += self.constants + ["\n\n".join(g) for g in (self.helpers, self.checks) if g] + self.kernels
+        if self.adapters:
+            parts.append("# scipy.optimize adapters over one flat parameter vector\n\n" + "\n\n\n".join(self.adapters))
+        text = "\n\n\n".join(p.strip() for p in parts) + "\n"
+        return text + ("\n\n" + "\n".join(self.trailer) + "\n" if self.trailer else "")
 
-
-def _size(name, x, axis, expected, dim, source, shape):
-    if x.shape[axis] != expected:
-        raise ValueError(
-            f"{name}: expected shape {shape} with {dim} = {expected} (from {source}), got shape {x.shape}"
-        )
-
-
-def _positive(dim, value, source):
-    if value < 1:
-        raise ValueError(f"{source}: dimension {dim} must be at least 1, got {value}")
-
-
-def _finite(**values):
-    for name, v in values.items():
-        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
-        # overflow of finite values) needs the full elementwise scan
-        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
-
-
-def _outputs_finite(out):
-    for o in out:
-        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
-        if s - s != 0.0 and not np.all(np.isfinite(o)):
-            return False
-    return True
-
-
-def _dtype(*arrays):
-    for a in arrays:
-        if a.dtype.type is np.float64:
-            return np.float64
-    return np.float32
-'''
-
-LABEL_CHECKS = '''
-def _labels(x, name, rank, shape, high):
-    """x as a contiguous int64 array of labels, or a ValueError naming the argument."""
-    a = np.asarray(x)
-    if a.dtype.kind not in "iu":
-        raise ValueError(
-            f"{name}: expected integer labels in 0 … {high} − 1 of shape {shape}, got dtype {a.dtype}; "
-            f"convert them with {name}.astype(np.int64)"
-        )
-    if a.ndim != rank:
-        raise ValueError(f"{name}: expected shape {shape} (rank {rank}), got shape {a.shape} (rank {a.ndim})")
-    return np.ascontiguousarray(a, dtype=np.int64)
-
-
-def _labels_range(x, name, high, dim):
-    if x.size and (x.min() < 0 or x.max() >= high):
-        bad = x.min() if x.min() < 0 else x.max()
-        raise ValueError(f"{name}: label {bad} is out of range; expected 0 ≤ {name} < {dim} = {high}")
-'''
-
-ADD_PARTS = '''
-def _add_parts(a, b, name):
-    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
-    if isinstance(b, tuple):
-        if not isinstance(a, tuple) or len(a) != len(b):
-            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
-        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
-    if np.shape(a) != np.shape(b):
-        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
-    return a + b
-'''
-
-
-def _arg_doc(t: Tensor) -> str:
-    if isinstance(t, Labels):
-        return f"integer array {fmt_shape(t.shape)} of labels in 0 … {t.high} − 1"
-    return "array " + fmt_shape(t.shape) if t.ndim else "float"
+    def render(self) -> str:
+        return '"""' + self.header.strip() + "\n\n" + CONVENTIONS + '\n"""\n\n\n' + self.body()
 
 
 def _dims_of(args: list[Tensor]):
@@ -193,14 +154,105 @@ def _dims_of(args: list[Tensor]):
     return bound
 
 
+def _signature(args: list[Tensor]) -> str:
+    return ", ".join(f"{t.name} {fmt_shape(t.shape)}" + (f" (int labels < {t.high})" if isinstance(t, Labels) else "")
+                     for t in args)
+
+
+def checker_source(fname: str, args: list[Tensor]) -> str:
+    """A function that checks one argument list: (name → checked value, numbers in its arrays).
+
+    Sizes are bound from the largest arrays first: "w: expected (d,) with d = 3 (from X)" is
+    the message a user expects when X and w disagree.
+    """
+    taken: set[str] = set()
+    arg_names = {t.name: unique_identifier(t.name, taken) for t in args}
+    bound = _dims_of(args)
+    dim_names = {d: unique_identifier(d.name, taken) for d in sorted(bound, key=str)}
+    params = ", ".join(arg_names[t.name] for t in args)
+    w = [f"def {fname}({params}):",
+         f'    """({_signature(args)}) checked: names, ranks, dtypes and sizes."""']
+    for t in args:
+        v = arg_names[t.name]
+        if isinstance(t, Labels):
+            w.append(f"    {v} = _labels({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r}, {str(t.high)!r})")
+        elif t.ndim:
+            w.append(f"    {v} = _array({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r})")
+        else:
+            w.append(f"    {v} = _scalar({v}, {t.name!r})")
+    all_bound = {}
+
+    def size_check(t, ax, s):
+        expected = size_src(s, {d: dim_names[d] for d in all_bound})
+        src = ", ".join(sorted({all_bound[d].name for d in sp.sympify(s).free_symbols if d in all_bound})) or "its definition"
+        w.append(f"    _size({t.name!r}, {arg_names[t.name]}, {ax}, {expected}, {str(s)!r}, {src!r}, {fmt_shape(t.shape)!r})")
+
+    deferred = []
+    for t in sorted(args, key=lambda t: -t.ndim):
+        for ax, s in enumerate(t.shape):
+            v = arg_names[t.name]
+            if isinstance(s, Dim) and s not in all_bound:
+                all_bound[s] = t
+                w.append(f"    {dim_names[s]} = _positive({s.name!r}, {v}.shape[{ax}], {t.name!r})")
+            elif not sp.sympify(s).free_symbols <= set(all_bound):
+                deferred.append((t, ax, s))  # e.g. ⌊(H − kh + 1)/2⌋ before the argument that binds H
+            else:
+                size_check(t, ax, s)
+    for t, ax, s in deferred:
+        size_check(t, ax, s)
+    for t in args:  # numba does not check bounds: every label is checked before the kernel runs
+        if isinstance(t, Labels):
+            if not sp.sympify(t.high).free_symbols <= set(all_bound):
+                raise ValueError(f"the bound {t.high} of labels {t.name} is not bound by any argument's shape")
+            high = size_src(t.high, {d: dim_names[d] for d in all_bound})
+            w.append(f"    _labels_range({arg_names[t.name]}, {t.name!r}, {high}, {str(t.high)!r})")
+    # arrays go to the kernel C-contiguous, all float64 if one is (else float32), as straight-line code:
+    # the wrappers' cost per call is what an optimizer on small data pays at every step; integer
+    # labels are int64 already and do not set the dtype
+    arrays = [t for t in args if t.ndim]
+    floats = [t for t in arrays if not isinstance(t, Labels)]
+    if floats:
+        w.append(f"    dt = _dtype({', '.join(arg_names[t.name] for t in floats)}{',' if len(floats) == 1 else ''})")
+
+    def value(t):
+        v = arg_names[t.name]
+        return v if isinstance(t, Labels) or not t.ndim else f"_c({v}, dt)"
+
+    values = ", ".join(f"{t.name!r}: {value(t)}" for t in args)
+    size = " + ".join(f"{arg_names[t.name]}.size" for t in arrays) or "0"
+    ret = f"    return {{{values}}}, {size}"
+    if len(ret) > 120:  # wrapped inside parentheses
+        ret = textwrap.fill(f"    return ({{{values}}}, {size})", 118, subsequent_indent="        ",
+                            break_long_words=False, break_on_hyphens=False)
+    w.append(ret)
+    return "\n".join(w)
+
+
+class Checkers:
+    """The argument checkers of one module, one per distinct argument list, named in order."""
+
+    def __init__(self):
+        self.names: dict[tuple, str] = {}
+        self.sources: list[str] = []
+
+    def name_for(self, args: list[Tensor]) -> str:
+        key = tuple((t.name, tuple(t.shape)) for t in args)
+        if key not in self.names:
+            self.names[key] = f"_args{len(self.names) + 1}"
+            self.sources.append(checker_source(self.names[key], args))
+        return self.names[key]
+
+
 def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = True,
-                  twins: dict | None = None) -> tuple[str, set[str]]:
+                  twins: dict | None = None, checkers: Checkers | None = None) -> EmittedKernel:
     """The private njit kernel(s) and the public wrapper of one spec.
 
     ``parallel``: True or False for every loop; None (the default) gives a fused kernel a
-    serial and a ``prange`` twin, chosen per call by the total input size. ``twins`` says,
-    for kernels already emitted, whether they got a twin (a composed kernel follows its chunk).
+    threaded twin, chosen per call by the total input size. ``twins`` says, for kernels
+    already emitted, how they run (a composed kernel follows its chunk kernel); ``checkers``
+    collects the argument checkers of the module (a fresh set when None).
     """
+    checkers = checkers if checkers is not None else Checkers()
     taken: set[str] = set()
     arg_names = {t.name: unique_identifier(t.name, taken) for t in spec.args}  # ℌ and H are two arguments
     bound = _dims_of(spec.args)
@@ -218,19 +270,16 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     floats = [t for t in arrays if not isinstance(t, Labels)]  # integer labels do not set the dtype
     params = ", ".join(arg_names[t.name] for t in spec.args)
 
-    def private(suffix: str, par: bool):
+    def private(par: bool):
         body = (FusedKernelBody if fuse else KernelBody)(spec.args, spec.outputs, arg_names, dim_names, par)
         lines = body.build()
-        k = []
         # NOTE(numba): fastmath "reassoc"/"contract" lets LLVM vectorise reductions and use FMA; it
         # does not assume away NaN or inf, so the stable primitives keep their guarantees.
-        flags = ", parallel=True" if par else ""
+        flags = ", parallel=True" if par and parallel else ""
         flags += ', fastmath={"reassoc", "contract"}' if fuse else ""
-        k.append(f"@njit(cache=True{flags})")
-        k.append(f"def _{spec.name}{suffix}({params}):")
-        k.append("    # inputs: " + ", ".join(f"{t.name} {fmt_shape(t.shape)}" for t in spec.args))
-        k.append(f"    # ops ≈ {sp.simplify(body.ops)}")
-        k.append(f"    dt = {arg_names[floats[0].name]}.dtype" if floats else "    dt = np.float64")
+        k = [f"@njit(cache=True{flags})", f"def _{spec.name}({params}):",
+             f"    # inputs: {_signature(spec.args)}; ops ≈ {sp.simplify(body.ops)}",
+             f"    dt = {arg_names[floats[0].name]}.dtype" if floats else "    dt = np.float64"]
         for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
             if d in dim_names:
                 k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
@@ -240,118 +289,76 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         return "\n".join(k), body
 
     serial = f"_{spec.name}"  # what the wrapper calls without threads
+    runtime, numba = {"_run"}, {"njit"}
+    gram = blas = False
     if spec.compose is not None:
-        c = spec.compose
-        twin = (twins or {}).get(c.chunk) or False
+        twin = (twins or {}).get(spec.compose.chunk) or False
         k_src = _composed(spec, arg_names, taken, twin)
         helpers = set()  # nothing of its own to emit
+        runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
     else:
-        serial_src, body = private("", bool(parallel))
-        # a fused kernel also gets a prange twin: thread start-up costs more than it saves on
+        src, body = private(bool(parallel))
+        # a fused kernel also gets a threaded twin: thread start-up costs more than it saves on
         # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
         fused = getattr(body, "plan", None) is not None
         # a Gram product (O(n·d²)) dominates and BLAS threads it already; numba's threads, spinning
         # after their O(n·d) loop, took the cores from OpenBLAS's (16.7 vs 9.8 ms serial for a
         # logistic Hessian at n = 20 000, d = 100): such kernels get no twin and no blocks
-        gram = "_syrk_gram" in serial_src
+        gram = bool(body.helpers & {"_syrk_gram", "_syrk_gram_weighted"})
+        blas = bool(getattr(body, "uses_blas_dot", False))
         twin = parallel is None and spec.twin and fused and not gram
-        k_src = serial_src + ("\n\n\n" + private("_par", True)[0] if twin else "")
-        helpers = body.helpers
+        if twin:  # one source for both: the body again, its row loop a prange
+            src, body = private(True)
+            src += f"\n\n_{spec.name}_par = _parallel(_{spec.name})"
+            runtime.add("_parallel")
+        k_src = src
+        helpers = set(body.helpers)
+        numba |= {"prange"} if body.parallel else set()  # built for threads: its outer loops are pranges
         if parallel is None and spec.rows and not fused and not gram:
             # a whole-array body (matrix products on np.dot, per-row temporaries the size of the
             # rows): run it by blocks of rows, so its temporaries stay in cache, on every thread
-            blas = "np.dot(" in serial_src
-            k_src += "\n\n\n" + _blocked(spec, arg_names, dim_names, bound, blas)
-            helpers = helpers | {"_acc_add"} | ({"_blas_threads"} if blas else set())
+            k_src += "\n\n" + _blocked(spec, arg_names, dim_names, bound, blas)
+            helpers |= {"_acc_add"} | ({"_blas_threads"} if blas else set())
+            runtime.add("_parallel")
+            numba |= {"prange", "get_num_threads"}
             twin, serial = "blocked", f"_{spec.name}_blk"
     if twins is not None:
         twins[spec.name] = twin
+    for h in helpers & RUNTIME_HELPERS:
+        runtime |= set(BLAS_NAMES[h])
+    helpers -= RUNTIME_HELPERS
 
-    w = []
-    w.append(f"def {spec.name}({params}, *, check_finite=None{', parallel=None' if twin else ''}):")
     doc = spec.doc.strip() or spec.name
-    w.append(textwrap.indent('"""' + doc + '\n\nArgs:\n' + "".join(
-        f"    {t.name}: {_arg_doc(t)}\n" for t in spec.args
-    ) + '    check_finite: True scans every argument for NaN or inf before the kernel runs; None (the\n'
-      '        default) scans them only when an output is not finite, so a NaN or inf that reaches\n'
-      '        the result is reported by name at no cost on finite data; False never scans.\n' + (
-      '    parallel: True runs the row loop on all of numba\'s threads, False on this thread; None (the\n'
-      '        default) uses threads from PARALLEL_MIN_SIZE numbers of input on.\n' if twin else '') + '"""', "    "))
-    for t in spec.args:
-        v = arg_names[t.name]
-        if isinstance(t, Labels):
-            w.append(f"    {v} = _labels({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r}, {str(t.high)!r})")
-        elif t.ndim:
-            w.append(f"    {v} = _array({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r})")
-        else:
-            w.append(f"    {v} = _scalar({v}, {t.name!r})")
-    all_bound = {}
-    # bind sizes from the largest arrays first: "w: expected (d,) with d = 3 (from X)" is the
-    # message a user expects when X and w disagree
-    def size_check(t, ax, s):
-        expected = size_src(s, {**{d: dim_names.get(d, d.name) for d in all_bound}})
-        src = ", ".join(sorted({all_bound[d].name for d in sp.sympify(s).free_symbols if d in all_bound})) or "its definition"
-        w.append(f"    _size({t.name!r}, {arg_names[t.name]}, {ax}, {expected}, {str(s)!r}, {src!r}, {fmt_shape(t.shape)!r})")
-
-    deferred = []
-    for t in sorted(spec.args, key=lambda t: -t.ndim):
-        for ax, s in enumerate(t.shape):
-            v = arg_names[t.name]
-            if isinstance(s, Dim) and s not in all_bound:
-                all_bound[s] = t
-                w.append(f"    {dim_names.get(s, safe_identifier(s.name))} = {v}.shape[{ax}]")
-                w.append(f"    _positive({s.name!r}, {dim_names.get(s, s.name)}, {t.name!r})")
-            elif not sp.sympify(s).free_symbols <= set(all_bound):
-                deferred.append((t, ax, s))  # e.g. ⌊(H − kh + 1)/2⌋ before the argument that binds H
-            else:
-                size_check(t, ax, s)
-    for t, ax, s in deferred:
-        size_check(t, ax, s)
-    for t in spec.args:  # numba does not check bounds: every label is checked before the kernel runs
-        if isinstance(t, Labels):
-            if not sp.sympify(t.high).free_symbols <= set(all_bound):
-                raise ValueError(f"kernel {spec.name!r}: the bound {t.high} of labels {t.name} is not bound by any "
-                                 "argument's shape")
-            high = size_src(t.high, {d: dim_names.get(d, d.name) for d in all_bound})
-            w.append(f"    _labels_range({arg_names[t.name]}, {t.name!r}, {high}, {str(t.high)!r})")
-    if floats:
-        arr_names = ", ".join(arg_names[t.name] for t in floats)
-        w.append(f"    dt = _dtype({arr_names}{',' if len(floats) == 1 else ''})")
-    # a keyword is read in NFKC form (ℌ= is H=): such names go in as strings, never as keywords
-    plain = [t for t in spec.args if unicodedata.normalize("NFKC", t.name) == t.name]
-    other = [t for t in spec.args if t not in plain]
-    finite_call = "_finite(" + ", ".join([f"{t.name}={arg_names[t.name]}" for t in plain] + (
-        ["**{" + ", ".join(f"{t.name!r}: {arg_names[t.name]}" for t in other) + "}"] if other else [])) + ")"
-    w.append("    if check_finite:")
-    w.append(f"        {finite_call}")
-    call_args = ", ".join(
-        f"np.ascontiguousarray({arg_names[t.name]})" if isinstance(t, Labels) else
-        f"np.ascontiguousarray({arg_names[t.name]}, dtype=dt)" if t.ndim else arg_names[t.name] for t in spec.args
-    )
-    fn = serial
-    if twin:
-        total = " + ".join(f"{arg_names[t.name]}.size" for t in arrays)
-        w.append(f"    if parallel is None:")
-        w.append(f"        parallel = {total} >= PARALLEL_MIN_SIZE")
-        w.append(f"    fn = _{spec.name}_par if parallel else {serial}")
-        fn = "fn"
-    w.append("    try:")
-    w.append(f"        out = {fn}({call_args})")
-    w.append("    except ZeroDivisionError:")
-    w.append(f"        raise ValueError(\"{spec.name}: division by zero for these arguments (for example an "
-             "empty class, or a zero variance)\") from None")
-    # numba's linear algebra refuses NaN or inf itself ("Array must not contain infs or NaNs."):
-    # under the lazy check, name the input that carried it before that message reaches a user
-    w.append("    except ValueError:")
-    w.append("        if check_finite is None:")
-    w.append(f"            {finite_call}")
-    w.append("        raise")
-    w.append("    if check_finite is None and not _outputs_finite(out):")
-    w.append(f"        {finite_call}  # name the non-finite input, if one caused it")
-    w += ["    " + ln for ln in _returns(spec, dim_names, {d: dim_names.get(d, d.name) for d in all_bound})]
+    args_doc = "Args: " + _signature(spec.args) + "."
+    w = [f"def {spec.name}({params}, *, check_finite=None{', parallel=None' if twin else ''}):"]
+    if "\n" not in doc and len(doc) + len(args_doc) <= 109:  # one line of at most 120 columns
+        w.append(f'    """{doc} {args_doc}"""')
+    else:
+        doc = "\n\n".join(textwrap.fill(par, 100) if "\n" not in par else par for par in doc.split("\n\n"))
+        w.append(textwrap.indent('"""' + doc + "\n" + textwrap.fill(args_doc, 100, subsequent_indent="    ")
+                                 + '\n"""', "    "))
+    checker = f"{checkers.name_for(spec.args)}({params})"
+    runtime |= {"_array", "_scalar", "_size", "_positive", "_dtype", "_c"}
+    if any(isinstance(t, Labels) for t in spec.args):
+        runtime |= {"_labels", "_labels_range"}
+    fns = f"({serial}, _{spec.name}_par)" if twin else f"({serial},)"
+    tail = ", parallel, PARALLEL_MIN_SIZE)" if twin else ")"
+    if spec.layout in ("value", "tuple", "pair", "blocks"):
+        run = f"_run({spec.name!r}, {fns}, {checker}, check_finite{tail}"
+        run = {"value": f"{run}[0]", "tuple": run, "pair": f"_pair({run})",
+               "blocks": f"_blocks({run}, {len(spec.block_params)})"}[spec.layout]
+        runtime |= {"pair": {"_pair"}, "blocks": {"_blocks"}}.get(spec.layout, set())
+        if len(run) > 109:  # the keywords on a line of their own
+            run = run.replace(f"{checker}, check_finite", f"{checker},\n        check_finite", 1)
+        w.append(f"    return {run}")
+    else:
+        raise ValueError(f"unknown layout {spec.layout!r}")
+    exports = [spec.name]
     if spec.compose is not None:
-        w += ["", "", _finish_wrapper(spec)]
-    return k_src + "\n\n\n" + "\n".join(w) + "\n", helpers
+        w += ["", _finish_wrapper(spec)]
+        exports.append(f"{spec.name}_finish")
+    return EmittedKernel(spec.name, k_src + "\n\n" + "\n".join(w) + "\n", exports, helpers, runtime, numba,
+                         twin, gram, blas)
 
 
 def _blocked(spec: KernelSpec, arg_names: dict, dim_names: dict, bound: dict, blas: bool) -> str:
@@ -359,7 +366,9 @@ def _blocked(spec: KernelSpec, arg_names: dict, dim_names: dict, bound: dict, bl
 
     A block holds about 32 768 numbers of the row arguments (16 to 1024 rows), so a body's
     per-row temporaries stay in cache; the blocks are split into one contiguous run per
-    thread, each thread sums its own, and the runs are added in order.
+    thread, each thread sums its own, and the runs are added in order. ``_K_blk`` is one
+    function: serially it runs one run of all blocks; its twin ``_K_blk_par`` gets the
+    number of threads.
     """
     params = ", ".join(arg_names[t.name] for t in spec.args)
     rows = [t for t in spec.args if t.name in spec.rows]
@@ -373,49 +382,47 @@ def _blocked(spec: KernelSpec, arg_names: dict, dim_names: dict, bound: dict, bl
         for s in o.shape:
             used |= sp.sympify(s).free_symbols
 
-    def driver(par: bool) -> list[str]:
-        name = f"_{spec.name}_prange" if par else f"_{spec.name}_blk"
-        k = [f"@njit(cache=True{', parallel=True' if par else ''})", f"def {name}({params}{', threads_' if par else ''}):",
-             f"    # _{spec.name} summed over blocks of rows" + (", one run of blocks per thread" if par else "")]
-        k.append(f"    dt = {arg_names[next(t for t in arrays if not isinstance(t, Labels)).name]}.dtype")
-        for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
-            if d in used and d in dim_names:
-                k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
-        k += [f"    n_ = {lead}.shape[0]",
-              f"    b_ = max(16, min(1024, 32768 // ({width})))",
-              "    nb_ = (n_ + b_ - 1) // b_",
-              "    nt_ = max(1, min(nb_, threads_))" if par else "    nt_ = 1"]
-        # one accumulator per thread; explicit adds (_acc_add), which compile in a fraction of
-        # the time numba's array expressions take
-        for j, o in enumerate(spec.outputs):
-            shape = ", ".join(["nt_"] + [size_src(s, dim_names) for s in o.shape])
-            k.append(f"    a{j}_ = np.zeros(({shape}{',' if not o.shape else ''}), dtype=dt)")
-        k += [f"    for t_ in {'prange' if par else 'range'}(nt_):",
-              "        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):",
-              "            lo_ = k_ * b_",
-              "            hi_ = min(n_, lo_ + b_)",
-              f"            r_ = _{spec.name}({sliced})"]
-        k += [f"            a{j}_[t_] += r_[{j}]" if not o.shape else f"            _acc_add(a{j}_[t_], r_[{j}])"
-              for j, o in enumerate(spec.outputs)]
-        k.append("    for t_ in range(1, nt_):  # the threads' sums, in order")
-        k += [f"        a{j}_[0] += a{j}_[t_]" if not o.shape else f"        _acc_add(a{j}_[0], a{j}_[t_])"
-              for j, o in enumerate(spec.outputs)]
-        outs = [f"a{j}_[0]" if not o.shape else f"a{j}_[0].copy()" for j, o in enumerate(spec.outputs)]
-        k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
-        return k
+    k = ["@njit(cache=True)", f"def _{spec.name}_blk({params}, threads_=1):",
+         f"    # _{spec.name} summed over blocks of rows, one run of blocks per thread (threads_ > 1: the twin)",
+         f"    dt = {arg_names[next(t for t in arrays if not isinstance(t, Labels)).name]}.dtype"]
+    for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
+        if d in used and d in dim_names:
+            k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
+    k += [f"    n_ = {lead}.shape[0]",
+          f"    b_ = max(16, min(1024, 32768 // ({width})))",
+          "    nb_ = (n_ + b_ - 1) // b_",
+          "    nt_ = max(1, min(nb_, threads_))"]
+    # one accumulator per thread; explicit adds (_acc_add), which compile in a fraction of
+    # the time numba's array expressions take
+    for j, o in enumerate(spec.outputs):
+        shape = ", ".join(["nt_"] + [size_src(s, dim_names) for s in o.shape])
+        k.append(f"    a{j}_ = np.zeros(({shape}{',' if not o.shape else ''}), dtype=dt)")
+    k += ["    for t_ in prange(nt_):",
+          "        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):",
+          "            lo_ = k_ * b_",
+          "            hi_ = min(n_, lo_ + b_)",
+          f"            r_ = _{spec.name}({sliced})"]
+    k += [f"            a{j}_[t_] += r_[{j}]" if not o.shape else f"            _acc_add(a{j}_[t_], r_[{j}])"
+          for j, o in enumerate(spec.outputs)]
+    k.append("    for t_ in range(1, nt_):  # the threads' sums, in order")
+    k += [f"        a{j}_[0] += a{j}_[t_]" if not o.shape else f"        _acc_add(a{j}_[0], a{j}_[t_])"
+          for j, o in enumerate(spec.outputs)]
+    outs = [f"a{j}_[0]" if not o.shape else f"a{j}_[0].copy()" for j, o in enumerate(spec.outputs)]
+    k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+    k += ["", f"_{spec.name}_blk_par = _parallel(_{spec.name}_blk)"]
 
     # plain Python: numba cannot cache a function that calls get_num_threads, and the BLAS gets
     # one thread per numba thread for the call
-    src = driver(False) + ["", ""] + driver(True) + ["", "", f"def _{spec.name}_par({params}):"]
+    k += ["", f"def _{spec.name}_par({params}):"]
     if blas:
-        src += ["    prev_ = _blas_threads(1)",
-                "    try:",
-                f"        return _{spec.name}_prange({params}, get_num_threads())",
-                "    finally:",
-                "        _blas_threads(prev_)"]
+        k += ["    prev_ = _blas_threads(1)",
+              "    try:",
+              f"        return _{spec.name}_blk_par({params}, get_num_threads())",
+              "    finally:",
+              "        _blas_threads(prev_)"]
     else:
-        src += [f"    return _{spec.name}_prange({params}, get_num_threads())"]
-    return "\n".join(src)
+        k += [f"    return _{spec.name}_blk_par({params}, get_num_threads())"]
+    return "\n".join(k)
 
 
 def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
@@ -431,22 +438,25 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
         call = ", ".join(f"float({rows})" if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
         k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return {serial_chunk}({call})"]
         if twin:
-            k += ["", "", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
+            k += ["", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
         return "\n".join(k)
     sums = [f"part_[{j}] + reg_[{j}]" if a else f"part_[{j}]" for j, a in enumerate(c.add)]
-    k = ["@njit(cache=True)", f"def _{spec.name}_finish(part_, {reg_args}):",
-         f"    # the partial sums of {c.chunk} over every row, plus the regulariser once"]
-    if any(c.add):
-        k.append(f"    reg_ = _{c.reg}({reg_args})")
-    k.append(f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}")
-    k += ["", "", "@njit(cache=True)", f"def _{spec.name}({args}):",
-          f"    {nt} = float({rows})",
-          f"    return _{spec.name}_finish({serial_chunk}({chunk_args}), {reg_args})"]
+    ret = f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}"
+
+    def kernel(chunk: str) -> list[str]:
+        k = [f"    {nt} = float({rows})"]
+        if any(c.add):
+            k.append(f"    part_, reg_ = {chunk}({chunk_args}), _{c.reg}({reg_args})")
+        else:
+            k.append(f"    part_ = {chunk}({chunk_args})")
+        return k + [ret]
+
+    k = ["@njit(cache=True)", f"def _{spec.name}({args}):",
+         f"    # {c.chunk} over every row, plus the regulariser once"] + kernel(serial_chunk)
     if twin:
-        # plain Python: a cached njit caller of a parallel kernel is what numba cannot reload safely
-        k += ["", "", f"def _{spec.name}_par({args}):",
-              f"    {nt} = float({rows})",
-              f"    return _{spec.name}_finish(_{c.chunk}_par({chunk_args}), {reg_args})"]
+        # the same code run by Python with the chunk kernel's twin: a cached njit caller of a
+        # parallel kernel is what numba cannot reload safely
+        k += ["", f"_{spec.name}_par = _with_twin(_{spec.name}, {serial_chunk!r}, '_{c.chunk}_par')"]
     return "\n".join(k)
 
 
@@ -461,69 +471,51 @@ def _finish_wrapper(spec: KernelSpec) -> str:
                 f'    (this loss has no regulariser: nothing is added)."""\n'
                 f"    return {partial}")
     return (f"def {spec.name}_finish({partial}, {names}):\n"
-            f'    """{spec.name} over all rows from ``partial``, the sum of {c.chunk} over blocks of rows:\n'
-            f'    adds the regulariser ({c.reg}) once. {c.n_total.name} is the number of rows in all blocks."""\n'
+            f'    """{spec.name} over all rows: ``partial`` (the sum of {c.chunk} over blocks of rows) plus {c.reg}."""\n'
             f"    return _add_parts({partial}, {c.reg}({names}), {partial!r})")
 
 
-def _returns(spec: KernelSpec, dim_names, wrapper_dims) -> list[str]:
-    if spec.layout == "value":
-        return ["return out[0]"]
-    if spec.layout == "tuple":
-        return ["return out"]
-    if spec.layout == "pair":
-        return ["return out[0], (out[1] if len(out) == 2 else out[1:])"]
-    if spec.layout == "blocks":
-        sizes = [size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), wrapper_dims) for p in spec.block_params]
-        m = len(sizes)
-        rows = []
-        for i in range(m):
-            rows.append("[" + ", ".join(
-                f"np.asarray(out[{i * m + j}]).reshape({sizes[i]}, {sizes[j]})" for j in range(m)) + "]")
-        if m == 1:
-            return [f"return np.asarray(out[0]).reshape({sizes[0]}, {sizes[0]})"]
-        return ["return np.block([" + ", ".join(rows) + "])"]
-    raise ValueError(f"unknown layout {spec.layout!r}")
-
-
-def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None = None, fuse: bool = True) -> str:
-    """A complete module: header docstring, imports, checks, helpers, kernels, wrappers."""
-    parts, helpers, twins = {}, set(), {}
+def module_parts(header: str, kernels: list[KernelSpec], parallel: bool | None = None, fuse: bool = True,
+                 runtime: str = "._runtime") -> ModuleText:
+    """The parts of a module: header docstring, imports, checkers, helpers, kernels, wrappers."""
+    emitted, twins, checkers = {}, {}, Checkers()
     for spec in sorted(kernels, key=lambda k: k.compose is not None):  # chunk kernels before their users
-        src, h = kernel_source(spec, parallel, fuse, twins)
-        parts[spec.name] = src
-        helpers |= h
-    parts = [parts[k.name] for k in kernels]
-    names = [n for k in kernels for n in ([k.name] + ([f"{k.name}_finish"] if k.compose else []))]
-    out = ['"""' + header.strip() + '\n"""']
-    out.append("import numpy as np\nfrom numba import get_num_threads, njit, prange")
-    out.append("__all__ = [" + ", ".join(repr(n) for n in names) + "]")
-    out.append("# Fused kernels run their row loop on all threads when the inputs hold at least this many\n"
-               "# numbers (measured here: thread start-up costs ~60 µs, which pays off from about this size).\n"
-               f"PARALLEL_MIN_SIZE = {PARALLEL_MIN_SIZE}")
-    out.append(CHECKS.strip())
-    if any(isinstance(t, Labels) for k in kernels for t in k.args):
-        out.append(LABEL_CHECKS.strip())
-    if any(k.compose is not None for k in kernels):
-        out.append(ADD_PARTS.strip())
-    for h in sorted(helpers):
-        out.append(HELPERS[h].strip())
-    out.extend(p.strip() for p in parts)
-    return "\n\n\n".join(out) + "\n"
+        emitted[spec.name] = kernel_source(spec, parallel, fuse, twins, checkers)
+    ks = [emitted[k.name] for k in kernels]
+    m = ModuleText(header, runtime)
+    for k in ks:
+        m.imports |= k.runtime
+        m.numba |= k.numba
+        m.exports += k.exports
+    if any(k.uses_syrk_gram for k in ks):
+        m.preamble.append("_register_blas()  # the BLAS routines of the Gram products, before any kernel loads")
+    if any(k.twin for k in ks):
+        m.constants.append(
+            "# Twins run on all threads from this many input numbers on (thread start-up costs ~60 µs here).\n"
+            f"PARALLEL_MIN_SIZE = {PARALLEL_MIN_SIZE}")
+    m.helpers = [HELPERS[h].strip() for h in sorted(set().union(*(k.helpers for k in ks)))]
+    # a checker per distinct argument list, in the order the kernels first use them
+    m.checks = list(checkers.sources)
+    m.kernels = [k.source for k in ks]
+    return m
 
 
-def flat_source(params: list[Tensor], rest: list[Tensor], kernels: list[str]) -> str:
-    """scipy adapters over one flat vector θ = [vec(p₁); vec(p₂); …] (row-major), or "" when
+def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None = None, fuse: bool = True,
+                  runtime: str = "._runtime") -> str:
+    """A complete module (unsealed): see :func:`module_parts`."""
+    return module_parts(header, kernels, parallel, fuse, runtime).render()
+
+
+def flat_adapters(params: list[Tensor], rest: list[Tensor], kernels: list[str]) -> list[str]:
+    """scipy adapters over one flat vector θ = [vec(p₁); vec(p₂); …] (row-major), or [] when
     the data does not fix every parameter's size (then θ could not be split)."""
     bound = _dims_of(rest)
     need = {s for p in params for s in p.shape for s in sp.sympify(s).free_symbols}
     if not params or not need <= set(bound) or not {"loss", "grad"} <= set(kernels):
-        return ""
+        return []
     names = {t.name: safe_identifier(t.name) for t in params + rest}
     dn = {d: safe_identifier(d.name) + "_" for d in bound}
     rest_args = ", ".join(names[t.name] for t in rest)
-    sizes = [size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), dn) for p in params]
-    total = " + ".join(sizes)
     layout = "; ".join(f"{p.name} {fmt_shape(p.shape)}" for p in params)
     u = [f"def _unpack(theta, {rest_args}, name='theta'):",
          f'    """Split θ into {", ".join(p.name for p in params)} (views, row-major)."""']
@@ -531,22 +523,13 @@ def flat_source(params: list[Tensor], rest: list[Tensor], kernels: list[str]) ->
         if d in need:
             u.append(f"    {dn[d]} = np.shape({names[t.name]})[{ax}]")
     math_total = " + ".join(str(sp.Mul(*p.shape)) if p.shape else "1" for p in params)
-    u.append(f"    theta = _array(theta, name, 1, '({math_total},)')")
-    u.append(f"    if theta.shape[0] != {total}:")
-    u.append(f"        raise ValueError(f\"{{name}}: expected length {math_total} = {{{total}}} ({layout}), "
-             "got {theta.shape[0]}\")")
-    u.append("    out, at = [], 0")
-    for p, s in zip(params, sizes):
-        if p.ndim:
-            shape = "(" + ", ".join(size_src(x, dn) for x in p.shape) + ("," if p.ndim == 1 else "") + ")"
-            u.append(f"    out.append(theta[at:at + {s}].reshape({shape}))")
-        else:
-            u.append("    out.append(float(theta[at]))")
-        u.append(f"    at += {s}")
-    u.append("    return out")
+    shapes = ", ".join("(" + ", ".join(size_src(x, dn) for x in p.shape) + ("," if p.ndim == 1 else "") + ")"
+                       for p in params)
+    sizes = ", ".join(size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), dn) for p in params)
+    one = "," if len(params) == 1 else ""
+    u.append(f"    return _split(theta, ({shapes}{one}), ({sizes}{one}), '({math_total},)', {layout!r}, name)")
     doc = f"θ = [{'; '.join('vec(' + p.name + ')' if p.ndim > 1 else p.name for p in params)}]"
     fns = [
-        "def _pack(parts):\n    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])",
         "\n".join(u),
         f'def fun(theta, {rest_args}):\n    """L(θ) with {doc}, for scipy.optimize.minimize(fun, theta0, args=...)."""\n'
         f"    return loss(*_unpack(theta, {rest_args}), {rest_args})",
@@ -561,7 +544,15 @@ def flat_source(params: list[Tensor], rest: list[Tensor], kernels: list[str]) ->
         fns.append(f'def hessp(theta, p, {rest_args}):\n    """∇²L(θ)·p without forming ∇²L (for Newton-CG and trust-ncg)."""\n'
                    f"    h = hvp(*_unpack(theta, {rest_args}), *_unpack(p, {rest_args}, name='p'), {rest_args})\n"
                    f"    return _pack(h if isinstance(h, tuple) else (h,))")
-    return "\n\n\n".join(fns) + "\n"
+    return fns
+
+
+#: The names flat_adapters defines (beyond _unpack) for the kernels a module has, and the runtime names they use.
+def flat_exports(kernels: list[str]) -> list[str]:
+    return ["fun", "jac"] + [k for k, m in (("hess", "hessian"), ("hessp", "hvp")) if m in kernels]
+
+
+FLAT_RUNTIME = {"_split", "_pack"}
 
 
 def seal(text: str) -> str:

@@ -24,13 +24,14 @@ Takes: a Derivation and its kernel module. Gives: the module of jitted adapters 
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import sys
 from pathlib import Path
 
-from ..catalog import Derivation
-from ..codegen import cache_dir, module_source, write_atomic
-from ..codegen.jit import import_path
+from ..codegen import cache_dir, module_parts, write_atomic
+from ..codegen.jit import import_path, runtime_module
+from ..spec import Derivation
 
 ADAPTER_VERSION = "1"
 LOOPS = Path(__file__).with_name("loops.py")
@@ -118,14 +119,23 @@ def _imports(source: str) -> str:
     return "\n".join(out)
 
 
+def _after_docstring(source: str) -> str:
+    """A module's source from the line after its docstring on."""
+    tree = ast.parse(source)
+    first = tree.body[0]
+    start = first.end_lineno if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) else 0
+    return "".join(source.splitlines(keepends=True)[start:])
+
+
 def build(d: Derivation, module=None):
     """Write (once) and import the adapter-and-loops module of derivation d.
 
     ``module`` is its generated kernel module; None for an ad-hoc derivation, whose kernel
     module text then opens the file (public wrappers included).
     """
-    kernels = "" if module is not None else module_source(
-        f"{d.name}: kernels of an ad-hoc derivation", d.kernel_specs()).split('"""', 2)[2]
+    # an ad-hoc derivation's kernels, without their docstring, and with the cache's runtime
+    kernels = "" if module is not None else module_parts(
+        f"{d.name}: kernels of an ad-hoc derivation", d.kernel_specs(), runtime=runtime_module()).body()
     if "value_and_grad" not in d.kernels or "loss" not in d.kernels:
         raise ValueError(f"{d.name}: optimizers need the kernels loss and value_and_grad; "
                          f"this derivation emits {', '.join(d.kernels)}")
@@ -141,7 +151,7 @@ def build(d: Derivation, module=None):
     text = "\n".join(head) + "\n" + kernels
     text += "\n\n" + adapter_source(d, _imports(source))
     loops = LOOPS.read_text(encoding="utf-8")
-    text += "\n\n# ---- the loops, from symml/optim/loops.py\n" + loops.split('"""', 2)[2]
+    text += "\n\n# ---- the loops, from symml/optim/loops.py\n" + _after_docstring(loops)
     key = hashlib.sha256(text.encode()).hexdigest()[:20]
     modname = f"symml_optim_{d.name}_{key}"
     if modname in sys.modules:

@@ -36,6 +36,10 @@ from .doc import FORMATS, Code, Display, Document, Heading, Math, Para, Table
 from .constrained import constrained_blocks, constrained_parts
 from .formulas import Printers, index_math, loss_symbol, partial, space, stack
 from .steps import chain_steps, has_steps
+from ..spec import register_renderer
+from .display import derivation_latex
+
+register_renderer("latex", derivation_latex)  # Derivation._repr_latex_ (the spec imports no report)
 
 __all__ = ["explain", "report", "Report"]
 

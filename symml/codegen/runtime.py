@@ -1,0 +1,329 @@
+"""The runtime every generated kernel module imports: generated/_runtime.py.
+
+A generated module holds only its own kernels. What every module needs is written once,
+here, and ``symml generate`` writes it (sealed, checked by ``generate --check`` like the
+others) as generated/_runtime.py; it imports only numpy, numba and the standard library:
+
+- the integrity checks: a module whose text does not match the hash on its last line refuses
+  to import; one whose derivation changed since warns; one generated against another runtime
+  refuses too (its kernels were compiled against that runtime's helpers): ``_check_module``;
+- the argument checks of the wrappers (``_array``, ``_scalar``, ``_size``, ...) and ``_run``,
+  which converts the checked arguments, picks the serial or the threaded kernel by size,
+  and names a non-finite input when an output is not finite;
+- ``_parallel``: the threaded twin of a kernel, compiled from the same Python function;
+- the BLAS helpers of :mod:`symml.codegen.blas` (Gram products on syrk, BLAS threads).
+
+An ad-hoc kernel of ``sm.compile`` lives in the kernel cache, outside any package: the cache
+gets its own copy of this text, named by its hash (see :func:`symml.codegen.jit.runtime_module`),
+so that a kernel always runs with the runtime of the symml that wrote it.
+
+Takes: nothing. Gives: the runtime's text and its hash, and which names it defines.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from .blas import BLAS_THREAD_HELPERS, GRAM_HELPERS
+
+#: The module name of the runtime inside generated/.
+RUNTIME_NAME = "_runtime"
+
+INTEGRITY = '''
+def _verify_source(path):
+    """ImportError if this file's text does not match SYMML_SOURCE_HASH on its last line."""
+    import hashlib
+    import os
+
+    if not (isinstance(path, str) and path.endswith(".py") and os.path.exists(path)):
+        return  # run from bytecode or an archive: there is no text to compare
+    with open(path, "rb") as f:
+        text = f.read().replace(b"\\r\\n", b"\\n")
+    body, sep, seal = text.rpartition(b"\\nSYMML_SOURCE_HASH = '")
+    if not sep or hashlib.sha256(body + b"\\n").hexdigest().encode() + b"'\\n" != seal:  # nothing after it
+        raise ImportError(f"{path} is truncated or was edited after generation (its text does not match the "
+                          f"hash on its last line); regenerate it with `{_command(path)}`")
+
+
+def _command(path):
+    import os
+
+    name = os.path.splitext(os.path.basename(path))[0]
+    return "symml generate" if name.startswith("_") else f"symml generate {name}"
+
+
+def _check_module(path, expected):
+    """ImportError if the module at path is not the text symml wrote, or was generated against
+    another version of this runtime (expected: the hash of the runtime it was generated with)."""
+    _verify_source(path)
+    if SYMML_SOURCE_HASH != expected:
+        raise ImportError(f"{path} was generated against another symml runtime than {__file__}; "
+                          f"regenerate it with `{_command(path)}`")
+
+
+def _warn_if_stale(path, derivation, digest):
+    """A warning if the derivation this module was generated from has changed since."""
+    import hashlib
+    import os
+    import warnings
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), derivation)
+    if os.path.exists(source):
+        with open(source, "rb") as f:
+            if hashlib.sha256(f.read().replace(b"\\r\\n", b"\\n")).hexdigest() != digest:
+                warnings.warn(f"{path} is stale: {derivation} changed after it was generated; "
+                              f"regenerate it with `{_command(path)}`", stacklevel=2)
+
+
+_verify_source(__file__)
+'''
+
+CHECKS = '''
+_FLOATS = (np.float32, np.float64)
+
+
+def _array(x, name, rank, shape):
+    """x as a float array of the given rank, or a ValueError naming the argument."""
+    if not isinstance(x, np.ndarray):
+        try:
+            a = np.asarray(x)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__}") from None
+        if a.dtype.kind not in "fiu":  # numbers only: no strings, booleans, complex or out-of-range ints
+            raise ValueError(f"{name}: expected a float array of shape {shape}, got {type(x).__name__} of {a.dtype}")
+        x = a.astype(np.float64)
+    if x.dtype.type not in _FLOATS:
+        raise ValueError(
+            f"{name}: expected a float32 or float64 array of shape {shape}, got dtype {x.dtype}; "
+            f"convert it with {name}.astype(np.float64)"
+        )
+    if x.ndim != rank:
+        raise ValueError(f"{name}: expected shape {shape} (rank {rank}), got shape {x.shape} (rank {x.ndim})")
+    return x
+
+
+def _scalar(x, name):
+    """x as a Python float, or a ValueError naming the argument."""
+    if isinstance(x, (bool, np.bool_, str, bytes)) or isinstance(x, (complex, np.complexfloating)):
+        raise ValueError(f"{name}: expected a real number, got {type(x).__name__}")
+    if isinstance(x, np.ndarray):
+        if x.ndim != 0:
+            raise ValueError(f"{name}: expected a real number, got an array of shape {x.shape}")
+        if x.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: expected a real number, got an array of dtype {x.dtype}")
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a real number, got {type(x).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: expected a real number, got an {type(x).__name__} beyond the float64 range") from None
+
+
+def _size(name, x, axis, expected, dim, source, shape):
+    if x.shape[axis] != expected:
+        raise ValueError(
+            f"{name}: expected shape {shape} with {dim} = {expected} (from {source}), got shape {x.shape}"
+        )
+
+
+def _positive(dim, value, source):
+    """value, the size of dimension dim read from source, if it is at least 1."""
+    if value < 1:
+        raise ValueError(f"{source}: dimension {dim} must be at least 1, got {value}")
+    return value
+
+
+def _finite(**values):
+    for name, v in values.items():
+        # a sum is one pass with no temporary; only a non-finite sum (NaN, inf or an
+        # overflow of finite values) needs the full elementwise scan
+        if not np.isfinite(np.sum(v)) and not np.all(np.isfinite(v)):
+            raise ValueError(f"{name}: contains NaN or inf; expected finite values")
+
+
+def _outputs_finite(out):
+    for o in out:
+        s = o if type(o) is float else o.sum()  # s − s is 0 only for a finite s (no math import)
+        if s - s != 0.0 and not np.all(np.isfinite(o)):
+            return False
+    return True
+
+
+def _dtype(*arrays):
+    for a in arrays:
+        if a.dtype.type is np.float64:
+            return np.float64
+    return np.float32
+
+
+_c = np.ascontiguousarray  # the arrays a kernel takes: C-contiguous, of one dtype
+
+
+def _labels(x, name, rank, shape, high):
+    """x as a contiguous int64 array of labels, or a ValueError naming the argument."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name}: expected integer labels in 0 … {high} − 1 of shape {shape}, got dtype {a.dtype}; "
+            f"convert them with {name}.astype(np.int64)"
+        )
+    if a.ndim != rank:
+        raise ValueError(f"{name}: expected shape {shape} (rank {rank}), got shape {a.shape} (rank {a.ndim})")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _labels_range(x, name, high, dim):
+    # numba does not check bounds: a label out of range is refused before any kernel reads it
+    if x.size and (x.min() < 0 or x.max() >= high):
+        bad = x.min() if x.min() < 0 else x.max()
+        raise ValueError(f"{name}: label {bad} is out of range; expected 0 ≤ {name} < {dim} = {high}")
+'''
+
+CALLS = '''
+def _run(name, kernels, checked, check_finite, parallel=None, min_size=0):
+    """Run a kernel on its checked arguments; its outputs, a tuple.
+
+    ``checked`` is what a module's argument checker returns: (name → value, in order, the arrays
+    C-contiguous and of one dtype; the number of values in the arrays). ``kernels`` is (serial,)
+    or (serial, threaded): the threaded one runs when ``parallel`` is True, or when it is None and
+    the arrays hold at least ``min_size`` numbers. ``check_finite``: True scans every argument for
+    NaN or inf first; None scans them only when an output is not finite (or numba refuses one), so
+    the message names the input; False never scans.
+    """
+    args, size = checked
+    if check_finite:
+        _finite(**args)
+    fn = kernels[0]
+    if len(kernels) > 1 and (parallel or (parallel is None and size >= min_size)):
+        fn = kernels[1]
+    values = args.values()
+    try:
+        out = fn(*values)
+    except ZeroDivisionError:
+        raise ValueError(f"{name}: division by zero for these arguments (for example an empty class, or a "
+                         "zero variance)") from None
+    # numba's linear algebra refuses NaN or inf itself ("Array must not contain infs or NaNs."):
+    # under the lazy check, name the input that carried it before that message reaches a user
+    except ValueError:
+        if check_finite is None:
+            _finite(**args)
+        raise
+    if check_finite is None and not _outputs_finite(out):
+        _finite(**args)  # name the non-finite input, if one caused it
+    return out
+
+
+def _pair(out):
+    """(value, gradient): the gradient alone for one parameter, else a tuple."""
+    return out[0], (out[1] if len(out) == 2 else out[1:])
+
+
+def _blocks(out, m):
+    """The m × m Hessian blocks ``out`` (row-major over the parameters) as one square matrix over the
+    parameters' flat layout; parameter i has as many entries as the square root of block (i, i)."""
+    import math
+
+    parts = [np.asarray(o) for o in out]
+    sizes = [math.isqrt(parts[i * m + i].size) for i in range(m)]
+    if m == 1:
+        return parts[0].reshape(sizes[0], sizes[0])
+    at = [0]
+    for s in sizes:
+        at.append(at[-1] + s)
+    H = np.empty((at[-1], at[-1]), dtype=np.result_type(*parts))  # what np.block would give, in less time
+    for i in range(m):
+        for j in range(m):
+            H[at[i]:at[i + 1], at[j]:at[j + 1]] = parts[i * m + j].reshape(sizes[i], sizes[j])
+    return H
+
+
+def _add_parts(a, b, name):
+    """a + b for results of one layout (numbers, arrays, tuples of them), checking shapes."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            raise ValueError(f"{name}: expected a tuple of {len(b)} parts, got {type(a).__name__}")
+        return tuple(_add_parts(x, y, f"{name}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{name}: expected shape {np.shape(b)}, got {np.shape(a)}")
+    return a + b
+
+
+def _pack(parts):
+    """Arrays and numbers as one flat float64 vector (row-major, in order)."""
+    return np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in parts])
+
+
+def _split(theta, shapes, sizes, shape, layout, name):
+    """θ split into views of the given shapes and sizes (a number for shape ()), row-major, in order."""
+    theta = _array(theta, name, 1, shape)
+    total = sum(sizes)
+    if theta.shape[0] != total:
+        raise ValueError(f"{name}: expected length {shape[1:-2]} = {total} ({layout}), got {theta.shape[0]}")
+    out, at = [], 0
+    for s, k in zip(shapes, sizes):
+        out.append(theta[at:at + k].reshape(s) if s else float(theta[at]))
+        at += k
+    return out
+
+
+def _with_twin(kernel, chunk, twin):
+    """A composed kernel's threaded form: its own Python code, run with the chunk kernel ``chunk``
+    replaced by its threaded twin (the module global named ``twin``, looked up at the first call)."""
+    import types
+
+    made = []
+
+    def run(*args):
+        if not made:
+            py = kernel.py_func
+            names = {**py.__globals__, chunk: py.__globals__[twin]}
+            made.append(types.FunctionType(py.__code__, names, py.__name__ + "_par", py.__defaults__))
+        return made[0](*args)
+
+    run.__name__ = run.__qualname__ = kernel.py_func.__name__ + "_par"
+    return run
+
+
+def _parallel(kernel):
+    """The threaded twin of a @njit(cache=True) kernel whose row loop is a prange: the same
+    Python function, compiled with parallel=True (compiled without it, prange is range)."""
+    import types
+
+    py = kernel.py_func
+    # NOTE(numba): numba's cache files are named by qualified name and line, and its index key
+    # holds no compiler flags: a second dispatcher of the same function would share (and
+    # overwrite) the serial one's cache. The copy's own qualified name gives it its own files.
+    twin = types.FunctionType(py.__code__, py.__globals__, py.__name__ + "_par", py.__defaults__, py.__closure__)
+    twin.__qualname__ = py.__qualname__ + "_par"
+    twin.__doc__ = py.__doc__
+    options = {k: v for k, v in kernel.targetoptions.items() if k in ("fastmath", "inline", "error_model")}
+    return njit(cache=True, parallel=True, **options)(twin)
+'''
+
+#: Names the runtime defines that a module may import (beyond those of the BLAS helpers).
+NAMES = ("_verify_source", "_check_module", "_warn_if_stale", "_array", "_scalar", "_size", "_positive",
+         "_finite", "_outputs_finite", "_dtype", "_c", "_run", "_pair", "_blocks", "_add_parts", "_pack", "_split",
+         "_with_twin", "_parallel")
+
+#: Names of the BLAS helpers, by the helper key a kernel body records (see blas.py).
+BLAS_NAMES = {
+    "_blas_syrk": ("_register_blas",),  # _blas_syrk itself is called by the Gram helpers only
+    "_syrk_gram": ("_syrk_gram",),
+    "_syrk_gram_weighted": ("_syrk_gram_weighted",),
+    "_acc_add": ("_acc_add",),
+    "_blas_threads": ("_blas_threads", "_blas_thread_functions"),
+}
+RUNTIME_HELPERS = set(GRAM_HELPERS) | set(BLAS_THREAD_HELPERS)
+
+
+def runtime_text(codegen_version: str) -> tuple[str, str]:
+    """The runtime module's text (sealed) and its hash (the value of its SYMML_SOURCE_HASH)."""
+    header = ('"""symml runtime of the generated kernel modules: argument checks, kernel calls, threads, BLAS,\n'
+              "integrity checks. Every module of this folder imports its helpers from here.\n\n"
+              f"Generated by symml (codegen {codegen_version}). Do not edit: regenerate with `symml generate`.\n"
+              '"""')
+    parts = [header, "import numpy as np\nfrom numba import njit", INTEGRITY.strip(), CHECKS.strip(), CALLS.strip()]
+    parts += [GRAM_HELPERS[k].strip() for k in ("_blas_syrk", "_syrk_gram", "_syrk_gram_weighted")]
+    parts += [BLAS_THREAD_HELPERS[k].strip() for k in ("_acc_add", "_blas_threads")]
+    body = "\n\n\n".join(parts) + "\n"
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return body + f"SYMML_SOURCE_HASH = {digest!r}\n", digest

@@ -1,0 +1,14 @@
+"""The codegen version, and what each version emits.
+
+``CODEGEN_VERSION`` enters every generated module's header and input hash and the key of
+``sm.compile``'s cache. It changes whenever emitted code changes: ``EMITTED`` records, per
+version, a SHA-256 of the bodies of generated/ (see :func:`symml.build.emitted_digest`), and
+tests/test_codegen_version.py fails when the bodies no longer match the current version's
+digest, telling the developer to bump the version and record the new digest.
+"""
+CODEGEN_VERSION = "2"
+
+#: version → SHA-256 of the generated bodies it emits (one new entry per bump; never edit an old one)
+EMITTED = {
+    "2": "94d1199a1786e73c1deafd0d7c2e2388d91773e22b4c865c6413b1b2838bfaee",
+}
