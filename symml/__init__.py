@@ -6,7 +6,10 @@
 >>> sm.grad(sm.norm2(X @ w), w).shape
 (d,)
 """
-from ._version import __version__
+from ._version import __version__  # noqa: F401 - the package's version
+
+# the stages that earlier ones call back into register themselves first (see symml.nodes.Stage)
+from . import simplify, conditions, printing  # noqa: E402,F401,I001
 
 from .calculus import DerivativeError, grad, hessian, hvp, jacobian, substitute, taylor, value_and_grad
 from .dsl import *  # noqa: F401,F403
@@ -18,6 +21,7 @@ from .parse import parse
 from .codegen import compile
 from .catalog import Derivation, catalog, load
 from .verify import check
+from . import verify_user  # noqa: F401 - registers the checks of expressions and compiled kernels
 from . import optim, plot
 from .report import Report, explain, report
 from .optim import fit, regularization_path, scipy_objective

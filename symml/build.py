@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import __version__
+from ._version import __version__
 from .catalog import DERIVATIONS, catalog, generated_dir, load
 from .codegen import CODEGEN_VERSION, write_atomic
 from .codegen.module import FLAT_RUNTIME, flat_adapters, flat_exports, is_sealed, module_parts, seal

@@ -16,8 +16,11 @@ Takes: tensor expressions and numbers. Gives: conditions, and ``Map`` nodes from
 """
 from __future__ import annotations
 
+import sys
+
 import sympy as sp
 
+from . import nodes
 from .nodes import Expr, as_expr, broadcast_shapes, broadcast_to, fmt_shape, make_map, placeholder
 
 #: operator → SymPy relation class, and how an error message names it.
@@ -108,12 +111,7 @@ class Condition:
 
 
 def _pretty(c: Condition) -> str:
-    from .printing import pretty
-    from .printing.notation import UNICODE, Piece
-    from .printing.scalar import print_scalar
-
-    leaves = {placeholder(j): Piece(pretty(o)) for j, o in enumerate(c.operands)}
-    return print_scalar(c.rel, UNICODE, leaves).text
+    return nodes.printing.condition_text(c)  # the printing stage registers itself (symml.nodes)
 
 
 def compare(op: str, a, b, truth=None) -> Condition:
@@ -178,3 +176,6 @@ def equal(a, b) -> Condition:
 def not_equal(a, b) -> Condition:
     """a ≠ b entry by entry (the same as ``a != b``)."""
     return compare("!=", a, b)
+
+
+nodes.register_stage(nodes.conditions, sys.modules[__name__])

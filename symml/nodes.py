@@ -23,8 +23,42 @@ from typing import Iterable, Sequence
 
 import sympy as sp
 
-from . import simplify
 from .functions import drop_distributions
+
+# --------------------------------------------------------------------------- later stages
+
+
+class Stage:
+    """A later stage that the graph calls back into without importing it.
+
+    The stage's module registers itself when it is imported (:func:`register_stage`), and
+    ``symml/__init__`` imports each of them before any node is built. So the graph depends on
+    no later stage, and a rule still lives beside what it governs: canonical forms in
+    :mod:`symml.simplify`, comparisons in :mod:`symml.conditions`, display in :mod:`symml.printing`.
+    Codegen reaches verification (``kernel.check()``) the same way.
+    """
+
+    __slots__ = ("name", "module")
+
+    def __init__(self, name: str):
+        self.name, self.module = name, None
+
+    def __getattr__(self, attr):  # reached only for the stage's own functions
+        if self.module is None:
+            raise RuntimeError(f"{self.name} is not loaded: import symml, which registers it")
+        return getattr(self.module, attr)
+
+
+simplify = Stage("symml.simplify")  # canonical forms, applied by the node constructors below
+conditions = Stage("symml.conditions")  # comparisons of expressions give elementwise conditions
+printing = Stage("symml.printing")  # repr and _repr_latex_
+
+
+def register_stage(stage: Stage, module) -> None:
+    """Called by a later stage's module on import: ``register_stage(nodes.simplify, module)``."""
+    stage.module = module
+
+
 
 # --------------------------------------------------------------------------- dims
 
@@ -205,15 +239,11 @@ class Expr:
 
     # -- display (the printing stage registers itself; see symml.printing)
     def _repr_latex_(self):
-        from .printing import latex
-
-        return "$\\displaystyle " + latex(self) + "$"
+        return "$\\displaystyle " + printing.latex(self) + "$"
 
     def __repr__(self):
         try:
-            from .printing import pretty
-
-            return pretty(self)
+            return printing.pretty(self)
         except Exception:  # pragma: no cover - repr must never raise
             return f"<{type(self).__name__} shape={fmt_shape(self.shape)}>"
 
@@ -222,14 +252,12 @@ class Expr:
 
 def _compare(op, a, b, truth=None):
     """``a op b`` as a Condition, or NotImplemented for an operand that is no expression or number."""
-    from .conditions import compare
-
     if not isinstance(b, Expr):
         try:
             as_expr(b)
         except TypeError:
             return NotImplemented
-    return compare(op, a, b, None if truth is None else truth())
+    return conditions.compare(op, a, b, None if truth is None else truth())
 
 
 # --------------------------------------------------------------------------- leaves

@@ -476,3 +476,14 @@ def _is_greek(name: str) -> bool:
 
     base = split_super_sub(name)[0]
     return base in greek_unicode or base in ("lam", "lamda", "Lam", "Lamda")
+
+
+def _register() -> None:
+    import sys
+
+    from . import nodes
+
+    nodes.register_stage(nodes.simplify, sys.modules[__name__])
+
+
+_register()

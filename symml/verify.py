@@ -45,7 +45,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .catalog import Derivation, load
-from .nodes import Dim
+from .nodes import Dim, Expr, Stage
+
+#: the checks of a user's expressions (symml.verify_user registers itself: it builds on this module)
+USER_CHECKS = Stage("symml.verify_user")
 
 TOLERANCES = {
     np.float64: {"step": float(np.finfo(np.float64).eps) ** (1 / 3), "rtol": 1e-6, "atol": 1e-7},
@@ -292,12 +295,8 @@ def check(target, wrt=None, *, points: int = 3, scales=(0.3, 1.0, 3.0), seed: in
     True
     """
     given = {**(inputs or {}), **arrays}
-    from .nodes import Expr
-
     if isinstance(target, Expr):
-        from .verify_user import check_expression
-
-        return check_expression(target, wrt, given, points=points, scales=scales, seed=seed, dtype=dtype,
+        return USER_CHECKS.check_expression(target, wrt, given, points=points, scales=scales, seed=seed, dtype=dtype,
                                 sizes=sizes, domains=domains, second_order=second_order)
     if hasattr(target, "check") and hasattr(target, "output_names"):
         return target.check(points=points, scales=scales, seed=seed, dtype=dtype, sizes=sizes, domains=domains,

@@ -214,3 +214,18 @@ def check_kernel(kernel, given: dict, *, points=3, scales=(0.3, 1.0, 3.0), seed=
                 label = f"{path} vs fd ({verb} in {t.name})"
             tally.note(label, err)
     return tally.report()
+
+
+def _register() -> None:
+    import sys
+
+    from . import verify
+    from .codegen import jit
+    from .nodes import register_stage
+
+    module = sys.modules[__name__]
+    register_stage(verify.USER_CHECKS, module)
+    register_stage(jit.VERIFY, module)
+
+
+_register()

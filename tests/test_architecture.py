@@ -111,9 +111,13 @@ def test_no_import_circles():
         "\n".join("  " + " ↔ ".join(c) for c in found)
 
 
+#: tools at the end of the pipeline that write with the public API, as a user does
+API_USERS = {"symml.gallery"}
+
+
 def test_no_module_imports_the_top_level_package():
     g = import_graph()
-    offenders = sorted(m for m, deps in g.items() if "symml" in deps and m != "symml")
+    offenders = sorted(m for m, deps in g.items() if "symml" in deps and m != "symml" and m not in API_USERS)
     assert not offenders, f"these modules import symml/__init__ (and so everything): {offenders}"
 
 

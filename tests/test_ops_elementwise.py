@@ -394,7 +394,7 @@ def test_equality_keeps_hashing_interning_and_membership():
     assert bool(x == same) and not bool(x == y) and bool(x != y) and not bool(x != same)
     assert x in [y, x] and y not in [x] and x in {x: 1} and len({x, y, sm.sin(x), sm.sin(x)}) == 3
     assert sm.sin(x) == sm.sin(x)  # interned: the same node
-    assert (x == "x") is False and (x != None) is True  # not an expression: plain identity
+    assert (x == "x") is False and (x != None) is True  # noqa: E711 - not an expression: plain identity
     assert [x, y].index(y) == 1
     xs, ys = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])
     np.testing.assert_array_equal(ev(sm.where(x == y, 1.0, 0.0), x=xs, y=ys), [1.0, 0.0, 1.0])

@@ -23,9 +23,12 @@ import numpy as np
 import sympy as sp
 
 from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
-from ..nodes import Dim, Expr, Tensor, as_expr, fmt_shape, leaves, walk
+from ..nodes import Dim, Expr, Stage, Tensor, as_expr, fmt_shape, leaves, walk
 from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
 from .runtime import runtime_text
+
+#: ``kernel.check()`` (verification is a later stage: symml.verify_user registers itself here)
+VERIFY = Stage("symml.verify_user")
 
 
 def cache_dir() -> Path:
@@ -296,10 +299,7 @@ class CompiledKernel:
         """Verify the kernel: every output against ``sm.evaluate``, every derivative among
         them against central differences of what it differentiates (see ``sm.check``).
         Inputs not given are drawn at small random sizes. Returns a CheckReport (``.passed``)."""
-        # NOTE: verification is a later stage than codegen; imported here, at call time only
-        from ..verify_user import check_kernel
-
-        return check_kernel(self, {**(inputs or {}), **arrays}, points=points, scales=scales, seed=seed,
+        return VERIFY.check_kernel(self, {**(inputs or {}), **arrays}, points=points, scales=scales, seed=seed,
                             dtype=dtype, sizes=sizes, domains=domains)
 
     def __repr__(self):

@@ -325,7 +325,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if twins is not None:
         twins[spec.name] = twin
     for h in helpers & RUNTIME_HELPERS:
-        runtime |= set(BLAS_NAMES[h])
+        runtime |= set(BLAS_NAMES.get(h, (h,)))
     helpers -= RUNTIME_HELPERS
 
     doc = spec.doc.strip() or spec.name

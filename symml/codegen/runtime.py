@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 
 from .blas import BLAS_THREAD_HELPERS, GRAM_HELPERS
+from .scalar import HELPERS
 
 #: The module name of the runtime inside generated/.
 RUNTIME_NAME = "_runtime"
@@ -312,7 +313,10 @@ BLAS_NAMES = {
     "_acc_add": ("_acc_add",),
     "_blas_threads": ("_blas_threads", "_blas_thread_functions"),
 }
-RUNTIME_HELPERS = set(GRAM_HELPERS) | set(BLAS_THREAD_HELPERS)
+#: The scalar helpers (stable and special functions, vectorisable elementary functions): one copy
+#: here for every module, not one per module that calls them.
+SCALAR_HELPERS = sorted(set(HELPERS) - set(GRAM_HELPERS) - set(BLAS_THREAD_HELPERS))
+RUNTIME_HELPERS = set(GRAM_HELPERS) | set(BLAS_THREAD_HELPERS) | set(SCALAR_HELPERS)
 
 
 def runtime_text(codegen_version: str) -> tuple[str, str]:
@@ -324,6 +328,7 @@ def runtime_text(codegen_version: str) -> tuple[str, str]:
     parts = [header, "import numpy as np\nfrom numba import njit", INTEGRITY.strip(), CHECKS.strip(), CALLS.strip()]
     parts += [GRAM_HELPERS[k].strip() for k in ("_blas_syrk", "_syrk_gram", "_syrk_gram_weighted")]
     parts += [BLAS_THREAD_HELPERS[k].strip() for k in ("_acc_add", "_blas_threads")]
+    parts += [HELPERS[k].strip() for k in SCALAR_HELPERS]
     body = "\n\n\n".join(parts) + "\n"
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     return body + f"SYMML_SOURCE_HASH = {digest!r}\n", digest

@@ -21,7 +21,7 @@ Takes: graph nodes (or a :class:`symml.duality.Dual`). Gives: graph nodes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import singledispatch
 
 import sympy as sp

@@ -65,3 +65,22 @@ def _render(obj, spelling: Spelling, nested: bool = False) -> str:
         f"cannot print a {type(obj).__name__}: expected a symml expression, a number, "
         "or a tuple, list or dict of them"
     )
+
+
+def condition_text(c) -> str:
+    """A condition of :mod:`symml.conditions` in unicode, e.g. ``x > 0``."""
+    from ..nodes import placeholder
+
+    leaves = {placeholder(j): Piece(pretty(o)) for j, o in enumerate(c.operands)}
+    return print_scalar(c.rel, UNICODE, leaves).text
+
+
+def _register() -> None:
+    import sys
+
+    from .. import nodes
+
+    nodes.register_stage(nodes.printing, sys.modules[__name__])
+
+
+_register()

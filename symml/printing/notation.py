@@ -19,6 +19,7 @@ import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import translate as _latex_name
 from sympy.printing.pretty.pretty_symbology import greek_unicode
+from .names import NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
 
 # --------------------------------------------------------------------------- precedence
 
@@ -71,7 +72,6 @@ class Piece:
 
 # --------------------------------------------------------------------------- names
 
-from .names import NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
 
 #: Operators printed as applied functions: key → (unicode, LaTeX).
 OPERATORS = {

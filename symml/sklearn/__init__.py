@@ -36,7 +36,7 @@ Pipeline(steps=[('standardscaler', StandardScaler()),
 Takes: X, y as scikit-learn passes them. Gives: fitted estimators.
 """
 try:
-    import sklearn
+    import sklearn  # noqa: F401 - the extra is installed
 except ImportError:  # pragma: no cover - the extra is missing
     raise ImportError("symml.sklearn needs scikit-learn: pip install 'symml[sklearn]'") from None
 
