@@ -104,7 +104,7 @@ def test_a_dimension_gives_way_to_a_value_of_its_name():
 
 
 def test_show_beside_the_generated_mlp_finds_every_delta_by_its_name():
-    from symml.catalog import generated_source
+    from symml.build import generated_source
 
     dv = sm.load("mlp")
     prog = program_from_outputs({f"grad_{p.name}": g for p, g in zip(dv.params, dv.grads)})

@@ -214,7 +214,7 @@ def dual(problem: Problem) -> Dual:
     >>> X, y, w = sm.tensor("X", (n, d)), sm.tensor("y", (n,)), sm.tensor("w", (d,))
     >>> D = dual(lagrangian(sm.norm2(w), [w], eq={"nu": (X @ w, y)}))
     >>> sm.pretty(D.objective), sm.pretty(D.recover[w])
-    ('−νᵀXXᵀν/4 − νᵀy', '−Xᵀν/2')
+    ('−yᵀν − νᵀXXᵀν/4', '−Xᵀν/2')
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"sm.dual takes a Problem from sm.lagrangian(...), got {type(problem).__name__}")

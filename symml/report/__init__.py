@@ -19,7 +19,7 @@ text). Reports do no numeric work and compile nothing.
 >>> r = explain(sm.load("least_squares"))
 >>> print(r.render("text").splitlines()[0])
 least_squares: ordinary least squares, L = ‖Xw + b − y‖²
->>> "δ_z = 2(z + b − y)" in str(r)
+>>> "∂L/∂w = 2Xᵀu" in str(r)
 True
 
 Takes: derivations, derived results, duals, fit results. Gives: reports.
