@@ -8,7 +8,7 @@
 """
 from ._version import __version__  # noqa: F401 - the package's version
 
-# the stages that earlier ones call back into register themselves first (see symml.nodes.Stage)
+# the stages that earlier ones call back into register themselves first (see symml.stages)
 from . import simplify, conditions, printing  # noqa: E402,F401,I001
 
 from .calculus import DerivativeError, grad, hessian, hvp, jacobian, substitute, taylor, value_and_grad

@@ -18,106 +18,19 @@ Takes: user DSL calls. Gives: the graph that calculus, printing and codegen read
 from __future__ import annotations
 
 import itertools
-import keyword
 from typing import Iterable, Sequence
 
 import sympy as sp
 
 from .functions import drop_distributions
+from .sizes import Dim, _check_name, as_dim, dims, fmt_shape  # noqa: F401 - the graph's sizes, re-exported
+from .stages import Stage, register_stage  # noqa: F401 - re-exported for the later stages
 
 # --------------------------------------------------------------------------- later stages
-
-
-class Stage:
-    """A later stage that the graph calls back into without importing it.
-
-    The stage's module registers itself when it is imported (:func:`register_stage`), and
-    ``symml/__init__`` imports each of them before any node is built. So the graph depends on
-    no later stage, and a rule still lives beside what it governs: canonical forms in
-    :mod:`symml.simplify`, comparisons in :mod:`symml.conditions`, display in :mod:`symml.printing`.
-    Codegen reaches verification (``kernel.check()``) the same way.
-    """
-
-    __slots__ = ("name", "module")
-
-    def __init__(self, name: str):
-        self.name, self.module = name, None
-
-    def __getattr__(self, attr):  # reached only for the stage's own functions
-        if self.module is None:
-            raise RuntimeError(f"{self.name} is not loaded: import symml, which registers it")
-        return getattr(self.module, attr)
-
 
 simplify = Stage("symml.simplify")  # canonical forms, applied by the node constructors below
 conditions = Stage("symml.conditions")  # comparisons of expressions give elementwise conditions
 printing = Stage("symml.printing")  # repr and _repr_latex_
-
-
-def register_stage(stage: Stage, module) -> None:
-    """Called by a later stage's module on import: ``register_stage(nodes.simplify, module)``."""
-    stage.module = module
-
-
-
-# --------------------------------------------------------------------------- dims
-
-
-class Dim(sp.Symbol):
-    """A symbolic size: a positive integer symbol such as n or d."""
-
-    def __new__(cls, name: str):
-        return super().__new__(cls, name, integer=True, positive=True)
-
-
-def dims(names: str) -> "Dim | tuple[Dim, ...]":
-    """Create dimension symbols, as ``sympy.symbols`` does: one name gives one Dim, several
-    names (or a trailing comma, ``"n,"``) a tuple.
-
-    >>> n, d = dims("n d")
-    >>> h = dims("h")
-    >>> h
-    h
-    >>> dims("k,")
-    (k,)
-    """
-    if not isinstance(names, str):
-        raise TypeError(f"sm.dims takes a string of names such as 'n d', got {type(names).__name__}")
-    parts = names.replace(",", " ").split()
-    if not parts:
-        raise ValueError("dims() needs at least one name, e.g. sm.dims('n d')")
-    for p in parts:
-        _check_name(p, "dimension")
-    out = tuple(Dim(p) for p in parts)
-    return out[0] if len(out) == 1 and "," not in names else out
-
-
-def _check_name(name, what: str) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
-        raise ValueError(
-            f"invalid {what} name {name!r}: expected a Python identifier that is not a keyword "
-            "and does not start with '_' (for example 'X', 'w', 'lam')"
-        )
-    return name
-
-
-def as_dim(s) -> sp.Expr:
-    """Coerce a size given by the user (Dim, int, SymPy integer expression)."""
-    if isinstance(s, bool):
-        raise TypeError(f"a size must be a dimension symbol or a positive int, got {s!r}")
-    if isinstance(s, int):
-        if s <= 0:
-            raise ValueError(f"a size must be positive, got {s}")
-        return sp.Integer(s)
-    if isinstance(s, sp.Expr) and s.is_integer is not False and all(isinstance(f, Dim) for f in s.free_symbols):
-        return s
-    raise TypeError(
-        f"a size must be a dimension from sm.dims(...) or a positive int, got {s!r} ({type(s).__name__})"
-    )
-
-
-def fmt_shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 # --------------------------------------------------------------------------- base
