@@ -254,8 +254,10 @@ def _adhoc_call(path: str, modname: str, names: list, args: dict, extra: list):
     import sys
     from pathlib import Path
 
-    from .codegen.jit import import_path
+    from .codegen.jit import import_path, runtime_module
 
+    if modname not in sys.modules:
+        runtime_module()  # the worker's copy of the runtime, which the kernel module imports by name
     mod = sys.modules.get(modname) or import_path(Path(path), modname)
     return tuple(mod.kernel(*[args[k] for k in names], *extra, check_finite=False))
 

@@ -56,10 +56,11 @@ def hessian_lhs(p: str, q: str, spelling: Spelling, loss: str = "L", q_rank: int
     """
     f = spelling.name(loss).text
     wp, wq = spelling.name(p), spelling.name(q)
-    if p == q and q_rank == 0:
+    if p == q and q_rank == 0:  # σ² squared is {σ²}² and (σ²)², never a double superscript
         if spelling.fmt == "latex":
-            return rf"\frac{{\partial^{{2}} {f}}}{{\partial {wp.text}^{{2}}}}"
-        return f"∂²{f}/∂{wp.text}²"
+            b = f"{{{wp.text}}}" if "^" in wp.text else wp.text
+            return rf"\frac{{\partial^{{2}} {f}}}{{\partial {b}^{{2}}}}"
+        return f"∂²{f}/∂{f'({wp.text})' if wp.text[-1:] in '⁰¹²³⁴⁵⁶⁷⁸⁹' else wp.text}²"
     return spelling.partial(f, [wp.text, spelling.transpose(wq).text if q_rank else wq.text])
 
 

@@ -59,8 +59,10 @@ def partial(f: str, wrt: list) -> Math:
     """
     if len(wrt) == 2 and wrt[0] == wrt[1] and not wrt[0][1]:
         b = wrt[0][0]
-        return Math(rf"\frac{{\partial^{{2}} {LATEX.name(f).text}}}{{\partial {LATEX.name(b).text}^{{2}}}}",
-                    f"∂²{UNICODE.name(f).text}/∂{UNICODE.name(b).text}²")
+        lb, ub = LATEX.name(b).text, UNICODE.name(b).text
+        lb = f"{{{lb}}}" if "^" in lb else lb  # σ² squared is {σ²}², not a double superscript
+        ub = f"({ub})" if ub[-1:] in "⁰¹²³⁴⁵⁶⁷⁸⁹" else ub
+        return Math(rf"\frac{{\partial^{{2}} {LATEX.name(f).text}}}{{\partial {lb}^{{2}}}}", f"∂²{UNICODE.name(f).text}/∂{ub}²")
 
     def names(sp_):
         return [sp_.transpose(sp_.name(n)).text if t else sp_.name(n).text for n, t in wrt]
