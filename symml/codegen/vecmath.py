@@ -109,6 +109,14 @@ _LOG_OF_U = """\
 {p}
     hfsq = 0.5 * f * f""".format(p=_estrin("z", _LOG_P, "p"), **_C)
 
+#: E = e^{xc} for xc ≤ 0 as E = P·2ᵏ, with the rounding error of P in Pl (sigmoid and softplus add it back)
+_E_WITH_ERROR = _REDUCE_EXP + """
+    ep = rl + r * r * q
+    v = rh + ep
+    P = 1.0 + v
+    Pl = ((1.0 - P) + v) + ((rh - v) + ep)
+    E = P * s1 * s2"""
+
 _DECORATOR = '@njit(cache=True, forceinline=True, fastmath={"contract"}, error_model="numpy")'
 
 HELPERS = {
@@ -198,12 +206,7 @@ def _sigmoid(x):
     # rounding errors of E and of 1 + E (El, Dl) added back. Branch-free.
     a = abs(x)
     xc = -a if a < 746.0 else -746.0
-{_REDUCE_EXP}
-    ep = rl + r * r * q
-    v = rh + ep
-    P = 1.0 + v
-    Pl = ((1.0 - P) + v) + ((rh - v) + ep)
-    E = P * s1 * s2
+{_E_WITH_ERROR}
     El = Pl * s1 * s2
     den = 1.0 + E
     Dl = ((1.0 - den) + E) + El
@@ -219,12 +222,7 @@ def _softplus(x):
     # rounding error of E (El) joins that of 1 + E in log1p's correction c / u. Branch-free.
     a = abs(x)
     xc = -a if a < 746.0 else -746.0
-{_REDUCE_EXP}
-    ep = rl + r * r * q
-    v = rh + ep
-    P = 1.0 + v
-    Pl = ((1.0 - P) + v) + ((rh - v) + ep)
-    E = P * s1 * s2
+{_E_WITH_ERROR}
     u = 1.0 + E
     c = (E - (u - 1.0)) + Pl * s1 * s2
 {_LOG_OF_U}
