@@ -10,7 +10,6 @@ Takes: graph nodes and numpy arrays. Gives: numpy arrays.
 from __future__ import annotations
 
 import difflib
-import itertools
 import string
 
 import numpy as np
@@ -32,32 +31,18 @@ class BindError(ValueError):
 # reading some of them (∂/∂b of a loss linear in b reads neither b nor λ). So an array whose
 # name is not read by the expression is accepted when a tensor of that name has been
 # *declared*: created with sm.tensor/sm.scalar (or any DSL call that makes an input) in
-# this process. The graph interns every node it ever builds (symml.nodes), so the declared
-# tensors are exactly the Tensor nodes of that table; it only grows, and is scanned here
-# incrementally. A name that no tensor has is refused, with the closest names offered.
-
-_DECLARED: dict[str, list[Tensor]] = {}
-_SCANNED = [0]
+# this process. The graph records them as it builds them (symml.nodes.DECLARED). A name that
+# no tensor has is refused, with the closest names offered.
 
 
 def declared_tensors(name: str) -> list[Tensor]:
     """Every input tensor created with this name in this process (several if re-declared)."""
-    table = nodes._INTERN
-    if len(table) < _SCANNED[0]:  # pragma: no cover - the table only grows; rescan if that changes
-        _DECLARED.clear()
-        _SCANNED[0] = 0
-    if len(table) > _SCANNED[0]:
-        for node in itertools.islice(table.values(), _SCANNED[0], None):
-            if type(node) is Tensor and not node.name.startswith("_"):
-                _DECLARED.setdefault(node.name, []).append(node)
-        _SCANNED[0] = len(table)
-    return list(_DECLARED.get(name, ()))
+    return list(nodes.DECLARED.get(name, ()))
 
 
 def unknown_input(name: str, reads) -> str:
     """The message for an array whose name matches no declared tensor, with a did-you-mean."""
-    declared_tensors(name)  # brings the table up to date
-    pool = sorted(set(reads) | set(_DECLARED))
+    pool = sorted(set(reads) | set(nodes.DECLARED))
     close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
     return (f"unknown input {name!r}{hint}: no tensor of that name was created with sm.tensor/sm.scalar; "

@@ -36,6 +36,9 @@ printing = Stage("symml.printing")  # repr and _repr_latex_
 # --------------------------------------------------------------------------- base
 
 _INTERN: dict = {}
+#: name → the input tensors created with that name in this process, in order (several if it was
+#: declared again): the arrays one dict of inputs may bind (see symml.evaluate)
+DECLARED: dict[str, list] = {}
 _ids = itertools.count()
 T = [sp.Symbol(f"_t{i}", real=True) for i in range(64)]
 
@@ -67,6 +70,8 @@ class Expr:
         for k, v in attrs.items():
             object.__setattr__(obj, k, v)
         _INTERN[key] = obj
+        if cls is Tensor and not obj.name.startswith("_"):
+            DECLARED.setdefault(obj.name, []).append(obj)
         return obj
 
     # -- basic facts

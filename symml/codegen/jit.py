@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
-from ..nodes import Dim, Expr, Stage, Tensor, as_expr, fmt_shape, leaves, walk
+from ..nodes import DECLARED, Dim, Expr, Stage, Tensor, as_expr, fmt_shape, leaves, walk
 from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
 from .runtime import runtime_text
 
@@ -257,9 +257,7 @@ class CompiledKernel:
 
     @staticmethod
     def _declared_with(dim):
-        from ..evaluate import _DECLARED
-
-        return [t for ts in _DECLARED.values() for t in ts if dim in t.shape]
+        return [t for ts in DECLARED.values() for t in ts if dim in t.shape]
 
     def _arguments(self, arrays, dims):
         for name in arrays:
