@@ -23,7 +23,7 @@ import numpy as np
 
 from .methods import METHODS, options_of
 from .problem import Problem, resolve
-from .proximal import _needs_prox, _objective, prox_gradient  # noqa: F401 - prox_gradient: re-exported
+from .proximal import objective_value, prox_gradient, require_prox  # noqa: F401 - prox_gradient: re-exported
 from .result import DivergedError, OptimizeResult
 
 @dataclass
@@ -52,7 +52,7 @@ def _l1_weight(problem, name) -> float:
     unit = problem.with_hyper(**{name: 1.0})
     theta = np.zeros(problem.size)
     theta[0] = 1.0
-    return _objective(unit, theta) - float(unit.value(theta))
+    return objective_value(unit, theta) - float(unit.value(theta))
 
 
 def alpha_max(problem, name: str | None = None) -> float:
@@ -62,7 +62,7 @@ def alpha_max(problem, name: str | None = None) -> float:
     b₀, the best remaining parameters at w = 0, is found by Newton steps on those alone (one
     step for the quadratic f of the lasso and the elastic net).
     """
-    _needs_prox(problem)
+    require_prox(problem)
     name = name or problem.derivation.hyper[0].name
     first = int(problem.layout[1])
     zero = problem.with_hyper(**{name: 0.0})

@@ -20,14 +20,16 @@ from .result import count, make_result, positive
 EPS = float(np.finfo(np.float64).eps)
 
 
-def _needs_prox(problem):
+def require_prox(problem):
+    """A ValueError unless the derivation emits prox_step with a step-size hyper-parameter eta."""
     d = problem.derivation
     if not problem.has("prox_step") or "eta" not in [t.name for t in d.hyper]:
         raise ValueError(f"{d.name}: prox_gradient needs a prox_step kernel with a step-size hyper-parameter eta "
                          "(as the lasso and the elastic net have)")
 
 
-def _objective(problem, theta):
+def objective_value(problem, theta):
+    """F(θ): the objective kernel (smooth part plus penalty), else the loss."""
     return float(problem.call("objective" if problem.has("objective") else "loss", theta))
 
 
@@ -50,7 +52,7 @@ def prox_gradient(problem, *, lr=None, max_iter=10000, tol=1e-10, accelerate=Tru
     Returns:
         OptimizeResult; loss_history is F, grad_norm_history the gradient mapping's norm.
     """
-    _needs_prox(problem)
+    require_prox(problem)
     positive("tol", tol, allow_zero=True)
     count("max_iter", max_iter, 0)
     theta = problem.theta0.copy() if theta0 is None else problem._theta(theta0).copy()
@@ -61,7 +63,7 @@ def prox_gradient(problem, *, lr=None, max_iter=10000, tol=1e-10, accelerate=Tru
         lr = 1.0 / curvature
     lr = positive("lr", lr)
     pr = problem.with_hyper(eta=lr)
-    F = _objective(pr, theta)
+    F = objective_value(pr, theta)
     losses, gnorms = [F], []
     point, t = theta.copy(), 1.0
     message, k = "reached max_iter", 0
@@ -71,7 +73,7 @@ def prox_gradient(problem, *, lr=None, max_iter=10000, tol=1e-10, accelerate=Tru
         if not gnorms:
             gnorms.append(mapping)
             ref = gref or mapping
-        F_new = _objective(pr, new)
+        F_new = objective_value(pr, new)
         if not (np.isfinite(F_new) and np.all(np.isfinite(new))):
             return make_result(pr, theta, losses, gnorms, k - 1, False, True,
                                f"diverged after {k - 1} iterations: try a smaller lr", "prox_gradient", lr=lr)
