@@ -2,8 +2,9 @@
 
 Each row starts a new interpreter with empty cache directories (numba's NUMBA_CACHE_DIR,
 symml's SYMML_CACHE_DIR, JAX's persistent compilation cache switched off, PyTensor's
-compiledir), imports what it needs, makes the case's data, builds the implementation
-exactly as the timed benchmark does (``benchmarks.impls_*.build``) and calls it once.
+base_compiledir, which holds its C modules and its numba backend's cache), imports what
+it needs, makes the case's data, builds the implementation exactly as the timed
+benchmark does (``benchmarks.impls_*.build``) and calls it once.
 Two figures per row:
 
 - ``to_first_result_s``: inside the process, from its first line to the first result,
@@ -90,7 +91,7 @@ def _cold_env(tmp: Path, threads: int, pytensor: bool) -> dict:
         from . import pytensor_env
 
         (tmp / "pytensor").mkdir()
-        env = pytensor_env.env(env, compiledir=str(tmp / "pytensor"))
+        env = pytensor_env.env(env, cache=str(tmp / "pytensor"))
     return env
 
 
@@ -147,7 +148,7 @@ def run(impls=None, threads: int = 2, tiny: bool = False, repeats: int = 1, pyte
         print(f"  cold {label:<40} " + (f"{row['to_first_result_s']:7.2f} s (process {row['process_s']:.2f} s)"
                                         if "to_first_result_s" in row else row["skipped"]), file=log, flush=True)
     return {"rows": rows, "threads": threads, "repeats": repeats,
-            "caches": "fresh empty NUMBA_CACHE_DIR, SYMML_CACHE_DIR and PyTensor compiledir per process; "
+            "caches": "fresh empty NUMBA_CACHE_DIR, SYMML_CACHE_DIR and PyTensor base_compiledir per process; "
                       "JAX_ENABLE_COMPILATION_CACHE=false"}
 
 

@@ -8,8 +8,9 @@ symbols that PyTensor's C backend can link (the OpenBLAS inside numpy's and scip
 wheels has prefixed names, so a pip-installed PyTensor finds no BLAS and its C backend
 falls back to slow loops; conda users get one). That OpenBLAS needs libgfortran.so.5;
 where the system has none, the copy shipped inside numpy's wheel is linked in under that
-name. The C backend's flags are passed in ``PYTENSOR_FLAGS``; its compile cache lives in
-the environment (``compiledir``), or in a fresh directory for a cold start.
+name. The C backend's flags are passed in ``PYTENSOR_FLAGS``; PyTensor's caches (the C
+modules, and its numba backend's, which follows ``base_compiledir`` and not
+NUMBA_CACHE_DIR) live in the environment, or in a fresh directory for a cold start.
 
     python -m benchmarks.pytensor_env          # make it (or say what is there) and exit
 
@@ -64,10 +65,10 @@ def _system_has(soname: str) -> bool:
     return soname in out
 
 
-def env(base: dict | None = None, compiledir: str | None = None) -> dict:
-    """The environment for a process in the venv: PyTensor's compile cache and BLAS flags."""
+def env(base: dict | None = None, cache: str | None = None) -> dict:
+    """The environment for a process in the venv: PyTensor's cache directory and BLAS flags."""
     e = dict(os.environ if base is None else base)
-    flags = [f"compiledir={compiledir or VENV / 'compiledir'}"]
+    flags = [f"base_compiledir={cache or VENV / 'cache'}"]
     lib = blas_dir()
     if lib is not None:
         # DT_RPATH (not RUNPATH), so that libopenblas's own libgfortran.so.5 is found beside it too
