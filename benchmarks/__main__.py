@@ -270,9 +270,7 @@ def _run_child(threads: int, opts, argv, pytensor=None) -> dict:
             return run
         py, why = pytensor
         if py is None:
-            for c in run["cases"]:
-                c["impls"]["pytensor"] = {"skipped": f"unavailable: {why}"}
-            return run
+            return join_pytensor(run, why=why)
         from . import pytensor_env
 
         ppath = Path(tmp) / "pytensor.json"
@@ -280,16 +278,24 @@ def _run_child(threads: int, opts, argv, pytensor=None) -> dict:
                "--child-json", str(ppath)]
         r = subprocess.run(cmd, env=pytensor_env.env(_thread_env(threads)), cwd=ROOT)
         if r.returncode != 0 or not ppath.exists():
-            for c in run["cases"]:
-                c["impls"]["pytensor"] = {"skipped": f"unavailable: the PyTensor process failed (exit {r.returncode})"}
-            return run
-        pt = json.loads(ppath.read_text())
-        by_name = {c["name"]: c for c in run["cases"]}
-        for c in pt["cases"]:
-            if c["name"] in by_name:
-                by_name[c["name"]]["impls"].update(c["impls"])
-        run["pytensor"] = {k: pt[k] for k in ("versions", "build_s", "blas_config", "numba_threading_layer")}
+            return join_pytensor(run, why=f"the PyTensor process failed (exit {r.returncode})")
+        return join_pytensor(run, json.loads(ppath.read_text()))
+
+
+def join_pytensor(run: dict, pt: dict | None = None, why: str | None = None) -> dict:
+    """The PyTensor process's entries (``pt``) added to the rows of the same names in ``run``; without
+    them, every row's PyTensor cell says "unavailable: <why>"."""
+    if pt is None:
+        for c in run["cases"]:
+            for v in ("pytensor[numba]", "pytensor[c]"):
+                c["impls"][v] = {"skipped": f"unavailable: {why}"}
         return run
+    by_name = {c["name"]: c for c in run["cases"]}
+    for c in pt["cases"]:
+        if c["name"] in by_name:
+            by_name[c["name"]]["impls"].update(c["impls"])
+    run["pytensor"] = {k: pt[k] for k in ("versions", "build_s", "blas_config", "numba_threading_layer")}
+    return run
 
 
 def _startup(opts) -> dict:

@@ -27,7 +27,8 @@ TINY_SIZES = {"n": 2_000, "d": 20}
 
 CODE = textwrap.dedent("""
     import json, os, statistics, subprocess, sys, time
-    cpus = sorted(os.sched_getaffinity(0))
+    cpus = {cpus!r}
+    os.sched_setaffinity(0, cpus)  # before numpy and the thread pools start
     busy = subprocess.Popen([sys.executable, "-c",
                              "import os; os.sched_setaffinity(0, {{%d}}); exec('while True: pass')" % cpus[0]])
     try:
@@ -77,9 +78,9 @@ def run(tiny: bool = False, calls: int = 15, threads: int = 2, jax: bool = True,
     cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else None
     if not cpus or len(cpus) < 2:
         return {"skipped": "needs at least two cores in this process's affinity set"}
-    code = CODE.format(sizes=sizes, jax=jax, calls=calls)
+    code = CODE.format(sizes=sizes, jax=jax, calls=calls, cpus=cpus)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=machine.thread_env(threads),
-                       cwd=ROOT, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+                       cwd=ROOT)
     if r.returncode != 0:
         tail = r.stderr.strip().splitlines()
         return {"skipped": f"failed: {tail[-1][:300] if tail else r.returncode}"}

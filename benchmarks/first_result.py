@@ -39,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = textwrap.dedent("""
     import time
     t0 = time.perf_counter()
+    import os
+    if {cpus!r} and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpus!r})  # before numpy and the thread pools start
     import json
     from benchmarks import cases, {module}
     case = cases.Case({model!r}, "value_and_grad", {sizes!r})
@@ -99,13 +102,12 @@ def one(label, module, variant, model, python, threads, tiny) -> dict:
     """One cold start in a fresh process with empty caches: {"to_first_result_s", "process_s", ...}."""
     sizes = sizes_of(model, tiny)
     only = f", only={variant!r}" if module == "impls_pytensor" else ""
-    code = CODE.format(module=module, model=model, sizes=sizes, variant=variant, only=only)
+    cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else None
+    code = CODE.format(module=module, model=model, sizes=sizes, variant=variant, only=only, cpus=cpus)
     with tempfile.TemporaryDirectory(prefix="symml-cold-") as tmp:
         env = _cold_env(Path(tmp), threads, module == "impls_pytensor")
-        cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else None
         t0 = time.perf_counter()
-        r = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
-                           preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        r = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
         wall = time.perf_counter() - t0
     row = {"row": label, "variant": variant, "model": model, "sizes": sizes, "threads": threads}
     if r.returncode != 0:
