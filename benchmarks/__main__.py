@@ -58,8 +58,8 @@ def parse(argv=None) -> argparse.Namespace:
                    help="cold-start rows (default: on, except with --tiny or --no-startup)")
     p.add_argument("--contention", action=argparse.BooleanOptionalAction, default=None,
                    help="the row under contention (default: on, except with --tiny or --no-startup)")
-    p.add_argument("--readme", action="store_true",
-                   help="rewrite README.md's performance table from a results file (--from) and exit")
+    p.add_argument("--readme", nargs="?", const=str(ROOT / "README.md"), default=None, metavar="PATH",
+                   help="rewrite the performance table of README.md (or PATH) from a results file (--from) and exit")
     p.add_argument("--from", dest="from_json", default=None,
                    help="with --readme: the results JSON (default benchmarks/results/latest.json)")
     p.add_argument("--out", default=None, help="directory for the JSON and markdown (default benchmarks/results)")
@@ -424,7 +424,8 @@ def markdown(res: dict) -> str:
                      f"{c['bytes'] / ts / 1e9:.1f} ({c['bytes'] / ts / bw:.0%}) | {c['flops'] / ts / 1e9:.1f} "
                      f"({c['flops'] / ts / fl:.0%}) | {roof:.0%} | " + " | ".join(mem) + " |")
     if res.get("targets"):
-        L += ["", f"## Targets (issue 7), judged at {res['targets'][0]['threads']} threads", "",
+        L += ["", f"## Targets (issues 7 and 18), judged at {res['targets'][0]['threads']} threads unless a row "
+              "names its thread count", "",
               "| target | case | measured | met |", "|---|---|---|---|"]
         for tg in res["targets"]:
             met = {True: "met", False: "**missed**", None: "not measured"}[tg["met"]]
@@ -464,7 +465,7 @@ def _cold_md(res) -> list[str]:
     cold = res.get("cold_start")
     if not cold:
         return []
-    L = ["", f"## Cold start: fresh process, empty caches, to the first result ({cold['threads']} threads)", "",
+    L = ["", f"## Cold start: fresh process, empty caches, to the first result ({cold['threads']} thread(s))", "",
          "| row | sizes | to the first result | whole process | all tries |", "|---|---|---|---|---|"]
     for r in cold["rows"]:
         if "to_first_result_s" not in r:
@@ -529,8 +530,8 @@ def main(argv=None) -> int:
         from . import readme_table
 
         src = Path(opts.from_json) if opts.from_json else RESULTS / "latest.json"
-        changed = readme_table.update(ROOT / "README.md", json.loads(src.read_text()), source=src)
-        print(f"README.md {'rewritten' if changed else 'already current'} from {src}", file=sys.stderr)
+        changed = readme_table.update(Path(opts.readme), json.loads(src.read_text()), source=src)
+        print(f"{opts.readme} {'rewritten' if changed else 'already current'} from {src}", file=sys.stderr)
         return 0
     from . import machine
     from .cases import targets

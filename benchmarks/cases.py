@@ -331,8 +331,49 @@ def targets(res: dict) -> list[dict]:
     for c in run["cases"]:
         out.extend(_memory(c))
     out.extend(_startup_targets(res))
+    out.extend(targets18(res, run))
     for t in out:
         t["threads"] = int(key)
+    return out
+
+
+MATRIX_HEAVY = ("softmax_regression", "mlp", "cnn", *USER_MODELS)
+
+
+def _base(case):
+    return _t(case, "symml") or _t(case, "sm.compile")
+
+
+def targets18(res: dict, run: dict) -> list[dict]:
+    """The measurable targets of issue 18: one compile path, matrix-heavy models against JAX at every
+    thread count run, cold starts, and threads under contention."""
+    out = []
+    for c in run["cases"]:  # 1. a user's loss through sm.compile within 1.1× of the catalog kernel
+        r = _ratio(c, "sm.compile")
+        if r is not None:
+            out.append({"id": "compile_path", "case": c["name"], "target": "sm.compile ≤ 1.1× the catalog kernel",
+                        "measured": f"sm.compile/catalog = {_fmt(r)}", "met": r <= 1.1})
+    for t, r in sorted(res["runs"].items()):  # 2. matrix-heavy models at or ahead of JAX, at each thread count
+        for c in r["cases"]:
+            if c["model"] in MATRIX_HEAVY and _t(c, "jax") and _base(c):
+                ratio = _t(c, "jax") / _base(c)
+                out.append({"id": "matrix_jax", "case": f"{c['name']} ({t} thread{'s' if t != '1' else ''})",
+                            "target": "matrix-heavy model at or ahead of JAX jit", "measured": f"JAX/symml = "
+                            f"{_fmt(ratio)}", "met": ratio >= 1.0})
+    goals = {"sm.compile logistic loss+grad": 1.0, "sm.compile mlp": 2.0, "catalog logistic_regression": 5.0,
+             "catalog softmax_regression": 5.0, "catalog mlp": 5.0}
+    for row in res.get("cold_start", {}).get("rows", []):  # 4. compile time to the first result
+        if row["row"] in goals and "to_first_result_s" in row:
+            g = goals[row["row"]]
+            out.append({"id": "cold_start", "case": row["row"], "target": f"cold start to the first result ≤ {g:g} s",
+                        "measured": f"{row['to_first_result_s']:.2f} s", "met": row["to_first_result_s"] <= g})
+    con = res.get("contention", {})
+    if "variants" in con:  # 5. threads that survive a busy machine
+        r = con["threaded_max_over_serial_median"]
+        out.append({"id": "contention", "case": con["case"], "target": "one core busy: slowest threaded call ≤ 3× "
+                    "the serial median", "measured": f"{_fmt(r)} (threaded slowest "
+                    f"{con['variants']['threaded']['max_s'] * 1e3:.3g} ms, serial median "
+                    f"{con['variants']['serial']['median_s'] * 1e3:.3g} ms)", "met": r <= 3.0})
     return out
 
 

@@ -113,7 +113,9 @@ def graph(case, data):
     L = f(theta[:d], theta[d], *R)
     th = np.concatenate([data["w"], [data["b"]]])
     if case.kernel == "hessian":
-        return [theta, *R], [th, *values[len(params):]], [pytensor.gradient.hessian(L, theta)], lambda o: flat(o[0])
+        # vectorize=True: the rows of the Jacobian of ∇L as one batched graph (like jax.hessian), not a scan
+        H = pytensor.gradient.jacobian(pytensor.grad(L, theta), theta, vectorize=True)
+        return [theta, *R], [th, *values[len(params):]], [H], lambda o: flat(o[0])
     v = pt.vector("v", dtype="float64")
     hv = pytensor.grad(pt.sum(pytensor.grad(L, theta) * v), theta)
     vv = np.concatenate([data["v_w"], [data["v_b"]]])

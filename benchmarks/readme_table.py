@@ -54,6 +54,10 @@ def _key_run(res: dict) -> str:
     return "2" if "2" in res["runs"] else max(res["runs"], key=int)
 
 
+def _threads(t) -> str:
+    return f"{t} thread" + ("" if str(t) == "1" else "s")
+
+
 def table(res: dict, source: str | None = None) -> str:
     """The markdown between the markers (without them)."""
     key = _key_run(res)
@@ -64,7 +68,7 @@ def table(res: dict, source: str | None = None) -> str:
     L = [f"Measured {res['date'][:10]} on {res['cpu']} ({res['cores']} cores), `{res['command']}`"
          + (f", results in `{source}`" if source else "") + f"; {versions}.",
          f"Stream-sum bandwidth {run['bandwidth']['GBps']:.1f} GB/s and BLAS {run['blas']['GFLOPs']:.1f} GFLOP/s "
-         f"at {key} threads. Median per call at {key} threads; in brackets each library's time ÷ symml's "
+         f"at {_threads(key)}. Median per call at {_threads(key)}; in brackets each library's time ÷ symml's "
          "(above 1×: symml is faster).", ""]
     heads = [h for _, h in COLUMNS] + (["JAX ÷ symml, 1 thread"] if one else [])
     L += ["| case | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
@@ -91,7 +95,7 @@ def table(res: dict, source: str | None = None) -> str:
           "reference (numpy, else JAX) by more than 1e-6. —: not run (the JSON says why)."]
     cold = res.get("cold_start")
     if cold:
-        L += ["", f"Cold start (fresh process, empty caches, to the first result, {cold['threads']} threads):", "",
+        L += ["", f"Cold start (fresh process, empty caches, to the first result, {_threads(cold['threads'])}):", "",
               "| what | sizes | to the first result | whole process |", "|---|---|---|---|"]
         for r in cold["rows"]:
             if "to_first_result_s" in r:
