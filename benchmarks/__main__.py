@@ -488,7 +488,10 @@ def _contention_md(res) -> list[str]:
          f"{c['calls']} calls each, each timed on its own; numba threading layer {c['threading_layer']}.", "",
          "| variant | median | slowest |", "|---|---|---|"]
     for name, e in c["variants"].items():
-        L.append(f"| {name} | {_ms(e['median_s'])} | {_ms(e['max_s'])} |")
+        if "median_s" in e:
+            L.append(f"| {name} | {_ms(e['median_s'])} | {_ms(e['max_s'])} |")
+        else:
+            L.append(f"| {name} | {e.get('skipped')} | — |")
     L += ["", f"Slowest threaded call ÷ serial median: {c['threaded_max_over_serial_median']:.2g}× (target ≤ 3×)."]
     return L
 

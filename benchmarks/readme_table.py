@@ -105,7 +105,8 @@ def table(res: dict, source: str | None = None) -> str:
                 L.append(f"| {r['row']} | — | {r['skipped']} | — |")
     c = res.get("contention")
     if c and "variants" in c:
-        parts = [f"{name} median {_ms(e['median_s'])}, slowest {_ms(e['max_s'])}" for name, e in c["variants"].items()]
+        parts = [f"{name} median {_ms(e['median_s'])}, slowest {_ms(e['max_s'])}" for name, e in c["variants"].items()
+                 if "median_s" in e]
         L += ["", f"Under load ({c['case']}, another process keeping one of {len(c['cpus'])} cores busy, "
               f"{c['calls']} calls each, {c['threading_layer']} threading layer): " + "; ".join(parts)
               + f". Slowest threaded call ÷ serial median: {c['threaded_max_over_serial_median']:.2g}×."]

@@ -221,9 +221,11 @@ def test_contention_row_times_each_call():
     from benchmarks import contention_row
 
     out = contention_row.run(tiny=True, calls=15, jax=False)
-    assert set(out["variants"]) == {"threaded", "serial"}
+    assert set(out["variants"]) == {"threaded", "serial", "threaded, OMP_WAIT_POLICY=PASSIVE",
+                                    "threaded, workqueue layer"}
     for e in out["variants"].values():
         assert len(e["all_s"]) == 15 and e["max_s"] >= e["median_s"] > 0
+    assert out["variants"]["threaded, workqueue layer"]["threading_layer"] == "workqueue"
     assert out["busy_cpu"] in out["cpus"] and out["threaded_max_over_serial_median"] > 0
 
 
