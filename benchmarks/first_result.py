@@ -10,6 +10,8 @@ Two figures per row:
 - ``to_first_result_s``: inside the process, from its first line to the first result,
   without the time spent making the data (imports, derivation, code generation and
   compilation, and the call itself);
+- ``import_s``: the part of it spent importing numpy and the library (numba for a catalog
+  module, which imports no symml; symml for sm.compile; jax; pytensor);
 - ``process_s``: the whole process as the parent sees it (interpreter start-up, making
   the data and exiting included).
 
@@ -43,6 +45,9 @@ CODE = textwrap.dedent("""
     if {cpus!r} and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {cpus!r})  # before numpy and the thread pools start
     import json
+    import numpy
+    import {library}
+    import_s = time.perf_counter() - t0
     from benchmarks import cases, {module}
     case = cases.Case({model!r}, "value_and_grad", {sizes!r})
     td = time.perf_counter()
@@ -54,7 +59,8 @@ CODE = textwrap.dedent("""
     fn, to_flat = built
     result = to_flat(fn())
     t1 = time.perf_counter()
-    print(json.dumps({{"to_first_result_s": t1 - t0 - data_s, "data_s": data_s, "value": float(result[0])}}))
+    print(json.dumps({{"to_first_result_s": t1 - t0 - data_s, "import_s": import_s, "data_s": data_s,
+                      "value": float(result[0])}}))
 """)
 
 # (row label, --impls name, module, variant, model)
@@ -103,7 +109,9 @@ def one(label, module, variant, model, python, threads, tiny) -> dict:
     sizes = sizes_of(model, tiny)
     only = f", only={variant!r}" if module == "impls_pytensor" else ""
     cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else None
-    code = CODE.format(module=module, model=model, sizes=sizes, variant=variant, only=only, cpus=cpus)
+    library = {"impls_symml": "numba", "impls_smcompile": "symml", "impls_jax": "jax", "impls_pytensor": "pytensor"}
+    code = CODE.format(module=module, model=model, sizes=sizes, variant=variant, only=only, cpus=cpus,
+                       library=library[module])
     with tempfile.TemporaryDirectory(prefix="symml-cold-") as tmp:
         env = _cold_env(Path(tmp), threads, module == "impls_pytensor")
         t0 = time.perf_counter()
@@ -147,7 +155,8 @@ def run(impls=None, threads: int = 2, tiny: bool = False, repeats: int = 1, pyte
         if ok:
             row["all_to_first_result_s"] = [t["to_first_result_s"] for t in ok]
         rows.append(row)
-        print(f"  cold {label:<40} " + (f"{row['to_first_result_s']:7.2f} s (process {row['process_s']:.2f} s)"
+        print(f"  cold {label:<40} " + (f"{row['to_first_result_s']:7.2f} s (imports {row['import_s']:.2f} s, "
+                                        f"process {row['process_s']:.2f} s)"
                                         if "to_first_result_s" in row else row["skipped"]), file=log, flush=True)
     return {"rows": rows, "threads": threads, "repeats": repeats,
             "caches": "fresh empty NUMBA_CACHE_DIR, SYMML_CACHE_DIR and PyTensor base_compiledir per process; "
