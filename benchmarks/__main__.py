@@ -5,18 +5,23 @@ thread settings in its environment before numpy is imported (NUMBA_NUM_THREADS,
 OMP/OPENBLAS/MKL_NUM_THREADS, XLA_FLAGS for JAX, ``torch.set_num_threads``) and its CPU
 affinity restricted to that many cores. That process measures the machine's limits
 (``benchmarks.machine``), then, case by case (``benchmarks.cases``), checks every
-implementation's result against numpy's, times it in its own block of repeats and
-probes its peak extra memory. PyTensor runs in a second process at the same thread count,
-in the benchmark's own virtual environment (``benchmarks.pytensor_env``: PyTensor pins
-numba ≤ 0.65), on the same cases, checked against the same reference results (written
-by the first process to a shared directory); its entries join the same rows. Besides the
-catalog's modules (``symml``), ``sm.compile`` of each loss written as a user writes it
+implementation's result against the case's reference (numpy where it is written by
+hand, else JAX), times it in its own block of repeats and probes its peak extra memory.
+
+PyTensor runs in a second process at the same thread count, in the benchmark's own
+virtual environment (``benchmarks.pytensor_env``: PyTensor pins numba ≤ 0.65), on the
+same cases, checked against the same reference results (the first process writes them
+to a shared directory); its entries join the same rows. Beside the catalog's modules
+(``symml``), ``sm.compile`` of each loss written as a user writes it
 (``benchmarks.impls_smcompile``) has its own column, and is symml's only column for the
-models outside the catalog (``cases.USER_MODELS``). The parent then runs the cold-start
-rows (``benchmarks.first_result``: fresh processes, empty caches, time to the first
-result) and the row under contention (``benchmarks.contention_row``), measures start-up (``benchmarks.startup``,
+models outside the catalog (``cases.USER_MODELS``).
+
+The parent then runs the cold-start rows (``benchmarks.first_result``: fresh processes,
+empty caches, time to the first result) and the row under contention
+(``benchmarks.contention_row``), measures start-up (``benchmarks.startup``,
 ``benchmarks.derive_times`` and a whole-catalog ``symml generate --check``), judges the
-targets of issue 7 (``benchmarks.cases.targets``) and writes JSON and a markdown table.
+targets of issues 7 and 18 (``benchmarks.cases.targets``) and writes JSON and a markdown
+table, from which ``--readme`` writes README.md's (``benchmarks.readme_table``).
 
     python -m benchmarks                    # everything; writes benchmarks/results/latest.{json,md}
     python -m benchmarks --quick            # fewer repeats, start-up of the benchmarked modules only
@@ -436,7 +441,7 @@ def markdown(res: dict) -> str:
           "- Each thread count runs in its own process; thread variables are set before numpy is imported and the "
           "process is pinned to that many cores.",
           "- Every implementation is checked against the case's reference, numpy where it is written by hand, else "
-          "JAX (relative error ≤ 1e-6), and then timed in its own block: "
+          "JAX, else sm.compile (relative error ≤ 1e-6), and then timed in its own block: "
           "warm-up, then repeats that each last long enough to time, not interleaved with other implementations "
           "(OpenBLAS and OpenMP threads spin after a call and would steal the next one's cores). The median of the "
           "repeats is reported.",
