@@ -1,18 +1,33 @@
-"""``python -m benchmarks``: symml's kernels against numpy, JAX, PyTorch and SymPy, side by side.
+"""``python -m benchmarks``: symml's kernels against numpy, JAX, PyTorch, PyTensor and SymPy, side by side.
 
 For each thread count (1 and 2 by default) a fresh Python process is started with the
 thread settings in its environment before numpy is imported (NUMBA_NUM_THREADS,
 OMP/OPENBLAS/MKL_NUM_THREADS, XLA_FLAGS for JAX, ``torch.set_num_threads``) and its CPU
 affinity restricted to that many cores. That process measures the machine's limits
 (``benchmarks.machine``), then, case by case (``benchmarks.cases``), checks every
-implementation's result against numpy's, times it in its own block of repeats and
-probes its peak extra memory. The parent then measures start-up (``benchmarks.startup``,
+implementation's result against the case's reference (numpy where it is written by
+hand, else JAX), times it in its own block of repeats and probes its peak extra memory.
+
+PyTensor runs in a second process at the same thread count, in the benchmark's own
+virtual environment (``benchmarks.pytensor_env``: PyTensor pins numba ≤ 0.65), on the
+same cases, checked against the same reference results (the first process writes them
+to a shared directory); its entries join the same rows. Beside the catalog's modules
+(``symml``), ``sm.compile`` of each loss written as a user writes it
+(``benchmarks.impls_smcompile``) has its own column, and is symml's only column for the
+models outside the catalog (``cases.USER_MODELS``).
+
+The parent then runs the cold-start rows (``benchmarks.first_result``: fresh processes,
+empty caches, time to the first result) and the row under contention
+(``benchmarks.contention_row``), measures start-up (``benchmarks.startup``,
 ``benchmarks.derive_times`` and a whole-catalog ``symml generate --check``), judges the
-targets of issue 7 (``benchmarks.cases.targets``) and writes JSON and a markdown table.
+targets of issues 7 and 18 (``benchmarks.cases.targets``) and writes JSON and a markdown
+table, from which ``--readme`` writes README.md's (``benchmarks.readme_table``).
 
     python -m benchmarks                    # everything; writes benchmarks/results/latest.{json,md}
     python -m benchmarks --quick            # fewer repeats, start-up of the benchmarked modules only
     python -m benchmarks --cases logistic --impls symml,numpy --threads 2
+    python -m benchmarks --tiny --cold --contention   # every kind of row at toy sizes (a smoke run)
+    python -m benchmarks --readme                     # README's table from benchmarks/results/latest.json
 """
 from __future__ import annotations
 
@@ -28,8 +43,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-IMPLS = ("symml", "numpy", "jax", "torch", "sympy")
-TOL = 1e-6  # relative agreement with numpy required before a time is reported (float64)
+IMPLS = ("symml", "smcompile", "numpy", "jax", "torch", "pytensor", "sympy")
+TOL = 1e-6  # relative agreement with the reference required before a time is reported (float64)
+REFERENCES = ("numpy", "jax", "sm.compile")  # the first that runs a case is its reference
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -41,10 +57,21 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2; --quick: 2)")
     p.add_argument("--cases", default=None, help="only cases whose name contains (or glob-matches) this")
     p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated subset of {','.join(IMPLS)}")
-    p.add_argument("--no-startup", action="store_true", help="skip the start-up and derive-time measurements")
+    p.add_argument("--no-startup", action="store_true",
+                   help="skip the start-up, derive-time, cold-start and contention measurements")
+    p.add_argument("--cold", action=argparse.BooleanOptionalAction, default=None,
+                   help="cold-start rows (default: on, except with --tiny or --no-startup)")
+    p.add_argument("--contention", action=argparse.BooleanOptionalAction, default=None,
+                   help="the row under contention (default: on, except with --tiny or --no-startup)")
+    p.add_argument("--readme", nargs="?", const=str(ROOT / "README.md"), default=None, metavar="PATH",
+                   help="rewrite the performance table of README.md (or PATH) from a results file (--from) and exit")
+    p.add_argument("--from", dest="from_json", default=None,
+                   help="with --readme: the results JSON (default benchmarks/results/latest.json)")
     p.add_argument("--out", default=None, help="directory for the JSON and markdown (default benchmarks/results)")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-json", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--refs", default=None, help=argparse.SUPPRESS)  # reference results shared by the children
+    p.add_argument("--no-limits", action="store_true", help=argparse.SUPPRESS)  # the PyTensor child
     return p.parse_args(argv)
 
 
@@ -62,14 +89,9 @@ def _settings(opts) -> dict:
 # ---------------------------------------------------------------- the child: one thread count
 
 def _thread_env(threads: int) -> dict:
-    env = dict(os.environ)
-    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    if threads == 1:
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-                            " intra_op_parallelism_threads=1").strip()
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    from .machine import thread_env
+
+    return thread_env(threads)
 
 
 def _modules(names):
@@ -78,7 +100,32 @@ def _modules(names):
     return [importlib.import_module(f"benchmarks.impls_{n}") for n in names]
 
 
-def _run_case(case, mods, s, threads) -> dict:
+def _ref_path(refs, case):
+    import hashlib
+
+    return Path(refs) / (hashlib.sha1(case.name.encode()).hexdigest()[:16] + ".npy")
+
+
+def _reference(case, built, refs):
+    """(name, flat result) of the case's reference: the first of REFERENCES that built here, else the
+    one that an earlier process (the same thread count) wrote to ``refs``, else (None, None)."""
+    import numpy as np
+
+    for name in REFERENCES:
+        v = built.get(name)
+        if v is not None and not isinstance(v, str):
+            fn, to_flat = v
+            ref = to_flat(fn())
+            if refs:
+                np.save(_ref_path(refs, case), ref)
+                _ref_path(refs, case).with_suffix(".txt").write_text(name)
+            return name, ref
+    if refs and _ref_path(refs, case).exists():
+        return _ref_path(refs, case).with_suffix(".txt").read_text(), np.load(_ref_path(refs, case))
+    return None, None
+
+
+def _run_case(case, mods, s, threads, refs=None) -> dict:
     import numpy as np
 
     from . import machine
@@ -98,10 +145,7 @@ def _run_case(case, mods, s, threads) -> dict:
                 built[name] = v
         except Exception as e:  # noqa: BLE001 - one library failing must not end the run
             res["impls"][mod.NAME] = {"skipped": f"failed to build: {type(e).__name__}: {e}"}
-    ref = None
-    if "numpy" in built and not isinstance(built["numpy"], str):
-        fn, to_flat = built["numpy"]
-        ref = to_flat(fn())
+    res["reference"], ref = _reference(case, built, refs)
     for name, v in built.items():
         if isinstance(v, str):
             res["impls"][name] = {"skipped": v}
@@ -115,7 +159,7 @@ def _run_case(case, mods, s, threads) -> dict:
             got = to_flat(got)
             if ref is not None:
                 err = float(np.max(np.abs(got - ref)) / max(1.0, float(np.max(np.abs(ref)))))
-                entry["rel_err_vs_numpy"] = err
+                entry["rel_err_vs_ref"] = err
                 entry["agrees"] = bool(err <= TOL)
             entry["settle_s"] = machine.settle()  # another library's spinning threads go idle first
             # --quick only: a call of seconds (torch.func.hessian) is timed once, flagged in the table
@@ -149,6 +193,19 @@ def child(opts) -> None:
 
     s = _settings(opts)
     names = [n for n in opts.impls.split(",") if n]
+    if opts.no_limits:  # the PyTensor process: its cases only, beside the main process's run
+        mods = _modules(names)
+        out = {"threads": threads, "versions": machine.versions(), "cases": []}
+        seen = set()
+        for case in C.select(opts.cases, opts.tiny):
+            if case.name not in seen:
+                seen.add(case.name)
+                out["cases"].append(_run_case(case, mods, s, threads, opts.refs))
+        out["build_s"] = {k: v for m in mods for k, v in getattr(m, "BUILD_TIMES", {}).items()}
+        out["blas_config"] = machine.blas_config()
+        out["numba_threading_layer"] = machine.numba_layer()
+        Path(opts.child_json).write_text(json.dumps(out, indent=1))
+        return
     if opts.quick or opts.tiny:
         impls_sympy.MAX_D, impls_sympy.MAX_D_HESSIAN = 100, 10  # the 1000-feature builds take minutes
     else:
@@ -173,7 +230,7 @@ def child(opts) -> None:
         if case.name in seen:  # tiny sizes make some cases identical
             continue
         seen.add(case.name)
-        results.append(_run_case(case, mods, s, threads))
+        results.append(_run_case(case, mods, s, threads, opts.refs))
     out["cases"] = results
     # the limits again at the end: on a shared machine the better of the two measurements is the limit
     for key, f, arg in (("bandwidth", machine.bandwidth, s["bw_bytes"]), ("blas", machine.blas_gflops, s["blas_n"])):
@@ -183,6 +240,7 @@ def child(opts) -> None:
         if again[rate] > out[key][rate]:
             out[key] = again
     out["sympy_build_s"] = dict(impls_sympy.BUILD_TIMES)
+    out["build_s"] = {k: v for m in mods for k, v in getattr(m, "BUILD_TIMES", {}).items() if m is not impls_sympy}
     out["blas_config"] = machine.blas_config()  # after the runs: every BLAS the implementations loaded
     out["numba_threading_layer"] = machine.numba_layer()
     Path(opts.child_json).write_text(json.dumps(out, indent=1))
@@ -190,14 +248,59 @@ def child(opts) -> None:
 
 # ---------------------------------------------------------------- the parent
 
-def _run_child(threads: int, opts, argv) -> dict:
+def _impls(opts) -> list[str]:
+    names = [n for n in opts.impls.split(",") if n]
+    bad = [n for n in names if n not in IMPLS]
+    if bad:
+        raise SystemExit(f"unknown implementation(s) {', '.join(bad)}: expected a subset of {','.join(IMPLS)}")
+    return names
+
+
+def _run_child(threads: int, opts, argv, pytensor=None) -> dict:
+    """The run at one thread count: the main process (every implementation but PyTensor), then,
+    where ``pytensor`` = (python, versions), the PyTensor process, whose entries join the same rows."""
     import tempfile
 
+    names = _impls(opts)
+    main_impls = [n for n in names if n != "pytensor"]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "child.json"
-        cmd = [sys.executable, "-m", "benchmarks", *argv, "--child", str(threads), "--child-json", str(path)]
+        path, refs = Path(tmp) / "child.json", Path(tmp) / "refs"
+        refs.mkdir()
+        common = ["--child", str(threads), "--refs", str(refs)]
+        cmd = [sys.executable, "-m", "benchmarks", *argv, "--impls", ",".join(main_impls), *common,
+               "--child-json", str(path)]
         subprocess.run(cmd, env=_thread_env(threads), cwd=ROOT, check=True)
-        return json.loads(path.read_text())
+        run = json.loads(path.read_text())
+        if "pytensor" not in names:
+            return run
+        py, why = pytensor
+        if py is None:
+            return join_pytensor(run, why=why)
+        from . import pytensor_env
+
+        ppath = Path(tmp) / "pytensor.json"
+        cmd = [str(py), "-m", "benchmarks", *argv, "--impls", "pytensor", *common, "--no-limits",
+               "--child-json", str(ppath)]
+        r = subprocess.run(cmd, env=pytensor_env.env(_thread_env(threads)), cwd=ROOT)
+        if r.returncode != 0 or not ppath.exists():
+            return join_pytensor(run, why=f"the PyTensor process failed (exit {r.returncode})")
+        return join_pytensor(run, json.loads(ppath.read_text()))
+
+
+def join_pytensor(run: dict, pt: dict | None = None, why: str | None = None) -> dict:
+    """The PyTensor process's entries (``pt``) added to the rows of the same names in ``run``; without
+    them, every row's PyTensor cell says "unavailable: <why>"."""
+    if pt is None:
+        for c in run["cases"]:
+            for v in ("pytensor[numba]", "pytensor[c]"):
+                c["impls"][v] = {"skipped": f"unavailable: {why}"}
+        return run
+    by_name = {c["name"]: c for c in run["cases"]}
+    for c in pt["cases"]:
+        if c["name"] in by_name:
+            by_name[c["name"]]["impls"].update(c["impls"])
+    run["pytensor"] = {k: pt[k] for k in ("versions", "build_s", "blas_config", "numba_threading_layer")}
+    return run
 
 
 def _startup(opts) -> dict:
@@ -230,10 +333,11 @@ def _child_argv(argv) -> list[str]:
         if skip:
             skip = False
             continue
-        if a in ("--out", "--threads"):
+        if a in ("--out", "--threads", "--impls", "--from"):
             skip = True
             continue
-        if a.startswith(("--out=", "--threads=")) or a == "--no-startup":
+        if a.startswith(("--out=", "--threads=", "--impls=", "--from=")) or a in (
+                "--no-startup", "--cold", "--no-cold", "--contention", "--no-contention", "--readme"):
             continue
         out.append(a)
     return out
@@ -247,7 +351,17 @@ def _mb(b):
     return "—" if b is None else f"{b / 1e6:.3g} MB"
 
 
-COLUMNS = ("symml", "symml[nocheck]", "numpy", "numpy[gemm]", "jax", "torch", "sympy")
+COLUMNS = ("symml", "symml[nocheck]", "sm.compile", "numpy", "numpy[gemm]", "jax", "torch", "pytensor[numba]",
+           "pytensor[c]", "sympy")
+
+
+def base_of(case: dict) -> tuple[str | None, float | None]:
+    """(column, median) that the ratios of a row divide by: the catalog module, else sm.compile."""
+    for col in ("symml", "sm.compile"):
+        t = case["impls"].get(col, {}).get("median_s")
+        if t:
+            return col, t
+    return None, None
 
 
 def markdown(res: dict) -> str:
@@ -272,10 +386,12 @@ def markdown(res: dict) -> str:
         + f" ({b.get('num_threads')} threads, {b.get('file', '')})" for b in last.get("blas_config", [])), ""]
     skips = {}
     L += ["## Median time per call, and each implementation's time ÷ symml's (> 1×: symml is faster)", "",
+          "symml is the catalog module where there is one, else (models outside the catalog) sm.compile "
+          "(its cell is marked ◆).", "",
           "| case | threads | " + " | ".join(COLUMNS) + " |", "|---|---" + "|---" * len(COLUMNS) + "|"]
     for t, run in res["runs"].items():
         for c in run["cases"]:
-            base = c["impls"].get("symml", {}).get("median_s")
+            base_col, base = base_of(c)
             cells = []
             for col in COLUMNS:
                 e = c["impls"].get(col)
@@ -285,14 +401,16 @@ def markdown(res: dict) -> str:
                     cells.append("—")
                     continue
                 cell = _ms(e["median_s"])
-                if col != "symml" and base:
+                if col != base_col and base:
                     cell += f" ({e['median_s'] / base:.2g}×)"
+                elif col == "sm.compile":
+                    cell += " ◆"
                 if e.get("repeats", 7) < 7:
                     cell += f" [{e['repeats']} repeat{'s' if e['repeats'] > 1 else ''}]"
                 if (e.get("foreign_load") or 0) > 0.1:
                     cell += f" ⚠{e['foreign_load']:.0%}"
                 if e.get("agrees") is False:
-                    cell += f" ✗ rel err {e['rel_err_vs_numpy']:.1e}"
+                    cell += f" ✗ rel err {e['rel_err_vs_ref']:.1e} vs {c.get('reference')}"
                 cells.append(cell)
             L.append(f"| {c['name']} | {t} | " + " | ".join(cells) + " |")
     L += ["", "## Effective rate of symml's kernel, against the machine limits, and peak extra memory", "",
@@ -301,8 +419,9 @@ def markdown(res: dict) -> str:
     for t, run in res["runs"].items():
         bw, fl = run["bandwidth"]["GBps"] * 1e9, run["blas"]["GFLOPs"] * 1e9
         for c in run["cases"]:
-            ts = c["impls"].get("symml", {}).get("median_s")
-            mem = [_mb(c["impls"].get(k, {}).get("peak_extra_bytes")) for k in ("symml", "numpy", "jax", "torch")]
+            ts = base_of(c)[1]
+            mem = [_mb(c["impls"].get(k, {}).get("peak_extra_bytes"))
+                   for k in (base_of(c)[0] or "symml", "numpy", "jax", "torch")]
             if not ts:
                 continue
             roof = max(c["bytes"] / bw, c["flops"] / fl) / ts
@@ -310,16 +429,19 @@ def markdown(res: dict) -> str:
                      f"{c['bytes'] / ts / 1e9:.1f} ({c['bytes'] / ts / bw:.0%}) | {c['flops'] / ts / 1e9:.1f} "
                      f"({c['flops'] / ts / fl:.0%}) | {roof:.0%} | " + " | ".join(mem) + " |")
     if res.get("targets"):
-        L += ["", f"## Targets (issue 7), judged at {res['targets'][0]['threads']} threads", "",
+        L += ["", f"## Targets (issues 7 and 18), judged at {res['targets'][0]['threads']} threads unless a row "
+              "names its thread count", "",
               "| target | case | measured | met |", "|---|---|---|---|"]
         for tg in res["targets"]:
             met = {True: "met", False: "**missed**", None: "not measured"}[tg["met"]]
             L.append(f"| {tg['target']} | {tg['case']} | {tg['measured']} | {met} |")
+    L += _cold_md(res) + _contention_md(res)
     L += _startup_md(res)
     L += ["", "## Method", "",
           "- Each thread count runs in its own process; thread variables are set before numpy is imported and the "
           "process is pinned to that many cores.",
-          "- Every implementation is checked against numpy (relative error ≤ 1e-6) and then timed in its own block: "
+          "- Every implementation is checked against the case's reference, numpy where it is written by hand, else "
+          "JAX, else sm.compile (relative error ≤ 1e-6), and then timed in its own block: "
           "warm-up, then repeats that each last long enough to time, not interleaved with other implementations "
           "(OpenBLAS and OpenMP threads spin after a call and would steal the next one's cores). The median of the "
           "repeats is reported.",
@@ -332,6 +454,8 @@ def markdown(res: dict) -> str:
           "- The machine is shared: other processes' share of our cores is read from /proc/stat during each block of "
           "repeats; a block above 10% is timed again (up to the attempt limit) and the quietest attempt kept. "
           f"⚠ marks a kept block still above 10% ({len(busy)} of them in this run)."]
+    L.append("- PyTensor runs in its own virtual environment (numba ≤ 0.65) and its own process at the same thread "
+             "count, right after the main process, on the same cases and reference results.")
     builds = {k: v for run in res["runs"].values() for k, v in run.get("sympy_build_s", {}).items()}
     if builds:
         L.append("- SymPy lambdify: time to derive and lambdify per case (not in the timings): "
@@ -340,6 +464,43 @@ def markdown(res: dict) -> str:
         L += ["", "Not run:"] + [f"- {why} ({'; '.join(sorted(w)[:3])}{' …' if len(w) > 3 else ''})"
                                  for why, w in skips.items()]
     return "\n".join(L) + "\n"
+
+
+def _cold_md(res) -> list[str]:
+    cold = res.get("cold_start")
+    if not cold:
+        return []
+    L = ["", f"## Cold start: fresh process, empty caches, to the first result ({cold['threads']} thread(s))", "",
+         "| row | sizes | to the first result | of which imports | whole process | all tries |",
+         "|---|---|---|---|---|---|"]
+    for r in cold["rows"]:
+        if "to_first_result_s" not in r:
+            L.append(f"| {r['row']} | — | {r['skipped']} | — | — | — |")
+            continue
+        sizes = "×".join(str(v) for v in r["sizes"].values())
+        imp = f"{r['import_s']:.2f} s" if "import_s" in r else "—"
+        L.append(f"| {r['row']} | {sizes} | {r['to_first_result_s']:.2f} s | {imp} | {r['process_s']:.2f} s | "
+                 + ", ".join(f"{t:.2f}" for t in r.get("all_to_first_result_s", [])) + " |")
+    L += ["", f"Caches: {cold['caches']}."]
+    return L
+
+
+def _contention_md(res) -> list[str]:
+    c = res.get("contention")
+    if not c:
+        return []
+    if "variants" not in c:
+        return ["", "## Under contention", "", f"Not run: {c.get('skipped')}"]
+    L = ["", f"## Under contention: {c['case']}, one of {len(c['cpus'])} cores kept busy by another process", "",
+         f"{c['calls']} calls each, each timed on its own; numba threading layer {c['threading_layer']}.", "",
+         "| variant | median | slowest |", "|---|---|---|"]
+    for name, e in c["variants"].items():
+        if "median_s" in e:
+            L.append(f"| {name} | {_ms(e['median_s'])} | {_ms(e['max_s'])} |")
+        else:
+            L.append(f"| {name} | {e.get('skipped')} | — |")
+    L += ["", f"Slowest threaded call ÷ serial median: {c['threaded_max_over_serial_median']:.2g}× (target ≤ 3×)."]
+    return L
 
 
 def _memory_method(res):
@@ -375,8 +536,17 @@ def main(argv=None) -> int:
     if opts.child is not None:
         child(opts)
         return 0
+    if opts.readme:
+        from . import readme_table
+
+        src = Path(opts.from_json) if opts.from_json else RESULTS / "latest.json"
+        changed = readme_table.update(Path(opts.readme), json.loads(src.read_text()), source=src)
+        print(f"{opts.readme} {'rewritten' if changed else 'already current'} from {src}", file=sys.stderr)
+        return 0
     from . import machine
     from .cases import targets
+
+    names = _impls(opts)
 
     t0 = time.perf_counter()
     res = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -386,12 +556,36 @@ def main(argv=None) -> int:
     out = Path(opts.out) if opts.out else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     stem = {"full": "latest", "quick": "quick", "tiny": "tiny"}[res["mode"]]
+    pytensor = None
+    if "pytensor" in names:
+        from . import pytensor_env
+
+        pytensor = pytensor_env.ensure()
+        if pytensor[0] is None:
+            print(f"PyTensor unavailable: {pytensor[1]}", file=sys.stderr, flush=True)
+        else:
+            res["versions"].update(pytensor[1])
     threads = opts.threads or ("2" if opts.quick else "1,2")
-    for t in [int(x) for x in threads.split(",") if x]:
+    counts = [int(x) for x in threads.split(",") if x]
+    for t in counts:
         print(f"== {t} thread(s)", file=sys.stderr, flush=True)
-        res["runs"][str(t)] = _run_child(t, opts, _child_argv(argv))
+        res["runs"][str(t)] = _run_child(t, opts, _child_argv(argv), pytensor)
         (out / f"{stem}.json").write_text(json.dumps(res, indent=1))  # partial results survive a later failure
-    if not (opts.no_startup or opts.tiny):
+    default = not (opts.no_startup or opts.tiny)
+    if opts.cold if opts.cold is not None else default:
+        from . import first_result
+
+        print("== cold start (fresh processes, empty caches)", file=sys.stderr, flush=True)
+        res["cold_start"] = first_result.run(names, threads=max(counts), tiny=opts.tiny,
+                                             repeats=1 if (opts.quick or opts.tiny) else 2, pytensor=pytensor)
+        (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    if opts.contention if opts.contention is not None else default:
+        from . import contention_row
+
+        print("== under contention (one core kept busy)", file=sys.stderr, flush=True)
+        res["contention"] = contention_row.run(tiny=opts.tiny, jax="jax" in names)
+        (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    if default:
         res.update(_startup(opts))
     res["targets"] = targets(res)
     res["wall_s"] = time.perf_counter() - t0

@@ -1,11 +1,16 @@
-"""The benchmark cases of issue 7: what is computed, at which sizes, and what it costs.
+"""The benchmark cases of issues 7 and 18: what is computed, at which sizes, and what it costs.
 
-A case names a catalog module and one of its kernels (``value_and_grad``, ``hessian``
-or ``hvp``), the sizes, a seeded data generator, and a cost model: the bytes a kernel
+A case names a model and one of its kernels (``value_and_grad``, ``hessian`` or ``hvp``),
+the sizes, a seeded data generator, and a cost model: the bytes a kernel
 must read at least once and the floating-point operations it must do at least. The
 harness turns those into effective GB/s and GFLOP/s and into a roofline fraction,
 max(bytes / bandwidth, flops / BLAS rate) / time, against the limits measured in the
 same run (``benchmarks.machine``).
+
+The model is a catalog module under generated/ (``CATALOG``), or one of the models
+users write that no catalog holds (``USER_MODELS``: tied autoencoder, label-smoothed
+softmax, multivariate Gaussian NLL, GP marginal likelihood, masked matrix
+factorisation), which symml runs through ``sm.compile`` only.
 
 Every implementation returns its result as one flat float64 vector in the layout of
 the generated wrapper (value first, then each gradient in parameter order, row-major;
@@ -32,7 +37,8 @@ class Case:
     """One benchmark case.
 
     Attributes:
-        model: catalog module under ``generated/`` (also the key of the other implementations).
+        model: catalog module under ``generated/``, or a name in ``USER_MODELS`` (also the key of
+            the other implementations).
         kernel: "value_and_grad", "hessian" or "hvp".
         sizes: the dimensions, e.g. {"n": 100000, "d": 100}.
         targets: target ids of issue 7 that this case is evidence for (see ``__main__.TARGETS``).
@@ -57,6 +63,11 @@ class Case:
         """(bytes read at least once, floating-point operations at least) for one call."""
         return COSTS[(self.model, self.kernel)](**self.sizes)
 
+    @property
+    def catalog(self) -> bool:
+        """True when generated/ has a module for this model (else only sm.compile runs it)."""
+        return self.model in CATALOG
+
     def scaled(self, tiny: bool) -> Case:
         """The same case at toy sizes (for the smoke test), or itself."""
         if not tiny:
@@ -65,7 +76,12 @@ class Case:
 
 
 # toy sizes: enough rows for the row chunks (64) and a non-trivial pooling grid
-TINY = {"n": 150, "d": 6, "K": 3, "h1": 5, "h2": 4, "N": 4, "C": 1, "H": 9, "W": 8, "O": 2, "kh": 3, "kw": 3}
+TINY = {"n": 150, "d": 6, "K": 3, "h1": 5, "h2": 4, "N": 4, "C": 1, "H": 9, "W": 8, "O": 2, "kh": 3, "kw": 3,
+        "m": 20, "r": 3}
+
+CATALOG = ("logistic_regression", "least_squares", "softmax_regression", "mlp", "cnn")
+USER_MODELS = ("tied_autoencoder", "label_smoothed_softmax", "gaussian_nll", "gp_marginal_likelihood", "masked_mf")
+LABEL_EPS = 0.1  # label smoothing ε of label_smoothed_softmax
 
 # parameter names and the non-parameter arguments, in the generated wrappers' order
 SIGNATURES = {
@@ -74,6 +90,11 @@ SIGNATURES = {
     "softmax_regression": (("W", "c"), ("X", "Y", "lam")),
     "mlp": (("W1", "b1", "W2", "b2", "W3", "b3"), ("X", "Y")),
     "cnn": (("Kc", "b", "V", "c"), ("X", "Y")),
+    "tied_autoencoder": (("W", "c", "e"), ("X",)),
+    "label_smoothed_softmax": (("W", "c"), ("X", "Y")),
+    "gaussian_nll": (("mu", "P"), ("X",)),
+    "gp_marginal_likelihood": (("lsf", "lell", "lsn"), ("D", "y")),
+    "masked_mf": (("U", "V"), ("R", "Mask", "lam")),
 }
 
 
@@ -116,12 +137,40 @@ def _cnn(rng, N, C, H, W, O, kh, kw, K):
             "X": rng.standard_normal((N, C, H, W)), "Y": _onehot(rng, N, K)}
 
 
+def _autoencoder(rng, n, d, r):
+    return {"W": 0.5 * rng.standard_normal((d, r)) / np.sqrt(d), "c": 0.1 * rng.standard_normal(r),
+            "e": 0.1 * rng.standard_normal(d), "X": rng.standard_normal((n, d))}
+
+
+def _gaussian(rng, n, d):
+    A = rng.standard_normal((d, d)) / np.sqrt(d)
+    X = rng.standard_normal((n, d)) @ A.T + rng.standard_normal(d)
+    C = np.cov(X, rowvar=False) + 0.1 * np.eye(d)
+    return {"mu": X.mean(axis=0) + 0.1 * rng.standard_normal(d), "P": np.linalg.inv(C), "X": X}
+
+
+def _gp(rng, n):
+    pts = rng.standard_normal((n, 2))
+    D = np.sum((pts[:, None, :] - pts[None, :, :]) ** 2, axis=-1)
+    return {"lsf": 0.1, "lell": -0.2, "lsn": -0.5, "D": D, "y": rng.standard_normal(n)}
+
+
+def _mf(rng, n, m, r):
+    return {"U": 0.5 * rng.standard_normal((n, r)), "V": 0.5 * rng.standard_normal((m, r)),
+            "R": rng.standard_normal((n, m)), "Mask": (rng.random((n, m)) < 0.3) * 1.0, "lam": 0.1}
+
+
 MAKERS = {
     "logistic_regression": lambda rng, n, d: _linear(rng, n, d, True),
     "least_squares": lambda rng, n, d: _linear(rng, n, d, False),
     "softmax_regression": _softmax,
     "mlp": _mlp,
     "cnn": _cnn,
+    "tied_autoencoder": _autoencoder,
+    "label_smoothed_softmax": lambda rng, n, d, K: {k: v for k, v in _softmax(rng, n, d, K).items() if k != "lam"},
+    "gaussian_nll": _gaussian,
+    "gp_marginal_likelihood": _gp,
+    "masked_mf": _mf,
 }
 
 
@@ -150,6 +199,15 @@ COSTS = {
     ("mlp", "value_and_grad"): lambda n, d, h1, h2, K: (F8 * (n * d + n * K), _mlp_flops(n, d, h1, h2, K)),
     ("cnn", "value_and_grad"): lambda N, C, H, W, O, kh, kw, K: (F8 * (N * C * H * W + N * K),
                                                                  _cnn_flops(N, C, H, W, O, kh, kw, K)),
+    # XW, HWᵀ forward; ∇W's two products and δ·W backward
+    ("tied_autoencoder", "value_and_grad"): lambda n, d, r: (F8 * n * d, 10 * n * d * r),
+    ("label_smoothed_softmax", "value_and_grad"): lambda n, d, K: (F8 * (n * d + n * K), 4 * n * d * K),
+    # (X − μ)P, then ∇P = (X − μ)ᵀ(X − μ)/2 (syrk), P⁻¹ for the log-determinant
+    ("gaussian_nll", "value_and_grad"): lambda n, d: (F8 * n * d, 3 * n * d * d + d**3),
+    # a Cholesky factor of K (n³/3) and K⁻¹ for the gradient's traces (n³ more)
+    ("gp_marginal_likelihood", "value_and_grad"): lambda n: (F8 * n * n, 4 * n**3 / 3 + 10 * n * n),
+    # UVᵀ over every entry, then ∇U = E V and ∇V = Eᵀ U
+    ("masked_mf", "value_and_grad"): lambda n, m, r: (F8 * 2 * n * m, 6 * n * m * r),
 }
 
 CASES = [
@@ -165,6 +223,12 @@ CASES = [
     Case("softmax_regression", "value_and_grad", {"n": 20_000, "d": 100, "K": 10}, ("softmax",)),
     Case("mlp", "value_and_grad", {"n": 10_000, "d": 100, "h1": 64, "h2": 64, "K": 10}, ("mlp",)),
     Case("cnn", "value_and_grad", {"N": 64, "C": 1, "H": 28, "W": 28, "O": 8, "kh": 3, "kw": 3, "K": 10}),
+    # issue 18: models users write that no catalog holds (symml: sm.compile)
+    Case("tied_autoencoder", "value_and_grad", {"n": 20_000, "d": 50, "r": 16}, ("user",)),
+    Case("label_smoothed_softmax", "value_and_grad", {"n": 20_000, "d": 100, "K": 10}, ("user",)),
+    Case("gaussian_nll", "value_and_grad", {"n": 20_000, "d": 20}, ("user",)),
+    Case("gp_marginal_likelihood", "value_and_grad", {"n": 500}, ("user",)),
+    Case("masked_mf", "value_and_grad", {"n": 2_000, "m": 1_000, "r": 10}, ("user",)),
 ]
 
 
@@ -267,8 +331,49 @@ def targets(res: dict) -> list[dict]:
     for c in run["cases"]:
         out.extend(_memory(c))
     out.extend(_startup_targets(res))
+    out.extend(targets18(res, run))
     for t in out:
         t["threads"] = int(key)
+    return out
+
+
+MATRIX_HEAVY = ("softmax_regression", "mlp", "cnn", *USER_MODELS)
+
+
+def _base(case):
+    return _t(case, "symml") or _t(case, "sm.compile")
+
+
+def targets18(res: dict, run: dict) -> list[dict]:
+    """The measurable targets of issue 18: one compile path, matrix-heavy models against JAX at every
+    thread count run, cold starts, and threads under contention."""
+    out = []
+    for c in run["cases"]:  # 1. a user's loss through sm.compile within 1.1× of the catalog kernel
+        r = _ratio(c, "sm.compile")
+        if r is not None:
+            out.append({"id": "compile_path", "case": c["name"], "target": "sm.compile ≤ 1.1× the catalog kernel",
+                        "measured": f"sm.compile/catalog = {_fmt(r)}", "met": r <= 1.1})
+    for t, r in sorted(res["runs"].items()):  # 2. matrix-heavy models at or ahead of JAX, at each thread count
+        for c in r["cases"]:
+            if c["model"] in MATRIX_HEAVY and _t(c, "jax") and _base(c):
+                ratio = _t(c, "jax") / _base(c)
+                out.append({"id": "matrix_jax", "case": f"{c['name']} ({t} thread{'s' if t != '1' else ''})",
+                            "target": "matrix-heavy model at or ahead of JAX jit", "measured": f"JAX/symml = "
+                            f"{_fmt(ratio)}", "met": ratio >= 1.0})
+    goals = {"sm.compile logistic loss+grad": 1.0, "sm.compile mlp": 2.0, "catalog logistic_regression": 5.0,
+             "catalog softmax_regression": 5.0, "catalog mlp": 5.0}
+    for row in res.get("cold_start", {}).get("rows", []):  # 4. compile time to the first result
+        if row["row"] in goals and "to_first_result_s" in row:
+            g = goals[row["row"]]
+            out.append({"id": "cold_start", "case": row["row"], "target": f"cold start to the first result ≤ {g:g} s",
+                        "measured": f"{row['to_first_result_s']:.2f} s", "met": row["to_first_result_s"] <= g})
+    con = res.get("contention", {})
+    if "variants" in con:  # 5. threads that survive a busy machine
+        r = con["threaded_max_over_serial_median"]
+        out.append({"id": "contention", "case": con["case"], "target": "one core busy: slowest threaded call ≤ 3× "
+                    "the serial median", "measured": f"{_fmt(r)} (threaded slowest "
+                    f"{con['variants']['threaded']['max_s'] * 1e3:.3g} ms, serial median "
+                    f"{con['variants']['serial']['median_s'] * 1e3:.3g} ms)", "met": r <= 3.0})
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import SIGNATURES, flat
+from .cases import LABEL_EPS, SIGNATURES, flat
 
 NAME = "jax"
 
@@ -49,8 +49,29 @@ def _losses(jnp, jax):
         z = jnp.einsum("nopq,kopq->nk", S, V) + c
         return -jnp.sum(Y * jax.nn.log_softmax(z, axis=1))
 
+    # issue 18: models outside the catalog, as a JAX user writes them
+    def tied_autoencoder(W, c, e, X):
+        return jnp.sum((jnp.tanh(X @ W + c) @ W.T + e - X) ** 2) / 2
+
+    def label_smoothed_softmax(W, c, X, Y):
+        K = Y.shape[1]
+        return -jnp.sum(((1 - LABEL_EPS) * Y + LABEL_EPS / K) * jax.nn.log_softmax(X @ W + c, axis=1))
+
+    def gaussian_nll(mu, P, X):
+        Xc = X - mu
+        return jnp.sum((Xc @ P) * Xc) / 2 - X.shape[0] * jnp.linalg.slogdet(P)[1] / 2
+
+    def gp_marginal_likelihood(lsf, lell, lsn, D, y):
+        Kxx = jnp.exp(2 * lsf) * jnp.exp(-D * jnp.exp(-2 * lell) / 2) + jnp.exp(2 * lsn) * jnp.eye(y.shape[0])
+        return y @ jnp.linalg.solve(Kxx, y) / 2 + jnp.linalg.slogdet(Kxx)[1] / 2
+
+    def masked_mf(U, V, R, Mask, lam):
+        return jnp.sum(Mask * (R - U @ V.T) ** 2) / 2 + lam / 2 * (jnp.sum(U * U) + jnp.sum(V * V))
+
     return {"logistic_regression": logistic, "least_squares": least_squares, "softmax_regression": softmax,
-            "mlp": mlp, "cnn": cnn}
+            "mlp": mlp, "cnn": cnn, "tied_autoencoder": tied_autoencoder,
+            "label_smoothed_softmax": label_smoothed_softmax, "gaussian_nll": gaussian_nll,
+            "gp_marginal_likelihood": gp_marginal_likelihood, "masked_mf": masked_mf}
 
 
 def build(case, data) -> dict:
@@ -62,8 +83,8 @@ def build(case, data) -> dict:
 
     f = _losses(jnp, jax)[case.model]
     params, rest = SIGNATURES[case.model]
-    P = [jnp.asarray(data[p]) for p in params]
-    R = [jnp.asarray(data[r]) for r in rest]
+    P = [jnp.asarray(data[p], dtype=jnp.float64) for p in params]
+    R = [jnp.asarray(data[r], dtype=jnp.float64) for r in rest]
     k = len(params)
     if case.kernel == "value_and_grad":
         g = jax.jit(jax.value_and_grad(f, argnums=tuple(range(k))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import SIGNATURES, flat
+from .cases import LABEL_EPS, SIGNATURES, flat
 
 NAME = "torch"
 
@@ -49,8 +49,30 @@ def _losses(torch):
         z = torch.einsum("nopq,kopq->nk", S, V) + c
         return -torch.sum(Y * F.log_softmax(z, dim=1))
 
+    # issue 18: models outside the catalog, as a PyTorch user writes them
+    def tied_autoencoder(W, c, e, X):
+        return torch.sum((torch.tanh(X @ W + c) @ W.T + e - X) ** 2) / 2
+
+    def label_smoothed_softmax(W, c, X, Y):
+        K = Y.shape[1]
+        return -torch.sum(((1 - LABEL_EPS) * Y + LABEL_EPS / K) * F.log_softmax(X @ W + c, dim=1))
+
+    def gaussian_nll(mu, P, X):
+        Xc = X - mu
+        return torch.sum((Xc @ P) * Xc) / 2 - X.shape[0] * torch.linalg.slogdet(P)[1] / 2
+
+    def gp_marginal_likelihood(lsf, lell, lsn, D, y):
+        eye = torch.eye(y.shape[0], dtype=y.dtype)
+        Kxx = torch.exp(2 * lsf) * torch.exp(-D * torch.exp(-2 * lell) / 2) + torch.exp(2 * lsn) * eye
+        return y @ torch.linalg.solve(Kxx, y) / 2 + torch.linalg.slogdet(Kxx)[1] / 2
+
+    def masked_mf(U, V, R, Mask, lam):
+        return torch.sum(Mask * (R - U @ V.T) ** 2) / 2 + lam / 2 * (torch.sum(U * U) + torch.sum(V * V))
+
     return {"logistic_regression": logistic, "least_squares": least_squares, "softmax_regression": softmax,
-            "mlp": mlp, "cnn": cnn}
+            "mlp": mlp, "cnn": cnn, "tied_autoencoder": tied_autoencoder,
+            "label_smoothed_softmax": label_smoothed_softmax, "gaussian_nll": gaussian_nll,
+            "gp_marginal_likelihood": gp_marginal_likelihood, "masked_mf": masked_mf}
 
 
 def _tensor(torch, x):

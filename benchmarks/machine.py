@@ -39,6 +39,22 @@ import numpy as np
 GB = 1e9
 
 
+def thread_env(threads: int, base: dict | None = None) -> dict:
+    """The environment of a fresh process limited to ``threads`` threads (numba, OpenMP, BLAS,
+    XLA), with this checkout first on PYTHONPATH."""
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ if base is None else base)
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if threads == 1:
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                            " intra_op_parallelism_threads=1").strip()
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 def _stream_sum():
     from numba import njit, prange
 
@@ -113,7 +129,7 @@ def versions() -> dict:
     import importlib
 
     out = {"python": platform.python_version()}
-    for mod in ("numpy", "numba", "scipy", "sympy", "jax", "jaxlib", "torch"):
+    for mod in ("numpy", "numba", "scipy", "sympy", "jax", "jaxlib", "torch", "pytensor"):
         try:
             out[mod] = importlib.import_module(mod).__version__
         except Exception:  # noqa: BLE001 - absent optional libraries are simply not listed
