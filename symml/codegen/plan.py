@@ -30,6 +30,7 @@ import sympy as sp
 from ..calculus import grad, hvp, jacobian, origins
 from ..decompose import NotDecomposable, SampleSplit, split_samples
 from ..nodes import Dim, Expr, Tensor, const, is_zero, leaves
+from ..program import program_from_outputs
 from .module import Chunking, KernelSpec
 
 __all__ = ["Plan", "plan_kernels", "plan_outputs", "chunk_specs", "chunk_constants", "split_rows"]
@@ -254,7 +255,11 @@ def plan_outputs(name: str, args: list[Tensor], outputs: list[Expr], layout: str
     data = [t for t in args if t.ndim and t not in params]
     hyper = [t for t in args if not t.ndim and t not in params]
     others = [t for t in args if t not in data] + [t for t in params if t not in args]
-    split, why = split_rows(L, data, others)
+    # the forward values named as `symml show` names them, as a catalog derivation names them
+    # with sm.let: the derivatives of the parts then reuse them (tanh' = 1 − h² reads h, never
+    # tanh again), and the parts are derived afresh, so the chunk kernels compute what the
+    # catalog's do
+    split, why = split_rows(program_from_outputs({"loss": L}).outputs["loss"], data, others)
     if split is None:
         return Plan([whole], refusal=why, loss=L, params=params)
     rewrite = _Rewrite(L, list(outputs))
