@@ -27,9 +27,9 @@ from typing import Callable
 
 import sympy as sp
 
-from ..calculus import grad, hvp, jacobian, origins
+from ..calculus import grad, hvp, jacobian, origins, rebuild
 from ..decompose import NotDecomposable, SampleSplit, split_samples
-from ..nodes import Dim, Expr, Tensor, const, is_zero, leaves
+from ..nodes import Dim, Expr, Let, Map, Tensor, const, is_zero, leaves, make_map, placeholder, walk
 from ..program import program_from_outputs
 from .module import Chunking, KernelSpec
 
@@ -225,6 +225,31 @@ def loss_of(outputs: list[Expr]) -> tuple[Expr, list]:
     return L, params
 
 
+def named_values(L: Expr) -> Expr:
+    """``L`` with its forward values named, as a catalog derivation names them with sm.let.
+
+    The steps are those ``symml show`` names (:mod:`symml.program`). A named elementwise
+    function of a combination, h = tanh(z + b), is named in two steps, a = z + b and
+    h = tanh(a), as a derivation writes a layer. The parts of the loss are then derived
+    afresh over these names: the derivatives reuse the forward values (tanh' = 1 − h² reads
+    h, never tanh again), and the function runs over a contiguous a, never over a
+    broadcast b, so that its loop vectorises. Without them, a user's MLP ran 1.6× slower
+    than the catalog's.
+    """
+    top = program_from_outputs({"loss": L}).outputs["loss"]
+    new: dict[int, Expr] = {}
+    for node in walk([top]):
+        ops = [new.get(o.uid, o) for o in node.operands]
+        m = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
+        body = m.body if isinstance(m, Let) else None
+        if (isinstance(body, Map) and body.operands and isinstance(body.expr, sp.Function)
+                and len(body.expr.args) == 1 and not body.expr.args[0].is_Symbol):
+            inner = Let.new(f"{m.name}_in", make_map(body.expr.args[0], list(body.operands), body.shape))
+            m = Let.new(m.name, make_map(body.expr.func(placeholder(0)), [inner], body.shape))
+        new[node.uid] = m
+    return new[top.uid]
+
+
 def _unbound(spec: KernelSpec) -> list:
     """The dimensions of ``spec``'s outputs that none of its arguments' shapes bind."""
     bound = {s for t in spec.args for s in t.shape if isinstance(s, Dim)}
@@ -255,11 +280,7 @@ def plan_outputs(name: str, args: list[Tensor], outputs: list[Expr], layout: str
     data = [t for t in args if t.ndim and t not in params]
     hyper = [t for t in args if not t.ndim and t not in params]
     others = [t for t in args if t not in data] + [t for t in params if t not in args]
-    # the forward values named as `symml show` names them, as a catalog derivation names them
-    # with sm.let: the derivatives of the parts then reuse them (tanh' = 1 − h² reads h, never
-    # tanh again), and the parts are derived afresh, so the chunk kernels compute what the
-    # catalog's do
-    split, why = split_rows(program_from_outputs({"loss": L}).outputs["loss"], data, others)
+    split, why = split_rows(named_values(L), data, others)
     if split is None:
         return Plan([whole], refusal=why, loss=L, params=params)
     rewrite = _Rewrite(L, list(outputs))
