@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import tempfile
@@ -218,7 +219,8 @@ class CompiledKernel:
     ``kernel(**arrays)`` returns the outputs in the structure they were given to sm.compile
     (one array, a tuple, a dict, nested as given). Arrays of declared tensors that no
     output reads are accepted, so the dict that serves the loss serves its derivatives;
-    they also bind sizes that no argument binds, as ``dims=`` does.
+    they also bind sizes that no argument binds, as ``dims=`` does. Keywords:
+    ``check_finite``, ``dims`` and ``parallel`` (as the catalog's wrappers take it).
     """
 
     def __init__(self, fn, tree, outputs, args, sizes, path, dims=None):
@@ -239,6 +241,10 @@ class CompiledKernel:
         self._stand_ins: list = []
         self.module_name = ""  # the name the module is imported under (set by compile)
         self.fn_name = getattr(fn, "__name__", "kernel")  # the public function of the module
+        try:
+            self._has_twin = "parallel" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # pragma: no cover - not a Python function
+            self._has_twin = False
         self._related = related_tensors([e for _, e in outputs])
 
     def _size(self, dim, arrays, dims) -> int:
@@ -280,12 +286,19 @@ class CompiledKernel:
             vals += [np.empty((self._size(s, arrays, dims), 0), dtype=dt) for s in self.sizes]
         return vals
 
-    def call_flat(self, check_finite: bool = True, dims: dict | None = None, **arrays) -> list:
-        """The outputs as a flat list, in the order of ``self.outputs``."""
-        return list(self._fn(*self._arguments(arrays, dims), check_finite=check_finite))
+    def call_flat(self, check_finite: bool = True, dims: dict | None = None, parallel: bool | None = None,
+                  **arrays) -> list:
+        """The outputs as a flat list, in the order of ``self.outputs``.
 
-    def __call__(self, check_finite: bool = True, dims: dict | None = None, **arrays):
-        return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, **arrays))
+        ``parallel``: True runs the row loops on all numba threads, False on this one, None
+        picks by input size (as the catalog's wrappers do); a kernel without a threaded twin
+        has one way to run and ignores it.
+        """
+        extra = {"parallel": parallel} if parallel is not None and self._has_twin else {}
+        return list(self._fn(*self._arguments(arrays, dims), check_finite=check_finite, **extra))
+
+    def __call__(self, check_finite: bool = True, dims: dict | None = None, parallel: bool | None = None, **arrays):
+        return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, parallel=parallel, **arrays))
 
     def chunks(self):
         """The chunk forms, from the kernel's own module (see :mod:`symml.codegen.chunks`): the
