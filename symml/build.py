@@ -23,6 +23,7 @@ from ._version import __version__
 from .catalog import DERIVATIONS, catalog, generated_dir, load
 from .codegen import CODEGEN_VERSION, write_atomic
 from .codegen.module import FLAT_RUNTIME, flat_adapters, flat_exports, is_sealed, module_parts, seal
+from .codegen.plan import chunk_constants
 from .codegen.runtime import RUNTIME_NAME, runtime_text
 from .nodes import fmt_shape
 from .spec import NAME, STANDARD_KERNELS, CatalogError, Derivation
@@ -78,15 +79,8 @@ def generated_source(name: str) -> str:
 
 def _chunk_constants(d: Derivation) -> str:
     """Module constants that say which kernels have a chunk form (read by symml.dask)."""
-    sp_ = d.sample_split
-    if sp_ is None:
-        return (f"# No chunk kernels: {getattr(d, 'chunk_refusal', 'not a sum over samples')}.\n"
-                "SAMPLE_DIM = None\nROW_ARGS = ()\nCHUNKED = ()")
     chunked = tuple(k for k in d.kernels if k in STANDARD_KERNELS)
-    return ("# The loss is a sum over the rows of ROW_ARGS (axis 0, dimension SAMPLE_DIM) plus a regulariser:\n"
-            "# each kernel K in CHUNKED has K_chunk (partial sums over a block of rows), K_reg and K_finish.\n"
-            f"SAMPLE_DIM = {str(sp_.dim)!r}\nROW_ARGS = {tuple(t.name for t in sp_.rows)!r}\n"
-            f"N_TOTAL = {sp_.n_total.name!r}\nCHUNKED = {chunked!r}")
+    return chunk_constants(d.sample_split, chunked, getattr(d, "chunk_refusal", ""))
 
 
 def _whole(text: str) -> bool:

@@ -249,7 +249,7 @@ def hvp(model, *args, **kwargs):
 # --------------------------------------------------------------------------- sm.compile kernels
 
 
-def _adhoc_call(path: str, modname: str, names: list, args: dict, extra: list):
+def _adhoc_call(path: str, modname: str, fn: str, names: list, args: dict, extra: list):
     """Run one sm.compile chunk kernel on a worker: the cached module is imported from its file."""
     import sys
     from pathlib import Path
@@ -259,29 +259,14 @@ def _adhoc_call(path: str, modname: str, names: list, args: dict, extra: list):
     if modname not in sys.modules:
         runtime_module()  # the worker's copy of the runtime, which the kernel module imports by name
     mod = sys.modules.get(modname) or import_path(Path(path), modname)
-    return tuple(mod.kernel(*[args[k] for k in names], *extra, check_finite=False))
+    kernel = getattr(mod, fn)
+    # Dask's workers are the parallelism (see _chunk_call)
+    threads = {"parallel": False} if "parallel" in inspect.signature(kernel).parameters else {}
+    return tuple(kernel(*[args[k] for k in names], *extra, check_finite=False, **threads))
 
 
-def run_kernel(kernel, *, client=None, split_every: int = 8, dims: dict | None = None, **arrays):
-    """An ``sm.compile`` kernel of a loss summed over rows, and its derivatives, over dask arrays.
-
-    The kernel's chunk forms (``kernel.chunks()``) run one task per block of rows; the partial
-    results are added by a tree reduction and the regulariser's part once, on the client.
-
-    Args:
-        kernel: a CompiledKernel whose outputs are a scalar loss that sums over rows and
-            derivatives of it (sm.grad, sm.hessian, sm.hvp).
-        client: a dask.distributed Client; default: Dask's current scheduler.
-        split_every: how many partial results one reduction task adds.
-        dims: sizes that no argument binds, as for the kernel itself.
-        **arrays: the kernel's arguments by name; the row data as dask arrays chunked along
-            rows (numpy arrays are one block).
-
-    Returns:
-        What ``kernel(**arrays)`` returns, to rounding (the sums are added in another order).
-    """
-    from .codegen.jit import _rebuild
-
+def run_kernel_flat(kernel, *, client=None, split_every: int = 8, dims: dict | None = None, **arrays) -> list:
+    """:func:`run_kernel`'s outputs as a flat list, in the order of ``kernel.outputs``."""
     if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
         raise ValueError(f"split_every: expected an int ≥ 2, got {split_every!r}")
     c = kernel.chunks()
@@ -315,15 +300,41 @@ def run_kernel(kernel, *, client=None, split_every: int = 8, dims: dict | None =
     pieces = {k: v.to_delayed().ravel() for k, v in rows.items() if k in names}
     count = len(next(iter(pieces.values())))
     call = dask.delayed(_adhoc_call, pure=True)
-    parts = [call(str(ck.path), f"symml_kernel_{ck.path.stem[2:26]}", names,
+    parts = [call(str(ck.path), ck.module_name, ck.fn_name, names,
                   {**arg_small, **{k: p[i] for k, p in pieces.items()}}, extra) for i in range(count)]
     add = dask.delayed(_add_parts, pure=True)
     while len(parts) > 1:
         parts = [add(*parts[i:i + split_every]) if len(parts[i:i + split_every]) > 1 else parts[i]
                  for i in range(0, len(parts), split_every)]
-    total = client.compute(parts[0]).result() if client is not None else parts[0].compute()
-    reg = tuple(c.reg.call_flat(dims=dims, **small))
-    return _rebuild(kernel._tree, list(_add_parts(tuple(total), reg)))
+    total = tuple(client.compute(parts[0]).result() if client is not None else parts[0].compute())
+    if c.reg is not None:  # the regulariser's part, once, on this process
+        total = _add_parts(total, tuple(c.reg.call_flat(dims=dims, **small)))
+    return list(total)
+
+
+def run_kernel(kernel, *, client=None, split_every: int = 8, dims: dict | None = None, **arrays):
+    """An ``sm.compile`` kernel of a loss summed over rows, and its derivatives, over dask arrays.
+
+    The kernel's chunk forms (``kernel.chunks()``, from the kernel's own module) run one task
+    per block of rows; the partial results are added by a tree reduction and the
+    regulariser's part once, on the client.
+
+    Args:
+        kernel: a CompiledKernel whose outputs are a scalar loss that sums over rows and
+            derivatives of it (sm.grad, sm.hessian, sm.hvp).
+        client: a dask.distributed Client; default: Dask's current scheduler.
+        split_every: how many partial results one reduction task adds.
+        dims: sizes that no argument binds, as for the kernel itself.
+        **arrays: the kernel's arguments by name; the row data as dask arrays chunked along
+            rows (numpy arrays are one block).
+
+    Returns:
+        What ``kernel(**arrays)`` returns, to rounding (the sums are added in another order).
+    """
+    from .codegen.jit import _rebuild
+
+    flat = run_kernel_flat(kernel, client=client, split_every=split_every, dims=dims, **arrays)
+    return _rebuild(kernel._tree, flat)
 
 
 # --------------------------------------------------------------------------- fitting

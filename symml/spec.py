@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Callable
 
 from .calculus import grad, hessian, hvp
 from .codegen import KernelSpec
-from .codegen.module import Chunking
-from .decompose import NotDecomposable, SampleSplit, split_samples
-from .nodes import Expr, Tensor, as_expr, const, fmt_shape, is_zero, leaves
+from .codegen.plan import plan_kernels, split_rows
+from .decompose import SampleSplit
+from .nodes import Expr, Tensor, as_expr, const, fmt_shape, leaves
 
 __all__ = ["Derivation", "CatalogError", "STANDARD_KERNELS", "NAME", "register_renderer"]
 
@@ -136,11 +136,10 @@ class Derivation:
     def sample_split(self) -> SampleSplit | None:
         """The loss as a sum over the rows of its data plus a regulariser, or None (see
         :mod:`symml.decompose`; ``chunk_refusal`` then says why)."""
-        try:
-            return split_samples(self.loss, self.data, self.params + self.hyper)
-        except NotDecomposable as e:
-            self.chunk_refusal = str(e)
-            return None
+        split, why = split_rows(self.loss, self.data, self.params + self.hyper)
+        if split is None:
+            self.chunk_refusal = why
+        return split
 
     def _part_outputs(self, kernel: str, part: Expr) -> list[Expr]:
         """The outputs of a standard kernel for one term of the loss (zero where a parameter is absent)."""
@@ -163,47 +162,13 @@ class Derivation:
         hv = hvp(part, ps, [dirs[p.uid] for p in ps]) if ps else ()
         return [hv[pos[p.uid]] if p.uid in pos else const(0, p.shape) for p in self.params]
 
-    def _chunk_specs(self, spec: KernelSpec) -> list[KernelSpec]:
-        """``spec`` rebuilt as chunk + regulariser: [chunk spec, regulariser spec, composed spec]."""
-        sp_ = self.sample_split
-        k = spec.name
-        zero = const(0)
-        reg = sp_.reg_term if sp_.reg_term is not None else zero
-        lead = self.params + (self.directions if k == "hvp" else [])
-        fixed = [t for t in self.data if t not in sp_.rows]
-        used_s = {t.uid for t in leaves(sp_.data_term)}
-        used_r = {t.uid for t in leaves(reg)}
-        reg_args = lead + [t for t in fixed + self.hyper if t.uid in used_r] + [sp_.n_total]
-        if sp_.reg_term is None:
-            reg_args = [sp_.n_total]
-        chunk_args = [t for t in spec.args if t not in self.hyper or t.uid in used_s] + [sp_.n_total]
-        chunk = KernelSpec(
-            f"{k}_chunk", chunk_args, self._part_outputs(k, sp_.data_term),
-            f"Partial sums of {k} over one block of rows of {', '.join(t.name for t in sp_.rows)}, without the "
-            f"regulariser: sum them over blocks that partition the rows and pass the total to {k}_finish "
-            f"({sp_.n_total.name}: the number of rows in all blocks).",
-            spec.layout, spec.block_params, rows=tuple(t.name for t in sp_.rows))
-        if sp_.reg_term is None:  # nothing to add: the kernel is its chunk kernel over all rows
-            spec.compose = Chunking(chunk.name, None, sp_.n_total, sp_.rows[0], chunk_args, reg_args, [])
-            return [spec, chunk]
-        reg_outs = self._part_outputs(k, reg)
-        regs = KernelSpec(f"{k}_reg", reg_args, reg_outs,
-                          f"The regulariser's part of {k}: the terms that read no row of the data.",
-                          spec.layout, spec.block_params, twin=False)
-        add = [not is_zero(o) for o in reg_outs]
-        spec.compose = Chunking(chunk.name, regs.name, sp_.n_total, sp_.rows[0], chunk_args, reg_args, add)
-        return [spec, chunk, regs]
-
     # -- kernels
     def kernel_specs(self) -> list[KernelSpec]:
-        specs = self._kernel_specs()
-        if self.sample_split is None:
-            return specs
-        parts = []  # chunk and regulariser kernels, after the kernels users call first
-        for spec in specs:
-            if spec.name in STANDARD_KERNELS:
-                parts += self._chunk_specs(spec)[1:]
-        return specs + parts
+        """The module's kernels: the standard and extra kernels, then (through the planner of
+        :mod:`symml.codegen.plan`, which sm.compile shares) the chunk and regulariser kernels
+        of the standard ones when the loss is a sum over rows."""
+        parts = {k: partial(self._part_outputs, k) for k in STANDARD_KERNELS}
+        return plan_kernels(self._kernel_specs(), self.sample_split, self.data, self.hyper, parts)
 
     def _kernel_specs(self) -> list[KernelSpec]:
         rest = self.data + self.hyper

@@ -3,10 +3,10 @@
 A loss that is a sum over samples plus a term free of row data (:mod:`symml.decompose`)
 gives, for every output, the same output of the data term (summed block by block) and of
 the regulariser (added once): ``L = Σ_blocks D + R``, ``∇L = Σ ∇D + ∇R``, and so for
-Hessians and hvps. The calculus records where each derivative came from, so an output
-``sm.grad(L, w)`` is rebuilt as ``sm.grad(D, w)`` and ``sm.grad(R, w)``; nothing is
-derived by hand. The parameters are the tensors the outputs differentiate with respect to;
-the data are the other array arguments.
+Hessians and hvps. The planner (:mod:`symml.codegen.plan`) wrote them into the kernel's
+own module, as the catalog's modules have them: ``kernel_chunk`` and ``kernel_reg``, of
+which ``kernel`` itself is composed. Here they are wrapped as compiled kernels: nothing is
+compiled a second time.
 
 Takes: a CompiledKernel. Gives: Chunks (a chunk kernel and a regulariser kernel).
 """
@@ -14,77 +14,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..calculus import grad, hvp, jacobian, origins
-from ..decompose import NotDecomposable, split_samples
-from ..nodes import Expr, const, leaves
+from ..decompose import NotDecomposable
+from .plan import plan_outputs
 
 
 @dataclass
 class Chunks:
     """``chunk`` sums over a block of rows (its ``n_total`` argument counts all rows);
-    ``reg`` is added once; ``rows`` are the names of the arguments cut by rows."""
+    ``reg`` is added once (None: the loss has no regulariser); ``rows`` are the names of
+    the arguments cut by rows."""
 
     chunk: object
-    reg: object
+    reg: object | None
     rows: list[str]
     n_total: str
 
 
-def _chains(e: Expr) -> list[tuple[Expr, list]]:
-    """Every (function, targets on the way) that ``e`` is a repeated derivative of; a zero
-    may be the derivative of many functions, so all recorded origins are followed."""
-    found = origins(e)
-    if not found:
-        return [(e, [])]
-    out = []
-    for _, of, t, direction in found:
-        extra = list(direction[0]) + [x for v in direction[1] for x in leaves(v)] if direction else []
-        out += [(root, ts + [t] + extra) for root, ts in _chains(of)]
+def _wrap(kernel, module, spec):
+    """A compiled kernel over one function of ``kernel``'s module (the spec's public wrapper)."""
+    out = type(kernel)(getattr(module, spec.name), kernel._tree, list(zip(kernel.output_names, spec.outputs)),
+                       spec.args, [], kernel.path, kernel._dims)
+    out._module, out.module_name = module, kernel.module_name
     return out
 
 
-def _rewrite(e: Expr, L: Expr, part: Expr | None) -> Expr:
-    """Output ``e`` (L or a derivative chain of L) with ``part`` in place of L."""
-    if e is L:
-        return part if part is not None else const(0)
-    for verb, of, t, direction in origins(e):
-        try:
-            inner = _rewrite(of, L, part)
-        except NotDecomposable:
-            continue
-        if verb == "grad":
-            return grad(inner, t)
-        if verb == "jacobian":
-            return jacobian(inner, t)
-        ts, vs = direction
-        return hvp(inner, list(ts), list(vs))[list(ts).index(t)]
-    raise NotDecomposable("an output is neither the loss nor a derivative of it")
-
-
-def _tree(tree, flat):
-    if isinstance(tree, dict):
-        return {k: _tree(v, flat) for k, v in tree.items()}
-    if isinstance(tree, (tuple, list)):
-        return [_tree(v, flat) for v in tree]
-    return flat[tree]
-
-
-def chunk_forms(kernel, compile_fn) -> Chunks:
+def chunk_forms(kernel) -> Chunks:
     """The chunk and regulariser kernels of ``kernel``, or NotDecomposable saying why not."""
-    chains = [_chains(e) for _, e in kernel.outputs]
-    common = [r for r, _ in chains[0] if all(any(r2 is r for r2, _ in c) for c in chains[1:])]
-    if not common or common[0].ndim != 0:
-        raise NotDecomposable("the outputs must be one scalar loss and derivatives of it")
-    L = common[0]
-    params = []
-    for c in chains:
-        for root, ts in c:
-            if root is L:
-                params += [t for t in ts if t not in params]
-    data = [t for t in kernel.arg_tensors if t.ndim and t not in params]
-    others = [t for t in kernel.arg_tensors if t not in data] + [t for t in params if t not in kernel.arg_tensors]
-    split = split_samples(L, data, others)
-    chunk = [_rewrite(e, L, split.data_term) for _, e in kernel.outputs]
-    reg = [_rewrite(e, L, split.reg_term) for _, e in kernel.outputs]
-    return Chunks(compile_fn(_tree(kernel._tree, chunk)), compile_fn(_tree(kernel._tree, reg)),
-                  [t.name for t in split.rows], split.n_total.name)
+    plan = kernel._plan
+    if plan is None:  # the module came from the cache: plan again (deterministic) for its facts
+        plan = plan_outputs(kernel.fn_name, kernel.arg_tensors, [e for _, e in kernel.outputs], "tuple",
+                            extra_args=kernel._stand_ins)
+        kernel._plan = plan
+    if plan.split is None:
+        raise NotDecomposable(plan.refusal)
+    module = kernel._module
+    if getattr(module, "CHUNKED", ()) != plan.chunked:  # pragma: no cover - a module of another planner
+        raise NotDecomposable(f"{kernel.path.name} has no chunk kernels; delete it to have it written again")
+    whole = plan.spec(kernel.fn_name)
+    c = whole.compose
+    reg = _wrap(kernel, module, plan.spec(c.reg)) if c.reg is not None else None
+    return Chunks(_wrap(kernel, module, plan.spec(c.chunk)), reg, [t.name for t in plan.split.rows],
+                  plan.split.n_total.name)

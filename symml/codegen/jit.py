@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import tempfile
@@ -24,7 +25,8 @@ import sympy as sp
 
 from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
 from ..nodes import DECLARED, Dim, Expr, Stage, Tensor, as_expr, fmt_shape, leaves, walk
-from .module import CODEGEN_VERSION, KernelSpec, is_sealed, module_source, seal
+from .module import CODEGEN_VERSION, is_sealed, module_parts, seal
+from .plan import chunk_constants, plan_outputs
 from .runtime import runtime_text
 
 #: ``kernel.check()`` (verification is a later stage: symml.verify_user registers itself here)
@@ -217,7 +219,8 @@ class CompiledKernel:
     ``kernel(**arrays)`` returns the outputs in the structure they were given to sm.compile
     (one array, a tuple, a dict, nested as given). Arrays of declared tensors that no
     output reads are accepted, so the dict that serves the loss serves its derivatives;
-    they also bind sizes that no argument binds, as ``dims=`` does.
+    they also bind sizes that no argument binds, as ``dims=`` does. Keywords:
+    ``check_finite``, ``dims`` and ``parallel`` (as the catalog's wrappers take it).
     """
 
     def __init__(self, fn, tree, outputs, args, sizes, path, dims=None):
@@ -232,8 +235,16 @@ class CompiledKernel:
         self.path = path
         self._dims = dict(dims or {})
         self._extra_ok: set[str] = set()
-        self._fuse = True
         self._chunks = None
+        self._module = None  # the kernel's module (its chunk kernels live there too)
+        self._plan = None  # the planner's Plan, when this process wrote the module
+        self._stand_ins: list = []
+        self.module_name = ""  # the name the module is imported under (set by compile)
+        self.fn_name = getattr(fn, "__name__", "kernel")  # the public function of the module
+        try:
+            self._has_twin = "parallel" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # pragma: no cover - not a Python function
+            self._has_twin = False
         self._related = related_tensors([e for _, e in outputs])
 
     def _size(self, dim, arrays, dims) -> int:
@@ -275,21 +286,28 @@ class CompiledKernel:
             vals += [np.empty((self._size(s, arrays, dims), 0), dtype=dt) for s in self.sizes]
         return vals
 
-    def call_flat(self, check_finite: bool = True, dims: dict | None = None, **arrays) -> list:
-        """The outputs as a flat list, in the order of ``self.outputs``."""
-        return list(self._fn(*self._arguments(arrays, dims), check_finite=check_finite))
+    def call_flat(self, check_finite: bool = True, dims: dict | None = None, parallel: bool | None = None,
+                  **arrays) -> list:
+        """The outputs as a flat list, in the order of ``self.outputs``.
 
-    def __call__(self, check_finite: bool = True, dims: dict | None = None, **arrays):
-        return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, **arrays))
+        ``parallel``: True runs the row loops on all numba threads, False on this one, None
+        picks by input size (as the catalog's wrappers do); a kernel without a threaded twin
+        has one way to run and ignores it.
+        """
+        extra = {"parallel": parallel} if parallel is not None and self._has_twin else {}
+        return list(self._fn(*self._arguments(arrays, dims), check_finite=check_finite, **extra))
+
+    def __call__(self, check_finite: bool = True, dims: dict | None = None, parallel: bool | None = None, **arrays):
+        return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, parallel=parallel, **arrays))
 
     def chunks(self):
-        """The chunk forms (see :mod:`symml.codegen.chunks`): a kernel over one block of rows
-        and the regulariser's, built once; NotDecomposable if the outputs are not a loss that
-        sums over rows and derivatives of it."""
-        if getattr(self, "_chunks", None) is None:
+        """The chunk forms, from the kernel's own module (see :mod:`symml.codegen.chunks`): the
+        kernel over one block of rows and the regulariser's; NotDecomposable, saying why, if
+        the outputs are not a loss that sums over rows and derivatives of it."""
+        if self._chunks is None:
             from .chunks import chunk_forms
 
-            self._chunks = chunk_forms(self, lambda tree: compile(tree, parallel=False, fuse=self._fuse))
+            self._chunks = chunk_forms(self)
         return self._chunks
 
     def check(self, *, points: int = 3, scales=(0.3, 1.0, 3.0), seed: int = 0, dtype=np.float64,
@@ -354,25 +372,29 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
     for k, v in (dims or {}).items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"sm.compile: dims[{k!r}] must be a positive int, got {v!r}")
-    key_args = args + [_size_stand_in(s) for s in sizes]
-    key = graph_key(exprs, key_args) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
+    stand_ins = [_size_stand_in(s) for s in sizes]
+    key = graph_key(exprs, args + stand_ins) + {None: "a", True: "p", False: "s"}[parallel] + ("f" if fuse else "")
     path = cache_dir() / f"k_{key[:24]}{key[64:]}.py"
     stamp = f"SYMML_KEY = {key!r}"
     old = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
     # the key says which kernel the file is for, the seal that its text is the one written for it:
     # a truncated, edited or foreign entry is written again, never imported
     runtime = runtime_module()  # before the kernel module, which imports it by this name
+    plan = None
     if not (stamp in old and is_sealed(old)):
-        spec = KernelSpec("kernel", key_args, exprs, doc="Ad-hoc kernel compiled by sm.compile.", layout="tuple")
+        # the catalog's planner: a loss summed over rows gets chunk forms, blocks, threads, BLAS
+        plan = plan_outputs("kernel", args, exprs, "tuple", "Ad-hoc kernel compiled by sm.compile.", stand_ins)
         header = f"Ad-hoc symml kernel (sm.compile), cached under its key.\n\nOutputs: {', '.join(p for p, _ in flat)}"
-        src = seal(module_source(header, [spec], parallel=parallel, fuse=fuse, runtime=runtime) + f"\n\n{stamp}\n")
-        write_atomic(path, src)
+        m = module_parts(header, plan.specs, parallel=parallel, fuse=fuse, runtime=runtime)
+        m.constants.insert(0, chunk_constants(plan.split, plan.chunked, plan.refusal))
+        write_atomic(path, seal(m.render() + f"\n\n{stamp}\n"))
     drop_unreadable_numba_cache(path)
-    module = import_path(path, f"symml_kernel_{key[:24]}")
+    modname = f"symml_kernel_{key[:24]}"
+    module = import_path(path, modname)
     if getattr(module, "SYMML_KEY", None) != key:  # pragma: no cover - a foreign file raced us
         raise RuntimeError(f"kernel cache entry {path} does not match its key; delete it and retry")
     kernel = CompiledKernel(module.kernel, tree, flat, args, sizes, path, dims)
-    kernel._fuse = fuse
+    kernel._module, kernel._plan, kernel._stand_ins, kernel.module_name = module, plan, stand_ins, modname
     if check:
         report = kernel.check()
         if not report.passed:
