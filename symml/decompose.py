@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .calculus import rebuild
-from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, walk, zeros
+from .nodes import (
+    Dim, Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, transform, walk, zeros,
+)
 from .structured import Conv, LogSumExp, Pool, PoolGrad
 
 
@@ -204,22 +205,16 @@ class _Analysis:
 
 def _replace_count(expr: Expr, n: Dim, n_total: Tensor) -> Expr:
     """``expr`` with every use of n as a number read from the scalar tensor n_total."""
-    new: dict[int, Expr] = {}
-    for node in walk([expr]):
-        ops = [new[o.uid] for o in node.operands]
+    def count(node, ops):
         if isinstance(node, Map) and n in node.expr.free_symbols:
-            slot = placeholder(len(ops))
-            out = make_map(node.expr.subs(n, slot), ops + [n_total], node.shape)
-        elif isinstance(node, Einsum) and n in sp.sympify(node.coef).free_symbols:
+            return make_map(node.expr.subs(n, placeholder(len(ops))), ops + [n_total], node.shape)
+        if isinstance(node, Einsum) and n in sp.sympify(node.coef).free_symbols:
             factor = make_map(node.coef.subs(n, placeholder(0)), [n_total], ())
-            out = make_einsum(ops + [factor], [list(s) for s in node.subs] + [[]], list(node.out),
-                              dict(enumerate(node.sizes)), 1)
-        elif all(a is b for a, b in zip(ops, node.operands)):
-            out = node
-        else:
-            out = rebuild(node, ops)
-        new[node.uid] = out
-    return new[expr.uid]
+            return make_einsum(ops + [factor], [list(s) for s in node.subs] + [[]], list(node.out),
+                               dict(enumerate(node.sizes)), 1)
+        return None
+
+    return transform([expr], count)[0]
 
 
 def _count_free(expr: Expr, n: Dim) -> bool:
