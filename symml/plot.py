@@ -176,9 +176,7 @@ def landscape(model, data=(), at=None, directions=None, *, hyper=None, radius: f
 
 def _axis_names(problem, U) -> tuple[str, str]:
     """"Δw[0]" for a coordinate axis, else "s (along u)"."""
-    flat = [f"{k}" if shape == () else f"{k}[{', '.join(map(str, idx))}]"
-            for k, shape in zip(problem.param_names, problem.shapes)
-            for idx in (np.ndindex(*shape) if shape else [()])]
+    flat = problem.flat.entry_names()
     out = []
     for j, u in enumerate(U):
         hit = np.flatnonzero(np.abs(u) == 1.0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..layout import FlatLayout
 from ..nodes import Dim, Expr, Tensor, fmt_shape
 from ..structured_index import Labels
 from .emit import KernelBody, safe_identifier, size_src, unique_identifier
@@ -509,26 +510,26 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None 
 def flat_adapters(params: list[Tensor], rest: list[Tensor], kernels: list[str]) -> list[str]:
     """scipy adapters over one flat vector θ = [vec(p₁); vec(p₂); …] (row-major), or [] when
     the data does not fix every parameter's size (then θ could not be split)."""
+    layout = FlatLayout.of(params)
     bound = _dims_of(rest)
-    need = {s for p in params for s in p.shape for s in sp.sympify(s).free_symbols}
+    need = layout.dims()
     if not params or not need <= set(bound) or not {"loss", "grad"} <= set(kernels):
         return []
     names = {t.name: safe_identifier(t.name) for t in params + rest}
     dn = {d: safe_identifier(d.name) + "_" for d in bound}
     rest_args = ", ".join(names[t.name] for t in rest)
-    layout = "; ".join(f"{p.name} {fmt_shape(p.shape)}" for p in params)
     u = [f"def _unpack(theta, {rest_args}, name='theta'):",
-         f'    """Split θ into {", ".join(p.name for p in params)} (views, row-major)."""']
+         f'    """Split θ into {", ".join(layout.names)} (views, row-major)."""']
     for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
         if d in need:
             u.append(f"    {dn[d]} = np.shape({names[t.name]})[{ax}]")
-    math_total = " + ".join(str(sp.Mul(*p.shape)) if p.shape else "1" for p in params)
-    shapes = ", ".join("(" + ", ".join(size_src(x, dn) for x in p.shape) + ("," if p.ndim == 1 else "") + ")"
-                       for p in params)
-    sizes = ", ".join(size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), dn) for p in params)
+    math_total = " + ".join(str(c) for c in layout.counts)
+    shapes = ", ".join("(" + ", ".join(size_src(x, dn) for x in s) + ("," if len(s) == 1 else "") + ")"
+                       for s in layout.shapes)
+    sizes = ", ".join(size_src(c, dn) for c in layout.counts)
     one = "," if len(params) == 1 else ""
-    u.append(f"    return _split(theta, ({shapes}{one}), ({sizes}{one}), '({math_total},)', {layout!r}, name)")
-    doc = f"θ = [{'; '.join('vec(' + p.name + ')' if p.ndim > 1 else p.name for p in params)}]"
+    u.append(f"    return _split(theta, ({shapes}{one}), ({sizes}{one}), '({math_total},)', {layout.describe()!r}, name)")
+    doc = layout.doc
     fns = [
         "\n".join(u),
         f'def fun(theta, {rest_args}):\n    """L(θ) with {doc}, for scipy.optimize.minimize(fun, theta0, args=...)."""\n'
