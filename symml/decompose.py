@@ -77,6 +77,17 @@ def sample_dim(data, others) -> Dim | None:
     return None
 
 
+def sample_rows(data, others) -> tuple:
+    """The data tensors that carry the sample dimension (:func:`sample_dim`) on axis 0, in
+    order; () when there is none (a dual's parameters carry the row dimension, for one).
+
+    The one answer to "which axis are the samples": the sample split, the optimizers'
+    mini-batches and row subsets, and the fused row loops of codegen all read it.
+    """
+    n = sample_dim(data, others)
+    return () if n is None else tuple(t for t in data if t.ndim and t.shape[0] == n)
+
+
 class _Analysis:
     def __init__(self, n: Dim):
         self.n = n
@@ -237,7 +248,7 @@ def split_samples(loss: Expr, data, others) -> SampleSplit:
     n = sample_dim(data, others)
     if n is None:
         raise NotDecomposable("no data tensor has a sample dimension on axis 0 that the parameters lack")
-    rows = tuple(t for t in data if t.ndim and t.shape[0] == n)
+    rows = sample_rows(data, others)
     a = _Analysis(n)
     st = a.of(loss)
     if st != "acc":

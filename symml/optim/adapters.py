@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..codegen import cache_dir, module_parts, write_atomic
 from ..codegen.jit import import_path, runtime_module
+from ..decompose import sample_rows
 from ..layout import FlatLayout
 from ..spec import Derivation
 
@@ -56,11 +57,10 @@ def _unpack_lines(layout: FlatLayout, vector: str, prefix: str) -> list[str]:
 
 
 def row_sliced(d: Derivation) -> list[bool]:
-    """Which data tensors are split into rows: those whose first size is the first one's."""
-    if not d.data:
-        return []
-    row = d.data[0].shape[0] if d.data[0].ndim else None
-    return [t.ndim > 0 and t.shape[0] == row for t in d.data]
+    """Which data tensors are split into rows: those that carry the sample axis
+    (:func:`symml.decompose.sample_rows`; none where the parameters carry it, as a dual's do)."""
+    rows = {t.uid for t in sample_rows(d.data, d.params + d.hyper)}
+    return [t.uid in rows for t in d.data]
 
 
 def _data_lines(d: Derivation, rows: str) -> list[str]:

@@ -83,7 +83,12 @@ class Problem:
     def __init__(self, derivation, data, hyper=None, *, sizes=None, init=None, seed: int = 0, columns=None):
         self.derivation = d = resolve(derivation)
         self.data, env = check_data(d, data, sizes, columns)
-        self.n = int(self.data[0].shape[0]) if self.data and self.data[0].ndim else 1
+        #: which data tensors carry the sample axis (mini-batches and subsets slice those)
+        self.rows = adapters.row_sliced(d)
+        first = next((a for a, s in zip(self.data, self.rows) if s), None)
+        if first is None:  # no sample axis: the rows of the first data tensor, for messages
+            first = self.data[0] if self.data and self.data[0].ndim else None
+        self.n = int(first.shape[0]) if first is not None else 1
         self._bind(env, hyper, init, seed)
         self.module = kernel_module(d)
 
@@ -156,15 +161,22 @@ class Problem:
 
     def subset(self, rows) -> "Problem":
         """The same problem on some rows of the data (no new checks; hyper-parameters as they are)."""
+        self.require_rows("a subset of rows")
         rows = np.asarray(rows, dtype=np.int64)
         new = object.__new__(Problem)
         new.__dict__.update(self.__dict__)
         for key in ("batch_rule", "data_tuple"):
             new.__dict__.pop(key, None)
-        sliced = adapters.row_sliced(self.derivation)
-        new.data = [np.ascontiguousarray(a[rows]) if s else a for a, s in zip(self.data, sliced)]
-        new.n = int(rows.shape[0]) if any(sliced) else self.n
+        new.data = [np.ascontiguousarray(a[rows]) if s else a for a, s in zip(self.data, self.rows)]
+        new.n = int(rows.shape[0])
         return new
+
+    def require_rows(self, what: str) -> None:
+        """A ValueError unless the data have a sample axis that ``what`` can split."""
+        if not any(self.rows):
+            raise ValueError(f"{self.derivation.name}: {what} needs a sample axis, a dimension on axis 0 of the data "
+                             "that no parameter carries; here the parameters carry it (as a dual's do): use a "
+                             "full-batch method (batch_size=None)")
 
     # -- evaluations over all rows (θ flat)
     def _theta(self, theta) -> np.ndarray:
