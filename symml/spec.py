@@ -62,11 +62,11 @@ class Derivation:
         domains: name → the set its values live in ("binary", "positive", "spd", "onehot",
             "simplex", "count", "sign", "unit"); verification draws inputs from it.
         doc: the formula and reference (the derivation file's docstring).
+        source: the derivation file's stem (set by the catalog when it loads the file).
 
-    Model facts that generic code (optimizers, plots) reads, so that none of it keeps a table
-    keyed by model names:
+        The model facts below are read by generic code (optimizers, plots), so that none of
+        it keeps a table keyed by model names; a user's own Derivation sets them the same way.
 
-    Args:
         params_from_solution: ``f(*outputs) -> {param name: array}``, the parameters from the
             outputs of the closed-form kernels (``closed_form``, ``mle``, ``em_step``) where those
             are not the parameters in order: naive Bayes solves for priors π̂ while its loss
