@@ -31,7 +31,7 @@ loss = sm.norm2(X @ w + b - y) / (2 * n) + alpha * (1 - rho) / 2 * sm.norm2(w)
 grad_w, grad_b = sm.grad(loss, [w, b])
 
 derivation = sm.Derivation(
-    "elastic_net", loss, params=[w, b], data=[X, y], hyper=[alpha, rho, eta],
+    "elastic_net", loss, params=[w, b], data=[X, y], hyper=[alpha, rho, eta], penalty=alpha, step_size=eta,
     kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"),
     extra={
         "objective": loss + alpha * rho * sm.sum(sm.abs(w)),

@@ -26,6 +26,7 @@ Reference: Bishop, Pattern Recognition and Machine Learning, §9.2; scikit-learn
 """
 import symml as sm
 from symml.probability import mvn_logpdf, mvn_logpdf_chol, vmap
+from symml.reparam import log_priors, precision_factors, random_from_data
 from symml.stationarity import solve_inverse
 
 n, d, K = sm.dims("n d K")
@@ -53,6 +54,9 @@ derivation = sm.Derivation(
     kernels=("loss", "grad", "value_and_grad"), domains={"L": "positive"},
     extra={"responsibilities": R,
            "em_step": tuple(sm.substitute(e, {Rt: R}) for e in (pi_hat, M_hat, S_hat))},
+    # the loss reads a = log π and L = cholesky(Σ⁻¹); EM starts from K rows of the data
+    params_from_solution=lambda weights, means, covs: {"M": means, "a": log_priors(weights), "L": precision_factors(covs)},
+    start=lambda data, shapes, rng: random_from_data(data["X"], shapes["a"][0], rng),
     notes={"loss": "L must be lower triangular with a positive diagonal; its upper triangle enters as given.",
            "grad": "The gradient w.r.t. L is entrywise over the full array; only its lower triangle is meaningful.",
            "responsibilities": "R (n, K), R_ik = p(component k | xᵢ): the E-step.",

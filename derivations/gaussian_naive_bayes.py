@@ -23,6 +23,7 @@ Reference: Murphy, Machine Learning: A Probabilistic Perspective, §3.5 (naive B
 """
 import symml as sm
 from symml.probability import normal_logpdf
+from symml.reparam import log_priors
 
 n, d, K = sm.dims("n d K")
 X, Y = sm.tensor("X", (n, d)), sm.tensor("Y", (n, K))
@@ -49,6 +50,8 @@ derivation = sm.Derivation(
     "gaussian_naive_bayes", loss, params=[M, V, a], data=[X, Y],
     kernels=("loss", "grad", "value_and_grad"), domains={"V": "positive", "Y": "onehot"},
     extra={"mle": (pi_hat, M_hat, V_hat)},
+    # the MLE solves for π̂; the loss reads logits a = log π̂
+    params_from_solution=lambda priors, means, variances: {"M": means, "V": variances, "a": log_priors(priors)},
     notes={"mle": "(π̂, M̂, V̂), the maximum-likelihood priors, class means and class variances, solved from\n"
                   "the stationarity of the log-likelihood (priors by a Lagrange multiplier on the simplex).\n"
                   "sklearn.naive_bayes.GaussianNB(var_smoothing=0): class_prior_, theta_, var_.\n"

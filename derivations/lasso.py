@@ -32,7 +32,7 @@ loss = sm.norm2(X @ w + b - y) / (2 * n)
 grad_w, grad_b = sm.grad(loss, [w, b])
 
 derivation = sm.Derivation(
-    "lasso", loss, params=[w, b], data=[X, y], hyper=[alpha, eta],
+    "lasso", loss, params=[w, b], data=[X, y], hyper=[alpha, eta], penalty=alpha, step_size=eta,
     kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"),
     extra={
         "objective": loss + alpha * sm.sum(sm.abs(w)),

@@ -20,6 +20,6 @@ loss = sm.sum(sm.softplus(z) - y * z) + lam / 2 * sm.norm2(w)
 
 derivation = sm.Derivation(
     "logistic_regression", loss, params=[w, b], data=[X, y], hyper=[lam],
-    kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"), domains={"y": "binary"},
+    kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"), domains={"y": "binary"}, decision=z,
     title="binary logistic regression with L2 penalty",
 )

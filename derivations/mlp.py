@@ -41,7 +41,7 @@ def mlp(name, activation="tanh", loss="softmax"):
         L, domains = -sm.sum(Y * sm.log_softmax(z, axis=1)), {"Y": "onehot"}
     return sm.Derivation(
         name, L, params=[W1, b1, W2, b2, W3, b3], data=[X, Y],
-        kernels=("loss", "grad", "value_and_grad", "hvp"), domains=domains,
+        kernels=("loss", "grad", "value_and_grad", "hvp"), domains=domains, decision=z,
         title=f"two-hidden-layer MLP, {activation} activations, "
               + ("squared error" if loss == "squared" else "softmax cross-entropy"),
     )

@@ -31,6 +31,6 @@ loss = -sm.sum(Y * sm.log_softmax(Z, axis=1)) + lam / 2 * sm.norm2(W)
 derivation = sm.Derivation(
     "softmax_regression", loss, params=[W, c], data=[X, Y], hyper=[lam],
     kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"),
-    domains={"Y": "onehot"},
+    domains={"Y": "onehot"}, decision=Z,
     title="multinomial logistic regression with L2 penalty",
 )

@@ -41,14 +41,14 @@ hinge = sm.sum(sm.relu(1 - y * z)) + lam / 2 * sm.norm2(w)
 derivations = [
     sm.Derivation(
         "svm_primal", squared_hinge, params=[w, b], data=[X, y], hyper=[lam],
-        kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"), domains={"y": "sign"},
+        kernels=("loss", "grad", "value_and_grad", "hessian", "hvp"), domains={"y": "sign"}, decision=z,
         notes={"hessian": "The generalized Hessian: it jumps where a margin yᵢzᵢ equals 1.",
                "hvp": "The generalized Hessian times v: it jumps where a margin yᵢzᵢ equals 1."},
         title="linear SVM, squared hinge with L2 penalty, in the primal",
     ),
     sm.Derivation(
         "svm_hinge", hinge, params=[w, b], data=[X, y], hyper=[lam],
-        kernels=("loss", "grad", "value_and_grad"), domains={"y": "sign"},
+        kernels=("loss", "grad", "value_and_grad"), domains={"y": "sign"}, decision=z,
         notes={"grad": "A subgradient: at a margin yᵢzᵢ = 1 the subgradient 0 is taken for sample i.",
                "value_and_grad": "(L, g) with g the subgradient of ``grad``."},
         title="linear SVM, hinge with L2 penalty, in the primal (subgradient)",

@@ -24,6 +24,7 @@ from .nodes import (
     Einsum, Expr, Eye, Let, Map, Tensor, as_expr, const, fmt_shape, is_zero, leaves, make_einsum,
     make_map, placeholder, walk,
 )
+from .nodes import substitute as substitute_nodes
 
 
 class DerivativeError(ValueError):
@@ -313,28 +314,7 @@ def substitute(expr: Expr, mapping: dict) -> Expr:
             raise TypeError(f"substitute: keys must be input tensors, got {type(k).__name__}")
         if as_expr(v).shape != k.shape:
             raise ValueError(f"substitute: {k.name} has shape {fmt_shape(k.shape)}, replacement {fmt_shape(as_expr(v).shape)}")
-    new = {k.uid: as_expr(v) for k, v in mapping.items()}
-    for node in walk([expr]):
-        if node.uid in new:
-            continue
-        ops = [new.get(o.uid, o) for o in node.operands]
-        if all(a is b for a, b in zip(ops, node.operands)):
-            new[node.uid] = node
-        else:
-            new[node.uid] = rebuild(node, ops)
-    return new[expr.uid]
-
-
-def rebuild(node: Expr, ops: list) -> Expr:
-    """The same node kind over new operands."""
-    if isinstance(node, Einsum):
-        sizes = dict(enumerate(node.sizes))
-        return make_einsum(ops, [list(s) for s in node.subs], list(node.out), sizes, node.coef)
-    if isinstance(node, Map):
-        return make_map(node.expr, ops, node.shape)
-    if isinstance(node, Let):
-        return Let.new(node.name, ops[0])
-    return node.rebuild(ops)
+    return substitute_nodes(expr, mapping)
 
 
 def taylor(f, x, x0, order: int = 2) -> Expr:

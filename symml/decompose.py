@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .calculus import rebuild
-from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, walk, zeros
+from .nodes import (
+    Dim, Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, transform, walk, zeros,
+)
 from .structured import Conv, LogSumExp, Pool, PoolGrad
 
 
@@ -74,6 +75,17 @@ def sample_dim(data, others) -> Dim | None:
         if ok:
             return n
     return None
+
+
+def sample_rows(data, others) -> tuple:
+    """The data tensors that carry the sample dimension (:func:`sample_dim`) on axis 0, in
+    order; () when there is none (a dual's parameters carry the row dimension, for one).
+
+    The one answer to "which axis are the samples": the sample split, the optimizers'
+    mini-batches and row subsets, and the fused row loops of codegen all read it.
+    """
+    n = sample_dim(data, others)
+    return () if n is None else tuple(t for t in data if t.ndim and t.shape[0] == n)
 
 
 class _Analysis:
@@ -204,22 +216,16 @@ class _Analysis:
 
 def _replace_count(expr: Expr, n: Dim, n_total: Tensor) -> Expr:
     """``expr`` with every use of n as a number read from the scalar tensor n_total."""
-    new: dict[int, Expr] = {}
-    for node in walk([expr]):
-        ops = [new[o.uid] for o in node.operands]
+    def count(node, ops):
         if isinstance(node, Map) and n in node.expr.free_symbols:
-            slot = placeholder(len(ops))
-            out = make_map(node.expr.subs(n, slot), ops + [n_total], node.shape)
-        elif isinstance(node, Einsum) and n in sp.sympify(node.coef).free_symbols:
+            return make_map(node.expr.subs(n, placeholder(len(ops))), ops + [n_total], node.shape)
+        if isinstance(node, Einsum) and n in sp.sympify(node.coef).free_symbols:
             factor = make_map(node.coef.subs(n, placeholder(0)), [n_total], ())
-            out = make_einsum(ops + [factor], [list(s) for s in node.subs] + [[]], list(node.out),
-                              dict(enumerate(node.sizes)), 1)
-        elif all(a is b for a, b in zip(ops, node.operands)):
-            out = node
-        else:
-            out = rebuild(node, ops)
-        new[node.uid] = out
-    return new[expr.uid]
+            return make_einsum(ops + [factor], [list(s) for s in node.subs] + [[]], list(node.out),
+                               dict(enumerate(node.sizes)), 1)
+        return None
+
+    return transform([expr], count)[0]
 
 
 def _count_free(expr: Expr, n: Dim) -> bool:
@@ -242,7 +248,7 @@ def split_samples(loss: Expr, data, others) -> SampleSplit:
     n = sample_dim(data, others)
     if n is None:
         raise NotDecomposable("no data tensor has a sample dimension on axis 0 that the parameters lack")
-    rows = tuple(t for t in data if t.ndim and t.shape[0] == n)
+    rows = sample_rows(data, others)
     a = _Analysis(n)
     st = a.of(loss)
     if st != "acc":

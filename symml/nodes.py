@@ -551,3 +551,58 @@ def walk(roots: Sequence[Expr]) -> list[Expr]:
 def leaves(expr: Expr) -> list[Tensor]:
     """The named input tensors of an expression, in order of first appearance."""
     return [n for n in walk([expr]) if isinstance(n, Tensor)]
+
+
+# --------------------------------------------------------------------------- rewriting
+
+
+def rebuild(node: Expr, ops: Sequence[Expr]) -> Expr:
+    """The same node kind over new operands (``node`` itself when they are the same objects).
+
+    The constructors run again, so the canonical forms apply to the new node.
+    """
+    ops = list(ops)
+    if len(ops) == len(node.operands) and all(a is b for a, b in zip(ops, node.operands)):
+        return node
+    if isinstance(node, Einsum):
+        return make_einsum(ops, [list(s) for s in node.subs], list(node.out), dict(enumerate(node.sizes)), node.coef)
+    if isinstance(node, Map):
+        return make_map(node.expr, ops, node.shape)
+    if isinstance(node, Let):
+        return Let.new(node.name, ops[0])
+    return node.rebuild(ops)
+
+
+def transform(roots: Sequence[Expr], fn=None, done: dict | None = None) -> list[Expr]:
+    """A rewrite of the graph of ``roots``, bottom-up: the one walk every rewrite of symml goes through.
+
+    Each node, operands before users, is handed its operands as already rewritten:
+    ``fn(node, ops)`` returns its replacement, or None to keep the node's kind over ``ops``
+    (:func:`rebuild`). Without ``fn`` nothing changes but what ``done`` says.
+
+    Args:
+        roots: expressions (a sequence).
+        fn: ``(node, ops) -> Expr | None``.
+        done: uid → the replacement of nodes fixed in advance (their subgraphs are then not
+            rewritten for them); it is filled in with every node's replacement.
+
+    Returns:
+        The rewritten roots, in order.
+    """
+    new = {} if done is None else done
+    for node in walk(list(roots)):
+        if node.uid in new:
+            continue
+        ops = [new[o.uid] for o in node.operands]
+        out = fn(node, ops) if fn is not None else None
+        new[node.uid] = rebuild(node, ops) if out is None else out
+    return [new[r.uid] for r in roots]
+
+
+def substitute(expr: Expr, mapping: dict) -> Expr:
+    """``expr`` with nodes of any kind (matched by identity) replaced, the graph rebuilt above them.
+
+    A graph-level primitive: it checks nothing (``sm.substitute`` checks that keys are input
+    tensors and shapes agree).
+    """
+    return transform([expr], done={k.uid: as_expr(v) for k, v in mapping.items()})[0]

@@ -6,8 +6,8 @@
 - :func:`record` runs one of symml's optimizers and keeps its path θ₀, θ₁, …;
   :func:`trajectories` draws several paths on a two-parameter problem's contours, and
   their loss-versus-iteration curves on a log scale. :func:`rosenbrock` is the classic test.
-- :func:`decision_boundary`: a two-feature classifier's decision function f over the
-  plane, its zero level set, and the data.
+- :func:`decision_boundary`: a two-feature classifier's decision function f (the one its
+  derivation declares) over the plane, its zero level set, and the data.
 
 Every function returns a matplotlib ``Figure`` and never calls ``plt.show()``; figures are
 made without pyplot, so nothing is kept in pyplot's global state (in a notebook, run
@@ -23,7 +23,7 @@ import numpy as np
 
 from .catalog import Derivation
 from .evaluate import evaluate
-from .nodes import Let, leaves, walk
+from .nodes import leaves
 
 __all__ = ["landscape", "record", "trajectories", "decision_boundary", "decision_function", "rosenbrock"]
 
@@ -176,9 +176,7 @@ def landscape(model, data=(), at=None, directions=None, *, hyper=None, radius: f
 
 def _axis_names(problem, U) -> tuple[str, str]:
     """"Δw[0]" for a coordinate axis, else "s (along u)"."""
-    flat = [f"{k}" if shape == () else f"{k}[{', '.join(map(str, idx))}]"
-            for k, shape in zip(problem.param_names, problem.shapes)
-            for idx in (np.ndindex(*shape) if shape else [()])]
+    flat = problem.flat.entry_names()
     out = []
     for j, u in enumerate(U):
         hit = np.flatnonzero(np.abs(u) == 1.0)
@@ -313,11 +311,12 @@ def trajectories(results, *, optimum=None, levels: int = 25, resolution: int = 1
 
 
 def decision_function(fit):
-    """f(Z) → scores for a fitted two-feature model, evaluated with the derivation's own expressions.
+    """f(Z) → scores for a fitted two-feature model, from its derivation's decision function.
 
-    Linear models (parameters w and b): Zw + b. Models whose loss names its outputs
-    ``sm.let("z", …)`` or ``"Z"`` (the MLPs, softmax regression): that expression, with
-    the rows Z in place of the data X; two outputs give z₁ − z₀, more give (m, K) scores.
+    The spec says what the scores are (``Derivation(decision=...)``): Xw + b for the linear
+    classifiers, the outputs z for the MLPs and softmax regression. It is evaluated with the
+    fitted parameters and the rows Z in place of its features X; two outputs give z₁ − z₀,
+    more give (m, K) scores.
 
     Args:
         fit: an OptimizeResult from ``sm.fit`` (or :func:`record`).
@@ -334,18 +333,13 @@ def decision_function(fit):
                         f"got {type(fit).__name__}")
     problem = fit.info["problem"]
     d = problem.derivation
-    X = d.data[0] if d.data else None
+    expr = d.decision
+    if expr is None:
+        raise TypeError(f"decision_function: {d.name} declares no decision function (Derivation(decision=...)); "
+                        "pass a function f(Z) → scores (for a kernel SVM: sm.evaluate of its kernelized decision "
+                        "function)")
     hyper = {t.name: float(h) for t, h in zip(d.hyper, problem.hyper)}
-    outputs = [n for n in walk([d.loss]) if isinstance(n, Let) and n.name in ("z", "Z")]
-    names = {p.name: p for p in d.params}
-    if outputs:
-        expr = outputs[-1]
-    elif X is not None and X.ndim == 2 and "w" in names and "b" in names and names["w"].ndim == 1 \
-            and names["b"].ndim == 0:
-        expr = X @ names["w"] + names["b"]
-    else:
-        raise TypeError(f"decision_function: no decision function known for {d.name}; pass a function f(Z) → scores "
-                        "(for a kernel SVM: sm.evaluate of its kernelized decision function)")
+    X = next(t for t in leaves(expr) if t in d.data)  # the features (the spec checks there is one)
     used = {t.name for t in leaves(expr)}
 
     def f(Z):

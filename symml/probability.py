@@ -22,7 +22,7 @@ import sympy as sp
 
 from .calculus import hessian
 from .nodes import (
-    Einsum, Expr, Let, Map, Tensor, as_expr, elementwise, make_einsum, make_map, placeholder, walk,
+    Einsum, Expr, Let, Map, Tensor, as_expr, elementwise, make_einsum, make_map, placeholder, transform,
 )
 from .structured import LogDet
 
@@ -250,11 +250,12 @@ def vmap(exprs, mapping: dict):
     if len(sizes) != 1:
         raise ValueError(f"vmap: the mapped tensors disagree on the batch size: {sizes}")
     K = sizes.pop()
-    for node in walk(roots):
-        if node.uid in batched or not any(o.uid in batched for o in node.operands):
-            continue
-        batched[node.uid] = _batch_node(node, batched, B, K)
-    out = [batched.get(r.uid, r) for r in roots]
+
+    def batch(node, ops):  # a node over a batched operand is batched; the others stay as they are
+        moved = {o.uid: b for o, b in zip(node.operands, ops) if b is not o}
+        return _batch_node(node, moved, B, K) if moved else None
+
+    out = transform(roots, batch, batched)
     for r, o in zip(roots, out):
         if o is r:
             raise ValueError("vmap: an expression does not depend on any mapped tensor")

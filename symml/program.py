@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .calculus import ADJOINTS, rebuild
-from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, placeholder, walk
+from .calculus import ADJOINTS
+from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, placeholder, rebuild, transform, walk
 
 __all__ = ["Program", "Step", "program_from_outputs", "ADJOINT_PREFIX", "STEMS"]
 
@@ -211,25 +211,25 @@ def program_from_outputs(outputs, auto: bool = True) -> Program:
     names: dict[int, str] = {}
     used = {t.name for t in inputs}
     new: dict[int, Expr] = {}
-    for node in order:
-        ops = [new.get(o.uid, o) for o in node.operands]
-        m = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
+
+    def step_of(node, ops):  # the node over renamed operands; a step where it is named
+        m = rebuild(node, ops)
         if isinstance(node, Let):
             name, k = node.name, 2
             while name in used:
                 name = f"{node.name}_{k}"
                 k += 1
-            kind = "adjoint" if name.startswith(ADJOINT_PREFIX) else "forward"
-            step = Step(name, m, node, kind)
+            step = Step(name, m, node, "adjoint" if name.startswith(ADJOINT_PREFIX) else "forward")
         elif node.uid in auto_names:
             name, kind = auto_names[node.uid]
             m = Let.new(name, m)
             step = Step(name, m, node, kind)
         else:
-            new[node.uid] = m
-            continue
+            return m
         used.add(name)
         names[node.uid] = names[m.uid] = name
         steps.append(step)
-        new[node.uid] = m
+        return m
+
+    transform(list(sources.values()), step_of, new)
     return Program(inputs, steps, {k: new[v.uid] for k, v in sources.items()}, names, sources, order)

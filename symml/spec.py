@@ -62,6 +62,27 @@ class Derivation:
         domains: name → the set its values live in ("binary", "positive", "spd", "onehot",
             "simplex", "count", "sign", "unit"); verification draws inputs from it.
         doc: the formula and reference (the derivation file's docstring).
+        source: the derivation file's stem (set by the catalog when it loads the file).
+
+        The model facts below are read by generic code (optimizers, plots), so that none of
+        it keeps a table keyed by model names; a user's own Derivation sets them the same way.
+
+        params_from_solution: ``f(*outputs) -> {param name: array}``, the parameters from the
+            outputs of the closed-form kernels (``closed_form``, ``mle``, ``em_step``) where those
+            are not the parameters in order: naive Bayes solves for priors π̂ while its loss
+            reads logits a = log π̂ (:mod:`symml.reparam` has such maps). Default: the outputs
+            are the parameters, in order.
+        start: ``f(data, shapes, rng) -> outputs`` (as the closed-form kernels give them, then
+            through ``params_from_solution``) or ``{param name: array}``: a start computed from
+            the data (``data`` and ``shapes`` by name, ``rng`` a numpy Generator), for EM when
+            no ``init`` is given.
+        step_size: the hyper-parameter that a ``prox_step`` kernel reads as its step size η
+            (``sm.fit(method="prox")`` sets it at every step).
+        penalty: the hyper-parameter that weighs the regulariser: what a regularisation path
+            varies (default: the only hyper-parameter other than ``step_size``).
+        decision: a classifier's decision function, an expression of the parameters, the
+            hyper-parameters and one data tensor (the features): scores per row, class 1 where
+            positive, or (rows, K) scores for K classes (``sm.plot.decision_boundary``).
     """
 
     name: str
@@ -76,6 +97,11 @@ class Derivation:
     notes: dict = field(default_factory=dict)
     domains: dict = field(default_factory=dict)
     source: str = ""
+    params_from_solution: Callable | None = None
+    start: Callable | None = None
+    step_size: Tensor | None = None
+    penalty: Tensor | None = None
+    decision: Expr | None = None
 
     def __post_init__(self):
         if not NAME.match(self.name or ""):
@@ -99,6 +125,53 @@ class Derivation:
         for t in leaves(self.loss):
             if t.uid not in declared:
                 raise CatalogError(f"{self.name}: the loss uses {t.name}, which is not in params, data or hyper")
+        self._check_facts(declared)
+
+    def _check_facts(self, declared: set) -> None:
+        """The model facts (params_from_solution, start, step_size, penalty, decision) are well formed."""
+        for key in ("params_from_solution", "start"):
+            if getattr(self, key) is not None and not callable(getattr(self, key)):
+                raise CatalogError(f"{self.name}: {key} must be a function, got {type(getattr(self, key)).__name__}")
+        hyper = {t.uid for t in self.hyper}
+        for key in ("step_size", "penalty"):
+            t = getattr(self, key)
+            if t is not None and (not isinstance(t, Tensor) or t.uid not in hyper):
+                raise CatalogError(f"{self.name}: {key} must be one of the hyper-parameters "
+                                   f"({', '.join(h.name for h in self.hyper) or 'none'}), got {t!r}")
+        if self.decision is not None:
+            self.decision = as_expr(self.decision)
+            used = leaves(self.decision)
+            for t in used:
+                if t.uid not in declared:
+                    raise CatalogError(f"{self.name}: the decision function uses {t.name}, which is not in params, "
+                                       "data or hyper")
+            data = [t for t in used if t in self.data]
+            if len(data) != 1 or not data[0].ndim or self.decision.ndim not in (1, 2) \
+                    or self.decision.shape[0] != data[0].shape[0]:
+                raise CatalogError(f"{self.name}: the decision function must read one data tensor (the features) "
+                                   "and give one score, or a row of K scores, per row of it")
+
+    @property
+    def penalty_param(self) -> Tensor | None:
+        """The hyper-parameter a regularisation path varies: ``penalty``, else the only one other
+        than the step size (None when that is not one)."""
+        if self.penalty is not None:
+            return self.penalty
+        rest = [t for t in self.hyper if t is not self.step_size]
+        return rest[0] if len(rest) == 1 else None
+
+    def to_params(self, outputs) -> dict | tuple:
+        """The parameters from a closed-form kernel's outputs: by name (``params_from_solution``),
+        else the outputs themselves, in the order of the parameters."""
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        if self.params_from_solution is None:
+            return outputs
+        out = self.params_from_solution(*outputs)
+        missing = [p.name for p in self.params if not isinstance(out, dict) or p.name not in out]
+        if missing:
+            raise CatalogError(f"{self.name}: params_from_solution must return every parameter by name; "
+                               f"missing {', '.join(missing)}")
+        return out
 
     @property
     def inputs(self) -> list[Tensor]:

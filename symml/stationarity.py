@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .calculus import DerivativeError, grad, jacobian, rebuild, substitute
+from .calculus import DerivativeError, grad, jacobian, substitute
 from .nodes import (
     Dim, Einsum, Expr, Let, Map, Tensor, as_expr, const, fmt_shape, leaves, make_einsum, make_map, placeholder,
-    transpose, walk,
+    transform, transpose, walk,
 )
+from .nodes import substitute as substitute_nodes
 from .structured import Inv, Solve
 
 
@@ -360,23 +361,12 @@ def solve_inverse(g: Expr, P: Tensor) -> Expr:
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
         raise NoClosedForm(f"solve_inverse: {P.name} must be a square matrix, got shape {fmt_shape(P.shape)}")
     inverse = Tensor._make((f"_inv_{P.name}", P.shape), (), P.shape, name=f"{P.name}_inv")
-    h = _replace_nodes(g, {Inv.new(P): inverse})
+    h = substitute_nodes(g, {Inv.new(P): inverse})
     if _depends(h, P):
         raise NoClosedForm(f"solve_inverse: the equation involves {P.name} other than through {P.name}⁻¹")
     if not _depends(h, inverse):
         raise NoClosedForm(f"solve_inverse: the equation does not involve {P.name}⁻¹")
     return solve_entrywise(h, inverse)
-
-
-def _replace_nodes(expr: Expr, mapping: dict) -> Expr:
-    """``expr`` with the given nodes (any kind, matched by identity) replaced."""
-    new = {k.uid: as_expr(v) for k, v in mapping.items()}
-    for node in walk([expr]):
-        if node.uid in new:
-            continue
-        ops = [new.get(o.uid, o) for o in node.operands]
-        new[node.uid] = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
-    return new[expr.uid]
 
 
 def _entry_graph(g, p, theta):
@@ -388,20 +378,14 @@ def _entry_graph(g, p, theta):
 def _products_as_maps(expr: Expr, theta: Tensor) -> Expr:
     """Rewrite θ-dependent contractions that sum over nothing (elementwise products such as
     rᵢ·(xᵢ − θ)) as elementwise maps, so that the lifter sees one map per summand."""
-    new: dict[int, Expr] = {}
-    for node in walk([expr]):
-        ops = [new.get(o.uid, o) for o in node.operands]
-        if not _depends(node, theta):
-            new[node.uid] = node
-            continue
-        if isinstance(node, Einsum) and len(ops) > 1 and _is_product(node):
+    def products(node, ops):
+        if isinstance(node, Einsum) and len(ops) > 1 and _is_product(node) and _depends(node, theta):
             sizes = dict(enumerate(node.sizes))
             wide = [make_einsum([o], [list(s)], list(node.out), sizes) for o, s in zip(ops, node.subs)]
-            expr_ = node.coef * sp.Mul(*[placeholder(i) for i in range(len(wide))])
-            new[node.uid] = make_map(expr_, wide, node.shape)
-        else:
-            new[node.uid] = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
-    return new[expr.uid]
+            return make_map(node.coef * sp.Mul(*[placeholder(i) for i in range(len(wide))]), wide, node.shape)
+        return None
+
+    return transform([expr], products)[0]
 
 
 def _is_product(e: Einsum) -> bool:

@@ -112,6 +112,7 @@ class KernelBody(StructuralEmit):
         self.ops = sp.Integer(0)
         self.preferred: dict[int, str] = {}  # node uid → the name of the step that computes it
         self.lse: dict[int, tuple[str, str]] = {}  # LogSumExp uid → (its max, its log1p part)
+        self.parts: list[tuple[str, int]] = []  # (name, line) of a scalar a node also defines, dropped if unread
         for step in self.program.steps:
             src = step.source.body if isinstance(step.source, Let) else step.source
             if not isinstance(src, Tensor):
@@ -194,6 +195,11 @@ class KernelBody(StructuralEmit):
                     for k in range(a, b):
                         keep[k] = False
                     changed = True
+        for name, k in self.parts:  # a part (logsumexp's max, or its sum where only the parts are read)
+            if keep[k] and name not in outs:
+                pat = re.compile(rf"\b{re.escape(name)}\b")
+                if len(pat.findall("\n".join(ln for ln, kk in zip(self.lines, keep) if kk))) == 1:
+                    keep[k] = False
         return [ln for ln, k in zip(self.lines, keep) if k]
 
     def emit(self, depth: int, text: str):
@@ -449,6 +455,8 @@ class KernelBody(StructuralEmit):
         self.emit(depth + 2, "if j_ != a_:")
         self.emit(depth + 3, f"s_ += np.exp({xv}[{ref('j_')}] - m_)")
         at = f"[{', '.join(outer)}]" if depth else ""
+        if not depth:  # scalars: each is dropped where nothing reads it (see _drop_dead)
+            self.parts += [(m, len(self.lines)), (name, len(self.lines) + 2)]
         self.emit(depth, f"{m}{at} = m_")
         self.emit(depth, f"{l}{at} = np.log1p(s_)")
         self.emit(depth, f"{name}{at} = m_ + {l}{at}")

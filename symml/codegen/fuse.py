@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor
+from ..decompose import sample_dim
+from ..nodes import Einsum, Expr, Let, Map, Tensor
 from ..structured import LogSumExp
 from .emit import KernelBody
 from .scalar import scalar_block
@@ -38,19 +39,11 @@ class _NoFusion(Exception):
     pass
 
 
-def _row_dim(inputs):
-    cands = [t for t in inputs if t.ndim and isinstance(t.shape[0], Dim)]
-    if not cands:
-        return None
-    top = max(cands, key=lambda t: t.ndim)
-    return top.shape[0]
-
-
 class Plan:
     """Which nodes run before, inside and after the row loop."""
 
     def __init__(self, outputs, inputs, order):
-        self.n = _row_dim(inputs)
+        self.n = sample_dim(inputs, ())
         if self.n is None:
             raise _NoFusion
         self.kind: dict[int, str] = {}  # uid → "G" (global), "R" (row), "A" (accumulated), "P" (post)

@@ -19,12 +19,14 @@ Takes: kernel specs (outputs as graph nodes, argument order, docs). Gives: sourc
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import textwrap
 from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..layout import FlatLayout
 from ..nodes import Dim, Expr, Tensor, fmt_shape
 from ..structured_index import Labels
 from .emit import KernelBody, safe_identifier, size_src, unique_identifier
@@ -144,6 +146,16 @@ class ModuleText:
         return '"""' + self.header.strip() + "\n\n" + CONVENTIONS + '\n"""\n\n\n' + self.body()
 
 
+def names_read(lines: list[str]) -> set[str]:
+    """The names that statements read, as Python's parser sees them (every ``Name`` loaded).
+
+    A kernel's head binds its dtype and sizes from the arguments; this says which of those
+    bindings its body uses, so that none is left unused.
+    """
+    tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
 def _dims_of(args: list[Tensor]):
     """The plain dimensions and where each is first bound: {Dim: (arg, axis)}."""
     bound = {}
@@ -159,11 +171,15 @@ def _signature(args: list[Tensor]) -> str:
                      for t in args)
 
 
-def checker_source(fname: str, args: list[Tensor]) -> str:
+def checker_source(fname: str, args: list[Tensor]) -> tuple[str, set[str]]:
     """A function that checks one argument list: (name → checked value, numbers in its arrays).
 
     Sizes are bound from the largest arrays first: "w: expected (d,) with d = 3 (from X)" is
-    the message a user expects when X and w disagree.
+    the message a user expects when X and w disagree. A size that no later check reads is
+    checked (positive) but not bound.
+
+    Returns:
+        (its source, the runtime names it calls).
     """
     taken: set[str] = set()
     arg_names = {t.name: unique_identifier(t.name, taken) for t in args}
@@ -172,17 +188,25 @@ def checker_source(fname: str, args: list[Tensor]) -> str:
     params = ", ".join(arg_names[t.name] for t in args)
     w = [f"def {fname}({params}):",
          f'    """({_signature(args)}) checked: names, ranks, dtypes and sizes."""']
+    calls: set[str] = set()
     for t in args:
         v = arg_names[t.name]
         if isinstance(t, Labels):
             w.append(f"    {v} = _labels({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r}, {str(t.high)!r})")
+            calls |= {"_labels", "_labels_range"}
         elif t.ndim:
             w.append(f"    {v} = _array({v}, {t.name!r}, {t.ndim}, {fmt_shape(t.shape)!r})")
+            calls.add("_array")
         else:
             w.append(f"    {v} = _scalar({v}, {t.name!r})")
+            calls.add("_scalar")
     all_bound = {}
+    read: set = set()  # the sizes that a later check reads
+    binds: dict = {}  # size → the index of its positivity check
 
     def size_check(t, ax, s):
+        read.update(sp.sympify(s).free_symbols)
+        calls.add("_size")
         expected = size_src(s, {d: dim_names[d] for d in all_bound})
         src = ", ".join(sorted({all_bound[d].name for d in sp.sympify(s).free_symbols if d in all_bound})) or "its definition"
         w.append(f"    _size({t.name!r}, {arg_names[t.name]}, {ax}, {expected}, {str(s)!r}, {src!r}, {fmt_shape(t.shape)!r})")
@@ -193,7 +217,9 @@ def checker_source(fname: str, args: list[Tensor]) -> str:
             v = arg_names[t.name]
             if isinstance(s, Dim) and s not in all_bound:
                 all_bound[s] = t
-                w.append(f"    {dim_names[s]} = _positive({s.name!r}, {v}.shape[{ax}], {t.name!r})")
+                binds[s] = len(w)  # written below, once it is known whether a check reads it
+                w.append(f"_positive({s.name!r}, {v}.shape[{ax}], {t.name!r})")
+                calls.add("_positive")
             elif not sp.sympify(s).free_symbols <= set(all_bound):
                 deferred.append((t, ax, s))  # e.g. ⌊(H − kh + 1)/2⌋ before the argument that binds H
             else:
@@ -205,7 +231,10 @@ def checker_source(fname: str, args: list[Tensor]) -> str:
             if not sp.sympify(t.high).free_symbols <= set(all_bound):
                 raise ValueError(f"the bound {t.high} of labels {t.name} is not bound by any argument's shape")
             high = size_src(t.high, {d: dim_names[d] for d in all_bound})
+            read.update(sp.sympify(t.high).free_symbols)
             w.append(f"    _labels_range({arg_names[t.name]}, {t.name!r}, {high}, {str(t.high)!r})")
+    for s, at in binds.items():  # always checked; bound to a name only where a check reads it
+        w[at] = f"    {dim_names[s]} = {w[at]}" if s in read else f"    {w[at]}"
     # arrays go to the kernel C-contiguous, all float64 if one is (else float32), as straight-line code:
     # the wrappers' cost per call is what an optimizer on small data pays at every step; integer
     # labels are int64 already and do not set the dtype
@@ -213,6 +242,7 @@ def checker_source(fname: str, args: list[Tensor]) -> str:
     floats = [t for t in arrays if not isinstance(t, Labels)]
     if floats:
         w.append(f"    dt = _dtype({', '.join(arg_names[t.name] for t in floats)}{',' if len(floats) == 1 else ''})")
+        calls |= {"_dtype", "_c"}
 
     def value(t):
         v = arg_names[t.name]
@@ -225,7 +255,7 @@ def checker_source(fname: str, args: list[Tensor]) -> str:
         ret = textwrap.fill(f"    return ({{{values}}}, {size})", 118, subsequent_indent="        ",
                             break_long_words=False, break_on_hyphens=False)
     w.append(ret)
-    return "\n".join(w)
+    return "\n".join(w), calls
 
 
 class Checkers:
@@ -234,12 +264,14 @@ class Checkers:
     def __init__(self):
         self.names: dict[tuple, str] = {}
         self.sources: list[str] = []
+        self.calls: dict[str, set[str]] = {}  # checker name → the runtime names it calls
 
     def name_for(self, args: list[Tensor]) -> str:
         key = tuple((t.name, tuple(t.shape)) for t in args)
         if key not in self.names:
-            self.names[key] = f"_args{len(self.names) + 1}"
-            self.sources.append(checker_source(self.names[key], args))
+            name = self.names[key] = f"_args{len(self.names) + 1}"
+            src, self.calls[name] = checker_source(name, args)
+            self.sources.append(src)
         return self.names[key]
 
 
@@ -277,11 +309,13 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         # does not assume away NaN or inf, so the stable primitives keep their guarantees.
         flags = ", parallel=True" if par and parallel else ""
         flags += ', fastmath={"reassoc", "contract"}' if fuse else ""
+        reads = names_read(lines)  # the head binds the dtype and the sizes only where the body reads them
         k = [f"@njit(cache=True{flags})", f"def _{spec.name}({params}):",
-             f"    # inputs: {_signature(spec.args)}; ops ≈ {sp.simplify(body.ops)}",
-             f"    dt = {arg_names[floats[0].name]}.dtype" if floats else "    dt = np.float64"]
+             f"    # inputs: {_signature(spec.args)}; ops ≈ {sp.simplify(body.ops)}"]
+        if "dt" in reads:
+            k.append(f"    dt = {arg_names[floats[0].name]}.dtype" if floats else "    dt = np.float64")
         for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
-            if d in dim_names:
+            if d in dim_names and dim_names[d] in reads:
                 k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
         k += ["    " + ln for ln in lines]
         outs = [body.var[o.uid] for o in spec.outputs]
@@ -295,7 +329,8 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         twin = (twins or {}).get(spec.compose.chunk) or False
         k_src = _composed(spec, arg_names, taken, twin)
         helpers = set()  # nothing of its own to emit
-        runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
+        if spec.compose.reg is not None:  # a regulariser to add (no regulariser: nothing is added)
+            runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
     else:
         src, body = private(bool(parallel))
         # a fused kernel also gets a threaded twin: thread start-up costs more than it saves on
@@ -318,7 +353,9 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
             # a whole-array body (matrix products on np.dot, per-row temporaries the size of the
             # rows): run it by blocks of rows, so its temporaries stay in cache, on every thread
             k_src += "\n\n" + _blocked(spec, arg_names, dim_names, bound, blas)
-            helpers |= {"_acc_add"} | ({"_blas_threads"} if blas else set())
+            # _acc_add sums the blocks' array outputs (scalar ones are added in place)
+            helpers |= ({"_acc_add"} if any(o.shape for o in spec.outputs) else set()) | (
+                {"_blas_threads"} if blas else set())
             runtime.add("_parallel")
             numba |= {"prange", "get_num_threads"}
             twin, serial = "blocked", f"_{spec.name}_blk"
@@ -337,10 +374,9 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         doc = "\n\n".join(textwrap.fill(par, 100) if "\n" not in par else par for par in doc.split("\n\n"))
         w.append(textwrap.indent('"""' + doc + "\n" + textwrap.fill(args_doc, 100, subsequent_indent="    ")
                                  + '\n"""', "    "))
-    checker = f"{checkers.name_for(spec.args)}({params})"
-    runtime |= {"_array", "_scalar", "_size", "_positive", "_dtype", "_c"}
-    if any(isinstance(t, Labels) for t in spec.args):
-        runtime |= {"_labels", "_labels_range"}
+    check = checkers.name_for(spec.args)
+    checker = f"{check}({params})"
+    runtime |= checkers.calls[check]
     fns = f"({serial}, _{spec.name}_par)" if twin else f"({serial},)"
     tail = ", parallel, PARALLEL_MIN_SIZE)" if twin else ")"
     if spec.layout in ("value", "tuple", "pair", "blocks"):
@@ -509,26 +545,26 @@ def module_source(header: str, kernels: list[KernelSpec], parallel: bool | None 
 def flat_adapters(params: list[Tensor], rest: list[Tensor], kernels: list[str]) -> list[str]:
     """scipy adapters over one flat vector θ = [vec(p₁); vec(p₂); …] (row-major), or [] when
     the data does not fix every parameter's size (then θ could not be split)."""
+    layout = FlatLayout.of(params)
     bound = _dims_of(rest)
-    need = {s for p in params for s in p.shape for s in sp.sympify(s).free_symbols}
+    need = layout.dims()
     if not params or not need <= set(bound) or not {"loss", "grad"} <= set(kernels):
         return []
     names = {t.name: safe_identifier(t.name) for t in params + rest}
     dn = {d: safe_identifier(d.name) + "_" for d in bound}
     rest_args = ", ".join(names[t.name] for t in rest)
-    layout = "; ".join(f"{p.name} {fmt_shape(p.shape)}" for p in params)
     u = [f"def _unpack(theta, {rest_args}, name='theta'):",
-         f'    """Split θ into {", ".join(p.name for p in params)} (views, row-major)."""']
+         f'    """Split θ into {", ".join(layout.names)} (views, row-major)."""']
     for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
         if d in need:
             u.append(f"    {dn[d]} = np.shape({names[t.name]})[{ax}]")
-    math_total = " + ".join(str(sp.Mul(*p.shape)) if p.shape else "1" for p in params)
-    shapes = ", ".join("(" + ", ".join(size_src(x, dn) for x in p.shape) + ("," if p.ndim == 1 else "") + ")"
-                       for p in params)
-    sizes = ", ".join(size_src(sp.Mul(*p.shape) if p.shape else sp.Integer(1), dn) for p in params)
+    math_total = " + ".join(str(c) for c in layout.counts)
+    shapes = ", ".join("(" + ", ".join(size_src(x, dn) for x in s) + ("," if len(s) == 1 else "") + ")"
+                       for s in layout.shapes)
+    sizes = ", ".join(size_src(c, dn) for c in layout.counts)
     one = "," if len(params) == 1 else ""
-    u.append(f"    return _split(theta, ({shapes}{one}), ({sizes}{one}), '({math_total},)', {layout!r}, name)")
-    doc = f"θ = [{'; '.join('vec(' + p.name + ')' if p.ndim > 1 else p.name for p in params)}]"
+    u.append(f"    return _split(theta, ({shapes}{one}), ({sizes}{one}), '({math_total},)', {layout.describe()!r}, name)")
+    doc = layout.doc
     fns = [
         "\n".join(u),
         f'def fun(theta, {rest_args}):\n    """L(θ) with {doc}, for scipy.optimize.minimize(fun, theta0, args=...)."""\n'

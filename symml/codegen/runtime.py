@@ -311,7 +311,7 @@ BLAS_NAMES = {
     "_syrk_gram": ("_syrk_gram",),
     "_syrk_gram_weighted": ("_syrk_gram_weighted",),
     "_acc_add": ("_acc_add",),
-    "_blas_threads": ("_blas_threads", "_blas_thread_functions"),
+    "_blas_threads": ("_blas_threads",),  # it finds the BLAS's functions itself (_blas_thread_functions)
 }
 #: The scalar helpers (stable and special functions, vectorisable elementary functions): one copy
 #: here for every module, not one per module that calls them.

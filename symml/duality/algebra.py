@@ -33,9 +33,10 @@ import math
 
 import sympy as sp
 
-from ..calculus import rebuild
 from ..structured import LogSumExp, Solve, softmax_of
-from ..nodes import Einsum, Expr, Eye, Let, Map, Tensor, as_expr, const, make_einsum, make_map, placeholder, walk
+from ..nodes import (
+    Einsum, Expr, Eye, Let, Map, Tensor, as_expr, const, make_einsum, make_map, placeholder, rebuild, transform, walk,
+)
 
 __all__ = ["expand", "monomials", "assemble", "stabilize"]
 
@@ -110,7 +111,7 @@ def _terms(node: Expr, memo) -> list[Term]:
         return out
     # a structured node: an atom over normalised operands
     ops = [assemble(memo[o.uid], o.shape) for o in node.operands]
-    return [(sp.Integer(1), node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops))]
+    return [(sp.Integer(1), rebuild(node, ops))]
 
 
 def _split_scalars(m: Expr):
@@ -366,16 +367,15 @@ def stabilize(expr: Expr) -> Expr:
 
     Only vectors z are rewritten (the pattern Σ over a vector's one axis).
     """
-    new: dict[int, Expr] = {}
-    for node in walk([as_expr(expr)]):
-        ops = [new.get(o.uid, o) for o in node.operands]
-        out = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
+    def stable(node, ops):
+        out = rebuild(node, ops)
         if isinstance(out, Map):
-            out = _stable_map(out)
-        elif isinstance(out, Einsum):
-            out = _stable_softmax(out)
-        new[node.uid] = out
-    return new[as_expr(expr).uid]
+            return _stable_map(out)
+        if isinstance(out, Einsum):
+            return _stable_softmax(out)
+        return out
+
+    return transform([as_expr(expr)], stable)[0]
 
 
 def _sum_of_exp(e: Expr):

@@ -26,9 +26,9 @@ from functools import singledispatch
 
 import sympy as sp
 
-from ..calculus import rebuild, substitute
+from ..calculus import substitute
 from .algebra import expand
-from ..nodes import Einsum, Expr, Tensor, as_expr, elementwise, fmt_shape, leaves, make_einsum, walk
+from ..nodes import Einsum, Expr, Tensor, as_expr, elementwise, fmt_shape, leaves, make_einsum, rebuild, transform, walk
 
 __all__ = ["Kernel", "linear_kernel", "polynomial_kernel", "rbf_kernel", "gram", "kernelize", "KernelizeError"]
 
@@ -231,14 +231,13 @@ def _rewrite(expr: Expr, kernel: Kernel, data: list[Tensor]) -> Expr:
     ids = {t.uid for t in data}
     expr = expand(expr)
     grams: dict = {}
-    new: dict[int, Expr] = {}
-    for node in walk([expr]):
-        ops = [new.get(o.uid, o) for o in node.operands]
+
+    def kernel_trick(node, ops):
         if isinstance(node, Einsum) and any(o.uid in ids for o in node.operands):
-            new[node.uid] = _rewrite_einsum(node, ops, ids, grams)
-        else:
-            new[node.uid] = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
-    out = new[expr.uid]
+            return _rewrite_einsum(node, ops, ids, grams)
+        return None
+
+    out = transform([expr], kernel_trick)[0]
     stray = [t.name for t in leaves(out) if t.uid in ids]
     if stray:
         from ..printing import pretty

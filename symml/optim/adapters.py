@@ -1,9 +1,9 @@
 """Flat-vector adapters over a derivation's kernels, written as a real module and cached.
 
-Every optimizer in :mod:`symml.optim` works on one flat vector θ (p,): the parameters
-flattened row-major and concatenated in the derivation's order, the layout of the generated
-modules' scipy adapters (θ = [vec(w); b]). This module writes, per derivation, a small module
-of ``@njit(cache=True)`` functions that unpack θ with an int64 ``layout`` array, slice the
+Every optimizer in :mod:`symml.optim` works on one flat vector θ (p,), laid out by
+:class:`symml.layout.FlatLayout` (the layout of the generated modules' scipy adapters too:
+θ = [vec(w); b]). This module writes, per derivation, a small module of ``@njit(cache=True)``
+functions that unpack θ with the layout's int64 array (``FlatLayout.array``), slice the
 data's rows, call the derivation's private ``_value_and_grad`` kernel and write the gradient
 back flat; the first-order loops of :mod:`symml.optim.loops` follow in the same file, so
 that numba compiles each loop against this derivation's adapters and caches the result on
@@ -31,64 +31,50 @@ from pathlib import Path
 
 from ..codegen import cache_dir, module_parts, write_atomic
 from ..codegen.jit import import_path, runtime_module
+from ..decompose import sample_rows
+from ..layout import FlatLayout
 from ..spec import Derivation
 
 ADAPTER_VERSION = "1"
 LOOPS = Path(__file__).with_name("loops.py")
 
 
-def layout_of(shapes: list[tuple]) -> list[int]:
-    """The int64 layout the adapters read: P + 1 offsets into θ, then every parameter's shape.
-
-    >>> layout_of([(3,), ()])
-    [0, 3, 4, 3]
-    """
-    offsets, at = [0], 0
-    for s in shapes:
-        size = 1
-        for x in s:
-            size *= int(x)
-        at += size
-        offsets.append(at)
-    return offsets + [int(x) for s in shapes for x in s]
-
-
-def _unpack_lines(params, vector: str, prefix: str) -> list[str]:
-    """Lines that bind prefix0, prefix1, ... to views of the flat vector (θ or a direction)."""
-    lines, at = [], len(params) + 1
-    for i, p in enumerate(params):
+def _unpack_lines(layout: FlatLayout, vector: str, prefix: str) -> list[str]:
+    """Lines that bind prefix0, prefix1, ... to views of the flat vector (θ or a direction),
+    read through the int64 ``layout`` array (:meth:`FlatLayout.array`: offsets, then shapes)."""
+    lines, at = [], len(layout.names) + 1
+    for i, rank in enumerate(layout.ranks):
         view = f"{vector}[layout[{i}]:layout[{i + 1}]]"
-        if p.ndim == 0:
+        if rank == 0:
             lines.append(f"    {prefix}{i} = {vector}[layout[{i}]]")
-        elif p.ndim == 1:
+        elif rank == 1:
             lines.append(f"    {prefix}{i} = {view}")
         else:
-            shape = ", ".join(f"layout[{at + k}]" for k in range(p.ndim))
+            shape = ", ".join(f"layout[{at + k}]" for k in range(rank))
             lines.append(f"    {prefix}{i} = {view}.reshape(({shape}))")
-        at += p.ndim
+        at += rank
     return lines
 
 
 def row_sliced(d: Derivation) -> list[bool]:
-    """Which data tensors are split into rows: those whose first size is the first one's."""
-    if not d.data:
-        return []
-    row = d.data[0].shape[0] if d.data[0].ndim else None
-    return [t.ndim > 0 and t.shape[0] == row for t in d.data]
+    """Which data tensors are split into rows: those that carry the sample axis
+    (:func:`symml.decompose.sample_rows`; none where the parameters carry it, as a dual's do)."""
+    rows = {t.uid for t in sample_rows(d.data, d.params + d.hyper)}
+    return [t.uid in rows for t in d.data]
 
 
 def _data_lines(d: Derivation, rows: str) -> list[str]:
     return [f"    d{j} = data[{j}]{rows if sliced else ''}" for j, sliced in enumerate(row_sliced(d))]
 
 
-def _writes(params, target: str, first: int) -> list[str]:
+def _writes(layout: FlatLayout, target: str, first: int) -> list[str]:
     """Write kernel outputs out[first], out[first + 1], ... flat into target."""
     lines = []
-    for i, p in enumerate(params):
+    for i, rank in enumerate(layout.ranks):
         k = first + i
-        if p.ndim == 0:
+        if rank == 0:
             lines.append(f"    {target}[layout[{i}]] = out[{k}]")
-        elif p.ndim == 1:
+        elif rank == 1:
             lines.append(f"    {target}[layout[{i}]:layout[{i + 1}]] = out[{k}]")
         else:
             lines.append(f"    {target}[layout[{i}]:layout[{i + 1}]] = out[{k}].ravel()")
@@ -103,8 +89,9 @@ def adapter_source(d: Derivation, imports: str) -> str:
     lines = [imports, "", ""]
     lines += ["@njit(cache=True)", "def _vg(theta, lo, hi, g, data, hyper, layout):",
               '    """L of the rows lo:hi and its gradient, written flat into g."""']
-    lines += _unpack_lines(d.params, "theta", "p") + _data_lines(d, "[lo:hi]")
-    lines += [f"    out = _k_value_and_grad({args})"] + _writes(d.params, "g", 1) + ["    return out[0]", "", ""]
+    layout = FlatLayout.of(d.params)
+    lines += _unpack_lines(layout, "theta", "p") + _data_lines(d, "[lo:hi]")
+    lines += [f"    out = _k_value_and_grad({args})"] + _writes(layout, "g", 1) + ["    return out[0]", "", ""]
     taken = [f"data[{j}][perm]" if s else f"data[{j}]" for j, s in enumerate(row_sliced(d))]
     lines += ["@njit(cache=True)", "def _take(data, perm):", '    """The data with their rows permuted (a copy)."""',
               "    return (" + "".join(t + ", " for t in taken) + ")" if taken else "    return data", ""]

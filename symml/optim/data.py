@@ -71,21 +71,22 @@ def _as_dict(d: Derivation, data, what: str, tensors) -> dict:
 
 
 def _check_rows(d: Derivation, given: dict) -> None:
-    """Mismatched numbers of rows, found from the shapes alone (nothing is converted yet)."""
-    if not d.data or not d.data[0].ndim:
-        return
-    row = d.data[0].shape[0]
-    seen = None
+    """Mismatched numbers of rows, found from the shapes alone (nothing is converted yet): data
+    tensors whose axis 0 is the same dimension must agree on it."""
+    seen: dict = {}
     for t in d.data:
-        if t.ndim and t.shape[0] == row:
-            shape = np.shape(given[t.name])
-            if not shape:
-                raise ValueError(f"{t.name}: expected an array with one row per sample ({row}), got a scalar")
-            if seen is None:
-                seen = (t.name, shape[0])
-            elif shape[0] != seen[1]:
-                raise ValueError(f"{seen[0]} has {seen[1]} rows but {t.name} has {shape[0]}: every data tensor "
-                                 f"needs one row per sample (dimension {row})")
+        if not t.ndim:
+            continue
+        row = t.shape[0]
+        shape = np.shape(given[t.name])
+        if not shape:
+            raise ValueError(f"{t.name}: expected an array with {row} rows, got a scalar")
+        if row not in seen:
+            seen[row] = (t.name, shape[0])
+        elif shape[0] != seen[row][1]:
+            first, count = seen[row]
+            raise ValueError(f"{first} has {count} rows but {t.name} has {shape[0]}: every data tensor "
+                             f"needs one row per sample (dimension {row})")
 
 
 def _float_array(name: str, a) -> np.ndarray:

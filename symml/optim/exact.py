@@ -2,14 +2,16 @@
 
 These kernels were derived by solving stationarity (:mod:`symml.stationarity`); here they are
 called and their outputs mapped to the derivation's parameters. Outputs are the parameters
-in order, except where :data:`CONVERT` says otherwise (naive Bayes and the mixture return
-priors and covariances, while their losses are parametrised by logits and precision factors).
+in order, unless the derivation's spec says how to convert them (``params_from_solution``:
+naive Bayes and the mixture return priors and covariances, while their losses are
+parametrised by logits and precision factors; see :mod:`symml.reparam`).
 
 - :func:`closed_form`, :func:`mle`: one call; the history holds L at the start and at the solution.
-- :func:`em`: the Gaussian mixture's EM iteration, θ ← em_step(θ), until the loss decreases by
-  less than tol·(1 + |L|) (EM never increases it). Without ``init`` the means start at K
-  distinct rows drawn with the problem's seed, the weights uniform, and every covariance at
-  the data's (plus 10⁻⁶·I), as scikit-learn's ``init_params="random_from_data"`` does.
+- :func:`em`: EM iteration, θ ← em_step(θ), until the loss decreases by less than
+  tol·(1 + |L|) (EM never increases it). Without ``init`` it starts from the spec's ``start``
+  (the mixture's: K distinct rows drawn with the problem's seed, uniform weights, every
+  covariance at the data's, as scikit-learn's ``init_params="random_from_data"`` does), else
+  from the problem's default start.
 
 Takes: a Problem. Gives: an OptimizeResult.
 """
@@ -20,38 +22,15 @@ import numpy as np
 from .result import count, make_result, positive
 
 
-def _log_priors(pi):
-    pi = np.asarray(pi, dtype=np.float64)
-    if np.any(pi <= 0):
-        raise ValueError(f"class or component {int(np.flatnonzero(pi <= 0)[0])} has no samples: its prior is 0")
-    return np.log(pi)
-
-
-def _precision_factors(cov):
-    """L with L Lᵀ = Σ⁻¹ for each (d, d) covariance, lower triangular (numpy's Cholesky)."""
-    cov = np.asarray(cov, dtype=np.float64)
-    try:
-        return np.stack([np.linalg.cholesky(np.linalg.inv(c)) for c in cov])
-    except np.linalg.LinAlgError:
-        raise ValueError("a covariance is singular (a component collapsed onto too few points)") from None
-
-
-#: closed-form outputs → parameters by name, where they are not the parameters in order
-CONVERT = {
-    "gaussian_naive_bayes": lambda pi, M, V: {"M": M, "V": V, "a": _log_priors(pi)},
-    "gaussian_mixture": lambda pi, M, S: {"M": M, "a": _log_priors(pi), "L": _precision_factors(S)},
-}
-
-
 def _to_params(problem, out):
-    name = problem.derivation.name
-    out = out if isinstance(out, tuple) else (out,)
-    if name in CONVERT:
-        return problem.pack(CONVERT[name](*out))
-    if len(out) != len(problem.shapes) or any(np.shape(o) != s for o, s in zip(out, problem.shapes)):
-        raise ValueError(f"{name}: the closed form's outputs do not match the parameters "
-                         f"{', '.join(problem.param_names)}; add a conversion to symml.optim.exact.CONVERT")
-    return problem.pack(out)
+    d = problem.derivation
+    params = d.to_params(out)
+    if isinstance(params, dict):
+        return problem.pack(params)
+    if len(params) != len(problem.shapes) or any(np.shape(o) != s for o, s in zip(params, problem.shapes)):
+        raise ValueError(f"{d.name}: the closed form's outputs do not match the parameters "
+                         f"{', '.join(problem.param_names)}; give the Derivation a params_from_solution")
+    return problem.pack(params)
 
 
 def _solved(problem, kernel, method, **_ignored):
@@ -78,14 +57,14 @@ def mle(problem, **options):
 
 
 def _em_start(problem):
-    """Data-driven start for a mixture: K distinct rows, uniform weights, the data's covariance."""
-    X = problem.data[0]
-    K = problem.shapes[problem.param_names.index("a")][0]
-    if K > X.shape[0]:
-        raise ValueError(f"em: K = {K} components need at least K rows, got {X.shape[0]}")
-    rows = np.random.default_rng(problem.seed).choice(X.shape[0], size=K, replace=False)
-    cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True)) + 1e-6 * np.eye(X.shape[1])
-    return problem.pack(CONVERT["gaussian_mixture"](np.full(K, 1.0 / K), X[rows], np.stack([cov] * K)))
+    """The spec's data-driven start (``Derivation.start``), else the problem's default start."""
+    d = problem.derivation
+    if d.start is None:
+        return problem.theta0.copy()
+    data = {t.name: a for t, a in zip(d.data, problem.data)}
+    shapes = dict(zip(problem.param_names, problem.shapes))
+    out = d.start(data, shapes, np.random.default_rng(problem.seed))
+    return problem.pack(out) if isinstance(out, dict) else _to_params(problem, out)
 
 
 def em(problem, *, max_iter=200, tol=1e-10, theta0=None, **options):
@@ -95,7 +74,7 @@ def em(problem, *, max_iter=200, tol=1e-10, theta0=None, **options):
         problem: a :class:`~symml.optim.Problem` whose derivation emits em_step.
         max_iter: the most EM iterations.
         tol: stop when L decreases by less than tol·(1 + |L|).
-        theta0: a start (flat θ); default the problem's init, or the data-driven start.
+        theta0: a start (flat θ); default the problem's init, or the spec's data-driven start.
 
     Returns:
         OptimizeResult (loss_history is the negative log-likelihood, non-increasing). For the

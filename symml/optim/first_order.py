@@ -97,6 +97,8 @@ def run(problem, method: str, rule: str, *, lr=None, max_iter=100, tol=1e-6, gre
     batch = n if batch_size is None else min(_count("batch_size", batch_size), n)
     svrg = bool(variance_reduction)
     theta = problem.theta0.copy() if theta0 is None else problem._theta(theta0).copy()
+    if batch < n or svrg:
+        problem.require_rows("mini-batches" if batch < n else "variance reduction")
     mode, hidx = problem.batch_rule if (batch < n or svrg) else (0, -1)
     if lr is None:
         curvature = problem.lipschitz(theta) if batch >= n and not svrg else batch_smoothness(problem, theta, batch)

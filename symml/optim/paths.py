@@ -47,6 +47,15 @@ class RegularizationPath:
         return np.array([r.loss for r in self.results])
 
 
+def _penalty(d) -> str:
+    """The name of the hyper-parameter a path varies by default (the spec's penalty)."""
+    t = d.penalty_param
+    if t is None:
+        raise ValueError(f"{d.name}: pass name=, the hyper-parameter to vary (one of "
+                         f"{', '.join(h.name for h in d.hyper) or 'none'}), or give the Derivation a penalty")
+    return t.name
+
+
 def _l1_weight(problem, name) -> float:
     """c in F − f = c·α·‖w‖₁ at a unit vector in the first parameter (1 for the lasso, ρ for the net)."""
     unit = problem.with_hyper(**{name: 1.0})
@@ -56,14 +65,14 @@ def _l1_weight(problem, name) -> float:
 
 
 def alpha_max(problem, name: str | None = None) -> float:
-    """The smallest value of the L1 weight ``name`` (default the first hyper-parameter) whose
+    """The smallest value of the L1 weight ``name`` (default the spec's penalty) whose
     solution has w = 0, w the first parameter: ‖∇_w f(0, b₀)‖_∞ / c (see the module docstring).
 
     b₀, the best remaining parameters at w = 0, is found by Newton steps on those alone (one
     step for the quadratic f of the lasso and the elastic net).
     """
     require_prox(problem)
-    name = name or problem.derivation.hyper[0].name
+    name = name or _penalty(problem.derivation)
     first = int(problem.layout[1])
     zero = problem.with_hyper(**{name: 0.0})
     theta = np.zeros(problem.size)
@@ -83,12 +92,13 @@ def regularization_path(derivation, data=None, values=None, *, name=None, method
         derivation: a catalog name or Derivation (with data), or a Problem (data=None).
         data: the data tensors.
         values: the grid; default (L1 models) ``num`` values from α_max down to ratio·α_max.
-        name: the hyper-parameter varied; default "alpha" if the model has one, else "lam".
+        name: the hyper-parameter varied; default the spec's ``penalty`` (or its only
+            hyper-parameter other than the step size).
         method: "prox" (models with prox_step), "newton", or any method of :func:`symml.optim.fit`;
             "auto" picks prox, else newton.
         tol, max_iter: passed to each fit; tol is relative to the first fit's initial gradient
             norm (the cold start), for every fit of the path.
-        **hyper: the other hyper-parameters (e.g. rho=0.5, eta=1.0).
+        **hyper: the other hyper-parameters (e.g. rho=0.5; the step size is set by the prox fits).
 
     Returns:
         RegularizationPath.
@@ -103,10 +113,10 @@ def regularization_path(derivation, data=None, values=None, *, name=None, method
         unknown = sorted(set(hyper) - set(names))
         if unknown:
             raise ValueError(f"{d.name}: unknown hyper-parameter {unknown[0]!r}; it has {', '.join(names)}")
-        # the varied one is set for each fit, and prox_gradient sets its own step eta
+        # the varied one is set for each fit, and prox_gradient sets its own step size
         problem = Problem(d, data, {k: hyper.get(k, 1.0) for k in names})
     names = [t.name for t in problem.derivation.hyper]
-    name = name or ("alpha" if "alpha" in names else "lam")
+    name = name or _penalty(problem.derivation)
     if name not in names:
         raise ValueError(f"{problem.derivation.name}: no hyper-parameter {name!r}; it has {', '.join(names)}")
     if method not in METHODS and method != "auto":

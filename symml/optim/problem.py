@@ -3,10 +3,11 @@
 ``Problem(derivation, data, hyper)`` checks its input once (:mod:`symml.optim.data`), finds
 the derivation's kernel module (generated/<name>.py for the catalog; an ad-hoc derivation's
 module is written to the kernel cache), and exposes the loss over one flat vector θ (p,): the
-parameters flattened row-major and concatenated in the derivation's order, as the generated
-scipy adapters lay them out (θ = [vec(w); b]). Full-data evaluations call the module's public
-kernels with ``check_finite=False`` (the data were checked once; the wrappers pick the
-parallel twins for large inputs); the first-order loops run in the jitted adapter module of
+parameters flattened row-major and concatenated in the derivation's order, as
+:class:`symml.layout.FlatLayout` lays them out for the generated scipy adapters too
+(θ = [vec(w); b]). Full-data evaluations call the module's public kernels with
+``check_finite=False`` (the data were checked once; the wrappers pick the parallel twins for
+large inputs); the first-order loops run in the jitted adapter module of
 :mod:`symml.optim.adapters`, built on first use.
 
 Mini-batches. A stochastic step estimates ∇L from a batch of rows. :meth:`Problem.batch_rule`
@@ -28,6 +29,7 @@ from functools import cached_property
 import numpy as np
 
 from ..catalog import CatalogError, Derivation, catalog, load
+from ..layout import FlatLayout
 from ..nodes import as_expr, leaves
 from . import adapters
 from .data import check_data, check_hyper, default_init, param_shapes
@@ -81,7 +83,12 @@ class Problem:
     def __init__(self, derivation, data, hyper=None, *, sizes=None, init=None, seed: int = 0, columns=None):
         self.derivation = d = resolve(derivation)
         self.data, env = check_data(d, data, sizes, columns)
-        self.n = int(self.data[0].shape[0]) if self.data and self.data[0].ndim else 1
+        #: which data tensors carry the sample axis (mini-batches and subsets slice those)
+        self.rows = adapters.row_sliced(d)
+        first = next((a for a, s in zip(self.data, self.rows) if s), None)
+        if first is None:  # no sample axis: the rows of the first data tensor, for messages
+            first = self.data[0] if self.data and self.data[0].ndim else None
+        self.n = int(first.shape[0]) if first is not None else 1
         self._bind(env, hyper, init, seed)
         self.module = kernel_module(d)
 
@@ -92,8 +99,9 @@ class Problem:
         self.shapes = param_shapes(d, env, init if isinstance(init, dict) else None)
         self.param_names = [p.name for p in d.params]
         self.sizes = {str(k): int(v) for k, v in env.items()}
-        self.layout = np.array(adapters.layout_of(self.shapes), dtype=np.int64)
-        self.size = int(self.layout[len(self.shapes)])
+        self.flat = FlatLayout(self.param_names, self.shapes)
+        self.layout = np.array(self.flat.array(), dtype=np.int64)  # what the jitted adapters read
+        self.size = int(self.flat.size)
         self.seed = seed
         self.init_given = init is not None
         self.theta0 = self._start(init)
@@ -122,18 +130,11 @@ class Problem:
 
     def pack(self, parts) -> np.ndarray:
         """θ from the parameters (a dict by name or a sequence in order)."""
-        if isinstance(parts, dict):
-            parts = [parts[k] for k in self.param_names]
-        return np.concatenate([np.ravel(np.asarray(p, dtype=np.float64)) for p in parts]) if parts else np.zeros(0)
+        return self.flat.pack(parts)
 
     def unpack(self, theta) -> dict:
         """The parameters by name: arrays shaped as declared, floats for scalars (copies)."""
-        theta = np.asarray(theta, dtype=np.float64)
-        out = {}
-        for i, (k, shape) in enumerate(zip(self.param_names, self.shapes)):
-            part = theta[self.layout[i]:self.layout[i + 1]]
-            out[k] = float(part[0]) if shape == () else part.reshape(shape).copy()
-        return out
+        return self.flat.unpack(theta)
 
     def has(self, kernel: str) -> bool:
         """Whether the derivation emits a kernel ("hessian", "hvp", "prox_step", ...)."""
@@ -160,15 +161,22 @@ class Problem:
 
     def subset(self, rows) -> "Problem":
         """The same problem on some rows of the data (no new checks; hyper-parameters as they are)."""
+        self.require_rows("a subset of rows")
         rows = np.asarray(rows, dtype=np.int64)
         new = object.__new__(Problem)
         new.__dict__.update(self.__dict__)
         for key in ("batch_rule", "data_tuple"):
             new.__dict__.pop(key, None)
-        sliced = adapters.row_sliced(self.derivation)
-        new.data = [np.ascontiguousarray(a[rows]) if s else a for a, s in zip(self.data, sliced)]
-        new.n = int(rows.shape[0]) if any(sliced) else self.n
+        new.data = [np.ascontiguousarray(a[rows]) if s else a for a, s in zip(self.data, self.rows)]
+        new.n = int(rows.shape[0])
         return new
+
+    def require_rows(self, what: str) -> None:
+        """A ValueError unless the data have a sample axis that ``what`` can split."""
+        if not any(self.rows):
+            raise ValueError(f"{self.derivation.name}: {what} needs a sample axis, a dimension on axis 0 of the data "
+                             "that no parameter carries; here the parameters carry it (as a dual's do): use a "
+                             "full-batch method (batch_size=None)")
 
     # -- evaluations over all rows (θ flat)
     def _theta(self, theta) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Proximal gradient (FISTA) for L1-penalised models.
 
 :func:`prox_gradient` minimises F = f + g for a derivation that emits ``prox_step`` (one
-step (w⁺, b⁺) = prox_{ηg}(θ − η∇f), derived in :mod:`symml.prox`, with the step size as the
-hyper-parameter ``eta``) and ``objective`` (F). It runs FISTA (Beck & Teboulle 2009) with the
+step (w⁺, b⁺) = prox_{ηg}(θ − η∇f), derived in :mod:`symml.prox`, with the step size η as
+the hyper-parameter that the spec names ``step_size``) and ``objective`` (F). It runs FISTA (Beck & Teboulle 2009) with the
 function-value restart of O'Donoghue & Candès (2015): when F increases, the momentum is
 reset, which restores linear convergence on strongly convex problems in practice. η = 1/L̂, L̂
 the largest curvature of the smooth part (power iteration on its hvp kernel, exact for the
@@ -21,11 +21,13 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 def require_prox(problem):
-    """A ValueError unless the derivation emits prox_step with a step-size hyper-parameter eta."""
+    """The step-size hyper-parameter's name; a ValueError unless the derivation emits prox_step
+    and its spec names that hyper-parameter (``Derivation(step_size=...)``)."""
     d = problem.derivation
-    if not problem.has("prox_step") or "eta" not in [t.name for t in d.hyper]:
-        raise ValueError(f"{d.name}: prox_gradient needs a prox_step kernel with a step-size hyper-parameter eta "
-                         "(as the lasso and the elastic net have)")
+    if not problem.has("prox_step") or d.step_size is None:
+        raise ValueError(f"{d.name}: prox_gradient needs a prox_step kernel and the Derivation's step_size, the "
+                         "hyper-parameter it reads as its step size (as the lasso and the elastic net have)")
+    return d.step_size.name
 
 
 def objective_value(problem, theta):
@@ -52,7 +54,7 @@ def prox_gradient(problem, *, lr=None, max_iter=10000, tol=1e-10, accelerate=Tru
     Returns:
         OptimizeResult; loss_history is F, grad_norm_history the gradient mapping's norm.
     """
-    require_prox(problem)
+    step = require_prox(problem)
     positive("tol", tol, allow_zero=True)
     count("max_iter", max_iter, 0)
     theta = problem.theta0.copy() if theta0 is None else problem._theta(theta0).copy()
@@ -62,7 +64,7 @@ def prox_gradient(problem, *, lr=None, max_iter=10000, tol=1e-10, accelerate=Tru
             raise ValueError("prox_gradient: could not estimate the step size; pass lr=")
         lr = 1.0 / curvature
     lr = positive("lr", lr)
-    pr = problem.with_hyper(eta=lr)
+    pr = problem.with_hyper(**{step: lr})
     F = objective_value(pr, theta)
     losses, gnorms = [F], []
     point, t = theta.copy(), 1.0

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..catalog import Derivation
 from ..codegen.jit import CompiledKernel
+from ..layout import FlatLayout
 from ..optim import DivergedError, Problem
 from ..optim.methods import METHODS, auto_method, options_of as _options_of
 from ..optim.problem import resolve
@@ -90,19 +91,15 @@ def _fit_kernel(k: CompiledKernel, X, y, data, hyper, sizes, max_iter, tol):
             raise ValueError(f"DerivationRegressor: the size {missing[0]} of {p} is not fixed by the data; "
                              f"pass sizes={{{missing[0]!r}: ...}}")
         shapes[p] = tuple(int(env.get(dim, dim)) for dim in _dims(k.shapes[p]))
-    cuts = np.cumsum([0] + [int(np.prod(s)) for s in shapes.values()])
-
-    def unpack(theta):
-        return {p: (theta[cuts[i]] if shapes[p] == () else theta[cuts[i]:cuts[i + 1]].reshape(shapes[p]))
-                for i, p in enumerate(params)}
+    layout = FlatLayout(params, [shapes[p] for p in params])
 
     def fun(theta):
-        out = k(check_finite=False, **values, **{h: float(v) for h, v in hyper.items()}, **unpack(theta))
-        return float(out["loss"]), np.concatenate([np.ravel(out[f"grad_{p}"]) for p in params])
+        out = k(check_finite=False, **values, **{h: float(v) for h, v in hyper.items()}, **layout.unpack(theta))
+        return float(out["loss"]), layout.pack([out[f"grad_{p}"] for p in params])
 
-    res = minimize(fun, np.zeros(cuts[-1]), jac=True, method="L-BFGS-B",
+    res = minimize(fun, np.zeros(layout.size), jac=True, method="L-BFGS-B",
                    options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0})
-    return {p: (float(v) if np.ndim(v) == 0 else np.array(v)) for p, v in unpack(res.x).items()}, res
+    return layout.unpack(res.x), res
 
 
 class DerivationRegressor(RegressorMixin, BaseEstimator):
