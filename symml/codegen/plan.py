@@ -27,9 +27,9 @@ from typing import Callable
 
 import sympy as sp
 
-from ..calculus import grad, hvp, jacobian, origins, rebuild
+from ..calculus import grad, hvp, jacobian, origins
 from ..decompose import NotDecomposable, SampleSplit, split_samples
-from ..nodes import Dim, Expr, Let, Map, Tensor, const, is_zero, leaves, make_map, placeholder, walk
+from ..nodes import Dim, Expr, Let, Map, Tensor, const, is_zero, leaves, make_map, placeholder, rebuild, transform
 from ..program import program_from_outputs
 from .module import Chunking, KernelSpec
 
@@ -237,17 +237,17 @@ def named_values(L: Expr) -> Expr:
     than the catalog's.
     """
     top = program_from_outputs({"loss": L}).outputs["loss"]
-    new: dict[int, Expr] = {}
-    for node in walk([top]):
-        ops = [new.get(o.uid, o) for o in node.operands]
-        m = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
+
+    def split(node, ops):
+        m = rebuild(node, ops)
         body = m.body if isinstance(m, Let) else None
         if (isinstance(body, Map) and body.operands and isinstance(body.expr, sp.Function)
                 and len(body.expr.args) == 1 and not body.expr.args[0].is_Symbol):
             inner = Let.new(f"{m.name}_in", make_map(body.expr.args[0], list(body.operands), body.shape))
-            m = Let.new(m.name, make_map(body.expr.func(placeholder(0)), [inner], body.shape))
-        new[node.uid] = m
-    return new[top.uid]
+            return Let.new(m.name, make_map(body.expr.func(placeholder(0)), [inner], body.shape))
+        return m
+
+    return transform([top], split)[0]
 
 
 def _unbound(spec: KernelSpec) -> list:
