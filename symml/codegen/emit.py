@@ -22,6 +22,7 @@ import unicodedata
 import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
+from ..plan import bounded, size_leq
 from ..program import Program, program_from_outputs
 from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
@@ -83,6 +84,20 @@ def size_src(e, dim_names: dict) -> str:
     raise UnsupportedConstruct(f"cannot spell the size {e} as integer arithmetic")
 
 
+class _Names(dict):
+    """node uid → its identifier in the kernel; a given output that the plan rebuilt (see
+    KernelBody) reads as the identifier of the node that replaced it."""
+
+    def __init__(self, alias: dict):
+        super().__init__()
+        self.alias = alias
+
+    def __missing__(self, uid):
+        if uid in self.alias:
+            return self[self.alias[uid]]
+        raise KeyError(uid)
+
+
 class KernelBody(StructuralEmit):
     """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
 
@@ -99,10 +114,19 @@ class KernelBody(StructuralEmit):
     def __init__(self, inputs: list[Tensor], outputs: list[Expr], arg_names: dict, dim_names: dict,
                  parallel: bool = True, program: Program | None = None):
         self.inputs = inputs
+        if program is None:
+            # the graph as planned: no contraction reads a sum larger than what it is made of
+            # (symml.plan.bounded); a given output that the plan rebuilt is found under its new node
+            planned = bounded(list(outputs))
+            alias = {o.uid: p.uid for o, p in zip(outputs, planned) if o is not p}
+            outputs = planned
+            program = program_from_outputs({f"out{k}": o for k, o in enumerate(outputs)})
+        else:
+            alias = {}
         self.outputs = outputs
-        self.program = program if program is not None else program_from_outputs(
-            {f"out{k}": o for k, o in enumerate(outputs)})
-        self.var: dict[int, str] = {t.uid: arg_names[t.name] for t in inputs}
+        self.program = program
+        self.var: dict[int, str] = _Names(alias)
+        self.var.update({t.uid: arg_names[t.name] for t in inputs})
         self.dim_names = dim_names
         self.parallel = parallel
         self.lines: list[str] = []
@@ -326,7 +350,7 @@ class KernelBody(StructuralEmit):
 
     def _emit_contractions(self, name, arrays, out, sizes, factor):
         while len(arrays) > 2:
-            (ia, ib), keep = _pick_pair(arrays, out)
+            (ia, ib), keep = _pick_pair(arrays, out, sizes)
             (a, la), (b, lb) = arrays[ia], arrays[ib]
             t = self.fresh("t")
             self._contract(t, [(a, la), (b, lb)], keep, sizes, [])
@@ -569,13 +593,23 @@ def _coef_src(c, dim_names) -> str:
     return f"({size_src(num, dim_names)} / {size_src(den, dim_names)})"
 
 
-def _pick_pair(arrays, out):
+def _pick_pair(arrays, out, sizes=None):
     """Choose two operands to contract first, and the labels their product keeps.
 
     Sizes are symbolic, so the cost proxy is the depth of the loop nest (the labels the pair
     spans), then the rank of the result: X @ (A @ (Xᵀy)) contracts y with X first, never
-    forming an n×n intermediate.
+    forming an n×n intermediate. Before both, a pair whose product would be larger than every
+    operand and the result (an outer product that the rest of the sum then reduces) is taken
+    only when every pair is one: the largest intermediate stays bounded by the problem.
     """
+    bound = [_size(s, sizes) for _, s in arrays] + [_size(out, sizes)] if sizes is not None else []
+
+    def blows_up(keep):
+        if sizes is None:
+            return False
+        k = _size(keep, sizes)
+        return not any(size_leq(k, b) for b in bound)
+
     def keep_of(i, j):
         labs = set(out)
         for k, (_, s) in enumerate(arrays):
@@ -588,8 +622,13 @@ def _pick_pair(arrays, out):
         for j in range(i + 1, len(arrays)):
             la, lb = set(arrays[i][1]), set(arrays[j][1])
             keep = keep_of(i, j)
-            key = (len(la | lb), len(keep), -len(la & lb))
+            key = (blows_up(keep), len(la | lb), len(keep), -len(la & lb))
             if best is None or key < best[0]:
                 best = (key, i, j, keep)
     _, i, j, keep = best
     return (i, j), keep
+
+
+def _size(labels, sizes) -> sp.Expr:
+    """The number of entries of an array indexed by ``labels``."""
+    return sp.Mul(*[sizes[l] for l in labels]) if labels else sp.Integer(1)
