@@ -34,7 +34,7 @@ from .nodes import Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, p
 from .simplify import is_positive_definite, is_symmetric
 from .structured import Det, Inv, LogDet, Solve
 
-__all__ = ["bounded", "size_leq", "linear_terms", "factor_plan", "FactorPlan", "spd_hint"]
+__all__ = ["bounded", "is_monomial", "size_leq", "linear_terms", "factor_plan", "FactorPlan", "spd_hint"]
 
 
 # --------------------------------------------------------------------------- sizes
@@ -42,6 +42,13 @@ __all__ = ["bounded", "size_leq", "linear_terms", "factor_plan", "FactorPlan", "
 
 def _count(shape) -> sp.Expr:
     return sp.Mul(*shape) if shape else sp.Integer(1)
+
+
+def is_monomial(e) -> bool:
+    """Whether a symbolic size is a number times a product of powers of dimensions (n·d², 3d),
+    the sizes :func:`size_leq` can compare."""
+    coeff, rest = sp.sympify(e).as_coeff_Mul()
+    return coeff.is_number and all(b.is_Symbol and x.is_number for b, x in rest.as_powers_dict().items() if b != 1)
 
 
 def size_leq(a, b) -> bool:
@@ -105,18 +112,19 @@ def _blows_up(m: Map, out_size) -> bool:
     """Whether the map is larger than each of the arrays its terms are made of, and than the
     contraction that reads it: building it costs memory that the problem does not need."""
     size = _count(m.shape)
-    if size_leq(size, out_size):
+    if not is_monomial(size) or size_leq(size, out_size):
         return False
     return not any(size_leq(size, s) for op in m.operands for s in _ingredients(op))
 
 
-def _distribute(e: Expr) -> Expr:
+def _distribute(e: Expr, shared=frozenset()) -> Expr:
     """``e`` with each contracted operand that is a blown-up linear map split into one
-    contraction per term (Σ (A + B) = Σ A + Σ B), applied again to the terms."""
+    contraction per term (Σ (A + B) = Σ A + Σ B), applied again to the terms. A map in
+    ``shared`` (uids of maps that something else reads too, so it is built anyway) is kept."""
     if not isinstance(e, Einsum):
         return e
     for k, (op, sub) in enumerate(zip(e.operands, e.subs)):
-        if not (isinstance(op, Map) and op.operands) or not _blows_up(op, _count(e.shape)):
+        if not (isinstance(op, Map) and op.operands) or op.uid in shared or not _blows_up(op, _count(e.shape)):
             continue
         terms = linear_terms(op)
         if terms is None or len(terms) < 2:
@@ -133,7 +141,7 @@ def _distribute(e: Expr) -> Expr:
                 subs.insert(k, list(sub))
                 coef = sp.S.One
             part = make_einsum(ops, subs, list(e.out), sizes, e.coef)
-            parts.append((coef, _distribute(part)))
+            parts.append((coef, _distribute(part, shared)))
         expr = sp.Add(*[c * placeholder(j) for j, (c, _) in enumerate(parts)])
         return make_map(expr, [p for _, p in parts], e.shape)
     return e
@@ -152,11 +160,21 @@ def bounded(roots: list[Expr]) -> list[Expr]:
     >>> big(H), big(bounded([H])[0])                # a rank-4 (d, d, n, d) array before, none after
     (4, 3)
     """
+    order = walk(list(roots))
+    readers: dict[int, set] = {}
+    for node in order:
+        for o in node.operands:
+            readers.setdefault(o.uid, set()).add(node.uid)
+    outs = {r.uid for r in roots}
     new: dict[int, Expr] = {}
-    for node in walk(list(roots)):
+    shared: set = set()  # rebuilt maps that are read twice or are outputs: they are built anyway
+    for node in order:
         ops = [new.get(o.uid, o) for o in node.operands]
         m = node if all(a is b for a, b in zip(ops, node.operands)) else rebuild(node, ops)
-        new[node.uid] = _distribute(m)
+        m = _distribute(m, shared)
+        if isinstance(node, Map) and (len(readers.get(node.uid, ())) > 1 or node.uid in outs):
+            shared.add(m.uid)
+        new[node.uid] = m
     return [new[r.uid] for r in roots]
 
 

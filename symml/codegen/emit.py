@@ -22,7 +22,7 @@ import unicodedata
 import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
-from ..plan import bounded, size_leq
+from ..plan import bounded, is_monomial, size_leq
 from ..program import Program, program_from_outputs
 from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
@@ -350,7 +350,11 @@ class KernelBody(StructuralEmit):
 
     def _emit_contractions(self, name, arrays, out, sizes, factor):
         while len(arrays) > 2:
-            (ia, ib), keep = _pick_pair(arrays, out, sizes)
+            (ia, ib), keep, blown = _pick_pair(arrays, out, sizes)
+            if blown and len(arrays) == 3:
+                # every pair's product is larger than the operands and the result (Σ_c r_ck x_ci x_cj):
+                # one loop nest over all labels does the same multiplications with no temporary
+                break
             (a, la), (b, lb) = arrays[ia], arrays[ib]
             t = self.fresh("t")
             self._contract(t, [(a, la), (b, lb)], keep, sizes, [])
@@ -608,7 +612,7 @@ def _pick_pair(arrays, out, sizes=None):
         if sizes is None:
             return False
         k = _size(keep, sizes)
-        return not any(size_leq(k, b) for b in bound)
+        return is_monomial(k) and not any(size_leq(k, b) for b in bound)
 
     def keep_of(i, j):
         labs = set(out)
@@ -625,8 +629,8 @@ def _pick_pair(arrays, out, sizes=None):
             key = (blows_up(keep), len(la | lb), len(keep), -len(la & lb))
             if best is None or key < best[0]:
                 best = (key, i, j, keep)
-    _, i, j, keep = best
-    return (i, j), keep
+    key, i, j, keep = best
+    return (i, j), keep, key[0]
 
 
 def _size(labels, sizes) -> sp.Expr:
