@@ -19,7 +19,7 @@ import sympy as sp
 from . import nodes
 from .functions import NUMPY_FUNCTIONS
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
-from .plan import FactorPlan, bounded, factor_plan
+from .plan import FactorPlan, planned_order
 from .structured import Det, Inv, LogDet, Solve
 from .structured_index import Labels, check_labels
 
@@ -342,9 +342,9 @@ def evaluate(expr, dims: dict | None = None, **arrays):
             if t not in inputs:
                 inputs.append(t)
     env = bind_dims(inputs, arrays, dims, related_tensors(roots) if set(arrays) - {t.name for t in inputs} else None)
-    planned = bounded(roots)  # no contraction of a sum larger than what it is made of (symml.plan)
-    order = walk(planned)
-    factors = Factors(factor_plan(order))
+    # no contraction of a sum larger than what it is made of; one factor per shared matrix (symml.plan)
+    planned, order, fplan = planned_order(roots)
+    factors = Factors(fplan)
     cache: dict[int, np.ndarray] = {}
     for node in order:
         vals = [cache[o.uid] for o in node.operands]

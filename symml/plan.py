@@ -34,7 +34,8 @@ from .nodes import Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, p
 from .simplify import is_positive_definite, is_symmetric
 from .structured import Det, Inv, LogDet, Solve
 
-__all__ = ["bounded", "is_monomial", "size_leq", "linear_terms", "factor_plan", "FactorPlan", "spd_hint"]
+__all__ = ["bounded", "is_monomial", "size_leq", "linear_terms", "factor_plan", "planned_order", "FactorPlan",
+           "spd_hint"]
 
 
 # --------------------------------------------------------------------------- sizes
@@ -147,6 +148,9 @@ def _distribute(e: Expr, shared=frozenset()) -> Expr:
     return e
 
 
+_BOUNDED: dict[tuple, list] = {}  # root uids → the planned roots (graphs are immutable: plan once)
+
+
 def bounded(roots: list[Expr]) -> list[Expr]:
     """``roots`` rebuilt bottom-up with every blown-up linear map split under the contraction
     that reads it (see the module docstring). Nodes that need no change stay the same nodes.
@@ -160,6 +164,12 @@ def bounded(roots: list[Expr]) -> list[Expr]:
     >>> big(H), big(bounded([H])[0])                # a rank-4 (d, d, n, d) array before, none after
     (4, 3)
     """
+    key = tuple(r.uid for r in roots)
+    hit = _BOUNDED.get(key)
+    if hit is not None:
+        return list(hit)
+    if len(_BOUNDED) > 4096:  # a bound on what the cache holds alive
+        _BOUNDED.clear()
     order = walk(list(roots))
     readers: dict[int, set] = {}
     for node in order:
@@ -175,7 +185,8 @@ def bounded(roots: list[Expr]) -> list[Expr]:
         if isinstance(node, Map) and (len(readers.get(node.uid, ())) > 1 or node.uid in outs):
             shared.add(m.uid)
         new[node.uid] = m
-    return [new[r.uid] for r in roots]
+    _BOUNDED[key] = out = [new[r.uid] for r in roots]
+    return list(out)
 
 
 # --------------------------------------------------------------------------- factorisations
@@ -253,6 +264,23 @@ class FactorPlan:
         Cholesky is known to fit it (then even one solve is cheaper through it)."""
         us = self.users.get(A.uid, ())
         return A.ndim == 2 and (len(us) >= 2 or (len(us) == 1 and spd_hint(A)))
+
+
+_PLANS: dict[tuple, tuple] = {}  # root uids → (their nodes in order, their FactorPlan)
+
+
+def planned_order(roots: list[Expr]) -> tuple[list[Expr], list[Expr], FactorPlan]:
+    """``bounded(roots)``, the nodes of that graph in order and its FactorPlan, made once per
+    set of roots (sm.evaluate calls this on every evaluation)."""
+    planned = bounded(roots)
+    key = tuple(r.uid for r in planned)
+    hit = _PLANS.get(key)
+    if hit is None:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        order = walk(planned)
+        _PLANS[key] = hit = (order, factor_plan(order))
+    return planned, hit[0], hit[1]
 
 
 def factor_plan(order: list[Expr]) -> FactorPlan:
