@@ -18,7 +18,7 @@ import sympy as sp
 
 from . import nodes
 from .functions import NUMPY_FUNCTIONS
-from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
+from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves
 from .plan import FactorPlan, planned_order
 from .structured import Det, Inv, LogDet, Solve
 from .structured_index import Labels, check_labels

@@ -316,7 +316,7 @@ def test_gp_kernel_against_numpy_and_finite_differences(rng):
     ev = sm.evaluate({"L": GP, "g": GP_GRAD}, **a)
     assert np.isclose(out["L"], _gp_numpy(a), rtol=1e-11)
     np.testing.assert_allclose(np.array(out["g"]), np.array(ev["g"]), rtol=1e-10, atol=1e-12)
-    assert k.check().passed
+    assert k.check(**a).passed
 
 
 @pytest.mark.compile
@@ -369,4 +369,4 @@ def test_gp_kernel_check_with_declared_pd_matrix(rng):
     assert np.isclose(out["L"], ev["L"], rtol=1e-12)
     for g, e in zip(out["g"], ev["g"]):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
-    assert k.check().passed
+    assert k.check(**a).passed
