@@ -3,7 +3,9 @@
 ``evaluate(expr, **arrays)`` binds dimension sizes from the arrays, checks every shape,
 and computes the expression node by node with numpy (einsum for contractions, a small
 interpreter over the SymPy tree for elementwise maps). Codegen kernels are tested
-against it, and finite differences test it.
+against it, and finite differences test it. It walks the graph as :mod:`symml.plan`
+plans it, as the kernels do: no array larger than the problem needs, and one SciPy
+factorisation (Cholesky or LU) for all the log dets, dets, solves and inverses of a matrix.
 
 Takes: graph nodes and numpy arrays. Gives: numpy arrays.
 """

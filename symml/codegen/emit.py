@@ -11,6 +11,12 @@ hoisted; contractions are split into pairwise steps, each a BLAS ``np.dot`` wher
 matrix product and a loop nest otherwise; a Gram product such as XᵀSX goes to BLAS syrk by
 blocks of rows (see :mod:`.blas`); the structured nodes have loop templates of their own. Nothing is unrolled over entries.
 
+Memory stays bounded by the problem: the outputs are planned first (:func:`symml.plan.bounded`:
+no contraction reads a sum larger than what it is made of), the pairwise order avoids a
+product larger than its operands and the result while another pair exists, and a matrix
+that several log dets, dets, solves and inverses read is factorised once (see
+:mod:`.factor` and :func:`symml.plan.factor_plan`).
+
 Takes: graph nodes (through their Program). Gives: Python source lines.
 """
 from __future__ import annotations
