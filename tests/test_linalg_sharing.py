@@ -370,3 +370,32 @@ def test_gp_kernel_check_with_declared_pd_matrix(rng):
     for g, e in zip(out["g"], ev["g"]):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
     assert k.check(**a).passed
+
+
+# --------------------------------------------------------------------------- the pairwise order
+
+k_ = sm.dims("k")
+Rsp = sm.tensor("Rsp", (n, k_))
+Xs = sm.tensor("Xs", (n, d))
+WEIGHTED_GRAMS = sm.einsum("nk,ni,nj->kij", Rsp, Xs, Xs)  # Σₙ r_nk x_ni x_nj, one Gram per column of r
+
+
+def test_three_operands_whose_every_pair_blows_up_get_one_loop_nest():
+    src = _kernel_source([WEIGHTED_GRAMS])
+    body = src[src.index("def _kernel"):src.index("def kernel(")]
+    shapes = re.findall(r"np\.(?:empty|zeros)\(\(([^()]*)\)", body)
+    assert shapes == ["k, d, d"], shapes  # the result only: no (n, k, d) or (n, d, d) product first
+
+
+def test_chains_keep_their_pairwise_order():
+    A3, B3, c3 = sm.tensor("A3", (n, d)), sm.tensor("B3", (d, d)), sm.tensor("c3", (d,))
+    src = _kernel_source([A3 @ (B3 @ c3)])
+    body = src[src.index("def _kernel"):src.index("def kernel(")]
+    assert "(n, d, d)" not in body and body.count("np.dot(") == 2
+
+
+@pytest.mark.compile
+def test_weighted_grams_kernel_against_numpy(rng):
+    k = sm.compile(WEIGHTED_GRAMS)
+    a = {"Rsp": rng.random((50, 3)), "Xs": rng.standard_normal((50, 4))}
+    np.testing.assert_allclose(k(**a), np.einsum("nk,ni,nj->kij", a["Rsp"], a["Xs"], a["Xs"]), rtol=1e-12)
