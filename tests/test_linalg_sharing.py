@@ -89,6 +89,8 @@ def test_gaussian_hessian_emitter_allocates_nothing_beyond_the_problem():
     for s in shapes:
         dims = [x.strip() for x in s.split(",") if x.strip()]
         assert not ("n" in dims and len(dims) >= 3), f"an array of shape ({s}) in the kernel"
+    # two passes over the samples: r = x − μ, and Σᵢ rᵢ, which every term of both blocks reuses
+    assert body.count("in range(n)") == 2, body
 
 
 def test_gaussian_hessian_evaluate_matches_the_closed_form_and_stays_small(rng, monkeypatch):

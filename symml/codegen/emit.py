@@ -219,7 +219,9 @@ class KernelBody(StructuralEmit):
                 if not keep[a] or name in outs:
                     continue
                 own = "\n".join(self.lines[a:b])
-                pat = re.compile(rf"\b{re.escape(name)}(_\w+)?\b")  # t5 also defines t5_m, t5_l
+                # t5 also defines t5_m, t5_l, and the sums that later contractions reuse
+                names = "|".join(re.escape(x) for x in [name] + getattr(self, "defines", {}).get(name, []))
+                pat = re.compile(rf"\b({names})(_\w+)?\b")
                 if len(pat.findall(live)) == len(pat.findall(own)):  # read nowhere but in its own lines
                     for k in range(a, b):
                         keep[k] = False
@@ -287,6 +289,7 @@ class KernelBody(StructuralEmit):
 
     # -- contractions
     def _emit_Einsum(self, node: Einsum, name: str):
+        self.group = name  # the statement group that the temporaries below belong to
         gram = match_gram(node)
         if gram is not None:
             self._emit_gram(node, gram, name)
@@ -383,8 +386,7 @@ class KernelBody(StructuralEmit):
                 if set(lx) <= set(out):
                     # x does not move in the sum: Σ x·y = x·(Σ y), one reduction instead of one per entry
                     keep = [l for l in dict.fromkeys(ly) if l in out]
-                    t = self.fresh("t")
-                    self._contract(t, [(y, ly)], keep, sizes, [])
+                    t = self._reduction(y, ly, keep, sizes)
                     if keep:
                         self._contract(name, [(x, lx), (t, keep)], out, sizes, factor)
                     else:
@@ -421,6 +423,23 @@ class KernelBody(StructuralEmit):
             self.emit(d + k, self.loop(vn[l], self.size(sizes[l]), False))
         self.emit(d + len(inner), f"acc_ += {prod}")
         self.emit(d, f"{tgt} = {prod_final}")
+
+    def _reduction(self, y: str, ly: list, keep: list, sizes: dict) -> str:
+        """The name of Σ y over the labels of ``ly`` not in ``keep``, computed once per kernel.
+
+        Contractions that are split term by term (symml.plan.bounded) often sum one array the
+        same way (Σₙ rₙ in each term of a Gaussian Hessian block). The sum belongs to the
+        statement group of the contraction that first needs it (``defines``), which then stays
+        while a later group reads it; every such sum is emitted at the top level of the kernel.
+        """
+        pattern = tuple(("keep", keep.index(l)) if l in keep else ("sum", ly.index(l)) for l in ly)
+        key = (y, pattern, tuple(sizes[l] for l in ly))
+        memo = self.__dict__.setdefault("reductions", {})
+        if key not in memo:
+            memo[key] = t = self.fresh("t")
+            self.__dict__.setdefault("defines", {}).setdefault(self.__dict__.get("group"), []).append(t)
+            self._contract(t, [(y, ly)], keep, sizes, [])
+        return memo[key]
 
     def _try_blas(self, name, arrays, out, sizes, fsrc) -> bool:
         (a, la), (b, lb) = arrays
