@@ -3,7 +3,9 @@
 ``evaluate(expr, **arrays)`` binds dimension sizes from the arrays, checks every shape,
 and computes the expression node by node with numpy (einsum for contractions, a small
 interpreter over the SymPy tree for elementwise maps). Codegen kernels are tested
-against it, and finite differences test it.
+against it, and finite differences test it. It walks the graph as :mod:`symml.plan`
+plans it, as the kernels do: no array larger than the problem needs, and one SciPy
+factorisation (Cholesky or LU) for all the log dets, dets, solves and inverses of a matrix.
 
 Takes: graph nodes and numpy arrays. Gives: numpy arrays.
 """
@@ -11,13 +13,16 @@ from __future__ import annotations
 
 import difflib
 import string
+import warnings
 
 import numpy as np
 import sympy as sp
 
 from . import nodes
 from .functions import NUMPY_FUNCTIONS
-from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves, walk
+from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves
+from .plan import FactorPlan, planned_order
+from .structured import Det, Inv, LogDet, Solve
 from .structured_index import Labels, check_labels
 
 
@@ -240,6 +245,75 @@ def eval_node(node: Expr, vals: list, env: dict, arrays: dict):
     return node.numpy(*vals)
 
 
+class Factors:
+    """One factorisation per shared matrix (see :class:`symml.plan.FactorPlan`), with SciPy:
+    Cholesky where the plan says to try it and the matrix is symmetric and positive definite,
+    LU otherwise; log det, det, solves and the inverse of that matrix all read it."""
+
+    def __init__(self, plan: FactorPlan):
+        self.plan = plan
+        self.done: dict[int, tuple] = {}
+
+    def value(self, node: Expr, vals: list):
+        """The value of a log det, det, solve or inverse node from its matrix's factor, or None
+        for any other node and for a matrix that is not shared."""
+        if not isinstance(node, (LogDet, Det, Inv, Solve)) or not self.plan.shared(node.operands[0]):
+            return None
+        A = node.operands[0]
+        kind, f = self.factor(A, vals[0])
+        if isinstance(node, LogDet):
+            return np.asarray(self._logdet(kind, f))
+        if isinstance(node, Det):
+            return np.asarray(self._det(kind, f))
+        if kind == "singular":
+            raise np.linalg.LinAlgError("Singular matrix")
+        import scipy.linalg  # here: importing symml does not load scipy.linalg
+
+        rhs = np.eye(vals[0].shape[0]) if isinstance(node, Inv) else np.asarray(vals[1], dtype=float)
+        return (scipy.linalg.cho_solve if kind == "cholesky" else scipy.linalg.lu_solve)(f, rhs, check_finite=False)
+
+    def factor(self, A: Expr, a: np.ndarray):
+        """("cholesky", cho_factor) or ("lu", lu_factor) or ("singular", lu_factor) or
+        ("not_pd", lu_factor) (symmetric, Cholesky failed) of the matrix value ``a``, once."""
+        import scipy.linalg
+
+        hit = self.done.get(A.uid)
+        if hit is None:
+            a = np.asarray(a, dtype=float)
+            hit = None
+            if self.plan.cholesky.get(A.uid) and np.all(np.isfinite(a)) and np.array_equal(a, a.T):
+                try:
+                    hit = ("cholesky", scipy.linalg.cho_factor(a, lower=True, check_finite=False))
+                except np.linalg.LinAlgError:
+                    hit = ("not_pd", None)
+            if hit is None or hit[0] == "not_pd":
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a singular matrix: reported by its readers
+                    lu = scipy.linalg.lu_factor(a, check_finite=False)
+                u = np.diagonal(lu[0])
+                kind = "not_pd" if hit is not None else ("singular" if np.any(u == 0) else "lu")
+                hit = (kind, lu)
+            self.done[A.uid] = hit
+        return hit
+
+    @staticmethod
+    def _logdet(kind, f):
+        if kind == "cholesky":
+            return 2.0 * np.sum(np.log(np.diagonal(f[0])))
+        u = np.diagonal(f[0])  # LU (also of a symmetric matrix that is not positive definite)
+        swaps = np.sum(f[1] != np.arange(len(f[1])))
+        negative = (np.sum(u < 0) + swaps) % 2 == 1
+        return np.nan if negative or np.any(u == 0) else np.sum(np.log(np.abs(u)))
+
+    @staticmethod
+    def _det(kind, f):
+        if kind == "cholesky":
+            return np.prod(np.diagonal(f[0])) ** 2
+        u = np.diagonal(f[0])
+        swaps = np.sum(f[1] != np.arange(len(f[1])))
+        return float(np.prod(u)) * (-1.0 if swaps % 2 else 1.0)
+
+
 def evaluate(expr, dims: dict | None = None, **arrays):
     """Compute an expression, a tuple or a dict of expressions with numpy.
 
@@ -270,10 +344,15 @@ def evaluate(expr, dims: dict | None = None, **arrays):
             if t not in inputs:
                 inputs.append(t)
     env = bind_dims(inputs, arrays, dims, related_tensors(roots) if set(arrays) - {t.name for t in inputs} else None)
+    # no contraction of a sum larger than what it is made of; one factor per shared matrix (symml.plan)
+    planned, order, fplan = planned_order(roots)
+    factors = Factors(fplan)
     cache: dict[int, np.ndarray] = {}
-    for node in walk(roots):
-        cache[node.uid] = eval_node(node, [cache[o.uid] for o in node.operands], env, arrays)
-    outs = [cache[r.uid] for r in roots]
+    for node in order:
+        vals = [cache[o.uid] for o in node.operands]
+        hit = factors.value(node, vals)
+        cache[node.uid] = hit if hit is not None else eval_node(node, vals, env, arrays)
+    outs = [cache[r.uid] for r in planned]
     if isinstance(expr, (tuple, list, dict)):
         return rebuild(outs)
     return outs[0]

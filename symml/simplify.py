@@ -100,13 +100,30 @@ def _symmetric(node) -> bool:
     if isinstance(node, Let):
         return is_symmetric(node.body)
     if isinstance(node, Map):
-        return all(o.ndim == 0 or is_symmetric(o) for o in node.operands)
+        return all(o.ndim == 0 or is_symmetric(o) for o in node.operands) or _swap_symmetric_map(node)
     if isinstance(node, Einsum):
         return make_einsum([node], [[0, 1]], [1, 0], {}) is node
     name = type(node).__name__
     if name == "Inv":
         return is_symmetric(node.operands[0])
     return False
+
+
+def _swap_symmetric_map(node) -> bool:
+    """A map whose matrix operands come in transposed pairs (A and Aᵀ) and whose expression is
+    unchanged when each pair is swapped: A + Aᵀ, (A + Aᵀ)/2, A ⊙ Aᵀ, σ(A) + σ(Aᵀ)."""
+    from .nodes import make_einsum, placeholder
+
+    slot = {o.uid: j for j, o in enumerate(node.operands)}
+    swap = {}
+    for j, o in enumerate(node.operands):
+        if o.ndim == 0 or is_symmetric(o):
+            continue
+        k = slot.get(make_einsum([o], [[0, 1]], [1, 0], {}).uid)
+        if k is None:
+            return False
+        swap[placeholder(j)] = placeholder(k)
+    return bool(swap) and sp.expand(node.expr.xreplace(swap) - node.expr) == 0
 
 
 def is_positive_definite(node) -> bool:

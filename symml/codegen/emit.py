@@ -11,6 +11,12 @@ hoisted; contractions are split into pairwise steps, each a BLAS ``np.dot`` wher
 matrix product and a loop nest otherwise; a Gram product such as XᵀSX goes to BLAS syrk by
 blocks of rows (see :mod:`.blas`); the structured nodes have loop templates of their own. Nothing is unrolled over entries.
 
+Memory stays bounded by the problem: the outputs are planned first (:func:`symml.plan.bounded`:
+no contraction reads a sum larger than what it is made of), the pairwise order avoids a
+product larger than its operands and the result while another pair exists, and a matrix
+that several log dets, dets, solves and inverses read is factorised once (see
+:mod:`.factor` and :func:`symml.plan.factor_plan`).
+
 Takes: graph nodes (through their Program). Gives: Python source lines.
 """
 from __future__ import annotations
@@ -22,6 +28,7 @@ import unicodedata
 import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
+from ..plan import bounded, is_monomial, size_leq
 from ..program import Program, program_from_outputs
 from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
@@ -83,6 +90,20 @@ def size_src(e, dim_names: dict) -> str:
     raise UnsupportedConstruct(f"cannot spell the size {e} as integer arithmetic")
 
 
+class _Names(dict):
+    """node uid → its identifier in the kernel; a given output that the plan rebuilt (see
+    KernelBody) reads as the identifier of the node that replaced it."""
+
+    def __init__(self, alias: dict):
+        super().__init__()
+        self.alias = alias
+
+    def __missing__(self, uid):
+        if uid in self.alias:
+            return self[self.alias[uid]]
+        raise KeyError(uid)
+
+
 class KernelBody(StructuralEmit):
     """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
 
@@ -99,10 +120,19 @@ class KernelBody(StructuralEmit):
     def __init__(self, inputs: list[Tensor], outputs: list[Expr], arg_names: dict, dim_names: dict,
                  parallel: bool = True, program: Program | None = None):
         self.inputs = inputs
+        if program is None:
+            # the graph as planned: no contraction reads a sum larger than what it is made of
+            # (symml.plan.bounded); a given output that the plan rebuilt is found under its new node
+            planned = bounded(list(outputs))
+            alias = {o.uid: p.uid for o, p in zip(outputs, planned) if o is not p}
+            outputs = planned
+            program = program_from_outputs({f"out{k}": o for k, o in enumerate(outputs)})
+        else:
+            alias = {}
         self.outputs = outputs
-        self.program = program if program is not None else program_from_outputs(
-            {f"out{k}": o for k, o in enumerate(outputs)})
-        self.var: dict[int, str] = {t.uid: arg_names[t.name] for t in inputs}
+        self.program = program
+        self.var: dict[int, str] = _Names(alias)
+        self.var.update({t.uid: arg_names[t.name] for t in inputs})
         self.dim_names = dim_names
         self.parallel = parallel
         self.lines: list[str] = []
@@ -190,7 +220,9 @@ class KernelBody(StructuralEmit):
                 if not keep[a] or name in outs:
                     continue
                 own = "\n".join(self.lines[a:b])
-                pat = re.compile(rf"\b{re.escape(name)}(_\w+)?\b")  # t5 also defines t5_m, t5_l
+                # t5 also defines t5_m, t5_l, and the sums that later contractions reuse
+                names = "|".join(re.escape(x) for x in [name] + getattr(self, "defines", {}).get(name, []))
+                pat = re.compile(rf"\b({names})(_\w+)?\b")
                 if len(pat.findall(live)) == len(pat.findall(own)):  # read nowhere but in its own lines
                     for k in range(a, b):
                         keep[k] = False
@@ -263,6 +295,7 @@ class KernelBody(StructuralEmit):
 
     # -- contractions
     def _emit_Einsum(self, node: Einsum, name: str):
+        self.group = name  # the statement group that the temporaries below belong to
         gram = match_gram(node)
         if gram is not None:
             self._emit_gram(node, gram, name)
@@ -332,7 +365,11 @@ class KernelBody(StructuralEmit):
 
     def _emit_contractions(self, name, arrays, out, sizes, factor):
         while len(arrays) > 2:
-            (ia, ib), keep = _pick_pair(arrays, out)
+            (ia, ib), keep, blown = _pick_pair(arrays, out, sizes)
+            if blown and len(arrays) == 3:
+                # every pair's product is larger than the operands and the result (Σ_c r_ck x_ci x_cj):
+                # one loop nest over all labels does the same multiplications with no temporary
+                break
             (a, la), (b, lb) = arrays[ia], arrays[ib]
             t = self.fresh("t")
             self._contract(t, [(a, la), (b, lb)], keep, sizes, [])
@@ -355,8 +392,7 @@ class KernelBody(StructuralEmit):
                 if set(lx) <= set(out):
                     # x does not move in the sum: Σ x·y = x·(Σ y), one reduction instead of one per entry
                     keep = [l for l in dict.fromkeys(ly) if l in out]
-                    t = self.fresh("t")
-                    self._contract(t, [(y, ly)], keep, sizes, [])
+                    t = self._reduction(y, ly, keep, sizes)
                     if keep:
                         self._contract(name, [(x, lx), (t, keep)], out, sizes, factor)
                     else:
@@ -393,6 +429,23 @@ class KernelBody(StructuralEmit):
             self.emit(d + k, self.loop(vn[l], self.size(sizes[l]), False))
         self.emit(d + len(inner), f"acc_ += {prod}")
         self.emit(d, f"{tgt} = {prod_final}")
+
+    def _reduction(self, y: str, ly: list, keep: list, sizes: dict) -> str:
+        """The name of Σ y over the labels of ``ly`` not in ``keep``, computed once per kernel.
+
+        Contractions that are split term by term (symml.plan.bounded) often sum one array the
+        same way (Σₙ rₙ in each term of a Gaussian Hessian block). The sum belongs to the
+        statement group of the contraction that first needs it (``defines``), which then stays
+        while a later group reads it; every such sum is emitted at the top level of the kernel.
+        """
+        pattern = tuple(("keep", keep.index(l)) if l in keep else ("sum", ly.index(l)) for l in ly)
+        key = (y, pattern, tuple(sizes[l] for l in ly))
+        memo = self.__dict__.setdefault("reductions", {})
+        if key not in memo:
+            memo[key] = t = self.fresh("t")
+            self.__dict__.setdefault("defines", {}).setdefault(self.__dict__.get("group"), []).append(t)
+            self._contract(t, [(y, ly)], keep, sizes, [])
+        return memo[key]
 
     def _try_blas(self, name, arrays, out, sizes, fsrc) -> bool:
         (a, la), (b, lb) = arrays
@@ -577,13 +630,23 @@ def _coef_src(c, dim_names) -> str:
     return f"({size_src(num, dim_names)} / {size_src(den, dim_names)})"
 
 
-def _pick_pair(arrays, out):
+def _pick_pair(arrays, out, sizes=None):
     """Choose two operands to contract first, and the labels their product keeps.
 
     Sizes are symbolic, so the cost proxy is the depth of the loop nest (the labels the pair
     spans), then the rank of the result: X @ (A @ (Xᵀy)) contracts y with X first, never
-    forming an n×n intermediate.
+    forming an n×n intermediate. Before both, a pair whose product would be larger than every
+    operand and the result (an outer product that the rest of the sum then reduces) is taken
+    only when every pair is one: the largest intermediate stays bounded by the problem.
     """
+    bound = [_size(s, sizes) for _, s in arrays] + [_size(out, sizes)] if sizes is not None else []
+
+    def blows_up(keep):
+        if sizes is None:
+            return False
+        k = _size(keep, sizes)
+        return is_monomial(k) and not any(size_leq(k, b) for b in bound)
+
     def keep_of(i, j):
         labs = set(out)
         for k, (_, s) in enumerate(arrays):
@@ -596,8 +659,13 @@ def _pick_pair(arrays, out):
         for j in range(i + 1, len(arrays)):
             la, lb = set(arrays[i][1]), set(arrays[j][1])
             keep = keep_of(i, j)
-            key = (len(la | lb), len(keep), -len(la & lb))
+            key = (blows_up(keep), len(la | lb), len(keep), -len(la & lb))
             if best is None or key < best[0]:
                 best = (key, i, j, keep)
-    _, i, j, keep = best
-    return (i, j), keep
+    key, i, j, keep = best
+    return (i, j), keep, key[0]
+
+
+def _size(labels, sizes) -> sp.Expr:
+    """The number of entries of an array indexed by ``labels``."""
+    return sp.Mul(*[sizes[l] for l in labels]) if labels else sp.Integer(1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..nodes import Let, Tensor
+from ..plan import factor_plan
 
 
 class StructuralEmit:
@@ -49,8 +50,35 @@ class StructuralEmit:
         for ln in body(ar + "[ja_]", orr + "[ja_]"):
             self.emit(1, ln)
 
+    # -- one factorisation of a matrix for its log det, det, solves and inverse (see symml.plan)
+    def _factored(self, A, name) -> tuple | None:
+        """The names (F, piv, kind) of A's one factorisation, emitted at its first reader (whose
+        ``name`` they extend, so that its statement group stays while later readers read them);
+        None when A is not shared (one reader, no Cholesky hint): that reader calls LAPACK itself."""
+        if not hasattr(self, "factor_plan"):
+            self.factor_plan = factor_plan(self.program.order)
+            self.factors = {}
+        if not self.factor_plan.shared(A):
+            return None
+        if A.uid not in self.factors:
+            f, p, k = (self.fresh(f"{name}_{x}") for x in ("fac", "piv", "kind"))
+            d = A.shape[-1]
+            chol = self.factor_plan.cholesky.get(A.uid, False)
+            self.ops += (d ** 3 / 3 if chol else 2 * d ** 3 / 3)
+            self.helpers.add("_fac")
+            readers = ", ".join(sorted({type(u).__name__ for u in self.factor_plan.users[A.uid]}))
+            self.emit(0, f"{f}, {p}, {k} = _fac({self.var[A.uid]}, {chol})  # one factorisation for {readers}")
+            self.factors[A.uid] = (f, p, k)
+        return self.factors[A.uid]
+
     def _emit_Inv(self, node, name):
         A = node.operands[0]
+        fac = self._factored(A, name) if A.ndim == 2 else None
+        if fac is not None:
+            self.helpers.add("_fac_inv")
+            self.ops += 4 * A.shape[-1] ** 3 / 3
+            self.emit(0, f"{name} = _fac_inv({', '.join(fac)})")
+            return
         if A.ndim == 2:
             self.emit(0, f"{name} = np.linalg.inv({self.var[A.uid]})")
             return
@@ -59,8 +87,19 @@ class StructuralEmit:
 
     def _emit_Solve(self, node, name):
         A, c = node.operands
-        self.ops += sp.Integer(2) * A.shape[-1] ** 3 / 3 * sp.Mul(*A.shape[:-2])
         av, cv = self.var[A.uid], self.var[c.uid]
+        fac = self._factored(A, name) if A.ndim == 2 else None
+        if fac is not None:
+            self.ops += 2 * A.shape[-1] ** 2 * (c.shape[-1] if c.ndim == 2 else 1)
+            self.helpers.add("_fac_solve")
+            d = self.size(A.shape[-1])
+            if c.ndim == 1:
+                self.emit(0, f"{name} = _fac_solve({', '.join(fac)}, np.ascontiguousarray({cv}).reshape(({d}, 1)))"
+                             f".reshape(({d},))")
+            else:
+                self.emit(0, f"{name} = _fac_solve({', '.join(fac)}, {cv})")
+            return
+        self.ops += sp.Integer(2) * A.shape[-1] ** 3 / 3 * sp.Mul(*A.shape[:-2])
         if A.ndim == 2:
             self.emit(0, f"{name} = np.linalg.solve({av}, {cv})")
             return
@@ -74,6 +113,11 @@ class StructuralEmit:
 
     def _emit_Det(self, node, name):
         A = node.operands[0]
+        fac = self._factored(A, name) if A.ndim == 2 else None
+        if fac is not None:
+            self.helpers.add("_fac_det")
+            self.emit(0, f"{name} = _fac_det({', '.join(fac)})")
+            return
         if A.ndim == 2:
             self.emit(0, f"{name} = np.linalg.det({self.var[A.uid]})")
             return
@@ -84,10 +128,15 @@ class StructuralEmit:
         a = self.var[A.uid]
         what = A.name if isinstance(A, (Tensor, Let)) else "the matrix"
         bad = self.fresh(name + "_bad")
-        self.helpers.add("_logdet")
-        if A.ndim == 2:
+        fac = self._factored(A, name) if A.ndim == 2 else None
+        if fac is not None:
+            self.helpers.add("_fac_logdet")
+            self.emit(0, f"{name}, {bad} = _fac_logdet({', '.join(fac)})")
+        elif A.ndim == 2:
+            self.helpers.add("_logdet")
             self.emit(0, f"{name}, {bad} = _logdet({a})")
         else:
+            self.helpers.add("_logdet")
             self.emit(0, f"{bad} = 0")
             self._stacked(node, name, A, lambda a_, o: [f"xe_, am_ = _logdet({a_})", f"{o} = xe_",
                                                         f"{bad} = max({bad}, am_)"], "")
