@@ -3,7 +3,7 @@
 ``evaluate(expr, **arrays)`` binds dimension sizes from the arrays, checks every shape,
 and computes the expression node by node with numpy (einsum for contractions, a small
 interpreter over the SymPy tree for elementwise maps). Codegen kernels are tested
-against it, and finite differences test it. It walks the graph as :mod:`symml.plan`
+against it, and finite differences test it. It walks the graph as :mod:`symml.lowering`
 plans it, as the kernels do: no array larger than the problem needs, and one SciPy
 factorisation (Cholesky or LU) for all the log dets, dets, solves and inverses of a matrix.
 
@@ -21,7 +21,7 @@ import sympy as sp
 from . import nodes
 from .functions import NUMPY_FUNCTIONS
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, fmt_shape, leaves
-from .plan import FactorPlan, planned_order
+from .lowering import FactorPlan, planned_order
 from .structured import Det, Inv, LogDet, Solve
 from .structured_index import Labels, check_labels
 
@@ -246,7 +246,7 @@ def eval_node(node: Expr, vals: list, env: dict, arrays: dict):
 
 
 class Factors:
-    """One factorisation per shared matrix (see :class:`symml.plan.FactorPlan`), with SciPy:
+    """One factorisation per shared matrix (see :class:`symml.lowering.FactorPlan`), with SciPy:
     Cholesky where the plan says to try it and the matrix is symmetric and positive definite,
     LU otherwise; log det, det, solves and the inverse of that matrix all read it."""
 
@@ -344,7 +344,7 @@ def evaluate(expr, dims: dict | None = None, **arrays):
             if t not in inputs:
                 inputs.append(t)
     env = bind_dims(inputs, arrays, dims, related_tensors(roots) if set(arrays) - {t.name for t in inputs} else None)
-    # no contraction of a sum larger than what it is made of; one factor per shared matrix (symml.plan)
+    # no contraction of a sum larger than what it is made of; one factor per shared matrix (symml.lowering)
     planned, order, fplan = planned_order(roots)
     factors = Factors(fplan)
     cache: dict[int, np.ndarray] = {}

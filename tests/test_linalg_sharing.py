@@ -1,4 +1,4 @@
-"""Memory and work bounded by the problem (symml.plan): no sample axis inside a rank-4 block,
+"""Memory and work bounded by the problem (symml.lowering): no sample axis inside a rank-4 block,
 one factorisation per matrix for log det, det, solve and inverse, one product for XP and XPᵀ.
 
 The plans are checked where they are made (the graph that sm.evaluate walks, the statements
@@ -18,7 +18,7 @@ import scipy.linalg
 import symml as sm
 from symml.codegen.module import KernelSpec, module_source
 from symml.nodes import walk
-from symml.plan import bounded, factor_plan, is_monomial, size_leq, spd_hint
+from symml.lowering import bounded, factor_plan, is_monomial, size_leq, spd_hint
 from symml.simplify import is_symmetric
 from symml.structured import Inv, LogDet, Solve
 

@@ -11,11 +11,11 @@ hoisted; contractions are split into pairwise steps, each a BLAS ``np.dot`` wher
 matrix product and a loop nest otherwise; a Gram product such as XᵀSX goes to BLAS syrk by
 blocks of rows (see :mod:`.blas`); the structured nodes have loop templates of their own. Nothing is unrolled over entries.
 
-Memory stays bounded by the problem: the outputs are planned first (:func:`symml.plan.bounded`:
+Memory stays bounded by the problem: the outputs are planned first (:func:`symml.lowering.bounded`:
 no contraction reads a sum larger than what it is made of), the pairwise order avoids a
 product larger than its operands and the result while another pair exists, and a matrix
 that several log dets, dets, solves and inverses read is factorised once (see
-:mod:`.factor` and :func:`symml.plan.factor_plan`).
+:mod:`.factor` and :func:`symml.lowering.factor_plan`).
 
 Takes: graph nodes (through their Program). Gives: Python source lines.
 """
@@ -28,7 +28,7 @@ import unicodedata
 import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
-from ..plan import bounded, is_monomial, size_leq
+from ..lowering import bounded, is_monomial, size_leq
 from ..program import Program, program_from_outputs
 from ..structured import Conv, LogSumExp, Pool, PoolGrad
 from .blas import Gram, match_gram
@@ -122,7 +122,7 @@ class KernelBody(StructuralEmit):
         self.inputs = inputs
         if program is None:
             # the graph as planned: no contraction reads a sum larger than what it is made of
-            # (symml.plan.bounded); a given output that the plan rebuilt is found under its new node
+            # (symml.lowering.bounded); a given output that the plan rebuilt is found under its new node
             planned = bounded(list(outputs))
             alias = {o.uid: p.uid for o, p in zip(outputs, planned) if o is not p}
             outputs = planned
@@ -433,7 +433,7 @@ class KernelBody(StructuralEmit):
     def _reduction(self, y: str, ly: list, keep: list, sizes: dict) -> str:
         """The name of Σ y over the labels of ``ly`` not in ``keep``, computed once per kernel.
 
-        Contractions that are split term by term (symml.plan.bounded) often sum one array the
+        Contractions that are split term by term (symml.lowering.bounded) often sum one array the
         same way (Σₙ rₙ in each term of a Gaussian Hessian block). The sum belongs to the
         statement group of the contraction that first needs it (``defines``), which then stays
         while a later group reads it; every such sum is emitted at the top level of the kernel.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..nodes import Let, Tensor
-from ..plan import factor_plan
+from ..lowering import factor_plan
 
 
 class StructuralEmit:
@@ -50,7 +50,7 @@ class StructuralEmit:
         for ln in body(ar + "[ja_]", orr + "[ja_]"):
             self.emit(1, ln)
 
-    # -- one factorisation of a matrix for its log det, det, solves and inverse (see symml.plan)
+    # -- one factorisation of a matrix for its log det, det, solves and inverse (see symml.lowering)
     def _factored(self, A, name) -> tuple | None:
         """The names (F, piv, kind) of A's one factorisation, emitted at its first reader (whose
         ``name`` they extend, so that its statement group stays while later readers read them);

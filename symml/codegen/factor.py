@@ -5,7 +5,7 @@ likelihood and its gradient) factors K once, with ``_fac``, and each reader take
 needs from the factor. The helpers are written once into the runtime of the generated
 modules (see :mod:`symml.codegen.runtime`); the rule that emits the calls is in
 :mod:`symml.codegen.emit_structural`, and the plan of which matrices share a factor in
-:mod:`symml.plan`.
+:mod:`symml.lowering`.
 
 ``_fac(A, try_chol)`` returns ``(F, piv, kind)``:
 

@@ -29,25 +29,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .nodes import Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, walk
+from .nodes import Einsum, Expr, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, rebuild, transform, walk
 from .simplify import is_positive_definite, is_symmetric
 from .structured import Det, Inv, LogDet, Solve
 
 __all__ = ["bounded", "is_monomial", "size_leq", "linear_terms", "factor_plan", "planned_order", "FactorPlan",
            "spd_hint"]
-
-
-def _rebuild(node: Expr, ops: list) -> Expr:
-    """The same node kind over new operands (the constructors run again: canonical forms apply).
-
-    Kept here rather than imported, so that this plan depends on the graph only."""
-    if isinstance(node, Einsum):
-        return make_einsum(ops, [list(s) for s in node.subs], list(node.out), dict(enumerate(node.sizes)), node.coef)
-    if isinstance(node, Map):
-        return make_map(node.expr, ops, node.shape)
-    if isinstance(node, Let):
-        return Let.new(node.name, ops[0])
-    return node.rebuild(ops)
 
 
 # --------------------------------------------------------------------------- sizes
@@ -188,16 +175,15 @@ def bounded(roots: list[Expr]) -> list[Expr]:
         for o in node.operands:
             readers.setdefault(o.uid, set()).add(node.uid)
     outs = {r.uid for r in roots}
-    new: dict[int, Expr] = {}
     shared: set = set()  # rebuilt maps that are read twice or are outputs: they are built anyway
-    for node in order:
-        ops = [new.get(o.uid, o) for o in node.operands]
-        m = node if all(a is b for a, b in zip(ops, node.operands)) else _rebuild(node, ops)
-        m = _distribute(m, shared)
+
+    def split(node, ops):
+        m = _distribute(rebuild(node, ops), shared)
         if isinstance(node, Map) and (len(readers.get(node.uid, ())) > 1 or node.uid in outs):
             shared.add(m.uid)
-        new[node.uid] = m
-    _BOUNDED[key] = out = [new[r.uid] for r in roots]
+        return m
+
+    _BOUNDED[key] = out = transform(list(roots), split)
     return list(out)
 
 
