@@ -42,7 +42,8 @@ PARALLEL_MIN_SIZE = 200_000
 CONVENTIONS = """Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
 True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
 NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
-a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on."""
+a twin): True runs the row loop on numba's threads, False on this one, None from PARALLEL_MIN_SIZE on;
+threads go only to cores that other processes leave idle at the call (all of them on an idle machine)."""
 
 
 @dataclass
@@ -291,8 +292,9 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     serial = f"_{spec.name}"  # what the wrapper calls without threads
     runtime, numba = {"_run"}, {"njit"}
     gram = blas = False
+    hold = False  # the BLAS is held at one thread while the kernel runs: numba's threads are the only ones
     if spec.compose is not None:
-        twin = (twins or {}).get(spec.compose.chunk) or False
+        twin, hold = (twins or {}).get(spec.compose.chunk) or (False, False)
         k_src = _composed(spec, arg_names, taken, twin)
         helpers = set()  # nothing of its own to emit
         runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
@@ -322,8 +324,12 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
             runtime.add("_parallel")
             numba |= {"prange", "get_num_threads"}
             twin, serial = "blocked", f"_{spec.name}_blk"
+            # NOTE(OpenBLAS): a BLAS thread spins ~100 ms after a threaded product: the serial
+            # kernel's products on BLAS threads took the cores of the next call's numba threads
+            # (a blocked softmax twin ran 65 ms against 3 ms); serial, the kernel is one thread
+            hold = blas
     if twins is not None:
-        twins[spec.name] = twin
+        twins[spec.name] = (twin, hold)
     for h in helpers & RUNTIME_HELPERS:
         runtime |= set(BLAS_NAMES.get(h, (h,)))
     helpers -= RUNTIME_HELPERS
@@ -342,7 +348,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if any(isinstance(t, Labels) for t in spec.args):
         runtime |= {"_labels", "_labels_range"}
     fns = f"({serial}, _{spec.name}_par)" if twin else f"({serial},)"
-    tail = ", parallel, PARALLEL_MIN_SIZE)" if twin else ")"
+    tail = (", parallel, PARALLEL_MIN_SIZE" if twin else "") + (", one_blas=True)" if hold else ")")
     if spec.layout in ("value", "tuple", "pair", "blocks"):
         run = f"_run({spec.name!r}, {fns}, {checker}, check_finite{tail}"
         run = {"value": f"{run}[0]", "tuple": run, "pair": f"_pair({run})",
