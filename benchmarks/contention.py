@@ -11,8 +11,9 @@ For each case it times, in one process, ``calls`` calls each of
 - ``twin``: the private threaded twin called directly, on all numba threads whatever the
   load (what every threaded call did before the runtime looked at the load);
 
-the three interleaved call by call, first with the machine as it is ("quiet"), then while
-a child process spins a pure-Python loop on one core ("busy"), then quiet again. It prints
+one kernel after the other (a pause between them), first with the machine as it is
+("quiet"), then while a child process spins a pure-Python loop on one core ("busy"), then
+quiet again. It prints
 the median and the slowest call of each, and the slowest ÷ the serial median of the same
 phase; the goal is ≤ 3 for ``auto`` while busy, and ``auto``'s quiet median ≤ serial's.
 
@@ -70,11 +71,16 @@ CASES = {"logistic": _logistic, "softmax": _softmax, "mlp": _mlp}
 
 def _phase(calls: dict, reps: int) -> dict:
     times = {k: [] for k in calls}
-    for _ in range(reps):
-        for k, f in calls.items():  # interleaved: a burst of load hits all three alike
+    for k, f in calls.items():
+        # one kernel at a time, then a pause: a numba worker spins ~20 ms after a parallel loop
+        # and a BLAS worker ~100 ms after a product, and either takes a core from the next calls
+        # (interleaved call by call, the raw twin's spinning workers made the others slow)
+        f()
+        for _ in range(reps):
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
+        time.sleep(0.15)
     serial = statistics.median(times["serial"])
     return {k: {"median_ms": statistics.median(v) * 1e3, "slowest_ms": max(v) * 1e3,
                 "slowest_over_serial_median": max(v) / serial} for k, v in times.items()}
@@ -114,8 +120,8 @@ def main(argv=None) -> list[dict]:
         print(json.dumps({"numba_threads": numba.get_num_threads(), "layer": numba.threading_layer(),
                           "results": results}, indent=1))
         return results
-    print(f"numba threads {numba.get_num_threads()}, layer {numba.threading_layer()}; {a.calls} calls each, "
-          "interleaved; slowest ÷ serial median of the phase")
+    print(f"numba threads {numba.get_num_threads()}, layer {numba.threading_layer()}; {a.calls} calls each; "
+          "ratio: slowest ÷ serial median of the phase")
     for r in results:
         print(f"\n{r['case']}")
         print(f"  {'phase':12s} {'kernel':7s} {'median ms':>10s} {'slowest ms':>11s} {'ratio':>7s}")
