@@ -298,6 +298,8 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         k_src = _composed(spec, arg_names, taken, twin)
         helpers = set()  # nothing of its own to emit
         runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
+        if "_plus(" in k_src:
+            runtime.add("_plus")
     else:
         src, body = private(bool(parallel))
         # a fused kernel also gets a threaded twin: thread start-up costs more than it saves on
@@ -446,7 +448,10 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
         if twin:
             k += ["", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
         return "\n".join(k)
-    sums = [f"part_[{j}] + reg_[{j}]" if a else f"part_[{j}]" for j, a in enumerate(c.add)]
+    # a Hessian block of matrix parameters is rank 4: its sum as an array expression took numba ~8 s
+    # of CPU to compile (the softmax module's cold compile was 42 s); _plus is one loop
+    sums = [(f"_plus(part_[{j}], reg_[{j}])" if len(o.shape) > 1 else f"part_[{j}] + reg_[{j}]") if a
+            else f"part_[{j}]" for j, (a, o) in enumerate(zip(c.add, spec.outputs))]
     ret = f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}"
 
     def kernel(chunk: str) -> list[str]:
