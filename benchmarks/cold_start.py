@@ -1,6 +1,9 @@
 """Cold start to the first result (issue 18, item 4), each case in a fresh process with empty caches.
 
-    python -m benchmarks.cold_start [--cases adhoc_logistic,adhoc_mlp,logistic_regression,...] [--json]
+    python -m benchmarks.cold_start [--cases adhoc_logistic,adhoc_mlp,logistic_regression,...] [--root DIR] [--json]
+
+``--root`` runs the cases against another checkout (its symml and its generated/), for a
+before/after comparison from one script.
 
 A case is a Python process started with an empty NUMBA_CACHE_DIR and SYMML_CACHE_DIR (fresh
 temporary folders), which times its own stages:
@@ -106,13 +109,12 @@ def case_code(name: str) -> str:
     return CLOCK + IMPORTS + textwrap.dedent(body) + REPORT
 
 
-def run_case(name: str) -> dict:
+def run_case(name: str, root: Path = ROOT) -> dict:
     """One case in a fresh process with empty caches: its stages, wall and CPU seconds."""
     with tempfile.TemporaryDirectory() as nc, tempfile.TemporaryDirectory() as sc:
-        env = {**os.environ, "NUMBA_CACHE_DIR": nc, "SYMML_CACHE_DIR": sc,
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        env = {**os.environ, "NUMBA_CACHE_DIR": nc, "SYMML_CACHE_DIR": sc, "PYTHONPATH": str(root)}
         r = subprocess.run([sys.executable, "-c", case_code(name)], capture_output=True, text=True, env=env,
-                           cwd=ROOT)
+                           cwd=root)
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("COLD ")), None)
     if r.returncode or line is None:
         raise RuntimeError(f"cold-start case {name} failed:\n{r.stderr[-2000:]}")
@@ -122,11 +124,12 @@ def run_case(name: str) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", default=",".join(DEFAULT))
+    p.add_argument("--root", type=Path, default=ROOT, help="the checkout to run (default: this one)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     res = {}
     for name in a.cases.split(","):
-        res[name] = run_case(name)
+        res[name] = run_case(name, a.root.resolve())
         if not a.json:
             stages = "  ".join(f"{k} {v['wall_s']:.2f}/{v['cpu_s']:.2f}" for k, v in res[name].items())
             print(f"{name:22s} {stages}   (wall/cpu s)", flush=True)

@@ -230,7 +230,7 @@ def _run(name, kernels, checked, check_finite, parallel=None, min_size=0, one_bl
     return out
 
 
-_LOAD = []  # [fd of /proc/loadavg or None where there is none, the machine's cores], at the first threaded call
+_LOAD = []  # [fd of /proc/loadavg or None where there is none, this process's cores], at the first threaded call
 
 
 def _threads_now():
@@ -256,7 +256,11 @@ def _threads_now():
             _LOAD.append(os.open("/proc/loadavg", os.O_RDONLY))
         except OSError:
             _LOAD.append(None)
-        _LOAD.append(os.cpu_count() or n)  # the load counts the tasks of the whole machine
+        # the cores this process may run on; where that is fewer than the machine's, the load (which
+        # counts the whole machine's tasks) is read as if every other task ran on them: fewer
+        # threads than could run, never more
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        _LOAD.append(cores or n)
     fd = _LOAD[0]
     if fd is None or n < 2:
         return n, n
