@@ -305,7 +305,7 @@ def _own_running():
         _TASKS_READ[:] = [pid, 256]
     _TASKS_READ[1] -= 1
     count = 0
-    for fd in _TASKS.values():
+    for fd in list(_TASKS.values()):  # a copy: another thread of ours may read the list again meanwhile
         try:
             count += os.pread(fd, 512, 0).rpartition(b")")[2][:3] == b" R "
         except OSError:  # a thread that has ended
