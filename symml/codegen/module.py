@@ -44,7 +44,8 @@ PARALLEL_MIN_SIZE = 200_000
 CONVENTIONS = """Every kernel checks its arguments (names, ranks, dtypes, sizes) before numba runs. check_finite:
 True scans every argument for NaN or inf first; None (default) only when an output is not finite, so a
 NaN or inf reaching the result is named at no cost on finite data; False never. parallel (kernels with
-a twin): True runs the row loop on all numba threads, False on this one, None from PARALLEL_MIN_SIZE on."""
+a twin): True runs the row loop on numba's threads, False on this one, None from PARALLEL_MIN_SIZE on;
+threads go only to cores that other processes leave idle at the call (all of them on an idle machine)."""
 
 
 @dataclass
@@ -325,12 +326,15 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     serial = f"_{spec.name}"  # what the wrapper calls without threads
     runtime, numba = {"_run"}, {"njit"}
     gram = blas = False
+    hold = False  # the BLAS is held at one thread while the kernel runs: numba's threads are the only ones
     if spec.compose is not None:
-        twin = (twins or {}).get(spec.compose.chunk) or False
+        twin, hold = (twins or {}).get(spec.compose.chunk) or (False, False)
         k_src = _composed(spec, arg_names, taken, twin)
         helpers = set()  # nothing of its own to emit
         if spec.compose.reg is not None:  # a regulariser to add (no regulariser: nothing is added)
             runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
+            if any(a and len(o.shape) > 1 for a, o in zip(spec.compose.add, spec.outputs)):
+                runtime.add("_plus")  # the composed kernel adds arrays of rank ≥ 2 by one loop
     else:
         src, body = private(bool(parallel))
         # a fused kernel also gets a threaded twin: thread start-up costs more than it saves on
@@ -359,8 +363,12 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
             runtime.add("_parallel")
             numba |= {"prange", "get_num_threads"}
             twin, serial = "blocked", f"_{spec.name}_blk"
+            # NOTE(OpenBLAS): a BLAS thread spins ~100 ms after a threaded product: the serial
+            # kernel's products on BLAS threads took the cores of the next call's numba threads
+            # (a blocked softmax twin ran 65 ms against 3 ms); serial, the kernel is one thread
+            hold = blas
     if twins is not None:
-        twins[spec.name] = twin
+        twins[spec.name] = (twin, hold)
     for h in helpers & RUNTIME_HELPERS:
         runtime |= set(BLAS_NAMES.get(h, (h,)))
     helpers -= RUNTIME_HELPERS
@@ -378,7 +386,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     checker = f"{check}({params})"
     runtime |= checkers.calls[check]
     fns = f"({serial}, _{spec.name}_par)" if twin else f"({serial},)"
-    tail = ", parallel, PARALLEL_MIN_SIZE)" if twin else ")"
+    tail = (", parallel, PARALLEL_MIN_SIZE" if twin else "") + (", one_blas=True)" if hold else ")")
     if spec.layout in ("value", "tuple", "pair", "blocks"):
         run = f"_run({spec.name!r}, {fns}, {checker}, check_finite{tail}"
         run = {"value": f"{run}[0]", "tuple": run, "pair": f"_pair({run})",
@@ -476,7 +484,10 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
         if twin:
             k += ["", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
         return "\n".join(k)
-    sums = [f"part_[{j}] + reg_[{j}]" if a else f"part_[{j}]" for j, a in enumerate(c.add)]
+    # a Hessian block of matrix parameters is rank 4: its sum as an array expression took numba ~8 s
+    # of CPU to compile (the softmax module's cold compile was 42 s); _plus is one loop
+    sums = [(f"_plus(part_[{j}], reg_[{j}])" if len(o.shape) > 1 else f"part_[{j}] + reg_[{j}]") if a
+            else f"part_[{j}]" for j, (a, o) in enumerate(zip(c.add, spec.outputs))]
     ret = f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}"
 
     def kernel(chunk: str) -> list[str]:

@@ -10,7 +10,8 @@ others) as generated/_runtime.py; it imports only numpy, numba and the standard 
 - the argument checks of the wrappers (``_array``, ``_scalar``, ``_size``, ...) and ``_run``,
   which converts the checked arguments, picks the serial or the threaded kernel by size,
   and names a non-finite input when an output is not finite;
-- ``_parallel``: the threaded twin of a kernel, compiled from the same Python function;
+- ``_parallel``: the threaded twin of a kernel, compiled from the same Python function, and
+  ``_threads_now``, how many threads a call may have: the cores that other processes leave idle;
 - the BLAS helpers of :mod:`symml.codegen.blas` (Gram products on syrk, BLAS threads).
 
 An ad-hoc kernel of ``sm.compile`` lives in the kernel cache, outside any package: the cache
@@ -180,25 +181,38 @@ def _labels_range(x, name, high, dim):
 '''
 
 CALLS = '''
-def _run(name, kernels, checked, check_finite, parallel=None, min_size=0):
+def _run(name, kernels, checked, check_finite, parallel=None, min_size=0, one_blas=False):
     """Run a kernel on its checked arguments; its outputs, a tuple.
 
     ``checked`` is what a module's argument checker returns: (name → value, in order, the arrays
     C-contiguous and of one dtype; the number of values in the arrays). ``kernels`` is (serial,)
-    or (serial, threaded): the threaded one runs when ``parallel`` is True, or when it is None and
-    the arrays hold at least ``min_size`` numbers. ``check_finite``: True scans every argument for
-    NaN or inf first; None scans them only when an output is not finite (or numba refuses one), so
-    the message names the input; False never scans.
+    or (serial, threaded). Threads are asked for when ``parallel`` is True, or when it is None and
+    the arrays hold at least ``min_size`` numbers; the threaded kernel then runs on as many threads
+    as the machine has idle cores for (``_threads_now``), the serial one where that is one.
+    ``check_finite``: True scans every argument for NaN or inf first; None scans them only when an
+    output is not finite (or numba refuses one), so the message names the input; False never
+    scans. ``one_blas``: the BLAS has one thread while the kernel runs (a kernel that numba threads
+    by blocks of rows, each block's products on the BLAS).
     """
     args, size = checked
     if check_finite:
         _finite(**args)
-    fn = kernels[0]
+    fn, threads, mask = kernels[0], 1, 1
     if len(kernels) > 1 and (parallel or (parallel is None and size >= min_size)):
-        fn = kernels[1]
+        threads, mask = _threads_now()
+        if threads > 1:
+            fn = kernels[1]
     values = args.values()
+    blas = _blas_threads(1) if one_blas else None
     try:
-        out = fn(*values)
+        if 1 < threads < mask:  # fewer threads than numba's for this call: other processes hold cores
+            set_num_threads(threads)
+            try:
+                out = fn(*values)
+            finally:
+                set_num_threads(mask)
+        else:
+            out = fn(*values)
     except ZeroDivisionError:
         raise ValueError(f"{name}: division by zero for these arguments (for example an empty class, or a "
                          "zero variance)") from None
@@ -208,9 +222,95 @@ def _run(name, kernels, checked, check_finite, parallel=None, min_size=0):
         if check_finite is None:
             _finite(**args)
         raise
+    finally:
+        if blas is not None:
+            _blas_threads(blas)
     if check_finite is None and not _outputs_finite(out):
         _finite(**args)  # name the non-finite input, if one caused it
     return out
+
+
+_LOAD = []  # [fd of /proc/loadavg or None where there is none, this process's cores], at the first threaded call
+
+
+def _threads_now():
+    """(threads for a call now, numba's thread count): numba's threads, or fewer when other
+    processes keep cores busy; (n, n) where the load cannot be read (not Linux).
+
+    A parallel loop waits for its slowest thread: a thread that shares its core with another
+    process waits a time slice of the scheduler (4 ms here) for its turn, against a kernel of
+    ~0.5 ms, and the slowest of 15 calls took 60-550 ms where one core was busy. So a call runs on
+    the cores that are idle now: the machine's cores less the tasks runnable on them (the fourth
+    field of /proc/loadavg, a count at this instant, not an average; read in about a microsecond),
+    not counting this process's own (a numba worker spins ~20 ms after a parallel loop, and is
+    runnable while it does). Passive waiting (OMP_WAIT_POLICY=PASSIVE) was measured instead and
+    lost: waking the workers made the threaded kernel slower than the serial one on an idle machine
+    (0.64 against 0.45 ms), and busy its slowest call still took 5.7 ms; numba's workqueue layer
+    was slower still (1.7 ms idle).
+    """
+    import os
+
+    n = get_num_threads()
+    if not _LOAD:
+        try:
+            _LOAD.append(os.open("/proc/loadavg", os.O_RDONLY))
+        except OSError:
+            _LOAD.append(None)
+        # the cores this process may run on; where that is fewer than the machine's, the load (which
+        # counts the whole machine's tasks) is read as if every other task ran on them: fewer
+        # threads than could run, never more
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        _LOAD.append(cores or n)
+    fd = _LOAD[0]
+    if fd is None or n < 2:
+        return n, n
+    try:
+        running = int(os.pread(fd, 128, 0).split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return n, n
+    cores = _LOAD[1]
+    if running - 1 + n <= cores:  # the others and all of ours fit (the caller is one of the runnable)
+        return n, n
+    # ours: the caller and numba's workers; a thread of ours beyond them (a BLAS worker spinning
+    # after its product, a thread of the user's) holds a core as another process's would
+    others = running - min(n, _own_running())
+    return max(1, min(n, cores - others)), n
+
+
+_TASKS = {}  # this process's thread id → fd of its /proc stat file
+_TASKS_READ = [0, 0]  # the process that read the list (a forked child reads its own), calls until it reads it again
+
+
+def _own_running():
+    """How many of this process's threads are runnable now (the caller is one), from /proc/self/task.
+
+    The files stay open (a read is a pread, as for the load); the list of threads is read again
+    every 256th call, so that threads started later (by the user, by a BLAS) are counted too.
+    """
+    import os
+
+    pid = os.getpid()
+    if _TASKS_READ[0] != pid or _TASKS_READ[1] <= 0:
+        try:
+            tids = set(os.listdir("/proc/self/task"))
+        except OSError:
+            return 1
+        for t in [t for t in _TASKS if t not in tids or _TASKS_READ[0] != pid]:
+            os.close(_TASKS.pop(t))
+        for t in tids - set(_TASKS):
+            try:
+                _TASKS[t] = os.open(f"/proc/self/task/{t}/stat", os.O_RDONLY)
+            except OSError:
+                pass
+        _TASKS_READ[:] = [pid, 256]
+    _TASKS_READ[1] -= 1
+    count = 0
+    for fd in list(_TASKS.values()):  # a copy: another thread of ours may read the list again meanwhile
+        try:
+            count += os.pread(fd, 512, 0).rpartition(b")")[2][:3] == b" R "
+        except OSError:  # a thread that has ended
+            pass
+    return max(1, count)
 
 
 def _pair(out):
@@ -266,6 +366,19 @@ def _split(theta, shapes, sizes, shape, layout, name):
     return out
 
 
+@njit(cache=True)
+def _plus(a, b):
+    # a + b for two arrays of one shape and dtype, as one loop: numba compiles the array expression
+    # a + b of rank-4 arrays in ~8 s of CPU (its broadcasting code grows with the rank), this in 0.3 s
+    out = np.empty(a.shape, dtype=a.dtype)
+    o = out.reshape(-1)
+    x = np.ascontiguousarray(a).reshape(-1)
+    y = np.ascontiguousarray(b).reshape(-1)
+    for q in range(o.size):
+        o[q] = x[q] + y[q]
+    return out
+
+
 def _with_twin(kernel, chunk, twin):
     """A composed kernel's threaded form: its own Python code, run with the chunk kernel ``chunk``
     replaced by its threaded twin (the module global named ``twin``, looked up at the first call)."""
@@ -303,7 +416,7 @@ def _parallel(kernel):
 #: Names the runtime defines that a module may import (beyond those of the BLAS helpers).
 NAMES = ("_verify_source", "_check_module", "_warn_if_stale", "_array", "_scalar", "_size", "_positive",
          "_finite", "_outputs_finite", "_dtype", "_c", "_run", "_pair", "_blocks", "_add_parts", "_pack", "_split",
-         "_with_twin", "_parallel")
+         "_with_twin", "_parallel", "_plus")
 
 #: Names of the BLAS helpers, by the helper key a kernel body records (see blas.py).
 BLAS_NAMES = {
@@ -325,7 +438,7 @@ def runtime_text(codegen_version: str) -> tuple[str, str]:
               "integrity checks. Every module of this folder imports its helpers from here.\n\n"
               f"Generated by symml (codegen {codegen_version}). Do not edit: regenerate with `symml generate`.\n"
               '"""')
-    parts = [header, "import numpy as np\nfrom numba import njit", INTEGRITY.strip(), CHECKS.strip(), CALLS.strip()]
+    parts = [header, "import numpy as np\nfrom numba import get_num_threads, njit, set_num_threads", INTEGRITY.strip(), CHECKS.strip(), CALLS.strip()]
     parts += [GRAM_HELPERS[k].strip() for k in ("_blas_syrk", "_syrk_gram", "_syrk_gram_weighted")]
     parts += [BLAS_THREAD_HELPERS[k].strip() for k in ("_acc_add", "_blas_threads")]
     parts += [HELPERS[k].strip() for k in SCALAR_HELPERS]
