@@ -13,6 +13,9 @@ Elementwise maps (:func:`map_expr`), given the map's scalar expression and opera
 - across nodes: ``log Σ_axis e^x`` is logsumexp(x) and ``e^x / Σ_axis e^x`` is softmax(x),
   both computed stably.
 
+Sums (:func:`softmax_sum`): Σ over its axis of softmax(x) is 1, and so is Σ over the last axis
+of a tensor declared ``sm.tensor(..., simplex=True)`` (one-hot or soft labels, Σ_k Y_ik = 1).
+
 Contractions (:func:`einsum_operands`): operands in a canonical order (``Xᵀs`` and ``sᵀX``
 are one node), rank-0 operands multiplied into one map when that folds a number or cancels
 (``det(A) · 1/det(A)``), and the two indices of a symmetric matrix in canonical order, so
@@ -264,17 +267,30 @@ def _map_shape(ops, x):
 
 
 def softmax_sum(op, sub, out, sizes):
-    """Σ over its own axis of softmax(x) is 1: the constant the sum is, else None."""
-    from .nodes import Map
+    """Σ over its own axis of softmax(x), or over the last axis of a tensor declared
+    ``simplex=True``, is 1: the constant the sum is, else None."""
+    from .nodes import Einsum, Let, Map, Tensor
 
-    if not (isinstance(op, Map) and isinstance(op.expr, sp.exp) and len(set(sub)) == len(sub)):
+    if len(set(sub)) != len(sub):
         return None
-    from .nodes import placeholder
+    while isinstance(op, Let):  # Σ δ_ℓ with δ_ℓ = −softmax(ℓ): the name changes nothing
+        op = op.body
+    if isinstance(op, Einsum) and len(op.operands) == 1 and op.subs[0] == op.out and op.coef.is_number:
+        inner = softmax_sum(op.operands[0], sub, out, sizes)  # c·softmax(x), as an adjoint holds it
+        return None if inner is None else op.coef * inner
+    if isinstance(op, Tensor):
+        if not getattr(op, "simplex", False):
+            return None
+        axis = op.ndim - 1
+    else:
+        if not (isinstance(op, Map) and isinstance(op.expr, sp.exp)):
+            return None
+        from .nodes import placeholder
 
-    found = softmax_argument(op.expr.args[0], op.operands, placeholder)
-    if found is None:
-        return None
-    _, axis = found
+        found = softmax_argument(op.expr.args[0], op.operands, placeholder)
+        if found is None:
+            return None
+        _, axis = found
     if sub[axis] in out:
         return None
     factor = sp.S.One

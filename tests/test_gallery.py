@@ -21,8 +21,8 @@ PINNED = {
         '\\lambda w',
     ),
     'sm.grad(sm.trace(A @ A @ A), A)': (
-        '3AᵀAᵀ',
-        '3 A^{\\top} A^{\\top}',
+        '3(A²)ᵀ',
+        '3 \\left(A^{2}\\right)^{\\top}',
     ),
     'sm.grad(sm.log(sm.det(A)), A)': (
         'A⁻ᵀ',
