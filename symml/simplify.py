@@ -278,6 +278,18 @@ def softmax_sum(op, sub, out, sizes):
     if isinstance(op, Einsum) and len(op.operands) == 1 and op.subs[0] == op.out and op.coef.is_number:
         inner = softmax_sum(op.operands[0], sub, out, sizes)  # c·softmax(x), as an adjoint holds it
         return None if inner is None else op.coef * inner
+    if isinstance(op, Map) and len(op.operands) == 1 and op.operands[0].shape == op.shape:
+        from .nodes import placeholder
+
+        t = placeholder(0)
+        a, c = sp.diff(op.expr, t), op.expr.subs(t, 0)
+        if not (a.free_symbols - _dim_symbols(a)) and not (c.free_symbols - _dim_symbols(c)) and a != 0:
+            inner = softmax_sum(op.operands[0], sub, out, sizes)  # Σ_k ((1 − ε)Y_ik + ε/K) = 1
+            if inner is None:
+                return None
+            count = sp.Mul(*[sizes[l] for l in sub if l not in out])
+            return a * inner + c * count
+        return None
     if isinstance(op, Tensor):
         if not getattr(op, "simplex", False):
             return None

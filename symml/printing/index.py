@@ -35,7 +35,7 @@ INDEX_NAMES = "ijklmpqrstuvabcefgh"
 #: Index names for a derivative's own axes (∂L/∂w_k), leaving i, j for sums.
 OUTPUT_INDEX_NAMES = "klmpqrstuvabcefghij"
 
-ADJOINT_PREFIX = "delta_"
+ADJOINT_PREFIX = ("delta_", "delta2_")  # calculus's adjoint names (symml.program), first and second order
 
 
 class IndexBuilder(StructuralEntries):
@@ -44,7 +44,7 @@ class IndexBuilder(StructuralEntries):
     Args:
         root: the expression whose entries will be built (its names are reserved, so an
             index never reads like a tensor or a dimension).
-        expand_adjoints: print the body of calculus-made ``delta_*`` intermediates instead
+        expand_adjoints: print the body of calculus-made ``delta_*`` (and ``delta2_*``) intermediates instead
             of their names.
         names: Let uid → printed name (a program's unique names).
 
