@@ -282,7 +282,7 @@ class Unicode(Spelling):
             return mark + "_" + self._name_text(of)
         base, sups, subs = split_super_sub(name)
         base = NAME_ALIASES.get(base, base)
-        text = greek_unicode.get(base, base)
+        text = TEXTBOOK_NAMES[base][0] if base in TEXTBOOK_NAMES else greek_unicode.get(base, base)  # ℓ₂, ε₁
         for s in subs:
             text += s.translate(_SUB_DIGITS) if s.isdigit() else "_" + self._name_text(s)
         for s in sups:
@@ -371,7 +371,7 @@ class Latex(Spelling):
             return mark + "_{" + self._name_text(of) + "}"
         base, sups, subs = split_super_sub(name)
         base = NAME_ALIASES.get(base, base)
-        text = _latex_name(base)
+        text = TEXTBOOK_NAMES[base][1] if base in TEXTBOOK_NAMES else _latex_name(base)
         if len(base) > 1 and text == base:
             text = r"\mathrm{%s}" % base
         if subs:
