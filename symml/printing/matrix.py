@@ -20,7 +20,7 @@ from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, make_einsum, placeho
 from ..structured import Inv
 from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
-from .index import IndexBuilder, render
+from .index import ADJOINT_PREFIX, IndexBuilder, render
 from .notation import HADAMARD, MATMUL, RESERVED_LETTERS, Piece, RightFactor, Spelling
 from ..simplify import softmax_argument
 from .scalar import constant_factor, print_scalar
@@ -103,7 +103,8 @@ class MatrixPrinter(StructuralPrinting):
         """``[entry]_ij``: the index form of ``node`` as a piece inside matrix notation."""
         builder = IndexBuilder(node, names=self.names)
         idx = [builder.index() for _ in range(node.ndim)]
-        body = render(builder.entry(node, idx), builder.labels, self.sp, self.print_node)
+        delta_taken = any(name.startswith(ADJOINT_PREFIX) for name in self.names.values())
+        body = render(builder.entry(node, idx), builder.labels, self.sp, self.print_node, delta_taken)
         if not idx:
             return body
         return self.sp.entries(body, [str(i) for i in idx])
