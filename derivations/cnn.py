@@ -30,7 +30,7 @@ import symml as sm
 
 N, C, H, W, O, kh, kw, K = sm.dims("N C H W O kh kw K")
 P2, Q2 = sympy.floor((H - kh + 1) / 2), sympy.floor((W - kw + 1) / 2)
-X, Y = sm.tensor("X", (N, C, H, W)), sm.tensor("Y", (N, K))
+X, Y = sm.tensor("X", (N, C, H, W)), sm.tensor("Y", (N, K), simplex=True)  # one-hot rows
 Kc, b = sm.tensor("Kc", (O, C, kh, kw)), sm.tensor("b", (O,))
 V, c = sm.tensor("V", (K, O, P2, Q2)), sm.tensor("c", (K,))
 

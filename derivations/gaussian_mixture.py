@@ -5,8 +5,8 @@ Data X (n, d); K components with weights π = softmax(a), means M (K, d) and pre
 ``precisions_cholesky_`` is an upper-triangular factor of the same product; the loss holds for either):
 
     log N(xᵢ | μ_k, Σ_k) = Σ_j log L_kjj − (d/2) log 2π − ½ ‖L_kᵀ(xᵢ − μ_k)‖²
-    L = −Σᵢ logsumexp_k [log π_k + log N(xᵢ | μ_k, Σ_k)],   R_ik = softmax_k(·) (responsibilities)
-    ∇_μ_k L = −Σᵢ R_ik L_k L_kᵀ(xᵢ − μ_k),   ∇_a L = n π − Σᵢ Rᵢ
+    ℓ_ik = log π_k + log N(xᵢ | μ_k, Σ_k),   L = −Σᵢ logsumexp_k ℓ_ik,   γ_ik = softmax_k(ℓ_i)_k
+    ∇_μ_k L = −Σᵢ γ_ik L_k L_kᵀ(xᵢ − μ_k),   ∇_a L = n π − Σᵢ γᵢ   (γ: the responsibilities R)
 
 The gradient w.r.t. L is taken entrywise over the full (K, d, d) array: every entry enters the
 quadratic form, so only the lower triangle (with the upper one kept at zero) is meaningful.
@@ -33,9 +33,9 @@ n, d, K = sm.dims("n d K")
 X = sm.tensor("X", (n, d))
 M, a, L = sm.tensor("M", (K, d)), sm.tensor("a", (K,)), sm.tensor("L", (K, d, d))
 
-log_joint = sm.let("log_joint", sm.log_softmax(a) + mvn_logpdf_chol(X, M, L))  # (n, K)
-loss = -sm.sum(sm.logsumexp(log_joint, axis=1))
-R = sm.softmax(log_joint, axis=1)
+ell = sm.let("ell", sm.log_softmax(a) + mvn_logpdf_chol(X, M, L))  # (n, K): ℓ_ik = log π_k N(xᵢ | μ_k, Σ_k)
+loss = -sm.sum(sm.logsumexp(ell, axis=1))
+R = sm.let("gamma", sm.softmax(ell, axis=1))  # the responsibilities γ_ik; the gradient prints through them
 
 r, mu, P = sm.tensor("r", (n,)), sm.tensor("mu", (d,)), sm.tensor("P", (d, d))
 Q_k = sm.sum(r * mvn_logpdf(X, mu, P))

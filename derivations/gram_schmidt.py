@@ -33,7 +33,7 @@ derivation = sm.Derivation(
     kernels=("loss", "grad", "value_and_grad"),
     extra={"qr": (Q, R)},
     notes={"loss": "Gram–Schmidt, column k + 1 from the orthonormal columns Q_k and the next column a of A:\n"
-                   + "\n".join(f"  {name} = {sm.pretty(getattr(e, 'body', e))}" for name, e in step.items()),
+                   + "\n".join(f"  {name} = {sm.pretty(getattr(e, 'body', e), where=False)}" for name, e in step.items()),
            "qr": "(Q, R): the reduced QR of A, R's diagonal positive (numpy.linalg.qr up to signs)."},
     title="Gram–Schmidt QR, L = Σ log R_kk = log |det A|",
 )

@@ -23,6 +23,7 @@ import symml as sm
 
 n, d, h1, h2, K = sm.dims("n d h1 h2 K")
 X, Y = sm.tensor("X", (n, d)), sm.tensor("Y", (n, K))
+Y_onehot = sm.tensor("Y", (n, K), simplex=True)  # the softmax models' targets: Σ_k Y_ik = 1
 W1, b1 = sm.tensor("W1", (d, h1)), sm.tensor("b1", (h1,))
 W2, b2 = sm.tensor("W2", (h1, h2)), sm.tensor("b2", (h2,))
 W3, b3 = sm.tensor("W3", (h2, K)), sm.tensor("b3", (K,))
@@ -38,9 +39,9 @@ def mlp(name, activation="tanh", loss="softmax"):
     if loss == "squared":
         L, domains = sm.norm2(z - Y) / 2, {}
     else:
-        L, domains = -sm.sum(Y * sm.log_softmax(z, axis=1)), {"Y": "onehot"}
+        L, domains = -sm.sum(Y_onehot * sm.log_softmax(z, axis=1)), {"Y": "onehot"}
     return sm.Derivation(
-        name, L, params=[W1, b1, W2, b2, W3, b3], data=[X, Y],
+        name, L, params=[W1, b1, W2, b2, W3, b3], data=[X, Y if loss == "squared" else Y_onehot],
         kernels=("loss", "grad", "value_and_grad", "hvp"), domains=domains, decision=z,
         title=f"two-hidden-layer MLP, {activation} activations, "
               + ("squared error" if loss == "squared" else "softmax cross-entropy"),

@@ -20,7 +20,7 @@ import symml as sm
 
 n, d, K = sm.dims("n d K")
 X = sm.tensor("X", (n, d))
-Y = sm.tensor("Y", (n, K))
+Y = sm.tensor("Y", (n, K), simplex=True)  # one-hot rows: Σ_k Y_ik = 1, so ∇_Z = P − Y
 W = sm.tensor("W", (d, K))
 c = sm.tensor("c", (K,))
 lam = sm.scalar("lam")

@@ -139,6 +139,9 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
     ``record``: note the adjoints of this pass in :data:`ADJOINTS` (a gradient pass, no
     batch, of a function that is not itself a derivative).
     """
+    # a pass that differentiates a derivative (record=False: hessian's, hvp's) names its adjoints
+    # delta2_v, never delta_v: δ_v keeps meaning ∂L/∂v (program.py, printing: δ̄_v)
+    prefix = "delta_" if record else "delta2_"
     order = walk([y])
     adj: dict[int, Expr] = {y.uid: seed}
     result: dict[int, Expr] = {}
@@ -155,7 +158,7 @@ def backprop(y: Expr, targets: Sequence[Tensor], seed: Expr, batch: tuple, name_
         if record:
             _record_adjoint(seen, node, g)
         if isinstance(node, Let) and name_adjoints and not isinstance(g, (Tensor, Let)):
-            g = Let.new("delta_" + node.name, g)
+            g = Let.new(prefix + node.name, g)
         for k, op in enumerate(node.operands):
             if isinstance(op, Map) and not op.operands:
                 continue  # constants have no adjoint

@@ -19,12 +19,14 @@ class UsageError(Exception):
     """Bad command-line usage (exit code 2)."""
 
 
-def _fmt_printer(args):
+def _fmt_printer(args, where: bool = True):
+    """pretty or latex; ``where=False`` prints named intermediates by name alone (their
+    equations follow, as in ``show``)."""
     from . import printing
 
     if getattr(args, "latex", False):
-        return lambda e: printing.latex(e)
-    return lambda e: printing.pretty(e)
+        return lambda e: printing.latex(e, where=where)
+    return lambda e: printing.pretty(e, where=where)
 
 
 def cmd_list(args) -> int:
@@ -46,10 +48,11 @@ def cmd_show(args) -> int:
     from . import printing
     from .catalog import load
     from .printing.equations import hessian_lhs, program_equations
+    from .nodes import Let
     from .program import program_from_outputs
 
     d = load(args.name)
-    show = _fmt_printer(args)
+    show = _fmt_printer(args, where=False)  # the equations below define the names the loss uses
     if args.report:
         from .report import report  # optional stage, provided by the reports feature
 
@@ -76,9 +79,12 @@ def cmd_show(args) -> int:
             print(printing.index_form(d.grad_of(p), name="L", wrt=p, fmt=fmt))
     else:
         # the forward values and the δ recursion once (named as in the kernels), then every gradient
-        print(program_equations(program_from_outputs({f"grad_{p.name}": d.grad_of(p) for p in shown}), fmt))
+        named = [v for e in d.extra.values() for v in (e if isinstance(e, tuple) else (e,)) if isinstance(v, Let)]
+        grads = {f"grad_{p.name}": d.grad_of(p) for p in shown}  # γ of the extra kernels, where they recur
+        print(program_equations(program_from_outputs(grads, named=named), fmt))
     if args.hessian is not None:
         rows = pick(args.hessian or None)
+        print()  # the Hessian's equations apart from the gradient's
         k = len(d.params)
         blocks = {(p.name, q.name): d.hessian_blocks[i * k + j] for i, p in enumerate(d.params)
                   for j, q in enumerate(d.params) if p in rows}  # every block of the rows asked, cross blocks too

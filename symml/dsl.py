@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 
-def tensor(name: str, shape=(), *, symmetric: bool = False, positive_definite: bool = False) -> Expr:
+def tensor(name: str, shape=(), *, symmetric: bool = False, positive_definite: bool = False,
+           simplex: bool = False) -> Expr:
     """A named input tensor with a symbolic shape.
 
     Args:
@@ -41,13 +42,18 @@ def tensor(name: str, shape=(), *, symmetric: bool = False, positive_definite: b
         shape: a tuple of dimensions from :func:`symml.dims` or positive ints.
         symmetric: a square matrix with Aᵀ = A (printing and simplification use it).
         positive_definite: a symmetric positive definite matrix (implies ``symmetric``).
+        simplex: each slice along the last axis lies on the probability simplex (entries
+            ≥ 0 that sum to one): the rows of a one-hot or soft-label matrix Y (n, K), or a
+            probability vector. Simplification uses Σ_k Y_ik = 1 and sm.check draws such
+            rows; kernels do not test it, so pass only rows that sum to one.
 
     >>> import symml as sm
     >>> n, d = sm.dims("n d")
     >>> sm.tensor("X", (n, d)).shape
     (n, d)
     """
-    return Tensor.new(name, _check_shape(name, shape), symmetric=symmetric, positive_definite=positive_definite)
+    return Tensor.new(name, _check_shape(name, shape), symmetric=symmetric, positive_definite=positive_definite,
+                      simplex=simplex)
 
 
 def _check_shape(name, shape) -> tuple:

@@ -28,9 +28,10 @@ INPUTS = {
     "mu": (("d",), "normal"), "c": (("k",), "normal"), "t": (("n",), "normal"), "r": (("n",), "positive"),
     "A": (("d", "d"), "invertible"), "B": (("d", "d"), "normal"), "S": (("d", "d"), "spd"),
     "K": (("n", "n"), "spd"), "lam": ((), "positive"), "alpha": ((), "positive"), "sigma2": ((), "positive"),
-    "eps": ((), "positive"), "ell": ((), "positive"), "mu0": ((), "normal"),
+    "eps": ((), "positive"), "ell": ((), "positive"), "mu0": ((), "normal"), "T": (("n", "k"), "simplex"),
 }
-_DECLARED = {"S": "positive_definite=True", "K": "positive_definite=True"}
+#: Inputs declared with a flag of sm.tensor: name → the keyword (set True).
+_DECLARED = {"S": "positive_definite", "K": "positive_definite", "T": "simplex"}
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "gallery.md"
 
 
@@ -101,7 +102,14 @@ ENTRIES = [
     E("softmax", "jacobian", "sm.softmax(x)", "x"),
     E("softmax cross-entropy", "grad", "-sm.sum(Y * sm.log_softmax(X @ W, axis=1))", "W"),
     E("entropy of a softmax", "grad", "-sm.sum(sm.softmax(x) * sm.log_softmax(x))", "x"),
+    E("softmax cross-entropy, targets on the simplex", "grad", "-sm.sum(T * sm.log_softmax(X @ W, axis=1))", "W"),
+    E("softmax cross-entropy, simplex targets, written out", "grad",
+      "-sm.sum(T * (X @ W - sm.expand_dims(sm.log(sm.sum(sm.exp(X @ W), axis=1)), 1)))", "W"),
+    E("KL from simplex targets to a softmax", "grad", "sm.sum(T * (sm.log(T) - sm.log_softmax(X @ W, axis=1)))", "W"),
     # --- matrices
+    E("trace of a fourth power", "grad", "sm.trace(A @ A @ A @ A)", "A"),
+    E("a matrix square", "grad", "sm.sum(A @ A @ x)", "x"),
+    E("a quadratic form in A²", "grad", "x @ A @ A @ x", "x"),
     E("trace of a product", "grad", "sm.trace(A @ B)", "A"),
     E("trace of AᵀA", "grad", "sm.trace(A.T @ A)", "A"),
     E("trace of ABAᵀ", "grad", "sm.trace(A @ B @ A.T)", "A"),
@@ -121,6 +129,13 @@ ENTRIES = [
     E("a Gram matrix", "grad", "sm.sum((X @ X.T) * K)", "X"),
     E("a quadratic form in a matrix", "hessian", "sm.trace(W.T @ A @ W)", "W"),
     E("a symmetric form in a matrix", "hessian", "sm.trace(W @ W.T @ S)", "W"),
+    # --- named intermediates (sm.let): printed with the definitions of the names they use
+    E("logistic loss through sm.let", "grad",
+      "sm.sum(sm.softplus(sm.let('z', X @ w + b)) - y * sm.let('z', X @ w + b)) + lam / 2 * (w @ w)", "w"),
+    E("logistic loss through sm.let", "hessian",
+      "sm.sum(sm.softplus(sm.let('z', X @ w + b)) - y * sm.let('z', X @ w + b)) + lam / 2 * (w @ w)", "w"),
+    E("a named residual", "grad", "sm.norm2(sm.let('r', X @ w - y)) / 2 + lam / 2 * (w @ w)", "w"),
+    E("a named residual", "hessian", "sm.norm2(sm.let('r', X @ w - y)) / 2 + lam / 2 * (w @ w)", "w"),
     # --- kernels and scales
     E("an RBF bump, in ℓ", "grad", "sm.exp(-sm.norm2(x - v) / (2 * ell ** 2))", "ell"),
     E("an RBF bump, in x", "grad", "sm.exp(-sm.norm2(x - v) / (2 * ell ** 2))", "x"),
@@ -137,7 +152,7 @@ def namespace(numeric: bool = False) -> dict:
     dims = {"n": n, "d": d, "k": k}
     ns = {"sm": sm, **dims}
     for name, (shape, _) in INPUTS.items():
-        flags = {"positive_definite": True} if name in _DECLARED else {}
+        flags = {_DECLARED[name]: True} if name in _DECLARED else {}
         ns[name] = sm.tensor(name, tuple(dims[s] for s in shape), **flags)
     return ns
 
@@ -162,6 +177,8 @@ def arrays(seed: int = 0) -> dict:
         elif kind == "spd":
             m = rng.normal(size=size)
             out[name] = m @ m.T / size[0] + np.eye(size[0])
+        elif kind == "simplex":  # rows on the probability simplex, as simplex=True declares
+            out[name] = rng.dirichlet(np.ones(size[-1]), size=size[:-1])
         elif kind == "invertible":
             out[name] = 2 * np.eye(size[0]) + 0.3 * rng.normal(size=size)
         else:
@@ -187,7 +204,7 @@ def page() -> str:
         "",
         "The inputs: `n, d, k = sm.dims(\"n d k\")`; " + ", ".join(
             f"`{name}` {('(' + ', '.join(shape) + ')') if shape else 'scalar'}"
-            + (f" ({_DECLARED[name]})" if name in _DECLARED else "")
+            + (f" ({_DECLARED[name]}=True)" if name in _DECLARED else "")
             for name, (shape, _) in INPUTS.items()) + ".",
         "A rank-4 second derivative of a matrix parameter prints as a Kronecker product",
         "A ⊗ B: the matrix it is when its index pairs are flattened row-major (numpy's `reshape`),",

@@ -184,15 +184,16 @@ def _compare(op, a, b, truth=None):
 class Tensor(Expr):
     """A named input tensor (a parameter, data or hyper-parameter)."""
 
-    __slots__ = ("name", "symmetric", "positive_definite")
+    __slots__ = ("name", "symmetric", "positive_definite", "simplex")
 
     @classmethod
-    def new(cls, name: str, shape: Sequence = (), symmetric: bool = False, positive_definite: bool = False):
+    def new(cls, name: str, shape: Sequence = (), symmetric: bool = False, positive_definite: bool = False,
+            simplex: bool = False):
         _check_name(name, "tensor")
         if isinstance(shape, (int, sp.Expr)):
             shape = (shape,)
         shape = tuple(as_dim(s) for s in shape)
-        for flag, value in (("symmetric", symmetric), ("positive_definite", positive_definite)):
+        for flag, value in (("symmetric", symmetric), ("positive_definite", positive_definite), ("simplex", simplex)):
             if not isinstance(value, bool):
                 raise TypeError(f"sm.tensor({name!r}): {flag} must be True or False, got {value!r}")
         symmetric = symmetric or positive_definite  # a positive definite matrix is symmetric
@@ -200,9 +201,15 @@ class Tensor(Expr):
             what = "positive_definite" if positive_definite else "symmetric"
             raise ValueError(f"sm.tensor({name!r}): {what}=True needs a square matrix shape such as (d, d), "
                              f"got {fmt_shape(shape)}")
-        flags = (symmetric, positive_definite) if symmetric else ()
+        if simplex and not shape:
+            raise ValueError(f"sm.tensor({name!r}): simplex=True needs at least one axis (the last axis sums "
+                             f"to one), got a scalar")
+        if simplex and symmetric:
+            raise ValueError(f"sm.tensor({name!r}): simplex=True does not combine with symmetric= or "
+                             f"positive_definite=")
+        flags = (symmetric, positive_definite) if symmetric else ("simplex",) if simplex else ()
         return cls._make((name, shape) + flags, (), shape, name=name, symmetric=symmetric,
-                         positive_definite=positive_definite)
+                         positive_definite=positive_definite, simplex=simplex)
 
 
 class Eye(Expr):
@@ -437,7 +444,7 @@ def make_einsum(operands, subs, out, sizes, coef=1) -> Expr:
     ops, factor = simplify.einsum_operands(ops, make_map, placeholder)
     coef *= factor
     ops = simplify.order_operands(ops, out)
-    if len(ops) == 1:  # Σ_axis softmax(x) = 1
+    if len(ops) == 1:  # Σ_axis softmax(x) = 1, Σ_k Y_ik = 1 for a simplex-declared Y
         ones = simplify.softmax_sum(ops[0][0], ops[0][1], out, sizes)
         if ones is not None:
             return const(coef * ones, tuple(sizes[l] for l in out))

@@ -7,7 +7,8 @@ names, in dependency order. Nothing downstream derives again, and nothing names 
 The naming rule (deterministic: it depends only on the graph of the outputs)
 
 1. Every ``sm.let`` value is a step under its own name, and so is every adjoint that
-   :mod:`symml.calculus` named ``delta_<v>`` for it (printed ``δ_v``).
+   :mod:`symml.calculus` named ``delta_<v>`` for it (printed ``δ_v``) and, in a Hessian or an
+   hvp, every second-order adjoint ``delta2_<v>`` (printed ``δ̄_v``).
 2. Outputs that hold no ``sm.let`` at all get automatic names, at the places where a
    hand-written derivation introduces a symbol:
 
@@ -51,10 +52,14 @@ import sympy as sp
 from .calculus import ADJOINTS
 from .nodes import Dim, Einsum, Expr, Eye, Let, Map, Tensor, as_expr, placeholder, rebuild, transform, walk
 
-__all__ = ["Program", "Step", "program_from_outputs", "ADJOINT_PREFIX", "STEMS"]
+__all__ = ["Program", "Step", "program_from_outputs", "inline_lets", "ADJOINT_PREFIX", "SECOND_ADJOINT_PREFIX",
+           "STEMS"]
 
 #: calculus names the adjoint of value ``v`` ``delta_v``; nothing else starts with it
 ADJOINT_PREFIX = "delta_"
+#: a pass that differentiates a derivative (hessian, hvp) names the adjoint of ``v`` ``delta2_v``
+#: (printed δ̄_v): a second-order adjoint, never confused with δ_v = ∂L/∂v
+SECOND_ADJOINT_PREFIX = "delta2_"
 #: the stem of an automatic forward name, by the kind of the node
 STEMS = {"einsum": "z", "map": "u", "other": "s"}
 
@@ -67,7 +72,8 @@ class Step:
         name: the step's name (math spelling: ``delta_z`` prints δ_z).
         node: a Let over the body as printed (earlier steps inside it are Lets).
         source: the node of the original graph this step computes (what codegen emits).
-        kind: "forward" or "adjoint".
+        kind: "forward", "adjoint" (δ_v = ∂L/∂v) or "adjoint2" (δ̄_v, the adjoint of v in a
+            pass that differentiates a derivative: a Hessian's or an hvp's).
     """
 
     name: str
@@ -180,13 +186,16 @@ def _auto_names(order: list[Expr], outs: set, adjoints: dict, taken: set) -> dic
     return names
 
 
-def program_from_outputs(outputs, auto: bool = True) -> Program:
+def program_from_outputs(outputs, auto: bool = True, named=()) -> Program:
     """The program that computes ``outputs`` (an expression, or a dict name → expression).
 
     Args:
         outputs: an expression (named "out") or a dict name → expression.
         auto: give automatic names where the outputs hold no ``sm.let`` (rule 2 of the
             module docstring); False names only the Lets.
+        named: Lets whose values are steps under their names wherever the outputs compute
+            them: a value a derivation names outside its loss (γ = softmax(ℓ), the
+            responsibilities of a mixture) prints as γ in the gradient that recomputes it.
 
     Returns:
         A :class:`Program`.
@@ -194,6 +203,8 @@ def program_from_outputs(outputs, auto: bool = True) -> Program:
     if not isinstance(outputs, dict):
         outputs = {"out": outputs}
     sources = {k: as_expr(v) for k, v in outputs.items()}
+    if named:
+        sources = {k: _name_values(v, named) for k, v in sources.items()}
     order = walk(list(sources.values()))
     inputs = [n for n in order if isinstance(n, Tensor)]
     lets = [n for n in order if isinstance(n, Let)]
@@ -219,7 +230,9 @@ def program_from_outputs(outputs, auto: bool = True) -> Program:
             while name in used:
                 name = f"{node.name}_{k}"
                 k += 1
-            step = Step(name, m, node, "adjoint" if name.startswith(ADJOINT_PREFIX) else "forward")
+            kind = ("adjoint" if name.startswith(ADJOINT_PREFIX) else
+                    "adjoint2" if name.startswith(SECOND_ADJOINT_PREFIX) else "forward")
+            step = Step(name, m, node, kind)
         elif node.uid in auto_names:
             name, kind = auto_names[node.uid]
             m = Let.new(name, m)
@@ -233,3 +246,33 @@ def program_from_outputs(outputs, auto: bool = True) -> Program:
 
     transform(list(sources.values()), step_of, new)
     return Program(inputs, steps, {k: new[v.uid] for k, v in sources.items()}, names, sources, order)
+
+
+def _scales_a_name(n: Expr) -> bool:
+    """c·v or vᵀ of one named value v."""
+    one = isinstance(n, (Einsum, Map)) and len(n.operands) == 1 and isinstance(n.operands[0], Let)
+    return one and (_is_permutation(n) or _is_scaling(n) or (isinstance(n, Einsum) and n.coef.is_number and
+                                                         n.subs[0] == n.out))
+
+
+def _name_values(expr: Expr, lets) -> Expr:
+    """``expr`` with each bare occurrence of a Let's body in ``lets`` read through that Let."""
+    bodies = {let.body.uid: let for let in lets if isinstance(let, Let)}
+
+    def name(node, ops):
+        m = rebuild(node, ops)
+        let = bodies.get(node.uid)
+        if let is not None and not isinstance(node, Let):
+            return Let.new(let.name, m)
+        if isinstance(m, Let) and m.name.startswith(ADJOINT_PREFIX) and _scales_a_name(m.body):
+            return m.body  # δ_ℓ = −γ: the adjoint is −γ itself, and prints so
+        return m
+
+    return transform([expr], name)[0]
+
+
+def inline_lets(expr: Expr, keep) -> Expr:
+    """``expr`` with every Let for which ``keep(let)`` is False replaced by its body (the graph
+    rebuilt, so the canonical forms of :mod:`symml.simplify` see through it). Printing uses
+    it to show a Hessian without its second-order adjoints: ``Xᵀ diag(σ(z) ⊙ (1 − σ(z))) X``."""
+    return transform([as_expr(expr)], lambda node, ops: ops[0] if isinstance(node, Let) and not keep(node) else None)[0]

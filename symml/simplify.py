@@ -13,6 +13,9 @@ Elementwise maps (:func:`map_expr`), given the map's scalar expression and opera
 - across nodes: ``log Σ_axis e^x`` is logsumexp(x) and ``e^x / Σ_axis e^x`` is softmax(x),
   both computed stably.
 
+Sums (:func:`softmax_sum`): Σ over its axis of softmax(x) is 1, and so is Σ over the last axis
+of a tensor declared ``sm.tensor(..., simplex=True)`` (one-hot or soft labels, Σ_k Y_ik = 1).
+
 Contractions (:func:`einsum_operands`): operands in a canonical order (``Xᵀs`` and ``sᵀX``
 are one node), rank-0 operands multiplied into one map when that folds a number or cancels
 (``det(A) · 1/det(A)``), and the two indices of a symmetric matrix in canonical order, so
@@ -27,7 +30,12 @@ import hashlib
 
 import sympy as sp
 
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.pretty.pretty_symbology import greek_unicode
+
 from . import functions as F
+from .nodes import Dim, Einsum, Eye, Let, Map, Tensor, make_einsum, make_map, placeholder, walk
+from .structured import Det, Inv, LogDet, LogSumExp, Solve, softmax_of
 
 # --------------------------------------------------------------------------- structural keys
 
@@ -39,7 +47,6 @@ def structural_key(node) -> str:
     hit = _KEYS.get(node.uid)
     if hit is not None:
         return hit
-    from .nodes import walk
 
     for n in walk([node]):
         if n.uid in _KEYS:
@@ -51,7 +58,6 @@ def structural_key(node) -> str:
 
 
 def _params(n) -> str:
-    from .nodes import Einsum, Let, Map, Tensor
 
     if isinstance(n, Tensor):
         return f"{n.name}{n.shape}"
@@ -91,7 +97,6 @@ def is_symmetric(node) -> bool:
 
 
 def _symmetric(node) -> bool:
-    from .nodes import Einsum, Eye, Let, Map, Tensor, make_einsum
 
     if isinstance(node, Tensor):
         return bool(getattr(node, "symmetric", False))
@@ -127,7 +132,6 @@ def _swap_symmetric_map(node) -> bool:
 
 
 def is_positive_definite(node) -> bool:
-    from .nodes import Let, Tensor
 
     if isinstance(node, Let):
         return is_positive_definite(node.body)
@@ -177,8 +181,6 @@ def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Ex
     ``ops`` are the map's operands (after inner maps were inlined); the result may have
     other operands (a contraction without its coefficient, a logsumexp node).
     """
-    from .nodes import Einsum, make_einsum
-
     repl = {}
     for k, op in enumerate(ops):
         if isinstance(op, Einsum) and op.coef != 1 and not (op.coef.free_symbols - _dim_symbols(op.coef)):
@@ -187,7 +189,7 @@ def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Ex
             repl[placeholder(k)] = op.coef * placeholder(k)
     if repl:
         expr = expr.xreplace(repl)
-    kinds = {type(f) for f in expr.atoms(sp.exp, sp.log, F.sigmoid)}
+    kinds = _kinds(expr)
     if not kinds:
         return expr, ops  # no rule below can fire: the common case, one traversal
     expr = _recognise(expr, kinds)
@@ -198,10 +200,15 @@ def map_expr(expr: sp.Expr, ops: list, shape: tuple, placeholder) -> tuple[sp.Ex
     return expr, ops
 
 
+@functools.lru_cache(maxsize=8192)
+def _kinds(expr: sp.Expr) -> frozenset:
+    """The classes among exp, log and σ that ``expr`` holds (backprop builds the same
+    scalar expressions many times: one traversal each)."""
+    return frozenset(type(f) for f in expr.atoms(sp.exp, sp.log, F.sigmoid))
+
+
 def _log_det(expr, ops, placeholder):
     """log det A → logdet A for a declared positive definite A (det A > 0 there)."""
-    from .structured import Det, LogDet
-
     for k, op in enumerate(list(ops)):
         t = placeholder(k)
         if isinstance(op, Det) and is_positive_definite(op.operands[0]) and expr.has(sp.log(t)):
@@ -211,16 +218,13 @@ def _log_det(expr, ops, placeholder):
     return expr, ops
 
 
+@functools.lru_cache(maxsize=8192)
 def _dim_symbols(e):
-    from .nodes import Dim
-
-    return {s for s in e.free_symbols if isinstance(s, Dim)}
+    return frozenset(s for s in e.free_symbols if isinstance(s, Dim))
 
 
 def _exp_sum_axis(op):
     """(argument node, axis, broadcast?) when ``op`` is Σ_axis e^u (optionally broadcast back)."""
-    from .nodes import Einsum, Map, make_map
-
     if not (isinstance(op, Einsum) and op.coef == 1 and len(op.operands) == 1):
         return None
     inner, sub = op.operands[0], op.subs[0]
@@ -247,9 +251,6 @@ def _exp_sum_axis(op):
 def softmax_argument(arg: sp.Expr, ops, placeholder):
     """(x, axis) when ``exp(arg)``, over a map's operands ``ops``, is softmax(x) as symml
     computes it, exp(x − logsumexp(x)) with the logsumexp broadcast back; else None."""
-    from .nodes import Einsum, make_map
-    from .structured import LogSumExp
-
     for k, op in enumerate(ops):
         t = placeholder(k)
         if not arg.has(t) or sp.diff(arg, t) != -1:
@@ -281,17 +282,37 @@ def _map_shape(ops, x):
 
 
 def softmax_sum(op, sub, out, sizes):
-    """Σ over its own axis of softmax(x) is 1: the constant the sum is, else None."""
-    from .nodes import Map
-
-    if not (isinstance(op, Map) and isinstance(op.expr, sp.exp) and len(set(sub)) == len(sub)):
+    """Σ over its own axis of softmax(x), or over the last axis of a tensor declared
+    ``simplex=True``, is 1: the constant the sum is, else None."""
+    if len(set(sub)) != len(sub):
         return None
-    from .nodes import placeholder
-
-    found = softmax_argument(op.expr.args[0], op.operands, placeholder)
-    if found is None:
+    while isinstance(op, Let):  # Σ δ_ℓ with δ_ℓ = −softmax(ℓ): the name changes nothing
+        op = op.body
+    if isinstance(op, Einsum) and len(op.operands) == 1 and op.subs[0] == op.out and op.coef.is_number:
+        inner = softmax_sum(op.operands[0], sub, out, sizes)  # c·softmax(x), as an adjoint holds it
+        return None if inner is None else op.coef * inner
+    if isinstance(op, Map) and len(op.operands) == 1 and op.operands[0].shape == op.shape and \
+            _sums_to_one_candidate(op.operands[0]):
+        t = placeholder(0)
+        a, c = sp.diff(op.expr, t), op.expr.subs(t, 0)
+        if not (a.free_symbols - _dim_symbols(a)) and not (c.free_symbols - _dim_symbols(c)) and a != 0:
+            inner = softmax_sum(op.operands[0], sub, out, sizes)  # Σ_k ((1 − ε)Y_ik + ε/K) = 1
+            if inner is None:
+                return None
+            count = sp.Mul(*[sizes[l] for l in sub if l not in out])
+            return a * inner + c * count
         return None
-    _, axis = found
+    if isinstance(op, Tensor):
+        if not getattr(op, "simplex", False):
+            return None
+        axis = op.ndim - 1
+    else:
+        if not (isinstance(op, Map) and isinstance(op.expr, sp.exp)):
+            return None
+        found = softmax_argument(op.expr.args[0], op.operands, placeholder)
+        if found is None:
+            return None
+        _, axis = found
     if sub[axis] in out:
         return None
     factor = sp.S.One
@@ -301,11 +322,16 @@ def softmax_sum(op, sub, out, sizes):
     return factor
 
 
+def _sums_to_one_candidate(op) -> bool:
+    """A cheap test before the affine rule's derivative: a simplex tensor or an exp map."""
+    while isinstance(op, Let):
+        op = op.body
+    return (isinstance(op, Tensor) and getattr(op, "simplex", False)) or (
+        isinstance(op, Map) and isinstance(op.expr, sp.exp))
+
+
 def _cross_node(expr, ops, placeholder, shape):
     """log Σ e^x → logsumexp(x); e^x/Σ e^x → softmax(x)."""
-    from .nodes import make_einsum
-    from .structured import LogSumExp, softmax_of
-
     ops = list(ops)
     for k, op in enumerate(list(ops)):
         t = placeholder(k)
@@ -347,12 +373,11 @@ def _cross_node(expr, ops, placeholder, shape):
 # --------------------------------------------------------------------------- contractions
 
 
+@functools.lru_cache(maxsize=8192)
 def constant_part(expr: sp.Expr):
     """The factor of a scalar expression made of numbers and dimensions, and the rest:
     ``(2a − 2b)/(n t)`` gives ``(2/n, (a − b)/t)``. A fraction is taken out of a sum only
     when no term keeps a coefficient: ``a/2 + b/2`` gives 1/2, ``a − b/2`` stays."""
-    from .nodes import Dim
-
     if expr.is_number:
         return expr, sp.S.One
     if expr.is_Symbol:
@@ -401,8 +426,6 @@ def einsum_operands(ops: list, make_map, placeholder):
     ``ops`` is a list of (operand, labels). Returns (ops, factor) with ``factor`` a
     number (or dimension expression) for the contraction's coefficient.
     """
-    from .nodes import Map
-
     factor = sp.S.One
     folded = []
     for o, s in ops:
@@ -435,8 +458,6 @@ def einsum_operands(ops: list, make_map, placeholder):
 
 def as_solve(ops: list, out: list):
     """A⁻¹ contracted with c on A⁻¹'s column index is the solve A⁻¹c: returns that node, or None."""
-    from .structured import Inv, Solve
-
     if len(ops) != 2:
         return None
     (a, sa), (c, sc) = ops if isinstance(ops[0][0], Inv) else ops[::-1]
@@ -457,7 +478,6 @@ def order_operands(ops: list, out: list) -> list:
     that are not named inputs (it costs a print of the operand's expression)."""
     if len(ops) < 2:
         return ops
-    from .nodes import Let, Tensor
 
     pos = {l: p for p, l in enumerate(out)}
     reading = [_reading_key(o) for o, _ in ops]
@@ -477,8 +497,6 @@ def order_operands(ops: list, out: list) -> list:
 def _reading_key(o):
     """Scalars first (``λw``), then higher ranks (``A_ij x_j``), identities last (``w_k δ_ij``);
     named inputs by name, then named intermediates, then the rest."""
-    from .nodes import Eye, Let, Tensor
-
     rank = (0 if o.ndim == 0 else 2 if isinstance(o, Eye) else 1, -o.ndim)
     if isinstance(o, Tensor):  # Latin names (data: X, y) before Greek ones (parameters: α, θ)
         return rank + (0, _is_greek(o.name), o.name)
@@ -487,10 +505,8 @@ def _reading_key(o):
     return rank + (2, False, "")
 
 
+@functools.lru_cache(maxsize=None)
 def _is_greek(name: str) -> bool:
-    from sympy.printing.conventions import split_super_sub
-    from sympy.printing.pretty.pretty_symbology import greek_unicode
-
     base = split_super_sub(name)[0]
     return base in greek_unicode or base in ("lam", "lamda", "Lam", "Lamda")
 

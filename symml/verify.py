@@ -230,7 +230,8 @@ def sample_inputs(d: Derivation, rng, sizes: dict | None = None, scale: float = 
     domains = getattr(d, "domains", {}) or {}
     for t in d.inputs:
         shape = tuple(int(s.xreplace(env)) if hasattr(s, "xreplace") else int(s) for s in t.shape)
-        kind = domains.get(t.name, "positive" if (t in d.hyper) else "real")
+        default = "simplex" if getattr(t, "simplex", False) else "positive" if (t in d.hyper) else "real"
+        kind = domains.get(t.name, default)
         v = DOMAINS[kind](rng, shape, scale)
         out[t.name] = float(v) if not shape else np.asarray(v, dtype=dtype)
     return out

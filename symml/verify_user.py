@@ -43,7 +43,8 @@ def _positive_args(e: sp.Expr) -> set[int]:
 
 def infer_domains(exprs) -> dict[str, str]:
     """{tensor name: domain} for the draws: "spd" for a matrix that inv, solve, det or logdet
-    reads, "positive" for a tensor that log, sqrt, a fractional or negative power reads."""
+    reads, "positive" for a tensor that log, sqrt, a fractional or negative power reads,
+    "simplex" for a tensor declared ``simplex=True`` (simplification used Σ_k Y_ik = 1)."""
     doms: dict[str, str] = {}
 
     def base(o):
@@ -52,12 +53,15 @@ def infer_domains(exprs) -> dict[str, str]:
         return o
 
     for node in walk(list(exprs)):
+        if isinstance(node, Tensor) and getattr(node, "simplex", False):
+            doms[node.name] = "simplex"
+            continue
         if type(node).__name__ in SPD_READERS and node.operands and isinstance(base(node.operands[0]), Tensor):
             doms[base(node.operands[0]).name] = "spd"
         if isinstance(node, Map):
             for k in _positive_args(node.expr):
                 t = base(node.operands[k]) if k < len(node.operands) else None
-                if isinstance(t, Tensor) and doms.get(t.name) != "spd":
+                if isinstance(t, Tensor) and doms.get(t.name) not in ("spd", "simplex"):
                     doms[t.name] = "positive"
     return doms
 

@@ -77,7 +77,7 @@ def test_like_terms_collect_and_coefficients_fold():
     assert sm.pretty(2 * (A @ B) + A @ B) == "3AB"
     assert sm.pretty(sm.grad(lam / 2 * (w @ w), w)) == "λw"
     g = sm.grad(sm.trace(A @ A @ A), A)
-    assert sm.pretty(g) == "3AᵀAᵀ"
+    assert sm.pretty(g) == "3(A²)ᵀ"
     np.testing.assert_allclose(ev(g), 3 * (VALUES["A"] @ VALUES["A"]).T, rtol=1e-12)
 
 

@@ -21,8 +21,8 @@ PINNED = {
         '\\lambda w',
     ),
     'sm.grad(sm.trace(A @ A @ A), A)': (
-        '3AᵀAᵀ',
-        '3 A^{\\top} A^{\\top}',
+        '3(A²)ᵀ',
+        '3 \\left(A^{2}\\right)^{\\top}',
     ),
     'sm.grad(sm.log(sm.det(A)), A)': (
         'A⁻ᵀ',
@@ -192,6 +192,30 @@ PINNED = {
         '−softmax(x) ⊙ (x − logsumexp(x)) − softmax(x) + sum(softmax(x) ⊙ (x − logsumexp(x)) + softmax(x)) softmax(x)',
         '-\\operatorname{softmax}\\left(x\\right) \\odot \\left(x - \\operatorname{logsumexp}\\left(x\\right)\\right) - \\operatorname{softmax}\\left(x\\right) + \\operatorname{sum}\\left(\\operatorname{softmax}\\left(x\\right) \\odot \\left(x - \\operatorname{logsumexp}\\left(x\\right)\\right) + \\operatorname{softmax}\\left(x\\right)\\right) \\operatorname{softmax}\\left(x\\right)',
     ),
+    'sm.grad(-sm.sum(T * sm.log_softmax(X @ W, axis=1)), W)': (
+        'Xᵀ(softmax(XW) − T)',
+        'X^{\\top} \\left(\\operatorname{softmax}\\left(X W\\right) - T\\right)',
+    ),
+    'sm.grad(-sm.sum(T * (X @ W - sm.expand_dims(sm.log(sm.sum(sm.exp(X @ W), axis=1)), 1))), W)': (
+        'Xᵀ(softmax(XW) − T)',
+        'X^{\\top} \\left(\\operatorname{softmax}\\left(X W\\right) - T\\right)',
+    ),
+    'sm.grad(sm.sum(T * (sm.log(T) - sm.log_softmax(X @ W, axis=1))), W)': (
+        'Xᵀ(softmax(XW) − T)',
+        'X^{\\top} \\left(\\operatorname{softmax}\\left(X W\\right) - T\\right)',
+    ),
+    'sm.grad(sm.trace(A @ A @ A @ A), A)': (
+        '4(A³)ᵀ',
+        '4 \\left(A^{3}\\right)^{\\top}',
+    ),
+    'sm.grad(sm.sum(A @ A @ x), x)': (
+        '(A²)ᵀ𝟏',
+        '\\left(A^{2}\\right)^{\\top} \\mathbf{1}',
+    ),
+    'sm.grad(x @ A @ A @ x, x)': (
+        '(A² + (A²)ᵀ)x',
+        '\\left(A^{2} + \\left(A^{2}\\right)^{\\top}\\right) x',
+    ),
     'sm.grad(sm.trace(A @ B), A)': (
         'Bᵀ',
         'B^{\\top}',
@@ -267,6 +291,22 @@ PINNED = {
     'sm.hessian(sm.trace(W @ W.T @ S), W)': (
         '2S ⊗ I',
         '2 S \\otimes I',
+    ),
+    "sm.grad(sm.sum(sm.softplus(sm.let('z', X @ w + b)) - y * sm.let('z', X @ w + b)) + lam / 2 * (w @ w), w)": (
+        'Xᵀ δ_z + λw, where z = Xw + b, δ_z = σ(z) − y',
+        'X^{\\top} \\delta_{z} + \\lambda w, \\quad \\text{where } z = X w + b, \\; \\delta_{z} = \\sigma\\left(z\\right) - y',
+    ),
+    "sm.hessian(sm.sum(sm.softplus(sm.let('z', X @ w + b)) - y * sm.let('z', X @ w + b)) + lam / 2 * (w @ w), w)": (
+        'Xᵀ diag(σ(z) ⊙ (1 − σ(z))) X + λI, where z = Xw + b',
+        'X^{\\top} \\operatorname{diag}\\left(\\sigma\\left(z\\right) \\odot \\left(1 - \\sigma\\left(z\\right)\\right)\\right) X + \\lambda I, \\quad \\text{where } z = X w + b',
+    ),
+    "sm.grad(sm.norm2(sm.let('r', X @ w - y)) / 2 + lam / 2 * (w @ w), w)": (
+        'Xᵀr + λw, where r = Xw − y',
+        'X^{\\top} r + \\lambda w, \\quad \\text{where } r = X w - y',
+    ),
+    "sm.hessian(sm.norm2(sm.let('r', X @ w - y)) / 2 + lam / 2 * (w @ w), w)": (
+        'XᵀX + λI',
+        'X^{\\top} X + \\lambda I',
     ),
     'sm.grad(sm.exp(-sm.norm2(x - v) / (2 * ell ** 2)), ell)': (
         '‖x − v‖² exp(−‖x − v‖²/(2ℓ²))/ℓ³',

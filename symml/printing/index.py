@@ -35,7 +35,7 @@ INDEX_NAMES = "ijklmpqrstuvabcefgh"
 #: Index names for a derivative's own axes (∂L/∂w_k), leaving i, j for sums.
 OUTPUT_INDEX_NAMES = "klmpqrstuvabcefghij"
 
-ADJOINT_PREFIX = "delta_"
+ADJOINT_PREFIX = ("delta_", "delta2_")  # calculus's adjoint names (symml.program), first and second order
 
 
 class IndexBuilder(StructuralEntries):
@@ -44,7 +44,7 @@ class IndexBuilder(StructuralEntries):
     Args:
         root: the expression whose entries will be built (its names are reserved, so an
             index never reads like a tensor or a dimension).
-        expand_adjoints: print the body of calculus-made ``delta_*`` intermediates instead
+        expand_adjoints: print the body of calculus-made ``delta_*`` (and ``delta2_*``) intermediates instead
             of their names.
         names: Let uid → printed name (a program's unique names).
 
@@ -194,10 +194,15 @@ def reading_order(node) -> list:
     return scalars + ordered + eyes
 
 
-def render(expr: sp.Expr, labels: dict, spelling: Spelling, node_piece: Callable[[Expr], Piece]) -> Piece:
-    """Print an entry built by :class:`IndexBuilder`, spelling each label by ``node_piece``."""
+def render(expr: sp.Expr, labels: dict, spelling: Spelling, node_piece: Callable[[Expr], Piece],
+           delta_taken: bool = False) -> Piece:
+    """Print an entry built by :class:`IndexBuilder`, spelling each label by ``node_piece``.
+
+    ``delta_taken``: δ names adjoints in the surrounding text (a program's equations), so the
+    Kronecker delta prints as I_ij even where this entry reads no adjoint."""
     leaves = {sym: replace(node_piece(node), scalar=True, right=None, n_scalars=0) for sym, node in labels.items()}
-    if expr.has(sp.KroneckerDelta) and any(leaf.text.startswith(spelling.delta) for leaf in leaves.values()):
+    if expr.has(sp.KroneckerDelta) and (delta_taken or any(leaf.text.startswith(spelling.delta)
+                                                          for leaf in leaves.values())):
         # δ already names an adjoint here: the Kronecker delta prints as the identity's entry I_ij
         eye = sp.Dummy("I")
         leaves[eye] = Piece(spelling.identity, scalar=True)

@@ -20,7 +20,7 @@ from ..nodes import Einsum, Expr, Eye, Let, Map, fmt_shape, make_einsum, placeho
 from ..structured import Inv
 from . import chains
 from .chains import MDIAG, MDIAG_VDIAG, ONES, PLAIN, VDIAG
-from .index import IndexBuilder, render
+from .index import ADJOINT_PREFIX, IndexBuilder, render
 from .notation import HADAMARD, MATMUL, RESERVED_LETTERS, Piece, RightFactor, Spelling
 from ..simplify import softmax_argument
 from .scalar import constant_factor, print_scalar
@@ -103,7 +103,8 @@ class MatrixPrinter(StructuralPrinting):
         """``[entry]_ij``: the index form of ``node`` as a piece inside matrix notation."""
         builder = IndexBuilder(node, names=self.names)
         idx = [builder.index() for _ in range(node.ndim)]
-        body = render(builder.entry(node, idx), builder.labels, self.sp, self.print_node)
+        delta_taken = any(name.startswith(ADJOINT_PREFIX) for name in self.names.values())
+        body = render(builder.entry(node, idx), builder.labels, self.sp, self.print_node, delta_taken)
         if not idx:
             return body
         return self.sp.entries(body, [str(i) for i in idx])
@@ -178,6 +179,10 @@ class MatrixPrinter(StructuralPrinting):
             summed = self.row_sums(node)
             return self.print_node(summed) if summed is not None else self.index_piece(node)
         coef = sp.sympify(node.coef)
+        if node.ndim == 0 and len(node.operands) == 1 and isinstance(node.operands[0], Map) and \
+                node.operands[0].ndim == 0 and node.operands[0].operands:  # n · (1/σ²) is n/σ²
+            op = node.operands[0]
+            return replace(self.map_piece(coef * op.expr, op), scalar=True)
         pieces: list[Piece] = []
         for op in form.scalars:
             c, p = self.operand(op)
@@ -187,8 +192,7 @@ class MatrixPrinter(StructuralPrinting):
             c, p = self.component(comp)
             coef *= c
             pieces.append(replace(p, scalar=True))
-        for item in form.main or []:
-            c, p = self.item(item)
+        for c, p in (self.items(form.main or []) if not form.hadamard else map(self.item, form.main or [])):
             coef *= c
             pieces.append(p)
         piece = self.scaled(coef, pieces, hadamard=form.hadamard)
@@ -294,6 +298,27 @@ class MatrixPrinter(StructuralPrinting):
         body = self.sp.juxtapose(lead + pieces, hadamard=hadamard)
         return self.sp.negate(body) if neg else body
 
+    def items(self, items: list) -> list:
+        """(coefficient, piece) of each factor of a chain, a run of one square matrix as its
+        power: ``AᵀAᵀ`` prints ``(A²)ᵀ``, ``AAA`` prints ``A³``."""
+        out, k = [], 0
+        while k < len(items):
+            run = 1
+            it = items[k]
+            e = it.elem
+            if e.kind == PLAIN and e.operand.ndim == 2 and not isinstance(e.operand, (Eye, Inv)):
+                while k + run < len(items) and items[k + run].elem.kind == PLAIN and \
+                        items[k + run].elem.operand is e.operand and items[k + run].transposed == it.transposed:
+                    run += 1
+            if run == 1:
+                out.append(self.item(it))
+            else:
+                c, p = self.operand(e.operand)
+                p = self.sp.power(p, run)
+                out.append((c ** run, self.sp.transpose(p) if it.transposed else p))
+            k += run
+        return out
+
     def item(self, item: chains.Item):
         """(coefficient, piece) of one chain element, oriented."""
         e = item.elem
@@ -335,8 +360,7 @@ class MatrixPrinter(StructuralPrinting):
             c, p = self.operand(op)
             return c, self.sp.apply("sum", p)
         coef, pieces = sp.S.One, []
-        for item in items:
-            c, p = self.item(item)
+        for c, p in self.items(items):
             coef *= c
             pieces.append(p)
         chain = self.sp.juxtapose(pieces)

@@ -24,3 +24,8 @@ TEXTBOOK_NAMES = {
 #: meaning: δ is the adjoint of backpropagation (δ_z) and the Kronecker delta (δ_ij). A
 #: user's ``delta`` prints as its word.
 RESERVED_LETTERS = {"delta": ("delta", r"\mathrm{delta}")}
+
+#: The names calculus gives adjoints (:mod:`symml.program`): prefix → (unicode, LaTeX) of the
+#: letter before the value's name. δ_z = ∂L/∂z; δ̄_z is the adjoint of z in a pass that
+#: differentiates a derivative (a Hessian's, an hvp's). Longer prefixes first.
+ADJOINT_MARKS = {"delta2_": ("δ̄", r"\bar{\delta}"), "delta_": ("δ", r"\delta")}

@@ -11,6 +11,7 @@ Takes: strings and pieces. Gives: pieces.
 from __future__ import annotations
 
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
@@ -19,7 +20,7 @@ import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import translate as _latex_name
 from sympy.printing.pretty.pretty_symbology import greek_unicode
-from .names import NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
+from .names import ADJOINT_MARKS, NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
 
 # --------------------------------------------------------------------------- precedence
 
@@ -244,6 +245,11 @@ class Spelling(ABC):
         return f"{lhs} = {rhs}"
 
 
+def _adjoint_of(name: str, fmt: int):  # (δ's spelling, v) for an adjoint name delta_v, delta2_v
+    prefix = next((p for p in ADJOINT_MARKS if name.startswith(p) and len(name) > len(p)), None)
+    return (ADJOINT_MARKS[prefix][fmt], name[len(prefix):]) if prefix else (None, name)
+
+
 def _index_text(indices: Sequence[str]) -> str:
     """``ik`` for one-letter indices, else ``{i1,k}``."""
     return "".join(indices) if all(len(i) == 1 for i in indices) else "{" + ",".join(indices) + "}"
@@ -271,9 +277,12 @@ class Unicode(Spelling):
     def _name_text(self, name: str) -> str:
         if name in TEXTBOOK_NAMES:
             return TEXTBOOK_NAMES[name][0]
+        mark, of = _adjoint_of(name, 0)
+        if mark:  # δ_z, δ_δ_z; a second-order adjoint δ̄_z
+            return mark + "_" + self._name_text(of)
         base, sups, subs = split_super_sub(name)
         base = NAME_ALIASES.get(base, base)
-        text = greek_unicode.get(base, base)
+        text = TEXTBOOK_NAMES[base][0] if base in TEXTBOOK_NAMES else greek_unicode.get(base, base)  # ℓ₂, ε₁
         for s in subs:
             text += s.translate(_SUB_DIGITS) if s.isdigit() else "_" + self._name_text(s)
         for s in sups:
@@ -332,8 +341,8 @@ class Unicode(Spelling):
         return f"{top}{f}/" + "".join("∂" + w for w in wrt)
 
     def equations(self, rows: Sequence[tuple[str, str]]) -> str:
-        width = max((len(lhs) for lhs, _ in rows), default=0)
-        return "\n".join(f"{lhs.ljust(width)} = {rhs}" for lhs, rhs in rows)
+        cols = {lhs: sum(not unicodedata.combining(ch) for ch in lhs) for lhs, _ in rows}  # δ̄: 2 chars, 1 column
+        return "\n".join(f"{lhs}{' ' * (max(cols.values(), default=0) - cols[lhs])} = {rhs}" for lhs, rhs in rows)
 
 
 class Latex(Spelling):
@@ -357,9 +366,12 @@ class Latex(Spelling):
     def _name_text(self, name: str) -> str:
         if name in TEXTBOOK_NAMES:
             return TEXTBOOK_NAMES[name][1]
+        mark, of = _adjoint_of(name, 1)
+        if mark:
+            return mark + "_{" + self._name_text(of) + "}"
         base, sups, subs = split_super_sub(name)
         base = NAME_ALIASES.get(base, base)
-        text = _latex_name(base)
+        text = TEXTBOOK_NAMES[base][1] if base in TEXTBOOK_NAMES else _latex_name(base)
         if len(base) > 1 and text == base:
             text = r"\mathrm{%s}" % base
         if subs:

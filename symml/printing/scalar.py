@@ -237,6 +237,8 @@ class ScalarPrinter(Printer):
             if tidy != expr:
                 return self._print(tidy)
         coef, factors = expr.as_coeff_mul()
+        if len(factors) > 1:  # 1.0σ(z) is σ(z) (SymPy keeps a float 1 as a factor)
+            factors = tuple(f for f in factors if not (f.is_Float and f == sp.Float(1))) or factors
         num, den = [], []
         for f in factors:
             if isinstance(f, sp.Pow) and f.exp.is_Rational and f.exp.is_negative:
