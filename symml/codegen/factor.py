@@ -27,15 +27,15 @@ interchange.
 # code (numba_xxgetrf, numba_ez_xxgetri, the ones np.linalg.inv calls); numba registers
 # them in every process, so a cached kernel links without SciPy being imported first.
 
+The helpers read ``_nb_helperlib`` and ``_nb_types`` (numba._helperlib, numba.types), which the
+runtime imports at its top.
+
 Takes: nothing. Gives: the helpers' source (``FACTOR_HELPERS``).
 """
 from __future__ import annotations
 
 FACTOR_HELPERS = {
     "_fac": """
-from numba import _helperlib as _nb_helperlib
-from numba import types as _nb_types
-
 # LAPACK's integer: the width numba's own wrappers were built for
 _FAC_INT = np.int64 if getattr(_nb_helperlib, "LAPACK_BUILD_ILP64", False) else np.int32
 _fac_int = _nb_types.int64 if _FAC_INT is np.int64 else _nb_types.int32
