@@ -23,9 +23,11 @@ import sympy as sp
 
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
 from ..program import Program, program_from_outputs
-from ..structured import Conv, LogSumExp, Pool, PoolGrad
+from ..structured import LogSumExp
 from .blas import Gram, match_gram
+from .emit_conv import ConvEmit
 from .emit_structural import StructuralEmit
+from .emit_tensordot import TensordotEmit
 from .scalar import UnsupportedConstruct, scalar_block
 
 RESERVED = {"np", "numba", "njit", "prange", "range", "dt", "abs", "min", "max", "float", "int", "len", "math",
@@ -83,7 +85,7 @@ def size_src(e, dim_names: dict) -> str:
     raise UnsupportedConstruct(f"cannot spell the size {e} as integer arithmetic")
 
 
-class KernelBody(StructuralEmit):
+class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
     """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
 
     Args:
@@ -340,7 +342,8 @@ class KernelBody(StructuralEmit):
     def _contract(self, name, arrays, out, sizes, factor):
         """name[out] = Π factor · Σ Π arrays (at most two arrays)."""
         fsrc = " * ".join(factor)
-        if len(arrays) == 2 and self._try_blas(name, arrays, out, sizes, fsrc):
+        if len(arrays) == 2 and (self._try_blas(name, arrays, out, sizes, fsrc)
+                                 or self._try_tensordot(name, arrays, out, sizes, fsrc)):
             return
         labels = list(dict.fromkeys(out + [l for _, s in arrays for l in s]))
         inner = [l for l in labels if l not in out]
@@ -453,104 +456,6 @@ class KernelBody(StructuralEmit):
         self.emit(depth, f"{l}{at} = np.log1p(s_)")
         self.emit(depth, f"{name}{at} = m_ + {l}{at}")
         self.lse[node.uid] = (m, l)
-
-    def _emit_Conv(self, node: Conv, name):
-        a, b = (self.var[o.uid] for o in node.operands)
-        self.ops += 2 * sp.Mul(*node.operands[0].shape) * sp.Mul(*node.operands[1].shape[1:])
-        if node.slot == "y":  # a = x (N,C,H,W), b = k (O,C,kh,kw)
-            self.emit(0, f"N_, C_, H_, W_ = {a}.shape")
-            self.emit(0, f"O_, _c, KH_, KW_ = {b}.shape")
-            self.emit(0, f"{name} = np.empty((N_, O_, H_ - KH_ + 1, W_ - KW_ + 1), dtype=dt)")
-            self.emit(0, self.loop("a_", "N_", True))
-            self.emit(1, "for o_ in range(O_):")
-            self.emit(2, "for p_ in range(H_ - KH_ + 1):")
-            self.emit(3, "for q_ in range(W_ - KW_ + 1):")
-            self.emit(4, "acc_ = 0.0")
-            self.emit(4, "for c_ in range(C_):")
-            self.emit(5, "for u_ in range(KH_):")
-            self.emit(6, "for v_ in range(KW_):")
-            self.emit(7, f"acc_ += {a}[a_, c_, p_ + u_, q_ + v_] * {b}[o_, c_, u_, v_]")
-            self.emit(4, f"{name}[a_, o_, p_, q_] = acc_")
-        elif node.slot == "x":  # a = k (O,C,kh,kw), b = y (N,O,P,Q)
-            self.emit(0, f"O_, C_, KH_, KW_ = {a}.shape")
-            self.emit(0, f"N_, _o, P_, Q_ = {b}.shape")
-            self.emit(0, f"{name} = np.zeros((N_, C_, P_ + KH_ - 1, Q_ + KW_ - 1), dtype=dt)")
-            self.emit(0, self.loop("a_", "N_", True))
-            self.emit(1, "for o_ in range(O_):")
-            self.emit(2, "for p_ in range(P_):")
-            self.emit(3, "for q_ in range(Q_):")
-            self.emit(4, f"g_ = {b}[a_, o_, p_, q_]")
-            self.emit(4, "for c_ in range(C_):")
-            self.emit(5, "for u_ in range(KH_):")
-            self.emit(6, "for v_ in range(KW_):")
-            self.emit(7, f"{name}[a_, c_, p_ + u_, q_ + v_] += g_ * {a}[o_, c_, u_, v_]")
-        else:  # a = x (N,C,H,W), b = y (N,O,P,Q)
-            self.emit(0, f"N_, C_, H_, W_ = {a}.shape")
-            self.emit(0, f"_n, O_, P_, Q_ = {b}.shape")
-            self.emit(0, f"{name} = np.empty((O_, C_, H_ - P_ + 1, W_ - Q_ + 1), dtype=dt)")
-            self.emit(0, self.loop("o_", "O_", True))
-            self.emit(1, "for c_ in range(C_):")
-            self.emit(2, "for u_ in range(H_ - P_ + 1):")
-            self.emit(3, "for v_ in range(W_ - Q_ + 1):")
-            self.emit(4, "acc_ = 0.0")
-            self.emit(4, "for a_ in range(N_):")
-            self.emit(5, "for p_ in range(P_):")
-            self.emit(6, "for q_ in range(Q_):")
-            self.emit(7, f"acc_ += {a}[a_, c_, p_ + u_, q_ + v_] * {b}[a_, o_, p_, q_]")
-            self.emit(4, f"{name}[o_, c_, u_, v_] = acc_")
-
-    def _pool_head(self, x, h):
-        self.emit(0, f"H_, W_ = {x}.shape[-2], {x}.shape[-1]")
-        self.emit(0, f"xr_ = {x}.reshape((-1, H_, W_))")
-        self.emit(0, f"hr_ = {h}.reshape((-1, {h}.shape[-2], {h}.shape[-1]))")
-
-    def _emit_Pool(self, node: Pool, name):
-        x, h = (self.var[o.uid] for o in node.operands)
-        s = node.size
-        self.ops += sp.Mul(*node.operands[0].shape)
-        self._pool_head(x, h)
-        self.emit(0, f"P_, Q_ = H_ // {s}, W_ // {s}")
-        self.emit(0, "out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)")
-        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
-        self.emit(1, "for p_ in range(P_):")
-        self.emit(2, "for q_ in range(Q_):")
-        if node.kind == "avg":
-            self.emit(3, "acc_ = 0.0")
-            self.emit(3, f"for u_ in range({s}):")
-            self.emit(4, f"for v_ in range({s}):")
-            self.emit(5, f"acc_ += hr_[a_, {s} * p_ + u_, {s} * q_ + v_]")
-            self.emit(3, f"out_[a_, p_, q_] = acc_ / {s * s}.0")
-        else:
-            self.emit(3, f"bu_, bv_ = {s} * p_, {s} * q_")
-            self.emit(3, f"for u_ in range({s}):")
-            self.emit(4, f"for v_ in range({s}):")
-            self.emit(5, f"if xr_[a_, {s} * p_ + u_, {s} * q_ + v_] > xr_[a_, bu_, bv_]:")
-            self.emit(6, f"bu_, bv_ = {s} * p_ + u_, {s} * q_ + v_")
-            self.emit(3, "out_[a_, p_, q_] = hr_[a_, bu_, bv_]")
-        self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
-
-    def _emit_PoolGrad(self, node: PoolGrad, name):
-        x, g = (self.var[o.uid] for o in node.operands)
-        s = node.size
-        self.ops += sp.Mul(*node.shape)
-        self._pool_head(x, g)
-        self.emit(0, "P_, Q_ = hr_.shape[1], hr_.shape[2]")
-        self.emit(0, "out_ = np.zeros(xr_.shape, dtype=dt)")
-        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
-        self.emit(1, "for p_ in range(P_):")
-        self.emit(2, "for q_ in range(Q_):")
-        if node.kind == "avg":
-            self.emit(3, f"for u_ in range({s}):")
-            self.emit(4, f"for v_ in range({s}):")
-            self.emit(5, f"out_[a_, {s} * p_ + u_, {s} * q_ + v_] += hr_[a_, p_, q_] / {s * s}.0")
-        else:
-            self.emit(3, f"bu_, bv_ = {s} * p_, {s} * q_")
-            self.emit(3, f"for u_ in range({s}):")
-            self.emit(4, f"for v_ in range({s}):")
-            self.emit(5, f"if xr_[a_, {s} * p_ + u_, {s} * q_ + v_] > xr_[a_, bu_, bv_]:")
-            self.emit(6, f"bu_, bv_ = {s} * p_ + u_, {s} * q_ + v_")
-            self.emit(3, "out_[a_, bu_, bv_] += hr_[a_, p_, q_]")
-        self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
 
 
 def _is_broadcast_of_lse(op, ndim) -> bool:
