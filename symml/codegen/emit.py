@@ -114,6 +114,8 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         self.ops = sp.Integer(0)
         self.preferred: dict[int, str] = {}  # node uid → the name of the step that computes it
         self.lse: dict[int, tuple[str, str]] = {}  # LogSumExp uid → (its max, its log1p part)
+        self.broadcasts: dict[int, tuple[str, list]] = {}  # broadcast view's uid → (its source, the axes it keeps)
+        self.maps_done: list[Map] = []  # elementwise maps computed so far, as arrays
         for step in self.program.steps:
             src = step.source.body if isinstance(step.source, Let) else step.source
             if not isinstance(src, Tensor):
@@ -216,11 +218,16 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         names = {}
         for j, op in enumerate(node.operands):
             v = self.var[op.uid]
-            names[sp.Symbol(f"_t{j}", real=True)] = f"{v}[{ref}]" if op.ndim else v
+            if op.uid in self.broadcasts:
+                v, at = self.broadcasts[op.uid]
+                names[placeholder(j)] = f"{v}[{', '.join(idx[k] for k in at)}]"
+            else:
+                names[placeholder(j)] = f"{v}[{ref}]" if op.ndim else v
         names.update({d: n for d, n in self.dim_names.items()})
         count = sp.Integer(sp.count_ops(node.expr, visual=False) + 1)
         self.ops += count * sp.Mul(*node.shape)
         expr = self._stable_log_softmax(node, idx, names)
+        expr = self._reuse_maps(node, expr, names, ref)
         if node.ndim == 0:
             lines, helpers = scalar_block(expr, names, f"{name} = ", "", "c_")
             self.helpers |= helpers
@@ -232,6 +239,24 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         lines, helpers = scalar_block(expr, names, f"{name}[{ref}] = ", "    " * node.ndim, "c_")
         self.helpers |= helpers
         self.lines.extend(lines)
+
+    def _reuse_maps(self, node: Map, expr, names, ref) -> sp.Expr:
+        """``expr`` with the values of maps already computed over the same operands read from
+        their arrays: a map built without sm.let inlines the maps it reads (δ of u = tanh(z)
+        holds tanh(z) again), and would evaluate them a second time per entry."""
+        if node.ndim:
+            for m in self.maps_done:
+                where = [next((j for j, o in enumerate(node.operands) if o is mo), None) for mo in m.operands]
+                if not m.operands or None in where or m.shape != node.shape:
+                    continue
+                sub = m.expr.xreplace({placeholder(i): placeholder(j) for i, j in enumerate(where)})
+                if sub.is_Atom or not expr.has(sub):
+                    continue
+                sym = sp.Symbol(f"_map{len(names)}", real=True)
+                names[sym] = f"{self.var[m.uid]}[{ref}]"
+                expr = expr.xreplace({sub: sym})
+            self.maps_done.append(node)
+        return expr
 
     def _stable_log_softmax(self, node: Map, idx, names) -> sp.Expr:
         """The map's expression with x − logsumexp(x) spelled (x − m) − l (m the max, l the log1p part).
@@ -280,13 +305,17 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
             inner_out = [l for l in out if l in present]
             if len(arrays) == 1 and not factor and arrays[0][1] == inner_out:
                 t = arrays[0][0]  # broadcasting an operand as it is
-            else:
-                t = self.fresh("t")
+            else:  # read by the maps once the view is gone: named after it, so it lives while they do
+                t = self.fresh(name + "_sum" if inner_out and self._only_maps_read(node) else "t")
                 self._emit_contractions(t, arrays, inner_out, sizes, factor)
             if inner_out and self._only_maps_read(node):  # elementwise users index a view: no copy
                 shape = "(" + ", ".join(self.size(sizes[l]) if l in present else "1" for l in out) + ",)"
                 self.emit(0, f"{name} = np.broadcast_to({t}.reshape({shape}), "
                              f"{self.shape_src([sizes[l] for l in out])})")
+                # the maps index t itself, not the view: LLVM vectorises no loop that reads a
+                # broadcast view (tanh(z + b) over 10⁴ × 32: 6.9 ms through the view, 0.43 ms
+                # through b), and the view's line then goes as dead code
+                self.broadcasts[node.uid] = (t, [k for k, l in enumerate(out) if l in present])
                 return
             self._contract(name, [(t, inner_out)], out, sizes, [])
             return
@@ -374,6 +403,17 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
             for k, l in enumerate(inner):
                 self.emit(k, self.loop(vn[l], self.size(sizes[l]), k == 0))
             self.emit(len(inner), f"{name} += {prod}")
+            if fsrc:
+                self.emit(0, f"{name} = {fsrc} * {name}")
+            return
+        if not self.parallel and len(arrays) == 1 and inner and arrays[0][1] == inner + out:
+            # a sum over leading axes (column sums of a matrix): rows outermost, so the inner loop
+            # runs along memory and vectorises (Σₙ δ[n, j], 10⁴ × 100: 0.10 ms, against 0.50 ms
+            # for one strided dot product per column)
+            self.alloc(name, [sizes[l] for l in out], zero=True)
+            for k, l in enumerate(inner + out):
+                self.emit(k, self.loop(vn[l], self.size(sizes[l]), False))
+            self.emit(len(labels), f"{name}[{', '.join(vn[l] for l in out)}] += {prod}")
             if fsrc:
                 self.emit(0, f"{name} = {fsrc} * {name}")
             return
