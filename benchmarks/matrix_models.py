@@ -14,8 +14,10 @@ processes falls on both alike. A figure is the median over rounds of the per-cal
 the ratio is JAX ÷ symml (above 1: symml is faster). Before timing, the two results are
 compared (value and every gradient), and a disagreement stops the run.
 
-symml runs serially at one thread (``parallel=False``) and on its threads at two
-(``parallel=True``; the autoencoder is compiled so). JAX is float64 on the CPU.
+symml runs serially at one thread (``parallel=False``); at two, as a user calls it
+(``parallel=None``: the wrapper takes numba's threads from PARALLEL_MIN_SIZE input numbers
+on, so the CNN's 50 000 stay serial), or with ``--force-threads`` on its threads whatever
+the size. JAX is float64 on the CPU.
 
 Run: ``python -m benchmarks.matrix_models [--models cnn,mlp,autoencoder] [--threads 1,2]``.
 Not part of the test run; no figure here is asserted anywhere.
@@ -115,7 +117,7 @@ def _agree(a, b, model):
         raise SystemExit(f"{model}: symml and JAX disagree; no timing")
 
 
-def child(models, threads, rounds, calls):
+def child(models, threads, rounds, calls, force=False):
     """Runs in the pinned child: the figures of one thread count, as a JSON line on stdout."""
     import numpy as np
 
@@ -126,7 +128,7 @@ def child(models, threads, rounds, calls):
     import numba
 
     numba.set_num_threads(threads)
-    parallel = threads > 1
+    parallel = False if threads == 1 else (True if force else None)
     out = {"threads": threads, "models": {}}
     for model in models:
         ours, theirs, what = _autoencoder(jax, jnp, parallel) if model == "autoencoder" else _catalog(model, jax, jnp)
@@ -153,11 +155,12 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--force-threads", action="store_true", help="symml on its threads at any size")
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     models = [m for m in a.models.split(",") if m]
     if a.child:
-        child(models, a.child, a.rounds, a.calls)
+        child(models, a.child, a.rounds, a.calls, a.force_threads)
         return
     import numpy as np
 
@@ -172,7 +175,7 @@ def main(argv=None):
                                 "intra_op_parallelism_threads=1").strip()
         cores = sorted(os.sched_getaffinity(0))[:t]
         cmd = [sys.executable, "-m", "benchmarks.matrix_models", "--child", str(t), "--models", a.models,
-               "--rounds", str(a.rounds), "--calls", str(a.calls)]
+               "--rounds", str(a.rounds), "--calls", str(a.calls)] + (["--force-threads"] if a.force_threads else [])
         res = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
                              preexec_fn=lambda: os.sched_setaffinity(0, cores))
         if res.returncode:

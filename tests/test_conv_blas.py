@@ -178,18 +178,22 @@ def _pool_adjoint(X, g, s, kind, arg):
 POOL_SIZES = [2, 3, 5]  # 5: a window of 25 entries, scanned by loops rather than straight-line code
 
 
-@pytest.fixture(scope="module")
-def pool_kernels():
+def _pool_exprs(s):
     U = sm.tensor("U", (N, C, H, W))
     v = sm.tensor("v", (N, C, H, W))
+    Gp = sm.tensor("Gp", (N, C, sympy.floor(H / s), sympy.floor(W / s)))
+    mp, ap = sm.maxpool2d(U, s), sm.avgpool2d(U, s)
+    sq = sm.sum(mp ** 2)
+    return {"mp": mp, "ap": ap, "gm": sm.grad(sm.sum(Gp * mp), U), "ga": sm.grad(sm.sum(Gp * ap), U),
+            "hv": sm.hvp(sq, U, v)}  # the hvp pools v by the windows of U: a Pool whose values are not U
+
+
+@pytest.fixture(scope="module")
+def pool_kernels():
     out = {}
     for s in POOL_SIZES:
-        Gp = sm.tensor("Gp", (N, C, sympy.floor(H / s), sympy.floor(W / s)))
-        mp, ap = sm.maxpool2d(U, s), sm.avgpool2d(U, s)
-        sq = sm.sum(mp ** 2)
-        exprs = {"mp": mp, "ap": ap, "gm": sm.grad(sm.sum(Gp * mp), U), "ga": sm.grad(sm.sum(Gp * ap), U),
-                 "hv": sm.hvp(sq, U, v)}  # the hvp pools v by the windows of U: a Pool whose values are not U
-        out[s] = (sm.compile(exprs), exprs)
+        exprs = _pool_exprs(s)
+        out[s] = (sm.compile(exprs, parallel=False), exprs)
     return out
 
 
@@ -220,6 +224,15 @@ def test_pool_kernels_agree_with_evaluate_and_window_loops(pool_kernels, rng, s)
         if s == 2:  # ties: the first maximum of a window takes the gradient
             a["U"] = np.round(a["U"])
         _pool_check(kernel, exprs, s, a)
+
+
+@pytest.mark.compile
+def test_threaded_pool_kernels_agree_with_evaluate(rng):
+    exprs = _pool_exprs(3)
+    kernel = sm.compile(exprs, parallel=True)  # prange over the images × channels
+    a = {"U": rng.standard_normal((5, 3, 10, 8)), "v": rng.standard_normal((5, 3, 10, 8)),
+         "Gp": rng.standard_normal((5, 3, 3, 2))}
+    _pool_check(kernel, exprs, 3, a)
 
 
 @pytest.mark.compile

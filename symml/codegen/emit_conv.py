@@ -104,10 +104,18 @@ class ConvEmit:
             self.emit(6, f"{name}[a_, c_, p_ + u_, q_ + v_] += {cols}[rw_, p_ * Q_ + q_]")
 
     # -- pooling
-    def _pool_head(self, x, h):
-        self.emit(0, f"H_, W_ = {x}.shape[-2], {x}.shape[-1]")
-        self.emit(0, f"xr_ = {x}.reshape((-1, H_, W_))")
-        self.emit(0, f"hr_ = {h}.reshape((-1, {h}.shape[-2], {h}.shape[-1]))")
+    # Each pooling has scratch names of its own (x and h as stacks of images, its result), so
+    # that no name is bound to arrays of two shapes in one kernel.
+    def _stack(self, t, name, what) -> str:
+        """The tensor ``t`` (..., H, W) as a stack of images (B, H, W), under a name of this pooling."""
+        v, nd = self.var[t.uid], t.ndim
+        r = self.fresh(f"{name}_{what}")
+        # NOTE(numba): B spelled as a product, not -1: with parallel=True, numba's shape analysis
+        # took a reshape's -1 for the size itself, and an np.zeros sized by it raised "negative
+        # dimensions not allowed" (numba 0.6x; the threaded adjoint of pooling failed so before)
+        lead = " * ".join(f"{v}.shape[{k}]" for k in range(nd - 2)) or "1"
+        self.emit(0, f"{r} = {v}.reshape(({lead}, {v}.shape[{nd - 2}], {v}.shape[{nd - 1}]))")
+        return r
 
     def _window_argmax(self, x, s, name) -> str:
         """The name of an int32 array (B, H//s, W//s): the position u·s + v of the first
@@ -117,16 +125,13 @@ class ConvEmit:
         if key in seen:
             return seen[key]
         am = self.fresh(name + "_am")
-        xv = self.var[x.uid]
         self.ops += sp.Mul(*x.shape)
-        self.emit(0, f"H_, W_ = {xv}.shape[-2], {xv}.shape[-1]")
-        self.emit(0, f"xr_ = {xv}.reshape((-1, H_, W_))")
-        self.emit(0, f"P_, Q_ = H_ // {s}, W_ // {s}")
-        self.emit(0, f"{am} = np.empty((xr_.shape[0], P_, Q_), dtype=np.int32)")
-        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
-        self.emit(1, "for p_ in range(P_):")
-        self.emit(2, "for q_ in range(Q_):")
-        self.emit(3, f"mx_ = xr_[a_, {s} * p_, {s} * q_]")
+        xr = self._stack(x, am, "x")
+        self.emit(0, f"{am} = np.empty(({xr}.shape[0], {xr}.shape[1] // {s}, {xr}.shape[2] // {s}), dtype=np.int32)")
+        self.emit(0, self.loop("a_", f"{am}.shape[0]", True))
+        self.emit(1, f"for p_ in range({am}.shape[1]):")
+        self.emit(2, f"for q_ in range({am}.shape[2]):")
+        self.emit(3, f"mx_ = {xr}[a_, {s} * p_, {s} * q_]")
         self.emit(3, "k_ = 0")
         # a select, not a branch, so that LLVM vectorises the scan; x ≤ m is false for a NaN x
         # (it becomes the maximum) and m ≠ m keeps a NaN maximum
@@ -136,13 +141,14 @@ class ConvEmit:
                 for v in range(s):
                     if u == v == 0:
                         continue
-                    self.emit(3, f"xe_ = xr_[a_, {s} * p_ + {u}, {s} * q_ + {v}]")
+                    at = (f"{s} * p_" + (f" + {u}" if u else ""), f"{s} * q_" + (f" + {v}" if v else ""))
+                    self.emit(3, f"xe_ = {xr}[a_, {at[0]}, {at[1]}]")
                     for ln in step + [f"k_ = {u * s + v} if sel_ else k_"]:
                         self.emit(3, ln)
         else:
             self.emit(3, f"for u_ in range({s}):")
             self.emit(4, f"for v_ in range({s}):")
-            self.emit(5, f"xe_ = xr_[a_, {s} * p_ + u_, {s} * q_ + v_]")
+            self.emit(5, f"xe_ = {xr}[a_, {s} * p_ + u_, {s} * q_ + v_]")
             for ln in step + [f"k_ = u_ * {s} + v_ if sel_ else k_"]:
                 self.emit(5, ln)
         self.emit(3, f"{am}[a_, p_, q_] = k_")
@@ -152,56 +158,50 @@ class ConvEmit:
     def _emit_Pool(self, node: Pool, name):
         x, h = node.operands
         s = node.size
+        hr = self._stack(h, name, "h")
+        out = self.fresh(name + "_o")
         if node.kind == "max":
             am = self._window_argmax(x, s, name)
             self.ops += sp.Mul(*node.shape)
-            self.emit(0, f"hr_ = {self.var[h.uid]}.reshape((-1, {self.var[h.uid]}.shape[-2], {self.var[h.uid]}.shape[-1]))")
-            self.emit(0, f"out_ = np.empty({am}.shape, dtype=dt)")
+            self.emit(0, f"{out} = np.empty({am}.shape, dtype=dt)")
             self.emit(0, self.loop("a_", f"{am}.shape[0]", True))
             self.emit(1, f"for p_ in range({am}.shape[1]):")
             self.emit(2, f"for q_ in range({am}.shape[2]):")
             self.emit(3, f"k_ = {am}[a_, p_, q_]")
-            self.emit(3, f"out_[a_, p_, q_] = hr_[a_, {s} * p_ + k_ // {s}, {s} * q_ + k_ % {s}]")
-            self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
-            return
-        xv, hv = self.var[x.uid], self.var[h.uid]
-        self.ops += sp.Mul(*x.shape)
-        self._pool_head(xv, hv)
-        self.emit(0, f"P_, Q_ = H_ // {s}, W_ // {s}")
-        self.emit(0, "out_ = np.empty((xr_.shape[0], P_, Q_), dtype=dt)")
-        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
-        self.emit(1, "for p_ in range(P_):")
-        self.emit(2, "for q_ in range(Q_):")
-        self.emit(3, "acc_ = 0.0")
-        self.emit(3, f"for u_ in range({s}):")
-        self.emit(4, f"for v_ in range({s}):")
-        self.emit(5, f"acc_ += hr_[a_, {s} * p_ + u_, {s} * q_ + v_]")
-        self.emit(3, f"out_[a_, p_, q_] = acc_ / {s * s}.0")
-        self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
+            self.emit(3, f"{out}[a_, p_, q_] = {hr}[a_, {s} * p_ + k_ // {s}, {s} * q_ + k_ % {s}]")
+        else:
+            self.ops += sp.Mul(*x.shape)
+            self.emit(0, f"{out} = np.empty(({hr}.shape[0], {hr}.shape[1] // {s}, {hr}.shape[2] // {s}), dtype=dt)")
+            self.emit(0, self.loop("a_", f"{out}.shape[0]", True))
+            self.emit(1, f"for p_ in range({out}.shape[1]):")
+            self.emit(2, f"for q_ in range({out}.shape[2]):")
+            self.emit(3, "acc_ = 0.0")
+            self.emit(3, f"for u_ in range({s}):")
+            self.emit(4, f"for v_ in range({s}):")
+            self.emit(5, f"acc_ += {hr}[a_, {s} * p_ + u_, {s} * q_ + v_]")
+            self.emit(3, f"{out}[a_, p_, q_] = acc_ / {s * s}.0")
+        self.emit(0, f"{name} = {out}.reshape({self.shape_src(node.shape)})")
 
     def _emit_PoolGrad(self, node: PoolGrad, name):
         x, g = node.operands
         s = node.size
         self.ops += sp.Mul(*node.shape)
-        gv = self.var[g.uid]
+        xv, nd = self.var[x.uid], x.ndim
+        gr = self._stack(g, name, "g")
+        out = self.fresh(name + "_o")
+        self.emit(0, f"{out} = np.zeros(({gr}.shape[0], {xv}.shape[{nd - 2}], {xv}.shape[{nd - 1}]), dtype=dt)")
         if node.kind == "max":
             am = self._window_argmax(x, s, name)
-            self.emit(0, f"hr_ = {gv}.reshape((-1, {gv}.shape[-2], {gv}.shape[-1]))")
-            self.emit(0, f"out_ = np.zeros(({am}.shape[0], {self.var[x.uid]}.shape[-2], {self.var[x.uid]}.shape[-1]), dtype=dt)")
             self.emit(0, self.loop("a_", f"{am}.shape[0]", True))
             self.emit(1, f"for p_ in range({am}.shape[1]):")
             self.emit(2, f"for q_ in range({am}.shape[2]):")
             self.emit(3, f"k_ = {am}[a_, p_, q_]")
-            self.emit(3, f"out_[a_, {s} * p_ + k_ // {s}, {s} * q_ + k_ % {s}] = hr_[a_, p_, q_]")
-            self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
-            return
-        self._pool_head(self.var[x.uid], gv)
-        self.emit(0, "P_, Q_ = hr_.shape[1], hr_.shape[2]")
-        self.emit(0, "out_ = np.zeros(xr_.shape, dtype=dt)")
-        self.emit(0, self.loop("a_", "xr_.shape[0]", True))
-        self.emit(1, "for p_ in range(P_):")
-        self.emit(2, "for q_ in range(Q_):")
-        self.emit(3, f"for u_ in range({s}):")
-        self.emit(4, f"for v_ in range({s}):")
-        self.emit(5, f"out_[a_, {s} * p_ + u_, {s} * q_ + v_] += hr_[a_, p_, q_] / {s * s}.0")
-        self.emit(0, f"{name} = out_.reshape({self.shape_src(node.shape)})")
+            self.emit(3, f"{out}[a_, {s} * p_ + k_ // {s}, {s} * q_ + k_ % {s}] = {gr}[a_, p_, q_]")
+        else:
+            self.emit(0, self.loop("a_", f"{gr}.shape[0]", True))
+            self.emit(1, f"for p_ in range({gr}.shape[1]):")
+            self.emit(2, f"for q_ in range({gr}.shape[2]):")
+            self.emit(3, f"for u_ in range({s}):")
+            self.emit(4, f"for v_ in range({s}):")
+            self.emit(5, f"{out}[a_, {s} * p_ + u_, {s} * q_ + v_] += {gr}[a_, p_, q_] / {s * s}.0")
+        self.emit(0, f"{name} = {out}.reshape({self.shape_src(node.shape)})")
