@@ -329,3 +329,21 @@ def test_the_autoencoder_kernel_agrees_with_evaluate_and_jax(rng):
 
     for x_, y_ in zip(got["g"], jax.grad(f, argnums=(0, 1, 2))(a["WA"], a["cA"], a["eA"])):
         _close(x_, np.asarray(y_))
+
+
+@pytest.mark.compile
+def test_tensordot_kernels_agree_with_evaluate(rng):
+    """Grouped products with a scalar factor, a vector result, and interleaved labels (a loop nest)."""
+    P, Q, K = sm.dims("P Q K")
+    S, V = sm.tensor("S", (N, O, P, Q)), sm.tensor("V", (K, O, P, Q))
+    T, lam = sm.tensor("T", (N, Q, P)), sm.scalar("lam")
+    u = sm.tensor("u", (O, P, Q))
+    exprs = {"z": lam * sm.einsum("nopq,kopq->nk", S, V), "w": sm.einsum("nopq,opq->n", S, u),
+             "mixed": sm.einsum("nopq,nqp->o", S, T), "back": sm.einsum("nk,kopq->nopq", sm.einsum("nopq,kopq->nk", S, V), V)}
+    kernel = sm.compile(exprs, parallel=False)
+    a = {"S": rng.standard_normal((4, 3, 5, 2)), "V": rng.standard_normal((6, 3, 5, 2)), "T": rng.standard_normal((4, 2, 5)),
+         "u": rng.standard_normal((3, 5, 2)), "lam": 0.7}
+    got, ref = kernel(**a), sm.evaluate(exprs, **a)
+    for name in exprs:
+        _close(got[name], ref[name])
+    _close(got["z"], 0.7 * np.einsum("nopq,kopq->nk", a["S"], a["V"]))

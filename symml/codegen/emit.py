@@ -21,6 +21,7 @@ import unicodedata
 
 import sympy as sp
 
+from .. import functions as F
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
 from ..program import Program, program_from_outputs
 from ..structured import LogSumExp
@@ -243,13 +244,22 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
     def _reuse_maps(self, node: Map, expr, names, ref) -> sp.Expr:
         """``expr`` with the values of maps already computed over the same operands read from
         their arrays: a map built without sm.let inlines the maps it reads (δ of u = tanh(z)
-        holds tanh(z) again), and would evaluate them a second time per entry."""
+        holds tanh(z) again), and would evaluate them a second time per entry.
+
+        Both sides are matched in their stable spellings (what scalar_block prints), so that a
+        value read back never hides an unstable one: 1 − σ(x) is σ(−x), which holds no σ(x)
+        to replace by an array of σ(x) (1 − that array loses every digit for x ≫ 1).
+        """
         if node.ndim:
+            stable = self.__dict__.setdefault("stable_maps", {})  # map uid → its stable expression
+            expr = F.rewrite_stable(expr)
             for m in self.maps_done:
                 where = [next((j for j, o in enumerate(node.operands) if o is mo), None) for mo in m.operands]
                 if not m.operands or None in where or m.shape != node.shape:
                     continue
-                sub = m.expr.xreplace({placeholder(i): placeholder(j) for i, j in enumerate(where)})
+                if m.uid not in stable:
+                    stable[m.uid] = F.rewrite_stable(m.expr)
+                sub = stable[m.uid].xreplace({placeholder(i): placeholder(j) for i, j in enumerate(where)})
                 if sub.is_Atom or not expr.has(sub):
                     continue
                 sym = sp.Symbol(f"_map{len(names)}", real=True)
