@@ -145,7 +145,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         self.ops = sp.Integer(0)
         self.preferred: dict[int, str] = {}  # node uid → the name of the step that computes it
         self.lse: dict[int, tuple[str, str]] = {}  # LogSumExp uid → (its max, its log1p part)
-        self.parts: list[tuple[str, int]] = []  # (name, line) of a scalar a node also defines, dropped if unread
+        self.parts: list[tuple[str, int]] = []  # (name, line) of a one-line value (a scalar part, a view), dropped if unread
         self.broadcasts: dict[int, tuple[str, list]] = {}  # broadcast view's uid → (its source, the axes it keeps)
         self.maps_done: list[Map] = []  # elementwise maps computed so far, as arrays
         for step in self.program.steps:
@@ -359,6 +359,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
                 self._emit_contractions(t, arrays, inner_out, sizes, factor)
             if inner_out and self._only_maps_read(node):  # elementwise users index a view: no copy
                 shape = "(" + ", ".join(self.size(sizes[l]) if l in present else "1" for l in out) + ",)"
+                self.parts.append((name, len(self.lines)))  # the view's line, dropped where nothing reads it
                 self.emit(0, f"{name} = np.broadcast_to({t}.reshape({shape}), "
                              f"{self.shape_src([sizes[l] for l in out])})")
                 # the maps index t itself, not the view: LLVM vectorises no loop that reads a
@@ -559,12 +560,13 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         self.emit(depth, "if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m")
         self.emit(depth + 1, f"for j_ in range({n_ax}):")
         self.emit(depth + 2, "if j_ != a_:")
-        self.emit(depth + 3, f"s_ += np.exp({xv}[{ref('j_')}] - m_)")
+        self.emit(depth + 3, f"s_ += _exp({xv}[{ref('j_')}] - m_)")  # vecmath's: no libm call in the loop
         at = f"[{', '.join(outer)}]" if depth else ""
         if not depth:  # scalars: each is dropped where nothing reads it (see _drop_dead)
             self.parts += [(m, len(self.lines)), (name, len(self.lines) + 2)]
         self.emit(depth, f"{m}{at} = m_")
-        self.emit(depth, f"{l}{at} = np.log1p(s_)")
+        self.emit(depth, f"{l}{at} = _log1p(s_)")
+        self.helpers |= {"_exp", "_log1p"}
         self.emit(depth, f"{name}{at} = m_ + {l}{at}")
         self.lse[node.uid] = (m, l)
 

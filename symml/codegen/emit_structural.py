@@ -42,10 +42,13 @@ class StructuralEmit:
         ``tail`` is the shape of one result after the batch axis ("" for a number).
         """
         d = self.size(A.shape[-1])
+        # the batch size spelled out, never -1: inside a threaded kernel numba's parfor shape
+        # analysis takes a -1 for the size and fails ("negative dimensions not allowed")
+        nb = self.size(sp.Mul(*A.shape[:-2]))
         ar, orr = self.fresh(name + "_a"), self.fresh(name + "_o")
-        self.emit(0, f"{ar} = np.ascontiguousarray({self.var[A.uid]}).reshape((-1, {d}, {d}))")
+        self.emit(0, f"{ar} = np.ascontiguousarray({self.var[A.uid]}).reshape(({nb}, {d}, {d}))")
         self.alloc(name, node.shape, zero=False)
-        self.emit(0, f"{orr} = {name}.reshape((-1{tail}))")
+        self.emit(0, f"{orr} = {name}.reshape(({nb}{tail}))")
         self.emit(0, f"for ja_ in range({ar}.shape[0]):")
         for ln in body(ar + "[ja_]", orr + "[ja_]"):
             self.emit(1, ln)
@@ -107,7 +110,7 @@ class StructuralEmit:
         vec = c.ndim == A.ndim - 1
         cr = self.fresh(name + "_c")
         rest = "" if vec else f", {self.size(c.shape[-1])}"
-        self.emit(0, f"{cr} = np.ascontiguousarray({cv}).reshape((-1, {d}{rest}))")
+        self.emit(0, f"{cr} = np.ascontiguousarray({cv}).reshape(({self.size(sp.Mul(*A.shape[:-2]))}, {d}{rest}))")
         colon = ":" if vec else ":, :"
         self._stacked(node, name, A, lambda a, o: [f"{o}[{colon}] = np.linalg.solve({a}, {cr}[ja_])"], f", {d}{rest}")
 
