@@ -39,7 +39,7 @@ PATCHES = {
     "0004": "0004-stable-log-softmax (logsumexp with log1p; x − logsumexp(x) as (x − m) − log1p(·))",
 }
 #: What each patch changes in emitted code, to tell whether a kernel was built with it.
-MARKERS = {"0003": "_sigmoid(-", "0004": "np.log1p(s_)"}
+MARKERS = {"0003": "_sigmoid(-", "0004": "log1p(s_)"}  # np.log1p, or vecmath's _log1p
 #: Cases that miss even the relaxed bound with every patch applied: the derived formula
 #: cancels, and no spelling of the same formula helps.
 LIMITS = {
