@@ -34,7 +34,8 @@ class Labels(Tensor):
         if isinstance(shape, (int, sp.Expr)):
             shape = (shape,)
         shape, high = tuple(as_dim(s) for s in shape), as_dim(high)
-        return cls._make((name, shape, high), (), shape, name=name, high=high, symmetric=False, positive_definite=False)
+        return cls._make((name, shape, high), (), shape, name=name, high=high, symmetric=False, positive_definite=False,
+                         simplex=False)
 
     def _refuse(self, *_):
         raise TypeError(

@@ -509,8 +509,9 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
 
 def _finish_wrapper(spec: KernelSpec) -> str:
     c = spec.compose
-    names = [safe_identifier(t.name) for t in c.reg_args]
-    partial = "partial_" if "partial" in names else "partial"
+    taken: set[str] = {"partial"}
+    names = [unique_identifier(t.name, taken) for t in c.reg_args]  # ℌ and H are two arguments
+    partial = "partial"
     names = ", ".join(names)
     if c.reg is None:
         return (f"def {spec.name}_finish({partial}, {names}):\n"

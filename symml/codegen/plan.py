@@ -260,6 +260,15 @@ def _unbound(spec: KernelSpec) -> list:
     return sorted(need - bound, key=str)
 
 
+def _order(e: Expr, L: Expr) -> int:
+    """How many derivatives lie between ``L`` and the output ``e`` (0 for L itself)."""
+    if e is L:
+        return 0
+    for _verb, of, _t, _dir in origins(e):
+        return 1 + _order(of, L)
+    return 0
+
+
 def plan_outputs(name: str, args: list[Tensor], outputs: list[Expr], layout: str = "tuple", doc: str = "",
                  extra_args: list[Tensor] = ()) -> Plan:
     """The kernels of one ``sm.compile`` kernel ``name`` over ``args`` with ``outputs``.
@@ -280,7 +289,11 @@ def plan_outputs(name: str, args: list[Tensor], outputs: list[Expr], layout: str
     data = [t for t in args if t.ndim and t not in params]
     hyper = [t for t in args if not t.ndim and t not in params]
     others = [t for t in args if t not in data] + [t for t in params if t not in args]
-    split, why = split_rows(named_values(L), data, others)
+    # forward values are named for first derivatives only: a Hessian or hvp derived over the
+    # names goes through the adjoints of Lets (δ of δ_z), and its Gram product Xᵀdiag(s)X is then
+    # no longer the form that goes to BLAS syrk (nor exactly symmetric)
+    second = any(_order(e, L) > 1 for e in outputs)
+    split, why = split_rows(L if second else named_values(L), data, others)
     if split is None:
         return Plan([whole], refusal=why, loss=L, params=params)
     rewrite = _Rewrite(L, list(outputs))
