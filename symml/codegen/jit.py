@@ -286,7 +286,7 @@ class CompiledKernel:
             vals += [np.empty((self._size(s, arrays, dims), 0), dtype=dt) for s in self.sizes]
         return vals
 
-    def call_flat(self, check_finite: bool = True, dims: dict | None = None, parallel: bool | None = None,
+    def call_flat(self, check_finite: bool | None = None, dims: dict | None = None, parallel: bool | None = None,
                   **arrays) -> list:
         """The outputs as a flat list, in the order of ``self.outputs``.
 
@@ -297,7 +297,7 @@ class CompiledKernel:
         extra = {"parallel": parallel} if parallel is not None and self._has_twin else {}
         return list(self._fn(*self._arguments(arrays, dims), check_finite=check_finite, **extra))
 
-    def __call__(self, check_finite: bool = True, dims: dict | None = None, parallel: bool | None = None, **arrays):
+    def __call__(self, check_finite: bool | None = None, dims: dict | None = None, parallel: bool | None = None, **arrays):
         return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, parallel=parallel, **arrays))
 
     def chunks(self):
