@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import sympy as sp
+from sympy.core.function import ArgumentIndexError
 
 from .nodes import (
     Einsum, Expr, Eye, Let, Map, Tensor, as_expr, const, fmt_shape, is_zero, leaves, make_einsum,
@@ -32,6 +33,45 @@ class DerivativeError(ValueError):
 
 
 # --------------------------------------------------------------------------- vjp rules
+
+
+def scalar_diff(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """∂expr/∂x by SymPy's own rules, applied directly rather than through ``sympy.diff``.
+
+    Each rule is the one SymPy applies (``Add`` term by term, ``Mul``'s general Leibniz rule
+    for one derivative, ``Pow`` with a constant exponent, a function's ``fdiff`` times its
+    argument's derivative), so the result is the same expression (a fuzz test compares them); what it skips is building a ``Derivative`` per subexpression, which was most
+    of the time of deriving a small model. Anything with its own rule (Piecewise, Abs, …)
+    goes to ``sympy.diff``.
+    """
+    if expr == x:
+        return sp.S.One
+    if x not in expr.free_symbols:
+        return sp.S.Zero
+    if expr.is_Add:
+        return expr.func(*[scalar_diff(a, x) for a in expr.args])
+    if expr.is_Mul:  # Mul's Leibniz rule for one derivative: a term per factor, multiplied n-ary
+        args = expr.args
+        terms = []
+        for i in range(len(args)):
+            da = scalar_diff(args[i], x)
+            if da != 0:
+                terms.append(sp.S.One * sp.Mul(*args[:i], da, *args[i + 1:]))
+        return sp.Add(*terms)
+    if expr.is_Pow and x not in expr.exp.free_symbols:
+        return expr * (scalar_diff(expr.base, x) * expr.exp / expr.base)
+    if (isinstance(expr, sp.Function) and type(expr)._eval_derivative is sp.Function._eval_derivative
+            and type(expr)._eval_derivative_n_times is sp.Basic._eval_derivative_n_times):
+        terms = []
+        for i, a in enumerate(expr.args, 1):
+            da = scalar_diff(a, x)
+            if da != 0:
+                try:
+                    terms.append(expr.fdiff(i) * da)
+                except ArgumentIndexError:  # no rule for this argument: SymPy's unevaluated form
+                    return sp.diff(expr, x)
+        return sp.Add(*terms)
+    return sp.diff(expr, x)
 
 
 def _einsum_vjp(node: Einsum, k: int, g: Expr, batch: tuple) -> Expr:
@@ -57,7 +97,7 @@ def _einsum_vjp(node: Einsum, k: int, g: Expr, batch: tuple) -> Expr:
 
 
 def _map_vjp(node: Map, k: int, g: Expr, batch: tuple, saved: Expr | None = None) -> Expr:
-    local = sp.diff(node.expr, placeholder(k))
+    local = scalar_diff(node.expr, placeholder(k))
     if local == 0:
         return None
     op = node.operands[k]
