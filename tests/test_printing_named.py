@@ -207,3 +207,15 @@ def test_normal_curvature_prints_n_over_sigma2_and_show_separates_the_hessian(ca
 
 def test_a_float_one_factor_prints_as_nothing():
     assert sm.pretty(sm.sum(0.8 - 1.0 * sm.sigmoid(X @ w))) == "sum(0.8 − σ(Xw))"
+
+
+def test_a_second_value_with_a_textbook_name_is_numbered_below_its_square():
+    """Two lets named sigma2 are σ² and σ₂² (the Program's sigma2_2), not σ² and σ₂₂."""
+    n_ = sm.dims("n_")
+    x = sm.tensor("x", (n_,))
+    s, t = sm.scalar("s"), sm.scalar("t")
+    L = sm.sum(x * x) / sm.let("sigma2", sm.exp(s)) + sm.sum(x) / sm.let("sigma2", sm.exp(t)) \
+        + sm.let("eps", s * t) * sm.let("eps", s + t)
+    assert sm.pretty(L) == ("‖x‖²/σ² + sum(x)/σ₂² + εε₂, where σ² = exp(s), σ₂² = exp(t), ε = st, ε₂ = s + t")
+    tex = sm.latex(L)
+    assert r"\frac{\operatorname{sum}\left(x\right)}{\sigma_{2}^{2}}" in tex and r"\varepsilon_{2} = s + t" in tex

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import translate as _latex_name
 from sympy.printing.pretty.pretty_symbology import greek_unicode
-from .names import ADJOINT_MARKS, NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES  # noqa: F401 - tables of data, read by name
+from .names import ADJOINT_MARKS, NAME_ALIASES, RESERVED_LETTERS, TEXTBOOK_NAMES, textbook  # noqa: F401 - tables of data, read by name
 
 # --------------------------------------------------------------------------- precedence
 
@@ -272,11 +272,11 @@ class Unicode(Spelling):
     def name(self, name: str) -> Piece:
         text = self._name_text(name)
         tight = bool(_TIGHT_NAME.fullmatch(text))
-        return Piece(text, ltight=tight, rtight=tight, prec=POSTFIX if name in TEXTBOOK_NAMES and "²" in text else ATOM)
+        return Piece(text, ltight=tight, rtight=tight, prec=POSTFIX if textbook(name) and "²" in text else ATOM)
 
     def _name_text(self, name: str) -> str:
-        if name in TEXTBOOK_NAMES:
-            return TEXTBOOK_NAMES[name][0]
+        if spelt := textbook(name):
+            return spelt[0]
         mark, of = _adjoint_of(name, 0)
         if mark:  # δ_z, δ_δ_z; a second-order adjoint δ̄_z
             return mark + "_" + self._name_text(of)
@@ -361,11 +361,11 @@ class Latex(Spelling):
 
     def name(self, name: str) -> Piece:
         text = self._name_text(name)
-        return Piece(text, prec=POSTFIX if name in TEXTBOOK_NAMES and "^" in text else ATOM)
+        return Piece(text, prec=POSTFIX if textbook(name) and "^" in text else ATOM)
 
     def _name_text(self, name: str) -> str:
-        if name in TEXTBOOK_NAMES:
-            return TEXTBOOK_NAMES[name][1]
+        if spelt := textbook(name):
+            return spelt[1]
         mark, of = _adjoint_of(name, 1)
         if mark:
             return mark + "_{" + self._name_text(of) + "}"
