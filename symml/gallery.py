@@ -105,6 +105,7 @@ ENTRIES = [
     E("softmax cross-entropy, targets on the simplex", "grad", "-sm.sum(T * sm.log_softmax(X @ W, axis=1))", "W"),
     E("softmax cross-entropy, simplex targets, written out", "grad",
       "-sm.sum(T * (X @ W - sm.expand_dims(sm.log(sm.sum(sm.exp(X @ W), axis=1)), 1)))", "W"),
+    E("softmax cross-entropy, simplex targets", "hessian", "-sm.sum(T * sm.log_softmax(X @ W, axis=1))", "W"),
     E("KL from simplex targets to a softmax", "grad", "sm.sum(T * (sm.log(T) - sm.log_softmax(X @ W, axis=1)))", "W"),
     # --- matrices
     E("trace of a fourth power", "grad", "sm.trace(A @ A @ A @ A)", "A"),

@@ -192,6 +192,10 @@ PINNED = {
         '−softmax(x) ⊙ (x − logsumexp(x)) − softmax(x) + sum(softmax(x) ⊙ (x − logsumexp(x)) + softmax(x)) softmax(x)',
         '-\\operatorname{softmax}\\left(x\\right) \\odot \\left(x - \\operatorname{logsumexp}\\left(x\\right)\\right) - \\operatorname{softmax}\\left(x\\right) + \\operatorname{sum}\\left(\\operatorname{softmax}\\left(x\\right) \\odot \\left(x - \\operatorname{logsumexp}\\left(x\\right)\\right) + \\operatorname{softmax}\\left(x\\right)\\right) \\operatorname{softmax}\\left(x\\right)',
     ),
+    'sm.hessian(-sm.sum(T * sm.log_softmax(X @ W, axis=1)), W)': (
+        '[Σ_p X_pl (X_pi softmax(XW)_pm δ_jm − softmax(XW)_pj softmax(XW)_pm X_pi)]_ijlm',
+        '\\left[\\sum_{p=0}^{n - 1} X_{pl} \\left(X_{pi} \\operatorname{softmax}\\left(X W\\right)_{pm} \\delta_{jm} - \\operatorname{softmax}\\left(X W\\right)_{pj} \\operatorname{softmax}\\left(X W\\right)_{pm} X_{pi}\\right)\\right]_{ijlm}',
+    ),
     'sm.grad(-sm.sum(T * sm.log_softmax(X @ W, axis=1)), W)': (
         'Xᵀ(softmax(XW) − T)',
         'X^{\\top} \\left(\\operatorname{softmax}\\left(X W\\right) - T\\right)',

@@ -25,7 +25,8 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from ..nodes import Dim, Expr, Eye, Let, Tensor, placeholder, walk
+from ..nodes import Dim, Expr, Eye, Let, Tensor, make_map, placeholder, walk
+from ..simplify import softmax_argument
 from .index_structural import StructuralEntries
 from .notation import Piece, Spelling
 from .scalar import constant_factor, print_scalar
@@ -119,8 +120,12 @@ class IndexBuilder(StructuralEntries):
         return sp.KroneckerDelta(*idx)
 
     def _entry_Map(self, node, idx):
+        expr = node.expr
+        for e in expr.atoms(sp.exp):  # exp(x − logsumexp(x)) is an entry of softmax(x), printed as such
+            if softmax_argument(e.args[0], node.operands, placeholder) is not None:
+                expr = expr.xreplace({e: self._indexed(make_map(e, node.operands, node.shape), idx)})
         repl = {placeholder(k): self.entry(op, idx if op.ndim else []) for k, op in enumerate(node.operands)}
-        return node.expr.xreplace(repl)
+        return expr.xreplace(repl)
 
     def _entry_Einsum(self, node, idx):
         sym = dict(zip(node.out, idx))
