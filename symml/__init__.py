@@ -19,6 +19,7 @@ from .nodes import Dim, Expr, dims
 from .printing import equations, index_form, latex, pretty
 from .parse import parse
 from .codegen import compile
+from .codegen.runtime import finish_compiling
 from .catalog import Derivation, catalog, load
 from .verify import check
 from . import verify_user  # noqa: F401 - registers the checks of expressions and compiled kernels
@@ -34,7 +35,7 @@ from .stationarity import NoClosedForm, solve_entrywise, solve_inverse, solve_li
 
 __all__ = [
     "dims", "Dim", "Expr", "grad", "value_and_grad", "jacobian", "hessian", "hvp", "taylor", "substitute",
-    "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "solve_inverse", "NoClosedForm",
+    "evaluate", "latex", "pretty", "index_form", "equations", "parse", "DerivativeError", "compile", "finish_compiling", "Derivation", "catalog", "load", "check", "stationary_point", "solve_linear", "solve_scalar", "solve_entrywise", "solve_inverse", "NoClosedForm",
     "lagrangian", "kkt", "dual", "eliminate", "solve_dual", "kernelize", "gram", "Kernel", "KernelizeError",
     "linear_kernel", "polynomial_kernel", "rbf_kernel", "Problem", "KKT", "Dual", "Condition",
     "optim", "fit", "scipy_objective", "regularization_path", "plot", "explain", "report", "Report", *_dsl_all,

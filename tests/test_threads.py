@@ -162,6 +162,8 @@ def test_every_route_of_a_compiled_kernel_agrees(rt, monkeypatch):
     Xv, wv = rng.normal(size=(3001, 7)), rng.normal(size=7)
     yv = (rng.random(3001) < 0.5) * 1.0
     ran = []
+    k(X=Xv, y=yv, w=wv)  # the first call runs the serial kernel; the twin compiles behind it
+    sm.finish_compiling()
     for threads in ((2, 2), (1, 2)):
         monkeypatch.setattr(rt, "_threads_now", lambda: (ran.append(threads), threads)[1])
         ran.append(k(X=Xv, y=yv, w=wv))
@@ -192,3 +194,49 @@ def test_composed_hessians_of_matrix_parameters_add_by_loops():
     composed = src[src.index("def _hessian("):src.index("def hessian(")]
     assert "_plus(part_[0], reg_[0])" in composed
     assert " + reg_[" not in composed
+
+
+def _fresh_logistic(seed):
+    """A compiled logistic kernel no other test has compiled (its own key), and its module."""
+    n, d = sm.dims("n d")
+    X, y, w = sm.tensor("X", (n, d)), sm.tensor("y", (n,)), sm.tensor("w", (d,))
+    L = sm.sum(sm.softplus(X @ w) - y * (X @ w)) / n + seed * sm.norm2(w)
+    k = sm.compile({"L": L, "g": sm.grad(L, w)})
+    return k, sys.modules[k._fn.__module__]
+
+
+@pytest.mark.compile
+def test_a_first_call_that_would_thread_runs_serially_and_the_twin_compiles_behind_it(rt, monkeypatch):
+    """parallel=None above the threshold: the first call waits for the serial kernel's compile
+    only; the twin compiles in a thread for the types the serial kernel ran with, and the calls
+    after finish_compiling() run it (its result is the serial one's, to rounding)."""
+    k, module = _fresh_logistic(0.125)
+    monkeypatch.setattr(module, "PARALLEL_MIN_SIZE", 0)
+    monkeypatch.setattr(rt, "_threads_now", lambda: (2, 2))
+    rng = np.random.default_rng(5)
+    a = {"X": rng.normal(size=(2001, 5)), "y": (rng.random(2001) < 0.5) * 1.0, "w": rng.normal(size=5)}
+    first = k(**a)
+    twin, serial = module._kernel_chunk_par, module._kernel_chunk
+    assert serial.signatures and module.__name__ in rt._READY
+    sm.finish_compiling()
+    assert rt._READY[module.__name__] is True
+    assert twin.signatures == serial.signatures
+    assert rt._twins_ready(module._kernel)
+    again = k(**a)
+    assert abs(again["L"] - first["L"]) <= 1e-12 * abs(first["L"])
+    np.testing.assert_allclose(again["g"], first["g"], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.compile
+def test_asking_for_threads_or_switching_the_background_off_compiles_the_twin_at_once(rt, monkeypatch):
+    rng = np.random.default_rng(6)
+    a = {"X": rng.normal(size=(501, 3)), "y": (rng.random(501) < 0.5) * 1.0, "w": rng.normal(size=3)}
+    monkeypatch.setattr(rt, "_threads_now", lambda: (2, 2))
+    k, module = _fresh_logistic(0.25)
+    k(**a, parallel=True)
+    assert module._kernel_chunk_par.signatures and module.__name__ not in rt._READY
+    monkeypatch.setattr(rt, "_BACKGROUND", False)
+    k, module = _fresh_logistic(0.375)
+    monkeypatch.setattr(module, "PARALLEL_MIN_SIZE", 0)
+    k(**a)
+    assert module._kernel_chunk_par.signatures and module.__name__ not in rt._READY
