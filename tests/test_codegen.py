@@ -77,7 +77,7 @@ def test_generated_module_imports_only_numpy_numba_and_the_runtime():
     # the Gram helpers) and the standard library, nothing of symml
     runtime = _imports((GENERATED / "_runtime.py").read_text())
     assert runtime <= {"numpy", "numba", "llvmlite", "scipy", "hashlib", "os", "warnings", "types", "math",
-                       "ctypes"}, runtime
+                       "ctypes", "threading"}, runtime
 
 
 def _used(exprs, args):
