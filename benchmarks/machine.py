@@ -194,10 +194,9 @@ def settle(max_wait: float = 3.0, quiet: float = 0.05) -> float:
     (``finish_compiling``), so what is timed next is the twin, not the serial kernel.
     """
     t0 = time.perf_counter()
-    if "symml" in sys.modules:
-        from symml.codegen.runtime import finish_compiling
-
-        finish_compiling()
+    for module in list(sys.modules.values()):  # symml's runtimes: generated/_runtime.py and the kernel cache's
+        if hasattr(module, "_TWINS") and callable(getattr(module, "_settle", None)):
+            module._settle()
     while time.perf_counter() - t0 < max_wait:
         c0, w0 = time.process_time(), time.perf_counter()
         time.sleep(0.05)

@@ -330,6 +330,8 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if spec.compose is not None:
         twin, hold = (twins or {}).get(spec.compose.chunk) or (False, False)
         k_src = _composed(spec, arg_names, taken, twin)
+        if spec.compose.reg is None:
+            serial = f"_{spec.name}_rows"
         helpers = set()  # nothing of its own to emit
         if spec.compose.reg is not None:  # a regulariser to add (no regulariser: nothing is added)
             runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
@@ -480,7 +482,10 @@ def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
     rows = f"{arg_names[c.rows.name]}.shape[0]"
     if c.reg is None:  # no regulariser: the kernel is its chunk kernel over all rows
         call = ", ".join(f"float({rows})" if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
-        k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return {serial_chunk}({call})"]
+        k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return {serial_chunk}({call})", "",
+             # the wrapper calls the chunk kernel itself (compiling the njit caller, for jitted callers
+             # only, optimises the chunk kernel again: 0.7 of the MLP's 4.3 s cold first call)
+             f"def _{spec.name}_rows({args}):", f"    return {serial_chunk}({call})"]
         if twin:
             k += ["", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
         return "\n".join(k)

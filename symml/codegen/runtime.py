@@ -252,7 +252,7 @@ _WARM_LOCK = threading.Lock()
 
 
 def _module_of(kernel):
-    return getattr(getattr(kernel, "py_func", None), "__module__", None)
+    return getattr(getattr(kernel, "py_func", kernel), "__module__", None)
 
 
 def _twins_ready(serial):
