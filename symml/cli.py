@@ -152,15 +152,34 @@ def cmd_generate(args) -> int:
     return 1 if bad else 0
 
 
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _check_one(name: str, points: int, seed: int, float32: bool):
+    """(stale modules, [(report text, passed)]) of one derivation: what `symml check` prints of it."""
+    from .build import generate
+    from .verify import check
+
+    stale = [(m, s) for m, s in generate([name], check=True) if s != "unchanged"]  # the runtime, then name
+    if stale:
+        return stale, []
+    reports = []
+    for dt in (np.float64, np.float32) if float32 else (np.float64,):
+        r = check(name, points=points, seed=seed, dtype=dt)
+        reports.append((str(r), bool(r.ok)))
+    return stale, reports
+
+
 def cmd_check(args) -> int:
     from pathlib import Path
 
     import generated
 
-    from .build import generate
     from .catalog import catalog
     from .progress import cold_in_numba_cache
-    from .verify import check
 
     names = args.names or catalog()
     cold = cold_in_numba_cache([Path(generated.__file__).parent / f"{n}.py" for n in names])
@@ -168,20 +187,28 @@ def cmd_check(args) -> int:
         print(f"symml check: numba's cache is cold for {len(cold)} of {len(names)} modules: this first run compiles "
               "their kernels (seconds to a minute each); later runs load them from the cache", file=sys.stderr)
     progress = _progress(args, len(names), "checking")
+    jobs = max(1, min(args.jobs or _cores(), len(names)))
     ok = True
-    for n in names:
+    if jobs == 1:
+        results = (_check_one(n, args.points, args.seed, args.float32) for n in names)
+    else:  # one module per process: compiling a cold catalog is numba's work, on one core each
+        import concurrent.futures
+        import multiprocessing
+
+        pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        futures = [pool.submit(_check_one, n, args.points, args.seed, args.float32) for n in names]
+        results = (f.result() for f in futures)
+    for n, (stale, reports) in zip(names, results):
         progress.item(n)
-        bad = [(m, s) for m, s in generate([n], check=True) if s != "unchanged"]  # the runtime, then n
-        for m, status in bad:  # a corrupt module refuses to import; a stale one checks old code
+        for m, status in stale:  # a corrupt module refuses to import; a stale one checks old code
             print(f"generated/{m}.py is {status}: run `symml generate{'' if m.startswith('_') else ' ' + m}`")
-        if bad:
-            ok = False
-            continue
-        for dt in (np.float64, np.float32) if args.float32 else (np.float64,):
-            r = check(n, points=args.points, seed=args.seed, dtype=dt)
-            if not (args.quiet and r.ok):
-                print(r)
-            ok &= r.ok
+        ok &= not stale
+        for text, passed in reports:
+            if not (args.quiet and passed):
+                print(text)
+            ok &= passed
+    if jobs > 1:
+        pool.shutdown()
     progress.done()
     print("all checks passed" if ok else "some checks FAILED")
     return 0 if ok else 1
@@ -243,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--points", type=int, default=3, help="random points per scale (default 3)")
     s.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
     s.add_argument("--float32", action="store_true", help="also check the float32 path")
+    s.add_argument("--jobs", "-j", type=int, default=None,
+                   help="modules checked at once, one process each (default: this machine's cores)")
     s.add_argument("--quiet", "-q", action="store_true",
                    help="no progress lines, no cold-cache note, and only the failing reports")
     s.set_defaults(func=cmd_check)
