@@ -147,3 +147,27 @@ class FlatLayout:
             part = theta[at[i]:at[i + 1]]
             out[k] = float(part[0]) if shape == () else part.reshape(shape).copy()
         return out
+
+    def start(self, init, defaults) -> np.ndarray:
+        """θ to start a fit from: ``init`` as parameters by name (those not given from
+        ``defaults``, one array per parameter in order), a flat θ, or None (the defaults);
+        ValueError, saying what was expected, for an unknown name, a wrong shape or length,
+        NaN or inf."""
+        if init is None:
+            theta = self.pack(defaults)
+        elif isinstance(init, dict):
+            unknown = sorted(set(init) - set(self.names))
+            if unknown:
+                raise ValueError(f"init: unknown parameter {unknown[0]!r}; parameters: {', '.join(self.names)}")
+            parts = [init.get(k, b) for k, b in zip(self.names, defaults)]
+            for k, part, shape in zip(self.names, parts, self.shapes):
+                if np.shape(part) != tuple(shape):
+                    raise ValueError(f"init {k}: expected shape {tuple(shape)}, got {np.shape(part)}")
+            theta = self.pack(parts)
+        else:
+            theta = np.array(init, dtype=np.float64).ravel()
+            if theta.shape[0] != self.size:
+                raise ValueError(f"init: expected a flat θ of length {self.size}, got {theta.shape[0]}")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("init: contains NaN or inf")
+        return theta

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..layout import FlatLayout
 from ..progress import Status
 from .methods import METHODS, auto_method, check_options as _check_options, options_of as _options_of
 from .problem import Problem, resolve
@@ -201,9 +202,9 @@ class KernelProblem:
         self.distributed = client is not None or any(type(v).__module__.partition(".")[0] == "dask"
                                                      for v in given.values())
         self.shapes = self._shapes(given, init)
-        sizes = [int(np.prod(s)) for s in self.shapes]
-        self.layout = np.cumsum([0] + sizes)
-        self.size = int(self.layout[-1])
+        self.flat = FlatLayout(self.param_names, self.shapes)
+        self.layout = np.array(self.flat.offsets, dtype=np.int64)
+        self.size = int(self.flat.size)
         self.theta0 = self._start(init)
         self.calls = 0
 
@@ -230,35 +231,16 @@ class KernelProblem:
         return shapes
 
     def _start(self, init) -> np.ndarray:
-        if init is None:
-            return np.zeros(self.size)
-        if isinstance(init, dict):
-            unknown = sorted(set(init) - set(self.param_names))
-            if unknown:
-                raise ValueError(f"init: unknown parameter {unknown[0]!r}; parameters: {', '.join(self.param_names)}")
-            theta = self.pack([np.asarray(init.get(k, np.zeros(s)), dtype=np.float64)
-                               for k, s in zip(self.param_names, self.shapes)])
-        else:
-            theta = np.array(init, dtype=np.float64).ravel()
-            if theta.shape[0] != self.size:
-                raise ValueError(f"init: expected a flat θ of length {self.size}, got {theta.shape[0]}")
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("init: contains NaN or inf")
-        return theta
+        return self.flat.start(init, [np.zeros(s) for s in self.shapes])
 
     def _theta(self, theta) -> np.ndarray:
         return np.asarray(theta, dtype=np.float64)
 
     def pack(self, parts) -> np.ndarray:
-        return np.concatenate([np.ravel(np.asarray(p, dtype=np.float64)) for p in parts]) if parts else np.zeros(0)
+        return self.flat.pack(parts)
 
     def unpack(self, theta) -> dict:
-        theta = np.asarray(theta, dtype=np.float64)
-        out = {}
-        for k, (name, shape) in enumerate(zip(self.param_names, self.shapes)):
-            part = theta[self.layout[k]:self.layout[k + 1]].reshape(shape)
-            out[name] = float(part) if shape == () else part
-        return out
+        return self.flat.unpack(theta)
 
     def has(self, kernel: str) -> bool:
         return kernel in ("loss", "grad", "value_and_grad")

@@ -108,25 +108,9 @@ class Problem:
 
     # -- layout
     def _start(self, init) -> np.ndarray:
-        if init is None:
-            return self.pack(default_init(self.derivation, self.shapes, self.seed))
-        if isinstance(init, dict):
-            unknown = sorted(set(init) - set(self.param_names))
-            if unknown:
-                raise ValueError(f"init: unknown parameter {unknown[0]!r}; parameters: {', '.join(self.param_names)}")
-            base = default_init(self.derivation, self.shapes, self.seed)
-            parts = [init.get(k, b) for k, b in zip(self.param_names, base)]
-            for k, part, shape in zip(self.param_names, parts, self.shapes):
-                if np.shape(part) != shape:
-                    raise ValueError(f"init {k}: expected shape {shape}, got {np.shape(part)}")
-            theta = self.pack(parts)
-        else:
-            theta = np.array(init, dtype=np.float64).ravel()
-            if theta.shape[0] != self.size:
-                raise ValueError(f"init: expected a flat θ of length {self.size}, got {theta.shape[0]}")
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("init: contains NaN or inf")
-        return theta
+        defaults = default_init(self.derivation, self.shapes, self.seed) if init is None or isinstance(init, dict) \
+            else None
+        return self.flat.start(init, defaults)
 
     def pack(self, parts) -> np.ndarray:
         """θ from the parameters (a dict by name or a sequence in order)."""
