@@ -185,7 +185,8 @@ SCRIPT = textwrap.dedent("""
             out["error"][f"{name} {m}"] = float(np.abs(H - a["X"].T @ (s[:, None] * a["X"])).max())
         g = k._fn.__globals__
         assert "_kernel_par" not in g  # a syrk kernel has no prange twin: BLAS threads it
-        out[name] = {f: [len(g[f].stats.cache_hits), len(g[f].stats.cache_misses)] for f in ("_kernel",)}
+        out[name] = {f: [len(v.stats.cache_hits), len(v.stats.cache_misses)] for f, v in g.items()
+                     if f.startswith("_kernel") and hasattr(v, "stats")}  # the module's njit kernels
     print(json.dumps(out))
 """)
 
@@ -201,5 +202,6 @@ def test_cached_kernel_links_blas_in_a_new_process(tmp_path):
     for r in runs:
         assert max(r["error"].values()) < 1e-9, r
     for name in ("weighted", "plain"):
-        assert runs[0][name]["_kernel"][1] >= 1  # compiled in the first process
-        assert all(hits_misses == [1, 0] for hits_misses in runs[1][name].values()), runs[1]
+        ran = [f for f, (hits, misses) in runs[0][name].items() if misses]  # compiled in the first process
+        assert ran, runs[0]
+        assert all(runs[1][name][f] == [1, 0] for f in ran), runs[1]  # loaded from the cache in the second

@@ -31,10 +31,11 @@ from .. import functions as F
 from ..nodes import Dim, Einsum, Expr, Let, Map, Tensor, placeholder
 from ..lowering import bounded, is_monomial, size_leq
 from ..program import Program, program_from_outputs
-from ..structured import LogSumExp
 from .blas import Gram, match_gram
 from .emit_conv import ConvEmit
 from .emit_structural import StructuralEmit
+from .emit_lse import LogSumExpEmit
+from .emit_sums import SumEmit
 from .emit_tensordot import TensordotEmit
 from .scalar import UnsupportedConstruct, scalar_block
 
@@ -107,7 +108,7 @@ class _Names(dict):
         raise KeyError(uid)
 
 
-class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
+class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit):
     """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
 
     Args:
@@ -148,6 +149,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         self.parts: list[tuple[str, int]] = []  # (name, line) of a one-line value (a scalar part, a view), dropped if unread
         self.broadcasts: dict[int, tuple[str, list]] = {}  # broadcast view's uid → (its source, the axes it keeps)
         self.maps_done: list[Map] = []  # elementwise maps computed so far, as arrays
+        self.deferred_sums: dict = {}  # sum's uid → its map, evaluated in the sum's loop (emit_sums)
         for step in self.program.steps:
             src = step.source.body if isinstance(step.source, Let) else step.source
             if not isinstance(src, Tensor):
@@ -205,7 +207,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
             start = len(self.lines)
             meth(node, name)
             self.var[node.uid] = name
-            if node.uid not in self.out_uids:
+            if node.uid not in self.out_uids and len(self.lines) > start:  # a deferred map wrote none
                 groups.append((name, start, len(self.lines)))
         return self._drop_dead(groups)
 
@@ -266,7 +268,11 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         count = sp.Integer(sp.count_ops(node.expr, visual=False) + 1)
         self.ops += count * sp.Mul(*node.shape)
         expr = self._stable_log_softmax(node, idx, names)
-        expr = self._reuse_maps(node, expr, names, ref)
+        fused = self._sum_reading_only(node)
+        expr = self._reuse_maps(node, expr, names, ref, record=fused is None)
+        if fused is not None:  # no array: the sum that reads it evaluates it
+            self.deferred_sums[fused.uid] = (node, expr, names, ref)
+            return
         if node.ndim == 0:
             lines, helpers = scalar_block(expr, names, f"{name} = ", "", "c_")
             self.helpers |= helpers
@@ -279,7 +285,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
         self.helpers |= helpers
         self.lines.extend(lines)
 
-    def _reuse_maps(self, node: Map, expr, names, ref) -> sp.Expr:
+    def _reuse_maps(self, node: Map, expr, names, ref, record: bool = True) -> sp.Expr:
         """``expr`` with the values of maps already computed over the same operands read from
         their arrays: a map built without sm.let inlines the maps it reads (δ of u = tanh(z)
         holds tanh(z) again), and would evaluate them a second time per entry.
@@ -303,31 +309,8 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
                 sym = sp.Symbol(f"_map{len(names)}", real=True)
                 names[sym] = f"{self.var[m.uid]}[{ref}]"
                 expr = expr.xreplace({sub: sym})
-            self.maps_done.append(node)
-        return expr
-
-    def _stable_log_softmax(self, node: Map, idx, names) -> sp.Expr:
-        """The map's expression with x − logsumexp(x) spelled (x − m) − l (m the max, l the log1p part).
-
-        x − (m + l) loses every digit of l when x = m ≫ l (a confident softmax row): the
-        cross-entropy, entropy and KL of such a row would round to 0. The substitution
-        lse → x − D, with D = (x − m) − l, is exact, and SymPy cancels x − lse to D.
-        """
-        expr = node.expr
-        for j, op in enumerate(node.operands):
-            lse = op.operands[0] if _is_broadcast_of_lse(op, node.ndim) else op
-            if not isinstance(lse, LogSumExp) or lse.uid not in self.lse or lse.ndim != node.ndim - 1:
-                continue
-            x = lse.operands[0]
-            i = next((k for k, o in enumerate(node.operands) if o is x), None)
-            if i is None or x.shape != node.shape:
-                continue
-            m, l = self.lse[lse.uid]
-            rest = ", ".join(v for k, v in enumerate(idx) if k != lse.axis)
-            at = f"[{rest}]" if rest else ""
-            D = sp.Symbol(f"_lsm{j}", real=True)
-            names[D] = f"(({names[placeholder(i)]} - {m}{at}) - {l}{at})"
-            expr = expr.xreplace({placeholder(j): placeholder(i) - D})
+            if record:  # an array later maps may read
+                self.maps_done.append(node)
         return expr
 
     # -- contractions
@@ -346,6 +329,9 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
                 factor.append(self.var[op.uid])
             else:
                 arrays.append((self.var[op.uid], list(sub)))
+        if node.uid in self.deferred_sums:
+            self._emit_fused_sum(node, name, factor)
+            return
         sizes = dict(enumerate(node.sizes))
         out = list(node.out)
         present = {l for _, s in arrays for l in s}
@@ -530,53 +516,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit):
             self.emit(0, f"{name} = {fsrc} * {name}")
         return True
 
-    # -- structured nodes (Inv, Solve, Det, LogDet and the structural ops: see emit_structural)
-    def _emit_LogSumExp(self, node: LogSumExp, name):
-        # log Σ e^x = m + log1p(Σ_{j ≠ argmax} e^{x_j − m}): no overflow, and log1p keeps the digits
-        # that log(1 + s) rounds away when one entry dominates. m and the log1p part are kept (name_m,
-        # name_l) so that maps spell x − logsumexp(x) as (x − m) − l (see _stable_log_softmax).
-        x = node.operands[0]
-        xv = self.var[x.uid]
-        ax = node.axis
-        idx = [f"i{k}" for k in range(x.ndim)]
-        outer = [i for k, i in enumerate(idx) if k != ax]
-        ref = lambda j: ", ".join(j if k == ax else i for k, i in enumerate(idx))  # noqa: E731
-        self.ops += 3 * sp.Mul(*x.shape)
-        depth = len(outer)
-        m, l = self.fresh(name + "_m"), self.fresh(name + "_l")
-        if depth:
-            for v in (name, m, l):
-                self.alloc(v, node.shape, zero=False)
-        for k, i in enumerate(outer):
-            self.emit(k, self.loop(i, self.size(x.shape[idx.index(i)]), k == 0))
-        n_ax = self.size(x.shape[ax])
-        self.emit(depth, f"m_ = {xv}[{ref('0')}]")
-        self.emit(depth, "a_ = 0")
-        self.emit(depth, f"for j_ in range(1, {n_ax}):")
-        self.emit(depth + 1, f"if {xv}[{ref('j_')}] > m_:")
-        self.emit(depth + 2, f"m_ = {xv}[{ref('j_')}]")
-        self.emit(depth + 2, "a_ = j_")
-        self.emit(depth, "s_ = 0.0")
-        self.emit(depth, "if np.isfinite(m_):  # else all −inf (the sum is 0), +inf or NaN: the result is m")
-        self.emit(depth + 1, f"for j_ in range({n_ax}):")
-        self.emit(depth + 2, "if j_ != a_:")
-        self.emit(depth + 3, f"s_ += _exp({xv}[{ref('j_')}] - m_)")  # vecmath's: no libm call in the loop
-        at = f"[{', '.join(outer)}]" if depth else ""
-        if not depth:  # scalars: each is dropped where nothing reads it (see _drop_dead)
-            self.parts += [(m, len(self.lines)), (name, len(self.lines) + 2)]
-        self.emit(depth, f"{m}{at} = m_")
-        self.emit(depth, f"{l}{at} = _log1p(s_)")
-        self.helpers |= {"_exp", "_log1p"}
-        self.emit(depth, f"{name}{at} = m_ + {l}{at}")
-        self.lse[node.uid] = (m, l)
-
-
-def _is_broadcast_of_lse(op, ndim) -> bool:
-    """Whether ``op`` is a logsumexp broadcast back along its reduced axis (as log_softmax builds it)."""
-    if not (isinstance(op, Einsum) and len(op.operands) == 1 and op.coef == 1 and len(op.out) == ndim):
-        return False
-    lse = op.operands[0]
-    return isinstance(lse, LogSumExp) and list(op.subs[0]) == [l for k, l in enumerate(op.out) if k != lse.axis]
+    # structured nodes: emit_structural (Inv, Solve, Det, LogDet, …), emit_lse (LogSumExp), emit_conv
 
 
 def _coef_src(c, dim_names) -> str:
