@@ -194,6 +194,8 @@ def settle(max_wait: float = 3.0, quiet: float = 0.05) -> float:
     (``finish_compiling``), so what is timed next is the twin, not the serial kernel.
     """
     t0 = time.perf_counter()
+    # symml.codegen.runtime.finish_compiling's loop, written out: this module also runs in PyTensor's
+    # venv, which has no symml to import; a runtime is found by what it defines
     for module in list(sys.modules.values()):  # symml's runtimes: generated/_runtime.py and the kernel cache's
         if hasattr(module, "_TWINS") and callable(getattr(module, "_settle", None)):
             module._settle()

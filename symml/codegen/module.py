@@ -29,6 +29,7 @@ import sympy as sp
 from ..layout import FlatLayout
 from ..nodes import Dim, Expr, Tensor, fmt_shape
 from ..structured_index import Labels
+from .drivers import blocked_driver, composed_kernel, finish_wrapper
 from .emit import KernelBody, safe_identifier, size_src, unique_identifier
 from .fuse import FusedKernelBody
 from .runtime import BLAS_NAMES, RUNTIME_HELPERS
@@ -329,7 +330,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     hold = False  # the BLAS is held at one thread while the kernel runs: numba's threads are the only ones
     if spec.compose is not None:
         twin, hold = (twins or {}).get(spec.compose.chunk) or (False, False)
-        k_src = _composed(spec, arg_names, taken, twin)
+        k_src = composed_kernel(spec, arg_names, taken, twin)
         if spec.compose.reg is None:
             serial = f"_{spec.name}_rows"
         helpers = set()  # nothing of its own to emit
@@ -358,7 +359,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         if parallel is None and spec.rows and not fused and not gram:
             # a whole-array body (matrix products on np.dot, per-row temporaries the size of the
             # rows): run it by blocks of rows, so its temporaries stay in cache, on every thread
-            k_src += "\n\n" + _blocked(spec, arg_names, dim_names, bound, blas)
+            k_src += "\n\n" + blocked_driver(spec, arg_names, dim_names, bound, blas)
             # _acc_add sums the blocks' array outputs (scalar ones are added in place)
             helpers |= ({"_acc_add"} if any(o.shape for o in spec.outputs) else set()) | (
                 {"_blas_threads"} if blas else set())
@@ -401,131 +402,10 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         raise ValueError(f"unknown layout {spec.layout!r}")
     exports = [spec.name]
     if spec.compose is not None:
-        w += ["", _finish_wrapper(spec)]
+        w += ["", finish_wrapper(spec)]
         exports.append(f"{spec.name}_finish")
     return EmittedKernel(spec.name, k_src + "\n\n" + "\n".join(w) + "\n", exports, helpers, runtime, numba,
                          twin, gram, blas)
-
-
-def _blocked(spec: KernelSpec, arg_names: dict, dim_names: dict, bound: dict, blas: bool) -> str:
-    """``_K_blk`` and ``_K_par``: the chunk kernel ``_K`` summed over blocks of rows.
-
-    A block holds about 32 768 numbers of the row arguments (16 to 1024 rows), so a body's
-    per-row temporaries stay in cache; the blocks are split into one contiguous run per
-    thread, each thread sums its own, and the runs are added in order. ``_K_blk`` is one
-    function: serially it runs one run of all blocks; its twin ``_K_blk_par`` gets the
-    number of threads.
-    """
-    params = ", ".join(arg_names[t.name] for t in spec.args)
-    rows = [t for t in spec.args if t.name in spec.rows]
-    lead = arg_names[rows[0].name]
-    width = " + ".join(f"{arg_names[t.name]}.size // max(1, {arg_names[t.name]}.shape[0])" if t.ndim > 1 else "1"
-                       for t in rows)
-    sliced = ", ".join(f"{arg_names[t.name]}[lo_:hi_]" if t in rows else arg_names[t.name] for t in spec.args)
-    arrays = [t for t in spec.args if t.ndim]
-    used = set()
-    for o in spec.outputs:
-        for s in o.shape:
-            used |= sp.sympify(s).free_symbols
-
-    k = ["@njit(cache=True)", f"def _{spec.name}_blk({params}, threads_=1):",
-         f"    # _{spec.name} summed over blocks of rows, one run of blocks per thread (threads_ > 1: the twin)",
-         f"    dt = {arg_names[next(t for t in arrays if not isinstance(t, Labels)).name]}.dtype"]
-    for d, (t, ax) in sorted(bound.items(), key=lambda kv: str(kv[0])):
-        if d in used and d in dim_names:
-            k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
-    k += [f"    n_ = {lead}.shape[0]",
-          f"    b_ = max(16, min(1024, 32768 // ({width})))",
-          "    nb_ = (n_ + b_ - 1) // b_",
-          "    nt_ = max(1, min(nb_, threads_))"]
-    # one accumulator per thread; explicit adds (_acc_add), which compile in a fraction of
-    # the time numba's array expressions take
-    for j, o in enumerate(spec.outputs):
-        shape = ", ".join(["nt_"] + [size_src(s, dim_names) for s in o.shape])
-        k.append(f"    a{j}_ = np.zeros(({shape}{',' if not o.shape else ''}), dtype=dt)")
-    k += ["    for t_ in prange(nt_):",
-          "        for k_ in range(t_ * nb_ // nt_, (t_ + 1) * nb_ // nt_):",
-          "            lo_ = k_ * b_",
-          "            hi_ = min(n_, lo_ + b_)",
-          f"            r_ = _{spec.name}({sliced})"]
-    k += [f"            a{j}_[t_] += r_[{j}]" if not o.shape else f"            _acc_add(a{j}_[t_], r_[{j}])"
-          for j, o in enumerate(spec.outputs)]
-    k.append("    for t_ in range(1, nt_):  # the threads' sums, in order")
-    k += [f"        a{j}_[0] += a{j}_[t_]" if not o.shape else f"        _acc_add(a{j}_[0], a{j}_[t_])"
-          for j, o in enumerate(spec.outputs)]
-    outs = [f"a{j}_[0]" if not o.shape else f"a{j}_[0].copy()" for j, o in enumerate(spec.outputs)]
-    k.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
-    k += ["", f"_{spec.name}_blk_par = _parallel(_{spec.name}_blk)"]
-
-    # plain Python: numba cannot cache a function that calls get_num_threads, and the BLAS gets
-    # one thread per numba thread for the call
-    k += ["", f"def _{spec.name}_par({params}):"]
-    if blas:
-        k += ["    prev_ = _blas_threads(1)",
-              "    try:",
-              f"        return _{spec.name}_blk_par({params}, get_num_threads())",
-              "    finally:",
-              "        _blas_threads(prev_)"]
-    else:
-        k += [f"    return _{spec.name}_blk_par({params}, get_num_threads())"]
-    return "\n".join(k)
-
-
-def _composed(spec: KernelSpec, arg_names: dict, taken: set, twin) -> str:
-    """A kernel over all rows as its chunk kernel plus its regulariser, sharing their code."""
-    c = spec.compose
-    serial_chunk = f"_{c.chunk}_blk" if twin == "blocked" else f"_{c.chunk}"
-    nt = unique_identifier(c.n_total.name, taken)
-    args = ", ".join(arg_names[t.name] for t in spec.args)
-    chunk_args = ", ".join(nt if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
-    reg_args = ", ".join(nt if t is c.n_total else arg_names[t.name] for t in c.reg_args)
-    rows = f"{arg_names[c.rows.name]}.shape[0]"
-    if c.reg is None:  # no regulariser: the kernel is its chunk kernel over all rows
-        call = ", ".join(f"float({rows})" if t is c.n_total else arg_names[t.name] for t in c.chunk_args)
-        k = ["@njit(cache=True)", f"def _{spec.name}({args}):", f"    return {serial_chunk}({call})", "",
-             # the wrapper calls the chunk kernel itself (compiling the njit caller, for jitted callers
-             # only, optimises the chunk kernel again: 0.7 of the MLP's 4.3 s cold first call)
-             f"def _{spec.name}_rows({args}):", f"    return {serial_chunk}({call})"]
-        if twin:
-            k += ["", f"def _{spec.name}_par({args}):", f"    return _{c.chunk}_par({call})"]
-        return "\n".join(k)
-    # a Hessian block of matrix parameters is rank 4: its sum as an array expression took numba ~8 s
-    # of CPU to compile (the softmax module's cold compile was 42 s); _plus is one loop
-    sums = [(f"_plus(part_[{j}], reg_[{j}])" if len(o.shape) > 1 else f"part_[{j}] + reg_[{j}]") if a
-            else f"part_[{j}]" for j, (a, o) in enumerate(zip(c.add, spec.outputs))]
-    ret = f"    return {', '.join(sums)}{',' if len(sums) == 1 else ''}"
-
-    def kernel(chunk: str) -> list[str]:
-        k = [f"    {nt} = float({rows})"]
-        if any(c.add):
-            k.append(f"    part_, reg_ = {chunk}({chunk_args}), _{c.reg}({reg_args})")
-        else:
-            k.append(f"    part_ = {chunk}({chunk_args})")
-        return k + [ret]
-
-    k = ["@njit(cache=True)", f"def _{spec.name}({args}):",
-         f"    # {c.chunk} over every row, plus the regulariser once"] + kernel(serial_chunk)
-    if twin:
-        # the same code run by Python with the chunk kernel's twin: a cached njit caller of a
-        # parallel kernel is what numba cannot reload safely
-        k += ["", f"_{spec.name}_par = _with_twin(_{spec.name}, {serial_chunk!r}, '_{c.chunk}_par')"]
-    return "\n".join(k)
-
-
-def _finish_wrapper(spec: KernelSpec) -> str:
-    c = spec.compose
-    taken: set[str] = {"partial"}
-    names = [unique_identifier(t.name, taken) for t in c.reg_args]  # ℌ and H are two arguments
-    partial = "partial"
-    names = ", ".join(names)
-    if c.reg is None:
-        return (f"def {spec.name}_finish({partial}, {names}):\n"
-                f'    """{spec.name} over all rows from ``partial``, the sum of {c.chunk} over blocks of rows\n'
-                f'    (this loss has no regulariser: nothing is added)."""\n'
-                f"    return {partial}")
-    return (f"def {spec.name}_finish({partial}, {names}):\n"
-            f'    """{spec.name} over all rows: ``partial`` (the sum of {c.chunk} over blocks of rows) plus {c.reg}."""\n'
-            f"    return _add_parts({partial}, {c.reg}({names}), {partial!r})")
 
 
 def module_parts(header: str, kernels: list[KernelSpec], parallel: bool | None = None, fuse: bool = True,
