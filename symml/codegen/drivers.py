@@ -3,7 +3,8 @@
 - ``blocked_driver``: a whole-array body (products on BLAS) run by blocks of rows that fit in
   cache, one run of blocks per thread, their sums added in order;
 - ``composed_kernel``: the kernel over all rows as its chunk kernel plus its regulariser (or the
-  chunk kernel alone, called by the wrapper directly, where there is no regulariser);
+  chunk kernel alone, where there is none): an njit form for jitted callers, and the Python form
+  ``_K_rows`` (and ``_K_par``, with the chunk kernel's twin) that the wrapper calls;
 - ``finish_wrapper``: a chunk kernel's partial sums over blocks, plus the regulariser.
 
 Takes: a KernelSpec (``spec``: :mod:`.module` defines it, and imports this) with its
@@ -115,10 +116,13 @@ def composed_kernel(spec, arg_names: dict, taken: set, twin) -> str:
 
     k = ["@njit(cache=True)", f"def _{spec.name}({args}):",
          f"    # {c.chunk} over every row, plus the regulariser once"] + kernel(serial_chunk)
+    # what the wrapper calls: the same code run by Python, so that the chunk kernel is not compiled a
+    # second time inside an njit caller, it holds the argument types the twins are compiled for (a
+    # cached njit caller loads without them), and the twin's form is the same code with the chunk
+    # kernel's twin (a cached njit caller of a parallel kernel is what numba cannot reload safely)
+    k += ["", f"def _{spec.name}_rows({args}):"] + kernel(serial_chunk)
     if twin:
-        # the same code run by Python with the chunk kernel's twin: a cached njit caller of a
-        # parallel kernel is what numba cannot reload safely
-        k += ["", f"_{spec.name}_par = _with_twin(_{spec.name}, {serial_chunk!r}, '_{c.chunk}_par')"]
+        k += ["", f"def _{spec.name}_par({args}):"] + kernel(f"_{c.chunk}_par")
     return "\n".join(k)
 
 

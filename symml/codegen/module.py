@@ -331,11 +331,10 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
     if spec.compose is not None:
         twin, hold = (twins or {}).get(spec.compose.chunk) or (False, False)
         k_src = composed_kernel(spec, arg_names, taken, twin)
-        if spec.compose.reg is None:
-            serial = f"_{spec.name}_rows"
+        serial = f"_{spec.name}_rows"
         helpers = set()  # nothing of its own to emit
         if spec.compose.reg is not None:  # a regulariser to add (no regulariser: nothing is added)
-            runtime |= {"_add_parts"} | ({"_with_twin"} if twin else set())
+            runtime.add("_add_parts")
             if any(a and len(o.shape) > 1 for a, o in zip(spec.compose.add, spec.outputs)):
                 runtime.add("_plus")  # the composed kernel adds arrays of rank ≥ 2 by one loop
     else:

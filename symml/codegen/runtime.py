@@ -448,24 +448,6 @@ def _plus(a, b):
     return out
 
 
-def _with_twin(kernel, chunk, twin):
-    """A composed kernel's threaded form: its own Python code, run with the chunk kernel ``chunk``
-    replaced by its threaded twin (the module global named ``twin``, looked up at the first call)."""
-    import types
-
-    made = []
-
-    def run(*args):
-        if not made:
-            py = kernel.py_func
-            names = {**py.__globals__, chunk: py.__globals__[twin]}
-            made.append(types.FunctionType(py.__code__, names, py.__name__ + "_par", py.__defaults__))
-        return made[0](*args)
-
-    run.__name__ = run.__qualname__ = kernel.py_func.__name__ + "_par"
-    return run
-
-
 def _parallel(kernel):
     """The threaded twin of a @njit(cache=True) kernel whose row loop is a prange: the same
     Python function, compiled with parallel=True (compiled without it, prange is range)."""
@@ -487,7 +469,7 @@ def _parallel(kernel):
 #: Names the runtime defines that a module may import (beyond those of the BLAS helpers).
 NAMES = ("_verify_source", "_check_module", "_warn_if_stale", "_array", "_scalar", "_size", "_positive",
          "_finite", "_outputs_finite", "_dtype", "_c", "_run", "_pair", "_blocks", "_add_parts", "_pack", "_split",
-         "_with_twin", "_parallel", "_plus", "_settle")
+         "_parallel", "_plus", "_settle")
 
 #: Names of the BLAS helpers, by the helper key a kernel body records (see blas.py).
 BLAS_NAMES = {
