@@ -240,3 +240,36 @@ def test_asking_for_threads_or_switching_the_background_off_compiles_the_twin_at
     monkeypatch.setattr(module, "PARALLEL_MIN_SIZE", 0)
     k(**a)
     assert module._kernel_chunk_par.signatures and module.__name__ not in rt._READY
+
+
+@pytest.mark.parametrize("env, calls", [
+    ({}, [(-1, 128 << 20), (-3, 32 << 20)]),  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+    ({"SYMML_KEEP_HEAP": "0"}, []),
+    ({"MALLOC_TRIM_THRESHOLD_": "0"}, []),  # the user's own allocator settings are kept
+    ({"MALLOC_MMAP_THRESHOLD_": "65536"}, []),
+])
+def test_the_runtime_keeps_freed_temporaries_unless_told_not_to(rt, monkeypatch, env, calls):
+    import ctypes
+
+    seen = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            seen.append((param, value))
+            return 1
+
+    for name in ("SYMML_KEEP_HEAP", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(ctypes, "CDLL", lambda _: Libc())
+    rt._keep_heap()
+    assert seen == calls
+
+
+def test_without_mallopt_the_runtime_leaves_the_allocator_alone(rt, monkeypatch):
+    import ctypes
+
+    monkeypatch.delenv("SYMML_KEEP_HEAP", raising=False)
+    monkeypatch.setattr(ctypes, "CDLL", lambda _: object())  # a C library with no mallopt (musl, macOS)
+    rt._keep_heap()

@@ -35,6 +35,7 @@ from .blas import Gram, match_gram
 from .emit_conv import ConvEmit
 from .emit_structural import StructuralEmit
 from .emit_lse import LogSumExpEmit
+from .emit_nests import Nest, NestMerge
 from .emit_sums import SumEmit
 from .emit_tensordot import TensordotEmit
 from .scalar import UnsupportedConstruct, scalar_block
@@ -108,7 +109,7 @@ class _Names(dict):
         raise KeyError(uid)
 
 
-class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit):
+class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit, NestMerge):
     """Statements computing ``outputs`` from ``inputs`` (Tensor leaves, in argument order).
 
     Args:
@@ -150,6 +151,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit
         self.broadcasts: dict[int, tuple[str, list]] = {}  # broadcast view's uid → (its source, the axes it keeps)
         self.maps_done: list[Map] = []  # elementwise maps computed so far, as arrays
         self.deferred_sums: dict = {}  # sum's uid → its map, evaluated in the sum's loop (emit_sums)
+        self.nests: list[Nest] = []  # the elementwise loop nests, which emit_nests may join
         for step in self.program.steps:
             src = step.source.body if isinstance(step.source, Let) else step.source
             if not isinstance(src, Tensor):
@@ -239,7 +241,7 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit
                 pat = re.compile(rf"\b{re.escape(name)}\b")
                 if len(pat.findall("\n".join(ln for ln, kk in zip(self.lines, keep) if kk))) == 1:
                     keep[k] = False
-        return [ln for ln, k in zip(self.lines, keep) if k]
+        return self._merge_nests(keep, outs)
 
     def emit(self, depth: int, text: str):
         self.lines.append("    " * depth + text)
@@ -278,12 +280,17 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit
             self.helpers |= helpers
             self.lines.extend(lines)
             return
+        start = len(self.lines)
         self.alloc(name, node.shape, zero=False)
+        head = len(self.lines)
         for k, (i, s) in enumerate(zip(idx, node.shape)):
             self.emit(k, self.loop(i, self.size(s), k == 0))
+        body = len(self.lines)
         lines, helpers = scalar_block(expr, names, f"{name}[{ref}] = ", "    " * node.ndim, "c_")
         self.helpers |= helpers
         self.lines.extend(lines)
+        end = len(self.lines)
+        self.nests.append(Nest(name, "map", start, head, body, end, end, ref))
 
     def _reuse_maps(self, node: Map, expr, names, ref, record: bool = True) -> sp.Expr:
         """``expr`` with the values of maps already computed over the same operands read from
@@ -331,6 +338,8 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit
                 arrays.append((self.var[op.uid], list(sub)))
         if node.uid in self.deferred_sums:
             self._emit_fused_sum(node, name, factor)
+            return
+        if self._emit_axis_sum(node, name, arrays, factor):
             return
         sizes = dict(enumerate(node.sizes))
         out = list(node.out)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..nodes import Einsum, Map
+from ..nodes import Einsum, Let, Map
 from .blas import match_gram
+from .emit_nests import Nest
 from .scalar import scalar_block
 
 
 class SumEmit:
-    """``_sum_reading_only`` and ``_emit_fused_sum`` (mixed into KernelBody)."""
+    """``_sum_reading_only``, ``_emit_fused_sum`` and ``_emit_axis_sum`` (mixed into KernelBody)."""
 
     def _sum_reading_only(self, node: Map):
         """The Einsum that is ``node``'s one reader when it sums every entry of it (the map is
@@ -40,11 +41,52 @@ class SumEmit:
         """name = Π factor · Σ (the deferred map's expression), in one loop nest."""
         node, expr, names, ref = self.deferred_sums.pop(e.uid)
         self.ops += sp.Mul(*node.shape)  # the additions (the map's own operations are counted with it)
+        start = len(self.lines)
         self.emit(0, f"{name} = 0.0")
+        head = len(self.lines)
         for k, size in enumerate(node.shape):
             self.emit(k, f"for i{k} in range({self.size(size)}):")
+        body = len(self.lines)
         lines, helpers = scalar_block(expr, names, f"{name} += ", "    " * node.ndim, "c_")
         self.helpers |= helpers
         self.lines.extend(lines)
+        post = len(self.lines)
         if factor:
             self.emit(0, f"{name} = {' * '.join(factor)} * {name}")
+        self.nests.append(Nest(name, "sum", start, head, body, post, len(self.lines), ref))
+
+    def _emit_axis_sum(self, node: Einsum, name: str, arrays, factor: list[str]) -> bool:
+        """name = a sum of one map over some of its axes (a bias's gradient Σ_rows δ, a row sum),
+        as a loop nest over the map's own domain: one nest emit_nests can join to the map's loop.
+        False where it is not such a sum, or the kernel is threaded (its rows are split)."""
+        ops = [o for o in node.operands if o.ndim]
+        if self.parallel or len(arrays) != 1 or len(ops) != 1:
+            return False
+        op, (v, sub) = ops[0], arrays[0]
+        while isinstance(op, Let):  # a named step: its value is its body's
+            op = op.body
+        out = list(node.out)
+        if (not isinstance(op, Map) or op.uid in self.broadcasts or len(set(sub)) != len(sub)
+                or len(sub) != op.ndim or len(out) >= len(sub)
+                or out != [l for l in sub if l in out] or (out and factor)):
+            return False
+        sizes = [node.sizes[l] for l in sub]
+        self.ops += sp.Mul(*sizes)
+        start = len(self.lines)
+        if out:
+            self.emit(0, f"{name} = np.zeros({self.shape_src([node.sizes[l] for l in out])}, dtype=dt)")
+        else:
+            self.emit(0, f"{name} = 0.0")
+        head = len(self.lines)
+        for k, size in enumerate(sizes):
+            self.emit(k, f"for i{k} in range({self.size(size)}):")
+        body = len(self.lines)
+        ref = ", ".join(f"i{k}" for k in range(len(sub)))
+        at = f"[{', '.join(f'i{sub.index(l)}' for l in out)}]" if out else ""
+        self.emit(len(sub), f"{name}{at} += {v}[{ref}]")
+        post = len(self.lines)
+        if factor:
+            self.emit(0, f"{name} = {' * '.join(factor)} * {name}")
+        self.nests.append(Nest(name, "sum", start, head, body, post, len(self.lines), ref))
+        return True
+
