@@ -114,3 +114,24 @@ def test_the_joined_masked_factorisation_is_the_plain_one():
     assert np.isclose(out["loss"], np.sum(E * (R - U @ V.T)) / 2 + 0.15 * (np.sum(U * U) + np.sum(V * V)), rtol=1e-13)
     np.testing.assert_allclose(out["grad"][0], -E @ V + 0.3 * U, rtol=1e-12)
     np.testing.assert_allclose(out["grad"][1], -E.T @ U + 0.3 * V, rtol=1e-12)
+
+
+def _source(outputs):
+    k = sm.compile(outputs)
+    with open(sys.modules[k._fn.__module__].__file__) as f:
+        src = f.read()
+    return k, src[src.index("@njit"):src.index("def kernel(")]
+
+
+@pytest.mark.compile
+def test_a_column_sum_is_added_up_where_its_map_is_made_and_a_row_sum_in_a_register():
+    n, d = sm.dims("n d")
+    X = sm.tensor("X", (n, d))
+    x = np.random.default_rng(4).normal(size=(9, 6))
+    col, src = _source({"s": sm.sum(sm.tanh(X) * 2 + 1, axis=0)})
+    assert "np.empty((n, d)" not in src and "[i1] += " in src  # the map is a local of the loop
+    np.testing.assert_allclose(col(X=x)["s"], (np.tanh(x) * 2 + 1).sum(0), rtol=1e-14)
+    row, src = _source({"s": 3 * sm.sum(sm.tanh(X) * 2 + 1, axis=1)})
+    # Σ over the inner axis into s[i0] would add into one entry per iteration: a register instead
+    assert "np.empty((n, d)" not in src and "acc_ += " in src and "[i0] += " not in src
+    np.testing.assert_allclose(row(X=x)["s"], 3 * (np.tanh(x) * 2 + 1).sum(1), rtol=1e-14)
