@@ -73,6 +73,39 @@ def test_the_real_machine_is_read(rt):
     assert rt._own_running() >= 1
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+def test_threads_started_after_the_first_count_are_counted_at_the_next(rt):
+    """numba starts its workers at the first threaded call, after the runtime first counted this
+    process's threads: a worker it does not know of, spinning, read as another process's task."""
+    import threading
+
+    rt._own_running()
+    started, stop, tid = threading.Event(), threading.Event(), []
+
+    def wait():
+        tid.append(str(threading.get_native_id()))
+        started.set()
+        stop.wait()
+
+    t = threading.Thread(target=wait)
+    t.start()
+    started.wait()
+    try:
+        rt._own_running()
+        assert tid[0] in rt._TASKS
+    finally:
+        stop.set()
+        t.join()
+    import time
+
+    for _ in range(100):  # join returns as Python's thread ends; the system thread may take a moment
+        rt._own_running()
+        if tid[0] not in rt._TASKS:
+            break
+        time.sleep(0.01)
+    assert tid[0] not in rt._TASKS  # an ended thread's file is closed
+
+
 class Calls:
     """A serial and a threaded stand-in kernel that record which ran, on how many threads."""
 

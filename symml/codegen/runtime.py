@@ -375,32 +375,40 @@ def _threads_now():
 
 
 _TASKS = {}  # this process's thread id → fd of its /proc stat file
-_TASKS_READ = [0, 0]  # the process that read the list (a forked child reads its own), calls until it reads it again
+_TASK_DIR = [0, None]  # the process whose /proc/self/task is open (a forked child opens its own), its fd
 
 
 def _own_running():
     """How many of this process's threads are runnable now (the caller is one), from /proc/self/task.
 
-    The files stay open (a read is a pread, as for the load); the list of threads is read again
-    every 256th call, so that threads started later (by the user, by a BLAS) are counted too.
+    The files stay open (a read is a pread, as for the load). The list of threads is read again
+    whenever the number of threads changes (the task folder's link count is 2 + that number, one
+    fstat): numba starts its workers at the first threaded call, after the first read, and a list
+    read every 256th call missed them for 255 calls, so that a worker still spinning after the
+    last call was taken for another process's task, and on an idle two-core machine about half of
+    the calls ran serially (3.3 against 1.8 ms for a logistic loss at (10⁵, 100)).
     """
     import os
 
     pid = os.getpid()
-    if _TASKS_READ[0] != pid or _TASKS_READ[1] <= 0:
-        try:
+    try:
+        if _TASK_DIR[0] != pid:
+            if _TASK_DIR[1] is not None:
+                os.close(_TASK_DIR[1])
+            _TASK_DIR[:] = [pid, os.open("/proc/self/task", os.O_RDONLY)]
+            for t in list(_TASKS):  # a forked child's threads are not its parent's
+                os.close(_TASKS.pop(t))
+        if os.fstat(_TASK_DIR[1]).st_nlink - 2 != len(_TASKS):
             tids = set(os.listdir("/proc/self/task"))
-        except OSError:
-            return 1
-        for t in [t for t in _TASKS if t not in tids or _TASKS_READ[0] != pid]:
-            os.close(_TASKS.pop(t))
-        for t in tids - set(_TASKS):
-            try:
-                _TASKS[t] = os.open(f"/proc/self/task/{t}/stat", os.O_RDONLY)
-            except OSError:
-                pass
-        _TASKS_READ[:] = [pid, 256]
-    _TASKS_READ[1] -= 1
+            for t in [t for t in _TASKS if t not in tids]:
+                os.close(_TASKS.pop(t))
+            for t in tids - set(_TASKS):
+                try:
+                    _TASKS[t] = os.open(f"/proc/self/task/{t}/stat", os.O_RDONLY)
+                except OSError:
+                    pass
+    except OSError:
+        return 1
     count = 0
     for fd in list(_TASKS.values()):  # a copy: another thread of ours may read the list again meanwhile
         try:

@@ -6,7 +6,7 @@ version, a SHA-256 of the bodies of generated/ (see :func:`symml.build.emitted_d
 tests/test_codegen_version.py fails when the bodies no longer match the current version's
 digest, telling the developer to bump the version and record the new digest.
 """
-CODEGEN_VERSION = "10"
+CODEGEN_VERSION = "11"
 
 #: version → SHA-256 of the generated bodies it emits (one new entry per bump; never edit an old one)
 EMITTED = {
@@ -19,4 +19,5 @@ EMITTED = {
     "8": "11bf623775a6979d7516ab770a751de09a0039e0e031549ac0432f7d353b459d",  # a composed kernel with a regulariser is called by its wrapper in Python too (its chunk kernel holds the types its twin compiles for)
     "9": "72a3c90f5e098591062f62e877da9da03877ce7276443dc3456dcff042c5dc5e",  # elementwise loop nests over one domain run as one; the C heap keeps freed temporaries
     "10": "6a972965d3ced2f9632cb32b1c1417162117da65ab767f191b0f1e7e5084c933",  # a sum over leading axes joins its map's loop (the kept axes innermost); a row sum of a map nothing else reads is a register, with no array
+    "11": "da1c7438e5ffa0a1c93b28cd99dca73c5ea39756fc37c9a7123e9ab0ff611026",  # the runtime counts this process's threads from a list read again whenever their number changes
 }
