@@ -261,6 +261,21 @@ def test_a_first_call_that_would_thread_runs_serially_and_the_twin_compiles_behi
 
 
 @pytest.mark.compile
+def test_a_first_call_on_a_busy_moment_still_has_the_twin_compiled_behind_it(rt, monkeypatch):
+    """Whether a twin compiles follows the size; the load at that instant decides only which
+    kernel runs (a busy first call started none, and the calls after it ran serially while the
+    first of them that found idle cores compiled it)."""
+    k, module = _fresh_logistic(0.625)
+    monkeypatch.setattr(module, "PARALLEL_MIN_SIZE", 0)
+    monkeypatch.setattr(rt, "_threads_now", lambda: (1, 2))  # another process holds a core now
+    rng = np.random.default_rng(7)
+    k(X=rng.normal(size=(301, 4)), y=(rng.random(301) < 0.5) * 1.0, w=rng.normal(size=4))
+    assert module.__name__ in rt._READY
+    sm.finish_compiling()
+    assert module._kernel_chunk_par.signatures == module._kernel_chunk.signatures
+
+
+@pytest.mark.compile
 def test_asking_for_threads_or_switching_the_background_off_compiles_the_twin_at_once(rt, monkeypatch):
     rng = np.random.default_rng(6)
     a = {"X": rng.normal(size=(501, 3)), "y": (rng.random(501) < 0.5) * 1.0, "w": rng.normal(size=3)}

@@ -203,10 +203,13 @@ def _run(name, kernels, checked, check_finite, parallel=None, min_size=0, one_bl
     fn, threads, mask, warm = kernels[0], 1, 1, None
     if len(kernels) > 1 and (parallel or (parallel is None and size >= min_size)):
         threads, mask = _threads_now()
-        if threads > 1:
+        if mask > 1 and parallel is None and not _twins_ready(kernels[0]):
+            # serial now, and the twin compiles after this call: by size, whatever the load at this
+            # instant (a call on a busy moment started none, and the next calls ran serially while
+            # the one they started compiled)
+            threads, mask, warm = 1, 1, kernels[0]
+        elif threads > 1:
             fn = kernels[1]
-            if parallel is None and not _twins_ready(kernels[0]):  # the twin compiles after this call
-                fn, threads, mask, warm = kernels[0], 1, 1, kernels[0]
     values = args.values()
     blas = _blas_threads(1) if one_blas else None
     try:
