@@ -19,10 +19,6 @@ class _Body(NestMerge):
     def __init__(self, text, nests):
         self.lines = text.strip("\n").split("\n")
         self.nests = nests
-        self.taken = set()
-
-    def fresh(self, base):
-        return base
 
     def merged(self, outs=("out",)):
         return "\n".join(self._merge_nests([True] * len(self.lines), set(outs)))
