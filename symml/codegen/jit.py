@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..evaluate import BindError, _extra_tensor, declared_tensors, related_tensors, unknown_input
 from ..nodes import DECLARED, Dim, Expr, Stage, Tensor, as_expr, fmt_shape, leaves, walk
+from . import interim
 from .module import CODEGEN_VERSION, is_sealed, module_parts, seal
 from .plan import chunk_constants, plan_outputs
 from .runtime import runtime_text
@@ -239,6 +240,7 @@ class CompiledKernel:
         self._module = None  # the kernel's module (its chunk kernels live there too)
         self._plan = None  # the planner's Plan, when this process wrote the module
         self._stand_ins: list = []
+        self._interim = None  # numpy's answers while numba compiles (symml.codegen.interim), when written now
         self.module_name = ""  # the name the module is imported under (set by compile)
         self.fn_name = getattr(fn, "__name__", "kernel")  # the public function of the module
         try:
@@ -300,6 +302,12 @@ class CompiledKernel:
     def __call__(self, check_finite: bool | None = None, dims: dict | None = None, parallel: bool | None = None, **arrays):
         return _rebuild(self._tree, self.call_flat(check_finite=check_finite, dims=dims, parallel=parallel, **arrays))
 
+    def finish_compiling(self) -> None:
+        """Wait until numba has compiled this kernel, if a first call left it compiling: every
+        call after it runs numba's kernel (before, calls may be answered with numpy)."""
+        if self._interim is not None:
+            self._interim.wait()
+
     def chunks(self):
         """The chunk forms, from the kernel's own module (see :mod:`symml.codegen.chunks`): the
         kernel over one block of rows and the regulariser's; NotDecomposable, saying why, if
@@ -330,7 +338,7 @@ _RESERVED = ("check_finite", "parallel", "dims")
 
 
 def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: dict | None = None,  # noqa: A001
-            check: bool = False) -> CompiledKernel:
+            check: bool = False, numpy_first: bool | None = None) -> CompiledKernel:
     """Compile expressions into one fused numba kernel, cached on disk.
 
     Args:
@@ -344,6 +352,10 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
             ``dims=`` or an array of any declared tensor that has that dimension.
         check: verify the kernel at once (``kernel.check()`` at small random sizes) and
             raise VerificationError if any output disagrees with finite differences.
+        numpy_first: a kernel written by this call answers the calls made while numba
+            compiles it with ``sm.evaluate`` (numpy), so its first result does not wait for
+            the compile (see :mod:`symml.codegen.interim`); False makes the first call wait.
+            None (default): True unless the environment sets SYMML_NUMPY_FIRST=0.
 
     Returns:
         A CompiledKernel: ``kernel(**arrays)`` with one array per input tensor, by name.
@@ -395,6 +407,10 @@ def compile(outputs, *, parallel: bool | None = None, fuse: bool = True, dims: d
         raise RuntimeError(f"kernel cache entry {path} does not match its key; delete it and retry")
     kernel = CompiledKernel(module.kernel, tree, flat, args, sizes, path, dims)
     kernel._module, kernel._plan, kernel._stand_ins, kernel.module_name = module, plan, stand_ins, modname
+    if plan is not None and interim.enabled(numpy_first):  # written now: numba has compiled none of it
+        rt = sys.modules[runtime]
+        key = (modname, kernel.fn_name)
+        kernel._interim = rt._INTERIM[key] = interim.NumpyFirst(rt._INTERIM, key, rt._run, exprs, stand_ins)
     if check:
         report = kernel.check()
         if not report.passed:

@@ -200,6 +200,12 @@ def _run(name, kernels, checked, check_finite, parallel=None, min_size=0, one_bl
     args, size = checked
     if check_finite:
         _finite(**args)
+    interim = _INTERIM.get((_module_of(kernels[0]), name)) if _INTERIM else None
+    out = None if interim is None else interim(name, kernels, checked, parallel, min_size, one_blas)
+    if out is not None:  # computed another way while numba compiles this kernel (sm.compile's numpy first)
+        if check_finite is None and not _outputs_finite(out):
+            _finite(**args)
+        return out
     fn, threads, mask, warm = kernels[0], 1, 1, None
     if len(kernels) > 1 and (parallel or (parallel is None and size >= min_size)):
         threads, mask = _threads_now()
@@ -249,6 +255,10 @@ def _run(name, kernels, checked, check_finite, parallel=None, min_size=0, one_bl
 # every call do so. The thread is not a daemon: a process that ends first waits for it, so the
 # twins reach numba's cache.
 _TWINS = {}  # module name -> [(serial dispatcher, twin dispatcher)]
+# (module name, kernel name) -> what computes that kernel's outputs until numba has compiled it:
+# called as interim(name, kernels, checked, parallel, min_size, one_blas), it returns the outputs,
+# or None once numba's kernel is the one to run (sm.compile registers its numpy first calls here)
+_INTERIM = {}
 _READY = {}  # module name -> True once its twins are compiled, or the thread compiling them
 _BACKGROUND = os.environ.get("SYMML_BACKGROUND_COMPILE", "1") != "0"
 _WARM_LOCK = threading.Lock()
@@ -296,7 +306,9 @@ def _compile_twins(mod):
 
 
 def _settle():
-    """Wait until every twin this runtime is compiling in the background is compiled."""
+    """Wait until every kernel and twin this runtime is compiling in the background is compiled."""
+    for interim in list(_INTERIM.values()):
+        interim.wait()
     for state in list(_READY.values()):
         if state is not True:
             state.join()
