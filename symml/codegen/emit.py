@@ -515,10 +515,13 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit
         for l in set(la) | set(lb):
             total *= sizes[l]
         self.ops += total
-        if out == fa + fb:
-            expr = f"np.dot({arrange(a, la, True)}, {arrange(b, lb, False)})"
+        left, right = ((a, la), (b, lb)) if out == fa + fb else ((b, lb), (a, la))
+        lhs, rhs = arrange(*left, True), arrange(*right, False)
+        if len(left[1]) == 2 and len(right[1]) == 2:  # a matrix product: loops where it has few columns
+            expr = f"_dot_tn({left[0]}, {rhs})" if lhs.endswith(".T") else f"_dot_nn({lhs}, {rhs})"
+            self.helpers.add("_dot_tn" if lhs.endswith(".T") else "_dot_nn")
         else:
-            expr = f"np.dot({arrange(b, lb, True)}, {arrange(a, la, False)})"
+            expr = f"np.dot({lhs}, {rhs})"
         self.uses_blas_dot = True
         self.emit(0, f"{name} = {expr}")
         if fsrc:

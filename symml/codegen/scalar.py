@@ -13,7 +13,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .. import functions as F
-from .blas import BLAS_THREAD_HELPERS, GRAM_HELPERS
+from .blas import BLAS_THREAD_HELPERS, GRAM_HELPERS, SMALL_DOT_HELPERS
 from .factor import FACTOR_HELPERS
 from .special import SPECIAL_HELPERS, SPECIAL_NEEDS
 from .vecmath import HELPERS as VECMATH_HELPERS
@@ -123,6 +123,7 @@ def _gelu_tanh(x):
     **VECMATH_HELPERS,  # exp, expm1, log, log1p, tanh, sigmoid, softplus (vecmath.py)
     **GRAM_HELPERS,  # kernel-level helpers, kept next to the rule that emits them (blas.py)
     **BLAS_THREAD_HELPERS,
+    **SMALL_DOT_HELPERS,
     **FACTOR_HELPERS,  # one factorisation for log det, det, solve and inverse (factor.py)
 }
 

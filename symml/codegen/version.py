@@ -6,7 +6,7 @@ version, a SHA-256 of the bodies of generated/ (see :func:`symml.build.emitted_d
 tests/test_codegen_version.py fails when the bodies no longer match the current version's
 digest, telling the developer to bump the version and record the new digest.
 """
-CODEGEN_VERSION = "13"
+CODEGEN_VERSION = "14"
 
 #: version → SHA-256 of the generated bodies it emits (one new entry per bump; never edit an old one)
 EMITTED = {
@@ -22,4 +22,5 @@ EMITTED = {
     "11": "da1c7438e5ffa0a1c93b28cd99dca73c5ea39756fc37c9a7123e9ab0ff611026",  # the runtime counts this process's threads from a list read again whenever their number changes
     "12": "1c755cdd7bcb998b507c34fe46bb06e68a87e8d2cd8daa55d19543c7d5d4083a",  # a call that would thread starts its twin's compile by size, whatever the load at that instant
     "13": "3306c8c37490e7aefd55fe7f69216bfb955d72fdca613f6440f7eeeeca186b3e",  # the runtime asks an interim form (sm.compile's numpy first calls) before numba's kernel, while one is registered
+    "14": "6b8072906be179b99fcd60c28aac476afb7451639a3d52ce73634045bd4a6f66",  # a matrix product with 2 to 10 columns is a loop (_dot_nn, _dot_tn), not BLAS
 }
