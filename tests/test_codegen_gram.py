@@ -183,8 +183,10 @@ SCRIPT = textwrap.dedent("""
             H = k(**a)["H"]
             s = -2 * np.tanh(a["X"] @ a["w"]) / np.cosh(a["X"] @ a["w"]) ** 2 if name == "weighted" else 2 * np.ones(m)
             out["error"][f"{name} {m}"] = float(np.abs(H - a["X"].T @ (s[:, None] * a["X"])).max())
+        sm.finish_compiling()  # the twin compiles behind the first call that would run it
         g = k._fn.__globals__
-        assert "_kernel_par" not in g  # a syrk kernel has no prange twin: BLAS threads it
+        # a weighted Gram's twin splits the rows over threads; a plain one is one syrk that BLAS threads
+        assert ("_kernel_chunk_tw" in g) == ("_kernel_par" in g) == (name == "weighted")
         out[name] = {f: [len(v.stats.cache_hits), len(v.stats.cache_misses)] for f, v in g.items()
                      if f.startswith("_kernel") and hasattr(v, "stats")}  # the module's njit kernels
     print(json.dumps(out))
@@ -205,3 +207,23 @@ def test_cached_kernel_links_blas_in_a_new_process(tmp_path):
         ran = [f for f, (hits, misses) in runs[0][name].items() if misses]  # compiled in the first process
         assert ran, runs[0]
         assert all(runs[1][name][f] == [1, 0] for f in ran), runs[1]  # loaded from the cache in the second
+
+
+@pytest.mark.compile
+def test_the_twin_of_a_weighted_gram_splits_the_rows_and_agrees_with_the_serial_kernel(rng):
+    """The logistic Hessian's twin sums one slab of rows per thread (each its own syrk); it
+    gives the serial kernel's matrix, and numpy's, to rounding."""
+    from generated import _runtime as rt
+    from generated.logistic_regression import hessian
+
+    assert rt._gram_slabs(1000, 10, 2, np.zeros(1))[0] == 2
+    assert rt._gram_slabs(300, 10, 4, np.zeros(1))[0] == 1  # at least 256 rows a slab
+    assert rt._gram_slabs(10 ** 6, 5000, 8, np.zeros(1))[0] == 1  # the slabs' sums stay within 128 MB
+    n, d = 3000, 40
+    X, y, w = rng.normal(size=(n, d)), (rng.random(n) < 0.5) * 1.0, 0.3 * rng.normal(size=d)
+    serial, threaded = hessian(w, 0.2, X, y, 0.5, parallel=False), hessian(w, 0.2, X, y, 0.5, parallel=True)
+    p = 1 / (1 + np.exp(-(X @ w + 0.2)))
+    Xb = np.hstack([X, np.ones((n, 1))])
+    want = Xb.T @ ((p * (1 - p))[:, None] * Xb) + 0.5 * np.diag([1.0] * d + [0.0])  # Σ loss + λ/2 ‖w‖²
+    np.testing.assert_allclose(threaded, serial, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(threaded, want, rtol=1e-10, atol=1e-12)

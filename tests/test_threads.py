@@ -169,7 +169,8 @@ def test_the_blas_is_given_back_when_the_kernel_fails(rt, monkeypatch):
 
 def test_blocked_blas_kernels_and_only_they_hold_the_blas():
     """In the emitted catalog: the MLP's and softmax's blocked kernels (products on np.dot per
-    block of rows) and the kernels composed from them pass one_blas; a fused row loop does not."""
+    block of rows), the Hessians whose weighted Gram runs in slabs per thread, and the kernels
+    composed from them pass one_blas; a fused row loop without a Gram does not."""
     mlp = generated_source("mlp")
     assert "def value_and_grad(" in mlp
     wrapper = mlp[mlp.index("def value_and_grad("):mlp.index("def value_and_grad_finish(")]
@@ -177,7 +178,12 @@ def test_blocked_blas_kernels_and_only_they_hold_the_blas():
     chunk = mlp[mlp.index("def value_and_grad_chunk("):]
     assert "one_blas=True" in chunk[:chunk.index("\n\n\n")]
     logistic = generated_source("logistic_regression")
-    assert "one_blas" not in logistic
+    for name in ("value_and_grad", "value_and_grad_chunk"):
+        at = logistic.index(f"def {name}(")
+        assert "one_blas" not in logistic[at:logistic.index("\n\n", at)]
+    for name in ("hessian", "hessian_chunk"):
+        at = logistic.index(f"def {name}(")
+        assert "parallel=None" in logistic[at:at + 80] and "one_blas=True" in logistic[at:logistic.index("\n\n", at)]
 
 
 @pytest.mark.compile

@@ -165,12 +165,19 @@ def _syrk_gram(A, alpha):
     "_syrk_gram_weighted": '''
 @njit(cache=True)
 def _syrk_gram_weighted(A, s, alpha):
-    # alpha·AᵀSA = alpha·Σ_r s_r a_r a_rᵀ (S = diag s) for A (n, d), by blocks of rows: no n×d
-    # temporary. Rows with s_r ≥ 0 are scaled by √s_r and go to one syrk, rows with s_r < 0 by
-    # √−s_r and go to another with −alpha: half a general product's flops whatever the signs.
-    # A NaN in s takes the first branch, so it reaches the result.
+    # alpha·AᵀSA = alpha·Σ_r s_r a_r a_rᵀ (S = diag s) for A (n, d), by blocks of rows: no n×d temporary
+    C = np.zeros((A.shape[1], A.shape[1]), dtype=A.dtype)
+    _syrk_gram_weighted_into(A, s, alpha, C)
+    _blas_mirror(C)
+    return C
+
+
+@njit(cache=True)
+def _syrk_gram_weighted_into(A, s, alpha, C):
+    # C += alpha·AᵀSA on and above the diagonal, by blocks of rows. Rows with s_r ≥ 0 are scaled
+    # by √s_r and go to one syrk, rows with s_r < 0 by √−s_r and go to another with −alpha: half a
+    # general product's flops whatever the signs. A NaN in s takes the first branch, so it reaches C.
     n, d = A.shape
-    C = np.zeros((d, d), dtype=A.dtype)
     rows = max(1, min(n, max(256, min(4096, 131072 // max(d, 1)))))  # ≤ 1 MB in float64 unless d > 512
     U = np.empty((rows, d), dtype=A.dtype)
     for lo in range(0, n, rows):
@@ -187,6 +194,22 @@ def _syrk_gram_weighted(A, s, alpha):
                 U[k, j] = A[r, j] * q
         _blas_syrk(U[:top], C, alpha)
         _blas_syrk(U[top:m], C, -alpha)
+
+
+@njit(cache=True)
+def _gram_slabs(n, d, threads, dtype_of):
+    # how many slabs of rows a threaded Gram splits n rows into (one per thread, ≥ 256 rows each,
+    # their d×d sums ≤ 128 MB in all), and their zeroed sums
+    nt = max(1, min(threads, n // 256, 16777216 // max(1, d * d)))
+    return nt, np.zeros((nt, d, d), dtype=dtype_of.dtype)
+
+
+@njit(cache=True)
+def _gram_total(G):
+    # Σ_t G[t] (the slabs' upper triangles), mirrored: the symmetric d×d Gram
+    C = G[0].copy()
+    for t in range(1, G.shape[0]):
+        C += G[t]
     _blas_mirror(C)
     return C
 ''',

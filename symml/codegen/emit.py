@@ -390,7 +390,17 @@ class KernelBody(ConvEmit, TensordotEmit, StructuralEmit, SumEmit, LogSumExpEmit
                 self.emit(0, f"{s} = {' * '.join(self.var[o.uid] for o in g.weights)}")
                 self.ops += n * (len(g.weights) - 1)
             self.ops += 2 * n * d
-            self.emit(0, f"{name} = _syrk_gram_weighted({a}, {s}, {alpha})  # {t.format(f'diag({s}) ')}")
+            if self.parallel:  # the twin's form: one slab of rows per thread (threads_), each its own Gram
+                self.helpers.discard("_syrk_gram_weighted")
+                self.helpers.add("_syrk_gram_slabs")
+                self.emit(0, f"nt_, g_ = _gram_slabs({a}.shape[0], {a}.shape[1], threads_, {a})")
+                self.emit(0, "for t_ in prange(nt_):  # threads_ = 1 (the serial kernel): one slab")
+                self.emit(1, f"glo_ = t_ * {a}.shape[0] // nt_")
+                self.emit(1, f"ghi_ = (t_ + 1) * {a}.shape[0] // nt_")
+                self.emit(1, f"_syrk_gram_weighted_into({a}[glo_:ghi_], {s}[glo_:ghi_], {alpha}, g_[t_])")
+                self.emit(0, f"{name} = _gram_total(g_)  # {t.format(f'diag({s}) ')}")
+            else:
+                self.emit(0, f"{name} = _syrk_gram_weighted({a}, {s}, {alpha})  # {t.format(f'diag({s}) ')}")
         else:
             self.emit(0, f"{name} = _syrk_gram({a}, {alpha})  # {t.format('')}")
         if g.scale:  # vectors on an output index scale rows or columns of the symmetric product

@@ -312,7 +312,10 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         flags = ", parallel=True" if par and parallel else ""
         flags += ', fastmath={"reassoc", "contract"}' if fuse else ""
         reads = names_read(lines)  # the head binds the dtype and the sizes only where the body reads them
-        k = [f"@njit(cache=True{flags})", f"def _{spec.name}({params}):",
+        # a twin's Gram splits its rows into one slab per thread: the thread count is an argument
+        # (numba cannot cache a function that calls get_num_threads), 1 for the serial kernel
+        extra = ", threads_=1" if "threads_" in reads else ""
+        k = [f"@njit(cache=True{flags})", f"def _{spec.name}({params}{extra}):",
              f"    # inputs: {_signature(spec.args)}; ops ≈ {sp.simplify(body.ops)}"]
         if "dt" in reads:
             k.append(f"    dt = {arg_names[floats[0].name]}.dtype" if floats else "    dt = np.float64")
@@ -342,15 +345,25 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         # a fused kernel also gets a threaded twin: thread start-up costs more than it saves on
         # small inputs, so the wrapper picks by size (chunking depends only on n, so both agree)
         fused = getattr(body, "plan", None) is not None
-        # a Gram product (O(n·d²)) dominates and BLAS threads it already; numba's threads, spinning
-        # after their O(n·d) loop, took the cores from OpenBLAS's (16.7 vs 9.8 ms serial for a
-        # logistic Hessian at n = 20 000, d = 100): such kernels get no twin and no blocks
+        # A Gram product (O(n·d²)) dominates. numba's threads, spinning after their O(n·d) loop,
+        # took the cores from OpenBLAS's (16.7 vs 9.8 ms serial for a logistic Hessian at n = 20 000,
+        # d = 100), and OpenBLAS threads small syrk calls badly (7.8 ms at 2 threads, 5.4 at one).
+        # So a weighted Gram's twin splits the rows into one slab per numba thread, each slab's
+        # syrk on a BLAS held at one thread (2.7 ms; 5000 × 1000: 48 against 58 ms on BLAS threads),
+        # and both forms hold the BLAS at one thread. A plain Gram (one syrk on all of A, which
+        # BLAS threads well) gets no twin and no blocks.
         gram = bool(body.helpers & {"_syrk_gram", "_syrk_gram_weighted"})
         blas = bool(getattr(body, "uses_blas_dot", False))
-        twin = parallel is None and spec.twin and fused and not gram
+        twin = parallel is None and spec.twin and fused and "_syrk_gram" not in body.helpers
         if twin:  # one source for both: the body again, its row loop a prange
             src, body = private(True)
-            src += f"\n\n_{spec.name}_par = _parallel(_{spec.name})"
+            if f"def _{spec.name}({params}, threads_=1):" in src:  # its Gram in slabs: the twin gets the count
+                src += (f"\n\n_{spec.name}_tw = _parallel(_{spec.name})\n\n\n"
+                        f"def _{spec.name}_par({params}):\n    return _{spec.name}_tw({params}, get_num_threads())")
+                numba |= {"get_num_threads"}
+                hold = True
+            else:
+                src += f"\n\n_{spec.name}_par = _parallel(_{spec.name})"
             runtime.add("_parallel")
         k_src = src
         helpers = set(body.helpers)

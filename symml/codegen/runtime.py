@@ -527,13 +527,14 @@ BLAS_NAMES = {
     "_blas_syrk": ("_register_blas",),  # _blas_syrk itself is called by the Gram helpers only
     "_syrk_gram": ("_syrk_gram",),
     "_syrk_gram_weighted": ("_syrk_gram_weighted",),
+    "_syrk_gram_slabs": ("_syrk_gram_weighted_into", "_gram_slabs", "_gram_total"),
     "_acc_add": ("_acc_add",),
     "_blas_threads": ("_blas_threads",),  # it finds the BLAS's functions itself (_blas_thread_functions)
 }
 #: The scalar helpers (stable and special functions, vectorisable elementary functions): one copy
 #: here for every module, not one per module that calls them.
 SCALAR_HELPERS = sorted(set(HELPERS) - set(GRAM_HELPERS) - set(BLAS_THREAD_HELPERS))
-RUNTIME_HELPERS = set(GRAM_HELPERS) | set(BLAS_THREAD_HELPERS) | set(SCALAR_HELPERS)
+RUNTIME_HELPERS = set(GRAM_HELPERS) | set(BLAS_THREAD_HELPERS) | set(SCALAR_HELPERS) | {"_syrk_gram_slabs"}
 
 
 def finish_compiling() -> None:

@@ -6,7 +6,7 @@ version, a SHA-256 of the bodies of generated/ (see :func:`symml.build.emitted_d
 tests/test_codegen_version.py fails when the bodies no longer match the current version's
 digest, telling the developer to bump the version and record the new digest.
 """
-CODEGEN_VERSION = "14"
+CODEGEN_VERSION = "15"
 
 #: version → SHA-256 of the generated bodies it emits (one new entry per bump; never edit an old one)
 EMITTED = {
@@ -23,4 +23,5 @@ EMITTED = {
     "12": "1c755cdd7bcb998b507c34fe46bb06e68a87e8d2cd8daa55d19543c7d5d4083a",  # a call that would thread starts its twin's compile by size, whatever the load at that instant
     "13": "3306c8c37490e7aefd55fe7f69216bfb955d72fdca613f6440f7eeeeca186b3e",  # the runtime asks an interim form (sm.compile's numpy first calls) before numba's kernel, while one is registered
     "14": "6b8072906be179b99fcd60c28aac476afb7451639a3d52ce73634045bd4a6f66",  # a matrix product with 2 to 10 columns is a loop (_dot_nn, _dot_tn), not BLAS
+    "15": "9f5f00180764ae357a87db42b40ca4f40a38617ef601a7809f10a7cd3445a101",  # a weighted Gram's kernel gets a twin that splits the rows into one slab per thread, the BLAS at one thread
 }
