@@ -206,10 +206,12 @@ def _gram_slabs(n, d, threads, dtype_of):
 
 @njit(cache=True)
 def _gram_total(G):
-    # Σ_t G[t] (the slabs' upper triangles), mirrored: the symmetric d×d Gram
-    C = G[0].copy()
-    for t in range(1, G.shape[0]):
-        C += G[t]
+    # Σ_t G[t] (the slabs' upper triangles), mirrored: the symmetric d×d Gram (one slab: no copy)
+    C = G[0]
+    if G.shape[0] > 1:
+        C = G[0].copy()
+        for t in range(1, G.shape[0]):
+            C += G[t]
     _blas_mirror(C)
     return C
 ''',

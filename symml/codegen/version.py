@@ -6,7 +6,7 @@ version, a SHA-256 of the bodies of generated/ (see :func:`symml.build.emitted_d
 tests/test_codegen_version.py fails when the bodies no longer match the current version's
 digest, telling the developer to bump the version and record the new digest.
 """
-CODEGEN_VERSION = "15"
+CODEGEN_VERSION = "16"
 
 #: version → SHA-256 of the generated bodies it emits (one new entry per bump; never edit an old one)
 EMITTED = {
@@ -24,4 +24,5 @@ EMITTED = {
     "13": "3306c8c37490e7aefd55fe7f69216bfb955d72fdca613f6440f7eeeeca186b3e",  # the runtime asks an interim form (sm.compile's numpy first calls) before numba's kernel, while one is registered
     "14": "6b8072906be179b99fcd60c28aac476afb7451639a3d52ce73634045bd4a6f66",  # a matrix product with 2 to 10 columns is a loop (_dot_nn, _dot_tn), not BLAS
     "15": "9f5f00180764ae357a87db42b40ca4f40a38617ef601a7809f10a7cd3445a101",  # a weighted Gram's kernel gets a twin that splits the rows into one slab per thread, the BLAS at one thread
+    "16": "f1ddb467e9193b8c3f141eebfaeb1e32d1ed2368ed293701944261da9c3150bd",  # a Gram of one slab (the serial kernel) is returned without a copy
 }
