@@ -357,7 +357,7 @@ def kernel_source(spec: KernelSpec, parallel: bool | None = None, fuse: bool = T
         twin = parallel is None and spec.twin and fused and "_syrk_gram" not in body.helpers
         if twin:  # one source for both: the body again, its row loop a prange
             src, body = private(True)
-            if f"def _{spec.name}({params}, threads_=1):" in src:  # its Gram in slabs: the twin gets the count
+            if "_syrk_gram_slabs" in body.helpers:  # its Gram in slabs: the twin gets the thread count
                 src += (f"\n\n_{spec.name}_tw = _parallel(_{spec.name})\n\n\n"
                         f"def _{spec.name}_par({params}):\n    return _{spec.name}_tw({params}, get_num_threads())")
                 numba |= {"get_num_threads"}
