@@ -71,6 +71,13 @@ def _add_parts(*parts):
     return total
 
 
+def _join_parts(per_row, *parts):
+    """Results of consecutive blocks of rows: summed, except at the indices ``per_row`` (outputs
+    with one row per row of the data), where they are put one after another."""
+    return tuple(np.concatenate([p[j] for p in parts]) if j in per_row else _add_parts(*[p[j] for p in parts])
+                 for j in range(len(parts[0])))
+
+
 def _scale(part, s: float):
     return tuple(_scale(x, s) for x in part) if isinstance(part, tuple) else part * s
 
@@ -302,13 +309,15 @@ def run_kernel_flat(kernel, *, client=None, split_every: int = 8, dims: dict | N
     call = dask.delayed(_adhoc_call, pure=True)
     parts = [call(str(ck.path), ck.module_name, ck.fn_name, names,
                   {**arg_small, **{k: p[i] for k, p in pieces.items()}}, extra) for i in range(count)]
-    add = dask.delayed(_add_parts, pure=True)
-    while len(parts) > 1:
-        parts = [add(*parts[i:i + split_every]) if len(parts[i:i + split_every]) > 1 else parts[i]
+    join = dask.delayed(_join_parts, pure=True)
+    while len(parts) > 1:  # in order: a per-row output's blocks are put one after another
+        parts = [join(c.per_row, *parts[i:i + split_every]) if len(parts[i:i + split_every]) > 1 else parts[i]
                  for i in range(0, len(parts), split_every)]
     total = tuple(client.compute(parts[0]).result() if client is not None else parts[0].compute())
     if c.reg is not None:  # the regulariser's part, once, on this process
-        total = _add_parts(total, tuple(c.reg.call_flat(dims=dims, **small)))
+        # a row factor's shape binds the size of its (zero) part here; the regulariser never reads it
+        shaped = {k: v for k, v in stand.items() if k in c.reg.args}
+        total = _add_parts(total, tuple(c.reg.call_flat(dims=dims, **small, **shaped)))
     return list(total)
 
 

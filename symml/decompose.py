@@ -88,6 +88,29 @@ def sample_rows(data, others) -> tuple:
     return () if n is None else tuple(t for t in data if t.ndim and t.shape[0] == n)
 
 
+def row_parameters(data, params, others) -> list:
+    """The parameters that carry the sample dimension on axis 0 as the data do, such as the row
+    factor U of a factorisation R ≈ UVᵀ: row i of U is read by row i of R only.
+
+    They are read row by row like the data, so a loss over them still splits by rows, and its
+    derivatives with respect to them are per-row outputs: a block of rows gives the same block
+    of rows of the gradient, which the blocks write side by side instead of adding. [] when the
+    data have a sample dimension without them (:func:`sample_dim`) or when no choice of such
+    parameters gives one; ``others`` are all parameters and hyper-parameters.
+    """
+    if sample_dim(data, others) is not None:
+        return []
+    for t in data:
+        if not t.ndim or not isinstance(t.shape[0], Dim):
+            continue
+        n = t.shape[0]
+        rowp = [p for p in params if p.ndim and p.shape[0] == n]
+        rest = [u for u in others if all(u is not p for p in rowp)]
+        if rowp and sample_dim(list(data) + rowp, rest) == n:
+            return rowp
+    return []
+
+
 class _Analysis:
     def __init__(self, n: Dim):
         self.n = n
@@ -190,7 +213,6 @@ class _Analysis:
             for t in syms:
                 if sp.diff(node.expr, t).free_symbols & set(syms):
                     self.fail(node, f"is not affine in a sum over rows ({node.expr})")
-            base = node.expr.subs({t: 0 for t in syms})
 
             def with_(expr, part_index):
                 operands, gone = [], {}
@@ -205,7 +227,10 @@ class _Analysis:
                         operands.append(o)
                 out = make_map(sp.sympify(expr).subs(gone), operands, node.shape)
                 return None if isinstance(out, Map) and not out.operands and out.expr == 0 else out
-            return with_(node.expr, 0), with_(node.expr - base, 1)
+            # affine: f = f(0) + Σ_k a_k ∂f/∂a_k, the sums' part written as that sum (f − f(0) would
+            # compute the regulariser in every block, to subtract it again)
+            rows = sp.Add(*[t * sp.diff(node.expr, t) for t in syms])
+            return with_(node.expr, 0), with_(rows, 1)
         if isinstance(node, Let):
             c, s = self.parts[node.operands[0].uid]
             return (Let.new(node.name, c) if c is not None else None), (Let.new(node.name, s) if s is not None else None)

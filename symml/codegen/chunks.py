@@ -22,12 +22,15 @@ from .plan import plan_outputs
 class Chunks:
     """``chunk`` sums over a block of rows (its ``n_total`` argument counts all rows);
     ``reg`` is added once (None: the loss has no regulariser); ``rows`` are the names of
-    the arguments cut by rows."""
+    the arguments cut by rows; ``per_row`` are the indices of the outputs that are not sums
+    but one row per row of the data (the gradient of a factorisation's row factor): the
+    blocks' outputs there are put one after another."""
 
     chunk: object
     reg: object | None
     rows: list[str]
     n_total: str
+    per_row: tuple = ()
 
 
 def _wrap(kernel, module, spec):
@@ -53,5 +56,7 @@ def chunk_forms(kernel) -> Chunks:
     whole = plan.spec(kernel.fn_name)
     c = whole.compose
     reg = _wrap(kernel, module, plan.spec(c.reg)) if c.reg is not None else None
-    return Chunks(_wrap(kernel, module, plan.spec(c.chunk)), reg, [t.name for t in plan.split.rows],
-                  plan.split.n_total.name)
+    chunk = plan.spec(c.chunk)
+    per_row = tuple(j for j, o in enumerate(chunk.outputs) if o.shape and o.shape[0] == plan.split.dim)
+    return Chunks(_wrap(kernel, module, chunk), reg, [t.name for t in plan.split.rows], plan.split.n_total.name,
+                  per_row)

@@ -28,7 +28,7 @@ from typing import Callable
 import sympy as sp
 
 from ..calculus import grad, hvp, jacobian, origins
-from ..decompose import NotDecomposable, SampleSplit, split_samples
+from ..decompose import NotDecomposable, SampleSplit, row_parameters, split_samples
 from ..nodes import Dim, Expr, Let, Map, Tensor, const, is_zero, leaves, make_map, placeholder, rebuild, transform
 from ..program import program_from_outputs
 from .module import Chunking, KernelSpec
@@ -86,11 +86,15 @@ def chunk_specs(spec: KernelSpec, split: SampleSplit, data: list, hyper: list,
     if split.reg_term is None:
         reg_args = [split.n_total]
     chunk_args = [t for t in spec.args if t not in hyper or t.uid in used_s] + [split.n_total]
+    outs = outputs_of(split.data_term)
+    per_row = [str(j) for j, o in enumerate(outs) if o.shape and o.shape[0] == split.dim]
+    rows_doc = (f" Output{'s' if len(per_row) > 1 else ''} {', '.join(per_row)} {'have' if len(per_row) > 1 else 'has'} "
+                f"one row per row of the block: put the blocks' one after another, in order." if per_row else "")
     chunk = KernelSpec(
-        f"{k}_chunk", chunk_args, outputs_of(split.data_term),
+        f"{k}_chunk", chunk_args, outs,
         f"Partial sums of {k} over one block of rows of {', '.join(t.name for t in split.rows)}, without the "
         f"regulariser: sum them over blocks that partition the rows and pass the total to {k}_finish "
-        f"({split.n_total.name}: the number of rows in all blocks).",
+        f"({split.n_total.name}: the number of rows in all blocks).{rows_doc}",
         spec.layout, spec.block_params, rows=tuple(t.name for t in split.rows))
     if split.reg_term is None:  # nothing to add: the kernel is its chunk kernel over all rows
         spec.compose = Chunking(chunk.name, None, split.n_total, split.rows[0], chunk_args, reg_args, [])
@@ -293,14 +297,25 @@ def plan_outputs(name: str, args: list[Tensor], outputs: list[Expr], layout: str
     # names goes through the adjoints of Lets (δ of δ_z), and its Gram product Xᵀdiag(s)X is then
     # no longer the form that goes to BLAS syrk (nor exactly symmetric)
     second = any(_order(e, L) > 1 for e in outputs)
-    split, why = split_rows(L if second else named_values(L), data, others)
+    form = L if second else named_values(L)
+    split, why = split_rows(form, data, others)
+    rowp = row_parameters(data, params, others) if split is None else []
+    if rowp:  # a factorisation's row factor: read row by row, as the data are
+        split, _ = split_rows(form, data + rowp, [t for t in others if t not in rowp])
     if split is None:
         return Plan([whole], refusal=why, loss=L, params=params)
     rewrite = _Rewrite(L, list(outputs))
     try:
-        rewrite.outputs(split.data_term, list(outputs))
+        parts = rewrite.outputs(split.data_term, list(outputs))
     except NotDecomposable as e:
         return Plan([whole], refusal=str(e), loss=L, params=params)
+    n = split.dim
+    for e, o in zip(outputs, parts):  # per-row outputs have the rows on axis 0, and nowhere else
+        if any(n in sp.sympify(s).free_symbols for s in o.shape[1:]) or (o.shape and o.shape[0] != n and (
+                n in sp.sympify(o.shape[0]).free_symbols)):
+            return Plan([whole], loss=L, params=params, refusal=(
+                f"an output of shape {e.shape} carries the rows of {', '.join(t.name for t in rowp)} on an "
+                f"axis other than the first"))
     specs = plan_kernels([whole], split, data, hyper, {name: lambda part: rewrite.outputs(part, list(outputs))})
     for s in specs[1:]:
         free = _unbound(s)
