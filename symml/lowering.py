@@ -13,7 +13,9 @@ and the emitted kernels):
   contraction of a linear map (a sum of products of contractions with constant
   coefficients) whose size no operand of its terms reaches; a map made of something at
   least as large (z − y with z = Xw reads X) is left alone, since splitting it would only
-  compute z twice.
+  compute z twice. The same split serves a plain sum over rows of terms of one sign where a
+  term is a matrix product that nothing else reads: the Gaussian's ∂L/∂μ is
+  −½ Σᵢ (rᵢP + rᵢPᵀ), and Σᵢ rᵢPᵀ is (Σᵢ rᵢ)Pᵀ (:func:`presummed`), without the n × d product.
 - :func:`factor_plan` says which square matrices are read by several of log det, det,
   solve and inverse, so that one factorisation serves them all, and whether a Cholesky
   factorisation is worth trying first (:func:`spd_hint`: a declared positive definite
@@ -117,31 +119,116 @@ def _blows_up(m: Map, out_size) -> bool:
     return not any(size_leq(size, s) for op in m.operands for s in _ingredients(op))
 
 
+def _own_indices(e: Einsum) -> list[tuple[int, list]]:
+    """(operand position, the indices kept) for each matrix operand of ``e`` that alone carries an
+    index the result lacks (the indices kept: its others, in order)."""
+    if len(e.operands) < 2:
+        return []
+    counts: dict = {}
+    for s in e.subs:
+        for lab in set(s):
+            counts[lab] = counts.get(lab, 0) + 1
+    found = []
+    for k, (o, s) in enumerate(zip(e.operands, e.subs)):
+        keep = [lab for lab in s if counts[lab] > 1 or lab in e.out]
+        if o.ndim >= 2 and 0 < len(keep) < len(s) and len(set(s)) == len(s):
+            found.append((k, keep))
+    return found
+
+
+def presummed(e: Expr) -> Expr:
+    """``e`` with each matrix operand first summed over the indices that it alone carries and the
+    result lacks: Σ_n Σ_k P_ik u_nk is P·(Σ_n u), n·d + d² operations where the contraction as
+    written takes n·d². The partial sum is a named intermediate (``rowsum``), so that it is not
+    flattened back into ``e``; ``e`` itself where no operand has such an index."""
+    own = _own_indices(e) if isinstance(e, Einsum) else []
+    if not own:
+        return e
+    sizes = dict(enumerate(e.sizes))
+    ops, subs = list(e.operands), [list(s) for s in e.subs]
+    for k, keep in own:
+        ops[k] = Let.new("rowsum", make_einsum([ops[k]], [subs[k]], keep, sizes))
+        subs[k] = keep
+    return make_einsum(ops, subs, list(e.out), sizes, e.coef)
+
+
+def _opened(o: Expr, shared) -> Expr:
+    """A named contraction that nothing else reads, as its contraction (which a contraction of it
+    then flattens); ``o`` itself otherwise."""
+    while isinstance(o, Let) and o.uid not in shared and isinstance(o.body, (Let, Einsum)):
+        o = o.body
+    return o
+
+
+def _term(e: Einsum, k: int, op: Map, coef, idx: list, shared=None):
+    """(coefficient, ``e`` with the term ``coef · Π op.operands[idx]`` in place of its operand ``k``);
+    with ``shared``, a named contraction in the term that nothing else reads is opened (:func:`_opened`)."""
+    sub = e.subs[k]
+    terms = [op.operands[j] if shared is None else _opened(op.operands[j], shared) for j in idx]
+    ops = list(e.operands[:k]) + terms + list(e.operands[k + 1:])
+    subs = [list(s) for s in e.subs[:k]]
+    subs += [list(sub) if op.operands[j].ndim else [] for j in idx]
+    subs += [list(s) for s in e.subs[k + 1:]]
+    if not idx:  # a constant term: Σ of a constant is a multiple of it
+        ops.insert(k, make_map(coef, [], op.shape))
+        subs.insert(k, list(sub))
+        coef = sp.S.One
+    return coef, make_einsum(ops, subs, list(e.out), dict(enumerate(e.sizes)), e.coef)
+
+
+def _sums_first(e: Einsum, k: int, op: Map, terms: list, shared) -> bool:
+    """Whether a term of the linear map ``op`` (``e``'s operand ``k``) that is one contraction can,
+    contracted on its own, sum an index first (:func:`presummed`): Σ_n (z + uPᵀ) is Σ_n z + P(Σ_n u),
+    without the n × d product uPᵀ that the map needs."""
+    # only a plain sum of terms of one sign: Σ_n (a − b) as Σa − Σb could cancel what Σ(a − b)
+    # keeps, and XᵀX − n·x̄x̄ᵀ for (X − x̄)ᵀX does (a least-squares intercept's closed form)
+    signs = {bool(c.is_number and c > 0) for c, _ in terms}
+    if len(e.operands) != 1 or len(signs) != 1 or not all(c.is_number for c, _ in terms):
+        return False
+    return any(_sums_own(e, k, op, coef, idx, shared) for coef, idx in terms)
+
+
+def _sums_own(e: Einsum, k: int, op: Map, coef, idx: list, shared) -> bool:
+    """Whether the term ``coef · op.operands[idx]`` is one contraction that nothing else reads and
+    that, in place of ``e``'s operand ``k``, sums an index first."""
+    if len(idx) != 1 or op.operands[idx[0]].uid in shared:
+        return False
+    inner = _opened(op.operands[idx[0]], shared)
+    # a matrix product (n × d from n × d and d × d), whose n·d² operations the sum saves; a
+    # matrix-vector product saves n·d, less than what summing its terms apart may cost in accuracy
+    if not (isinstance(inner, Einsum) and len(inner.operands) >= 2 and inner.ndim >= 2):
+        return False
+    part = _term(e, k, op, coef, idx, shared)[1]
+    return isinstance(part, Einsum) and bool(_own_indices(part))
+
+
 def _distribute(e: Expr, shared=frozenset()) -> Expr:
-    """``e`` with each contracted operand that is a blown-up linear map split into one
-    contraction per term (Σ (A + B) = Σ A + Σ B), applied again to the terms. A map in
-    ``shared`` (uids of maps that something else reads too, so it is built anyway) is kept."""
+    """``e`` with each contracted operand that is a linear map split into one contraction per
+    term (Σ (A + B) = Σ A + Σ B), applied again to the terms, where the map is blown up or a
+    term then sums an index first (:func:`_sums_first`). A map in ``shared`` (uids of maps that
+    something else reads too, so it is built anyway) is kept."""
     if not isinstance(e, Einsum):
         return e
+    size = _count(e.shape)
     for k, (op, sub) in enumerate(zip(e.operands, e.subs)):
-        if not (isinstance(op, Map) and op.operands) or op.uid in shared or not _blows_up(op, _count(e.shape)):
+        if not (isinstance(op, Map) and op.operands) or op.uid in shared:
+            continue
+        big = _blows_up(op, size)
+        summed = any(lab not in e.out for lab in sub) and any(
+            isinstance(_opened(o, shared), Einsum) for o in op.operands)
+        if not (big or summed):
             continue
         terms = linear_terms(op)
-        if terms is None or len(terms) < 2:
+        if terms is None or len(terms) < 2 or not (big or _sums_first(e, k, op, terms, shared)):
             continue
-        sizes = dict(enumerate(e.sizes))
-        parts = []
-        for coef, idx in terms:
-            ops = list(e.operands[:k]) + [op.operands[j] for j in idx] + list(e.operands[k + 1:])
-            subs = [list(s) for s in e.subs[:k]]
-            subs += [list(sub) if op.operands[j].ndim else [] for j in idx]
-            subs += [list(s) for s in e.subs[k + 1:]]
-            if not idx:  # a constant term: Σ of a constant is a multiple of it
-                ops.insert(k, make_map(coef, [], op.shape))
-                subs.insert(k, list(sub))
-                coef = sp.S.One
-            part = make_einsum(ops, subs, list(e.out), sizes, e.coef)
-            parts.append((coef, _distribute(part, shared)))
+        if big:
+            parts = [_term(e, k, op, coef, idx) for coef, idx in terms]
+            parts = [(c, _distribute(p, shared)) for c, p in parts]
+        else:  # the terms that sum first do; the others are contracted as they are
+            parts = []
+            for coef, idx in terms:
+                c, p = _term(e, k, op, coef, idx, shared)
+                parts.append((c, presummed(p) if _sums_own(e, k, op, coef, idx, shared) else p))
         expr = sp.Add(*[c * placeholder(j) for j, (c, _) in enumerate(parts)])
         return make_map(expr, [p for _, p in parts], e.shape)
     return e
@@ -179,7 +266,7 @@ def bounded(roots: list[Expr]) -> list[Expr]:
 
     def split(node, ops):
         m = _distribute(rebuild(node, ops), shared)
-        if isinstance(node, Map) and (len(readers.get(node.uid, ())) > 1 or node.uid in outs):
+        if len(readers.get(node.uid, ())) > 1 or node.uid in outs:
             shared.add(m.uid)
         return m
 
