@@ -16,6 +16,8 @@ and the emitted kernels):
   compute z twice. The same split serves a plain sum over rows of terms of one sign where a
   term is a matrix product that nothing else reads: the Gaussian's ∂L/∂μ is
   −½ Σᵢ (rᵢP + rᵢPᵀ), and Σᵢ rᵢPᵀ is (Σᵢ rᵢ)Pᵀ (:func:`presummed`), without the n × d product.
+  A contraction reads a named multiple of one value (δz = r/2) as that value, the number in its
+  coefficient, so that rᵀδz is the Gram product rᵀr/2 (BLAS syrk, half the work).
 - :func:`factor_plan` says which square matrices are read by several of log det, det,
   solve and inverse, so that one factorisation serves them all, and whether a Cholesky
   factorisation is worth trying first (:func:`spd_hint`: a declared positive definite
@@ -160,6 +162,24 @@ def _opened(o: Expr, shared) -> Expr:
     return o
 
 
+def _scales_opened(e: Expr) -> Expr:
+    """``e`` with each operand that is a named multiple of one value (δz = u/2) read as that
+    value, its number taken into the contraction's coefficient: uᵀδz is then the Gram product
+    uᵀu/2, half the work on BLAS syrk, and no array holds u/2 for it."""
+    if not isinstance(e, Einsum):
+        return e
+    ops = list(e.operands)
+    for j, o in enumerate(ops):
+        body = o.body if isinstance(o, Let) else None
+        if isinstance(body, Map) and len(body.operands) == 1 and body.operands[0].shape == body.shape:
+            c = body.expr / placeholder(0)
+            if c.is_number and c != 0:
+                ops[j] = body
+    if all(a is b for a, b in zip(ops, e.operands)):
+        return e
+    return make_einsum(ops, [list(s) for s in e.subs], list(e.out), dict(enumerate(e.sizes)), e.coef)
+
+
 def _term(e: Einsum, k: int, op: Map, coef, idx: list, shared=None):
     """(coefficient, ``e`` with the term ``coef · Π op.operands[idx]`` in place of its operand ``k``);
     with ``shared``, a named contraction in the term that nothing else reads is opened (:func:`_opened`)."""
@@ -211,9 +231,13 @@ def _distribute(e: Expr, shared=frozenset()) -> Expr:
         return e
     size = _count(e.shape)
     for k, (op, sub) in enumerate(zip(e.operands, e.subs)):
-        if not (isinstance(op, Map) and op.operands) or op.uid in shared:
+        if op.uid in shared:
             continue
-        big = _blows_up(op, size)
+        big = isinstance(op, Map) and op.operands and _blows_up(op, size)
+        while not big and isinstance(op, Let) and isinstance(op.body, (Let, Map)):  # a named δ nothing else reads
+            op = op.body
+        if not (isinstance(op, Map) and op.operands):
+            continue
         summed = any(lab not in e.out for lab in sub) and any(
             isinstance(_opened(o, shared), Einsum) for o in op.operands)
         if not (big or summed):
@@ -265,7 +289,7 @@ def bounded(roots: list[Expr]) -> list[Expr]:
     shared: set = set()  # rebuilt maps that are read twice or are outputs: they are built anyway
 
     def split(node, ops):
-        m = _distribute(rebuild(node, ops), shared)
+        m = _distribute(_scales_opened(rebuild(node, ops)), shared)
         if len(readers.get(node.uid, ())) > 1 or node.uid in outs:
             shared.add(m.uid)
         return m

@@ -2,10 +2,13 @@
 
 Σ_n of u Pᵀ (u: n × d, P: d × d) is (Σ_n u)Pᵀ: n·d + d² operations, not n·d². The lowering
 (:mod:`symml.lowering`) splits a plain sum of terms of one sign so that such a term sums first;
-the evaluator and the kernels both read it.
+the evaluator and the kernels both read it. A contraction reads a named multiple of one value
+as that value (uᵀ(u/2) is the Gram uᵀu/2), and sm.compile's maps read the named values whose
+expressions they repeat.
 """
 import numpy as np
 import pytest
+import sympy as sp
 
 import symml as sm
 from symml.lowering import bounded, presummed
@@ -28,6 +31,21 @@ def test_the_gaussian_mean_gradient_sums_its_rows_before_the_product():
     low = bounded([g])
     assert matrix_products(low) == 0     # (Σ_n (X − μ))(P + Pᵀ): no n × d product left
     assert any(isinstance(e, Let) and e.name == "rowsum" for e in walk(low))
+
+
+def test_a_named_multiple_of_a_value_is_read_as_that_value_in_a_contraction():
+    u = sm.let("u", X - mu)
+    half = sm.let("half_u", u / 2)
+    G = bounded([u.T @ half])[0]
+    assert isinstance(G, Einsum) and G.coef == sp.Rational(1, 2) and G.operands[0] is G.operands[1] is u
+
+
+def test_a_compiled_map_reads_the_named_value_it_repeats():
+    from symml.codegen.plan import named_values
+    maps = [e for e in walk([named_values(L)]) if isinstance(e, sm.nodes.Map) and e.shape == (n, d)]
+    names = [[getattr(o, "name", "") for o in e.operands] for e in maps]
+    assert ["z", "u"] in names     # z ∘ (X − μ) reads u = X − μ, named as the product's operand
+    assert ["X", ""] in names and len(maps) == 2    # u itself: no other map repeats X − μ
 
 
 def test_presummed_sums_an_index_only_one_operand_carries():
@@ -56,4 +74,5 @@ def test_the_gaussian_kernel_agrees_with_numpy_and_finite_differences(rng):
         assert out["loss"] == pytest.approx(ref["loss"], rel=1e-12)
     src = k.path.read_text()
     assert "rowsum" in src and src.count("_dot_nn(") == 1    # (X − μ)P only; no (X − μ)Pᵀ
+    assert "_syrk_gram(u, 0.5)" in src      # ∂L/∂P's rᵀr/2: δz = r/2 reads the named r = X − μ
     assert k.check(sizes={"n": 9, "d": 3}).passed   # P is drawn positive definite (it has a log det)

@@ -241,14 +241,40 @@ def named_values(L: Expr) -> Expr:
     than the catalog's.
     """
     top = program_from_outputs({"loss": L}).outputs["loss"]
+    named: list[Let] = []  # the named maps built so far (operands first)
+
+    def reuse(m: Expr) -> Expr:
+        """A map that repeats a named map's expression over the same operands, reading the name
+        instead: z ∘ (X − μ) with u = X − μ named is z ∘ u, so that its derivative in z is u/2,
+        not X/2 − μ/2, and uᵀ(u/2) is a Gram product."""
+        if not (isinstance(m, Map) and m.operands):
+            return m
+        expr, ops = m.expr, list(m.operands)
+        for let in named:
+            body = let.body
+            if any(o is let for o in ops) or body.shape != m.shape:
+                continue
+            at = [next((j for j, o in enumerate(ops) if o is b), None) for b in body.operands]
+            if None in at:
+                continue
+            pattern = body.expr.xreplace({placeholder(j): placeholder(k) for j, k in enumerate(at)})
+            if pattern.is_Atom:
+                continue
+            new = expr.subs(pattern, placeholder(len(ops)))
+            if placeholder(len(ops)) in new.free_symbols:
+                expr, ops = new, ops + [let]
+        return m if expr is m.expr else make_map(expr, ops, m.shape)
 
     def split(node, ops):
-        m = rebuild(node, ops)
+        m = reuse(rebuild(node, ops))
         body = m.body if isinstance(m, Let) else None
         if (isinstance(body, Map) and body.operands and isinstance(body.expr, sp.Function)
                 and len(body.expr.args) == 1 and not body.expr.args[0].is_Symbol):
             inner = Let.new(f"{m.name}_in", make_map(body.expr.args[0], list(body.operands), body.shape))
+            named.append(inner)
             return Let.new(m.name, make_map(body.expr.func(placeholder(0)), [inner], body.shape))
+        if isinstance(body, Map) and body.operands:
+            named.append(m)
         return m
 
     return transform([top], split)[0]
