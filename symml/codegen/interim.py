@@ -94,6 +94,10 @@ class NumpyFirst:
         except Exception:  # noqa: BLE001 - the next call runs numba's kernel itself and raises it there
             pass
 
+    def compiling(self) -> threading.Thread | None:
+        """The thread compiling numba's kernel, once one has started (a fork waits for it)."""
+        return self._thread
+
     def wait(self, start=None) -> None:
         """Wait until numba's kernel is compiled; after it every call runs numba's kernel.
         ``start``: the call to compile with, when no compile has started yet."""

@@ -314,6 +314,22 @@ def _settle():
             state.join()
 
 
+def _before_fork():
+    """Wait for the compiles in flight (not those yet to start). A compiling thread holds numba's
+    compiler lock: a child forked meanwhile inherits it held by a thread it does not have, and
+    its first compile waited for ever (multiprocessing's fork right after a first call)."""
+    me = threading.current_thread()
+    threads = [getattr(i, "compiling", lambda: None)() for i in list(_INTERIM.values())]
+    threads += [s for s in list(_READY.values()) if s is not True]
+    for t in threads:
+        if t is not None and t is not me and t.is_alive():
+            t.join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork)
+
+
 def _keep_heap():
     """Let the C heap keep freed blocks of up to 32 MiB, and up to 128 MiB of them in all, for the
     next call, instead of handing them back to the system; glibc only, and only where the user has
