@@ -75,4 +75,5 @@ def test_the_gaussian_kernel_agrees_with_numpy_and_finite_differences(rng):
     src = k.path.read_text()
     assert "rowsum" in src and src.count("_dot_nn(") == 1    # (X − μ)P only; no (X − μ)Pᵀ
     assert "_syrk_gram(u, 0.5)" in src      # ∂L/∂P's rᵀr/2: δz = r/2 reads the named r = X − μ
+    assert "def _kernel_chunk_blk(" in src  # the Gram beside uP runs by blocks of rows, on threads too
     assert k.check(sizes={"n": 9, "d": 3}).passed   # P is drawn positive definite (it has a log det)

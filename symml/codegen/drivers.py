@@ -18,7 +18,7 @@ from ..structured_index import Labels
 from .emit import size_src, unique_identifier
 
 
-def blocked_driver(spec, arg_names: dict, dim_names: dict, bound: dict, blas: bool) -> str:
+def blocked_driver(spec, arg_names: dict, dim_names: dict, bound: dict, blas: bool, gram: bool = False) -> str:
     """``_K_blk`` and ``_K_par``: the chunk kernel ``_K`` summed over blocks of rows.
 
     A block holds about 32 768 numbers of the row arguments (16 to 1024 rows), so a body's
@@ -50,9 +50,11 @@ def blocked_driver(spec, arg_names: dict, dim_names: dict, bound: dict, blas: bo
             k.append(f"    {dim_names[d]} = {arg_names[t.name]}.shape[{ax}]")
     # a per-row output is a factorisation's: each block reads the other factor whole, in two
     # products and the sum of its gradient, so blocks have 256 rows where 4 MB of rows allow it
-    # (2000 × 1000, rank 10: 3.8 ms against 5.3 at 16 rows and 4.7 unblocked, one thread)
-    size = ("max(32768 // w_, min(256, 524288 // w_))" if any(per_row) else f"32768 // ({width})")
-    k += [f"    n_ = {lead}.shape[0]"] + ([f"    w_ = {width}"] if any(per_row) else []) + [
+    # (2000 × 1000, rank 10: 3.8 ms against 5.3 at 16 rows and 4.7 unblocked, one thread); so
+    # does a block's Gram product (its syrk, and the d × d sum of the blocks)
+    wide = any(per_row) or gram
+    size = "max(32768 // w_, min(256, 524288 // w_))" if wide else f"32768 // ({width})"
+    k += [f"    n_ = {lead}.shape[0]"] + ([f"    w_ = {width}"] if wide else []) + [
           f"    b_ = max(16, min(1024, {size}))",
           "    nb_ = (n_ + b_ - 1) // b_",
           "    nt_ = max(1, min(nb_, threads_))"]

@@ -8,7 +8,7 @@ digest, telling the developer to bump the version and record the new digest. A v
 changes only what ``sm.compile`` emits (code no catalog module has) records ``"=N"``: the bodies
 of generated/ are version N's, and the bump renews the cache keys of ``sm.compile``.
 """
-CODEGEN_VERSION = "20"
+CODEGEN_VERSION = "21"
 
 #: version → SHA-256 of the generated bodies it emits (one new entry per bump; never edit an old one)
 EMITTED = {
@@ -31,6 +31,7 @@ EMITTED = {
     "18": "=16",  # a plain sum over rows of an unshared matrix product sums the rows first (Σ rPᵀ = (Σ r)Pᵀ)
     "19": "5811339eefcd4ad29fe650c8bf8b81d0f0ec54116a27d7ffecaf62b78897917e",  # a named multiple of one value is read as that value inside a contraction; sm.compile's maps read the named values they repeat
     "20": "1d8ebf8e12e6126e559c1d9d5395ad0b3db4808e842661d80528ccc3c83ef2d2",  # the runtime makes a fork wait for the compiles in flight
+    "21": "=20",  # a plain Gram beside other products runs by blocks of rows with them (256 rows at least)
 }
 
 
