@@ -340,8 +340,8 @@ def plan_outputs(name: str, args: list[Tensor], outputs: list[Expr], layout: str
         if any(n in sp.sympify(s).free_symbols for s in o.shape[1:]) or (o.shape and o.shape[0] != n and (
                 n in sp.sympify(o.shape[0]).free_symbols)):
             return Plan([whole], loss=L, params=params, refusal=(
-                f"an output of shape {e.shape} carries the rows of {', '.join(t.name for t in rowp)} on an "
-                f"axis other than the first"))
+                f"an output of shape {e.shape} carries the rows of "
+                f"{', '.join(t.name for t in rowp) or f'the sample dimension {n}'} on an axis other than the first"))
     specs = plan_kernels([whole], split, data, hyper, {name: lambda part: rewrite.outputs(part, list(outputs))})
     for s in specs[1:]:
         free = _unbound(s)
