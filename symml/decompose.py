@@ -111,6 +111,12 @@ def row_parameters(data, params, others) -> list:
     return []
 
 
+def per_row_outputs(outputs, n: Dim) -> tuple:
+    """The indices of the outputs with one row per sample (the rows on axis 0): a row factor's
+    gradient, which blocks of rows write side by side where the other outputs are summed."""
+    return tuple(j for j, o in enumerate(outputs) if o.shape and o.shape[0] == n)
+
+
 class _Analysis:
     def __init__(self, n: Dim):
         self.n = n

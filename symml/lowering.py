@@ -196,30 +196,38 @@ def _term(e: Einsum, k: int, op: Map, coef, idx: list, shared=None):
     return coef, make_einsum(ops, subs, list(e.out), dict(enumerate(e.sizes)), e.coef)
 
 
-def _sums_first(e: Einsum, k: int, op: Map, terms: list, shared) -> bool:
-    """Whether a term of the linear map ``op`` (``e``'s operand ``k``) that is one contraction can,
-    contracted on its own, sum an index first (:func:`presummed`): Σ_n (z + uPᵀ) is Σ_n z + P(Σ_n u),
-    without the n × d product uPᵀ that the map needs."""
+def _matrix_product(op: Map, idx: list, shared) -> bool:
+    """Whether the term ``Π op.operands[idx]`` is one matrix product (n × d from n × d and d × d)
+    that nothing else reads: summing its rows first saves n·d² operations. A matrix-vector
+    product saves n·d, less than what summing terms apart may cost in accuracy."""
+    if len(idx) != 1 or op.operands[idx[0]].uid in shared:
+        return False
+    inner = _opened(op.operands[idx[0]], shared)
+    return isinstance(inner, Einsum) and len(inner.operands) >= 2 and inner.ndim >= 2
+
+
+def _as_map(parts: list, shape) -> Expr:
+    """Σ_j c_j · part_j, for parts [(c_j, part_j)]."""
+    expr = sp.Add(*[c * placeholder(j) for j, (c, _) in enumerate(parts)])
+    return make_map(expr, [p for _, p in parts], shape)
+
+
+def _sums_first(e: Einsum, k: int, op: Map, terms: list, shared) -> Expr | None:
+    """``e`` split by the terms of the linear map ``op`` (its operand ``k``) where a term that is a
+    matrix product then sums an index first (:func:`presummed`): Σ_n (z + uPᵀ) is Σ_n z + P(Σ_n u),
+    without the n × d product uPᵀ that the map needs. None where no term does."""
     # only a plain sum of terms of one sign: Σ_n (a − b) as Σa − Σb could cancel what Σ(a − b)
     # keeps, and XᵀX − n·x̄x̄ᵀ for (X − x̄)ᵀX does (a least-squares intercept's closed form)
     signs = {bool(c.is_number and c > 0) for c, _ in terms}
     if len(e.operands) != 1 or len(signs) != 1 or not all(c.is_number for c, _ in terms):
-        return False
-    return any(_sums_own(e, k, op, coef, idx, shared) for coef, idx in terms)
-
-
-def _sums_own(e: Einsum, k: int, op: Map, coef, idx: list, shared) -> bool:
-    """Whether the term ``coef · op.operands[idx]`` is one contraction that nothing else reads and
-    that, in place of ``e``'s operand ``k``, sums an index first."""
-    if len(idx) != 1 or op.operands[idx[0]].uid in shared:
-        return False
-    inner = _opened(op.operands[idx[0]], shared)
-    # a matrix product (n × d from n × d and d × d), whose n·d² operations the sum saves; a
-    # matrix-vector product saves n·d, less than what summing its terms apart may cost in accuracy
-    if not (isinstance(inner, Einsum) and len(inner.operands) >= 2 and inner.ndim >= 2):
-        return False
-    part = _term(e, k, op, coef, idx, shared)[1]
-    return isinstance(part, Einsum) and bool(_own_indices(part))
+        return None
+    parts, first = [], False
+    for coef, idx in terms:
+        c, p = _term(e, k, op, coef, idx, shared)
+        if _matrix_product(op, idx, shared) and isinstance(p, Einsum) and _own_indices(p):
+            p, first = presummed(p), True
+        parts.append((c, p))
+    return _as_map(parts, e.shape) if first else None
 
 
 def _distribute(e: Expr, shared=frozenset()) -> Expr:
@@ -243,18 +251,14 @@ def _distribute(e: Expr, shared=frozenset()) -> Expr:
         if not (big or summed):
             continue
         terms = linear_terms(op)
-        if terms is None or len(terms) < 2 or not (big or _sums_first(e, k, op, terms, shared)):
+        if terms is None or len(terms) < 2:
             continue
         if big:
-            parts = [_term(e, k, op, coef, idx) for coef, idx in terms]
-            parts = [(c, _distribute(p, shared)) for c, p in parts]
-        else:  # the terms that sum first do; the others are contracted as they are
-            parts = []
-            for coef, idx in terms:
-                c, p = _term(e, k, op, coef, idx, shared)
-                parts.append((c, presummed(p) if _sums_own(e, k, op, coef, idx, shared) else p))
-        expr = sp.Add(*[c * placeholder(j) for j, (c, _) in enumerate(parts)])
-        return make_map(expr, [p for _, p in parts], e.shape)
+            return _as_map([(c, _distribute(p, shared)) for c, p in (_term(e, k, op, coef, idx) for coef, idx in terms)],
+                           e.shape)
+        split = _sums_first(e, k, op, terms, shared)
+        if split is not None:
+            return split
     return e
 
 

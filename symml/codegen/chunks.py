@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..decompose import NotDecomposable
+from ..decompose import NotDecomposable, per_row_outputs
 from .plan import plan_outputs
 
 
@@ -57,6 +57,5 @@ def chunk_forms(kernel) -> Chunks:
     c = whole.compose
     reg = _wrap(kernel, module, plan.spec(c.reg)) if c.reg is not None else None
     chunk = plan.spec(c.chunk)
-    per_row = tuple(j for j, o in enumerate(chunk.outputs) if o.shape and o.shape[0] == plan.split.dim)
     return Chunks(_wrap(kernel, module, chunk), reg, [t.name for t in plan.split.rows], plan.split.n_total.name,
-                  per_row)
+                  per_row_outputs(chunk.outputs, plan.split.dim))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..decompose import per_row_outputs
 from ..structured_index import Labels
 from .emit import size_src, unique_identifier
 
@@ -36,7 +37,8 @@ def blocked_driver(spec, arg_names: dict, dim_names: dict, bound: dict, blas: bo
     arrays = [t for t in spec.args if t.ndim]
     # a per-row output (the gradient of a row factor) is not a sum: each block writes its own
     # rows of it
-    per_row = [bool(o.shape) and o.shape[0] == rows[0].shape[0] for o in spec.outputs]
+    at = per_row_outputs(spec.outputs, rows[0].shape[0])
+    per_row = [j in at for j in range(len(spec.outputs))]
     used = set()
     for o, r in zip(spec.outputs, per_row):
         for s in o.shape[1:] if r else o.shape:

@@ -28,7 +28,7 @@ from typing import Callable
 import sympy as sp
 
 from ..calculus import grad, hvp, jacobian, origins
-from ..decompose import NotDecomposable, SampleSplit, row_parameters, split_samples
+from ..decompose import NotDecomposable, SampleSplit, per_row_outputs, row_parameters, split_samples
 from ..nodes import Dim, Expr, Let, Map, Tensor, const, is_zero, leaves, make_map, placeholder, rebuild, transform
 from ..program import program_from_outputs
 from .module import Chunking, KernelSpec
@@ -87,7 +87,7 @@ def chunk_specs(spec: KernelSpec, split: SampleSplit, data: list, hyper: list,
         reg_args = [split.n_total]
     chunk_args = [t for t in spec.args if t not in hyper or t.uid in used_s] + [split.n_total]
     outs = outputs_of(split.data_term)
-    per_row = [str(j) for j, o in enumerate(outs) if o.shape and o.shape[0] == split.dim]
+    per_row = [str(j) for j in per_row_outputs(outs, split.dim)]
     rows_doc = (f" Output{'s' if len(per_row) > 1 else ''} {', '.join(per_row)} {'have' if len(per_row) > 1 else 'has'} "
                 f"one row per row of the block: put the blocks' one after another, in order." if per_row else "")
     chunk = KernelSpec(
